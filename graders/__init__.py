@@ -1,0 +1,1 @@
+"""Graders: one module per grader, registered through the ``takehome.graders`` entry points."""

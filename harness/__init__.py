@@ -1,0 +1,3 @@
+"""takehome: a grading harness for machine-learning take-home assessments."""
+
+__version__ = "0.1.0"
