@@ -67,6 +67,59 @@ def sandbox_doctor() -> None:
     sys.exit(run_doctor(echo=click.echo))
 
 
+# --- grading -----------------------------------------------------------------------------------
+
+
+@main.command("grade")
+@click.argument("assignment")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "out_dir", default="out", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for reports, index and results store.")
+@click.option("--format", "formats", default="html,json,md", show_default=True,
+              help="Report formats: html, json, md, gradescope (comma separated).")
+@click.option("--blind", is_flag=True, help="Hide names, emails and git authors in reports.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once (default: what CPUs and memory allow).")
+@click.option("--force", is_flag=True, help="Regrade submissions already in the results store.")
+@click.option("--no-run", is_flag=True, help="Grade statically, without starting the sandbox.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the (single) submission's result JSON to this path.")
+@click.option("--public-solutions", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Folder of known public solutions to compare against.")
+def grade_cmd(assignment: str, submissions: tuple[Path, ...], out_dir: Path, formats: str,
+              blind: bool, jobs: int | None, force: bool, no_run: bool, json_out: Path | None,
+              public_solutions: Path | None) -> None:
+    """Grade SUBMISSIONS (folders, archives, notebooks, git bundles) for ASSIGNMENT."""
+    from harness.grade import grade
+
+    sys.exit(grade(assignment, list(submissions), out_dir=out_dir, formats=formats, blind=blind,
+                   jobs=jobs, force=force, run=not no_run, json_out=json_out,
+                   public_solutions=public_solutions))
+
+
+@main.command("check")
+@click.argument("assignment")
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "out_dir", default="out/check", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for the check's artifacts.")
+def check_cmd(assignment: str, submission: Path, out_dir: Path) -> None:
+    """Self-check for candidates: run SUBMISSION on the public sample and report contract problems."""
+    from harness.check import check
+
+    sys.exit(check(assignment, submission, out_dir=out_dir, echo=click.echo))
+
+
+@main.command("demo")
+@click.option("-o", "--output", "out_dir", default="out/demo", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for the demo's reports.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None)
+def demo_cmd(out_dir: Path, jobs: int | None) -> None:
+    """Grade every bundled assignment's example submissions and print where the reports are."""
+    from harness.grade import demo
+
+    sys.exit(demo(out_dir=out_dir, jobs=jobs))
+
+
 if __name__ == "__main__":  # pragma: no cover
     try:
         main()

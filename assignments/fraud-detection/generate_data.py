@@ -86,7 +86,7 @@ def _sample_rows(rng: np.random.Generator, n: int) -> pd.DataFrame:
     burst = np.clip(n_tx_last_24h - 4, 0, 6).astype(float)
     ratio = rng.lognormal(0.0, 0.5, n)
     logit = (
-        -6.0
+        -4.9
         + cat_shift
         + country_shift
         + 1.1 * (1 - card_present)
@@ -100,8 +100,8 @@ def _sample_rows(rng: np.random.Generator, n: int) -> pd.DataFrame:
     p = 1 / (1 + np.exp(-logit))
     fraud = rng.random(n) < p
     # Fraud shows itself in the amount relative to the usual spend and in the distance.
-    ratio = np.where(fraud, ratio * rng.lognormal(1.1, 0.7, n), ratio)
-    distance = np.where(fraud & (rng.random(n) < 0.6), distance + rng.exponential(250, n), distance)
+    ratio = np.where(fraud, ratio * rng.lognormal(0.8, 0.8, n), ratio)
+    distance = np.where(fraud & (rng.random(n) < 0.5), distance + rng.exponential(200, n), distance)
     n_tx_last_24h = np.where(fraud & (rng.random(n) < 0.4), n_tx_last_24h + rng.integers(2, 8, n), n_tx_last_24h)
     amount = np.round(avg_amount_30d * ratio, 2)
     outliers = rng.random(n) < 0.0015

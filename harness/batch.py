@@ -1,0 +1,241 @@
+"""Grade many submissions: in parallel, resumable from the results store, with similarity.
+
+``grade_batch`` is what ``takehome grade`` calls, for one submission or a hundred. Each
+submission is graded by one worker thread (the heavy work happens in its sandbox containers);
+one submission's failure never stops the others. Results are written to the SQLite store as
+soon as each finishes, so an interrupted batch resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from harness import __version__
+from harness.assignment import Assignment
+from harness.errors import SubmissionRejected
+from harness.intake import ingest
+from harness.pipeline import GradeSettings, GradedSubmission, grade_snapshot, grade_submission
+from harness.result import GradingResult, attach_similarity
+from harness.rubric import load_rubric, rubric_hash
+from harness.similarity import SimilarityPair, find_similar
+from harness.store import ResultKey, ResultStore
+
+SUBMISSION_MARKERS = (".git", "takehome.toml", "README.md", "requirements.txt", "pyproject.toml")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".ipynb", ".bundle")
+
+StageCallback = Callable[[str, str], None]  # (submission name, stage)
+
+
+@dataclass
+class BatchItem:
+    """One submission of a batch and what became of it."""
+
+    source: Path
+    name: str
+    result: GradingResult | None = None
+    reports: dict[str, Path] = field(default_factory=dict)
+    snapshot_root: Path | None = None
+    artifacts_root: Path | None = None
+    reused: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchOutcome:
+    """Everything a batch produced."""
+
+    items: list[BatchItem]
+    index_html: Path | None
+    summary_csv: Path | None
+    similarity: list[SimilarityPair]
+    store_path: Path
+
+
+def _looks_like_submission(folder: Path) -> bool:
+    if any((folder / marker).exists() for marker in SUBMISSION_MARKERS):
+        return True
+    return any(p.suffix in {".py", ".ipynb"} for p in folder.iterdir() if p.is_file())
+
+
+def expand_sources(paths: Sequence[Path]) -> list[Path]:
+    """Each argument is a submission, or a folder whose entries are submissions.
+
+    A folder counts as one submission when it holds code, a README, a takehome.toml or a .git
+    at its top level; otherwise each of its entries (folders, archives, notebooks) is one.
+    """
+    sources: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not _looks_like_submission(path):
+            for entry in sorted(path.iterdir()):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir() or entry.name.endswith(ARCHIVE_SUFFIXES):
+                    sources.append(entry)
+        else:
+            sources.append(path)
+    return sources
+
+
+def display_name(source: Path) -> str:
+    """A file-system-safe display name for a submission path."""
+    name = source.name
+    for suffix in (".tar.gz", ".tgz", ".zip", ".tar", ".ipynb", ".bundle"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "submission"
+
+
+def _mem_total_mb() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 4096
+
+
+def default_jobs(assignment: Assignment) -> int:
+    """As many sandboxes at once as the machine's CPUs and memory allow for this assignment."""
+    limits = assignment.spec.limits
+    cpus = os.cpu_count() or 1
+    by_cpu = max(1, int(cpus // max(1.0, math.ceil(limits.cpus))))
+    by_mem = max(1, int((_mem_total_mb() * 0.8) // max(1, limits.memory_mb)))
+    return max(1, min(by_cpu, by_mem))
+
+
+def _unique_names(sources: Sequence[Path]) -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for source in sources:
+        base = display_name(source)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        names.append(base if count == 0 else f"{base}-{count + 1}")
+    return names
+
+
+def grade_batch(
+    assignment: Assignment,
+    sources: Sequence[Path],
+    out_dir: Path,
+    *,
+    settings: GradeSettings,
+    jobs: int | None = None,
+    force: bool = False,
+    formats: Sequence[str] = ("html", "json", "md"),
+    blind: bool = False,
+    public_solutions: Path | None = None,
+    similarity_threshold: float | None = None,
+    on_stage: StageCallback | None = None,
+) -> BatchOutcome:
+    """Grade ``sources`` into ``out_dir`` (reports, index, summary.csv, results.sqlite)."""
+    from harness.report import render_index, render_reports
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work_root = out_dir / ".work"
+    store = ResultStore(out_dir / "results.sqlite")
+    rubric = load_rubric(assignment.spec.rubric)
+    r_hash = rubric_hash(rubric)
+    a_hash = assignment.content_hash()
+    names = _unique_names(sources)
+    items = [BatchItem(source=s, name=n) for s, n in zip(sources, names)]
+    stage = on_stage or (lambda _n, _s: None)
+    lock = threading.Lock()
+
+    def work(item: BatchItem) -> BatchItem:
+        started = time.monotonic()
+        stage(item.name, "intake")
+        try:
+            snapshot = ingest(item.source, work_root / "snapshots", settings.intake_caps)
+        except SubmissionRejected:
+            graded = grade_submission(item.source, assignment, settings, work_root, rubric)
+            item.result = graded.result
+            stage(item.name, "rejected")
+            item.seconds = time.monotonic() - started
+            return item
+        item.snapshot_root = snapshot.root
+        key = ResultKey(snapshot.content_hash, a_hash, r_hash,
+                        settings.image_digest or "static", __version__)
+        stored = None if force else store.get(key)
+        work_dir = work_root / "runs" / snapshot.content_hash[:16]
+        if stored is not None:
+            item.result = GradingResult.model_validate_json(stored.result_json)
+            item.reused = True
+            item.artifacts_root = (work_dir / "artifacts") if (work_dir / "artifacts").is_dir() else None
+            stage(item.name, "cached")
+        else:
+            graded: GradedSubmission = grade_snapshot(
+                snapshot, assignment, rubric, settings, work_dir,
+                progress=lambda s: stage(item.name, s), source_display=item.source.name,
+            )
+            item.result = graded.result
+            item.artifacts_root = graded.artifacts_root
+            if graded.result.status != "harness_error":
+                with lock:
+                    store.put(key, name=item.name, status=graded.result.status,
+                              total=graded.result.total,
+                              result_json=graded.result.model_dump_json(),
+                              report_path=str(out_dir / item.name / "report.html"))
+            stage(item.name, graded.result.status)
+        item.seconds = time.monotonic() - started
+        return item
+
+    def safe_work(item: BatchItem) -> BatchItem:
+        try:
+            return work(item)
+        except Exception as exc:  # noqa: BLE001 - one submission's fault never stops the batch
+            graded = grade_submission_failed(item, assignment, settings, rubric, exc)
+            item.result = graded
+            stage(item.name, "harness_error")
+            return item
+
+    n_jobs = jobs or default_jobs(assignment)
+    with ThreadPoolExecutor(max_workers=max(1, n_jobs), thread_name_prefix="grade") as pool:
+        futures = [pool.submit(safe_work, item) for item in items]
+        for future in as_completed(futures):
+            future.result()
+
+    similarity: list[SimilarityPair] = []
+    roots = {i.name: i.snapshot_root for i in items if i.snapshot_root is not None}
+    if len(roots) >= 2 or (roots and public_solutions):
+        starter = [assignment.root / p for p in (assignment.spec.starter_code or [])]
+        kwargs = {} if similarity_threshold is None else {"threshold": similarity_threshold}
+        similarity = find_similar(roots, public_solutions, starter, **kwargs)
+
+    for item in items:
+        if item.result is None:
+            continue
+        pairs = [p for p in similarity if item.name in (p.first, p.second)]
+        if pairs:
+            item.result = attach_similarity(item.result, item.name, pairs)
+        item.reports = render_reports(item.result, out_dir / item.name, formats=formats,
+                                      blind=blind, artifacts_root=item.artifacts_root)
+    index_html, summary_csv = render_index(
+        [(i.result, i.reports.get("html", out_dir / i.name / "report.html")) for i in items
+         if i.result is not None],
+        out_dir, similarity=similarity, blind=blind,
+    )
+    return BatchOutcome(items, index_html, summary_csv, similarity, store.path)
+
+
+def grade_submission_failed(item: BatchItem, assignment: Assignment, settings: GradeSettings,
+                            rubric, exc: Exception) -> GradingResult:
+    """A result for a submission whose grading crashed in the harness (never a score)."""
+    from harness.result import harness_error_result
+
+    return harness_error_result(
+        name=item.name, assignment=assignment, rubric=rubric,
+        reason=f"{type(exc).__name__}: {exc}", image=settings.image or "",
+        image_digest=settings.image_digest,
+    )

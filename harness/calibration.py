@@ -1,0 +1,68 @@
+"""Calibration: the reference and baseline solutions' held-out scores for an assignment.
+
+The held-out metrics grader scores a candidate by where their primary metric falls between the
+baseline (weak) and the reference (strong) solution. Those two are graded once per assignment
+and image, through the same sandbox as candidates, and cached on disk as JSON keyed by the
+assignment's content hash and the image tag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from graders.base import GraderContext
+from harness.assignment import Assignment, repo_root
+from harness.intake import IntakeCaps, ingest
+
+SOLUTIONS = ("reference", "baseline")
+
+
+def cache_dir() -> Path:
+    """Where calibration results are cached (TAKEHOME_CACHE_DIR or the checkout's .cache)."""
+    base = os.environ.get("TAKEHOME_CACHE_DIR")
+    return Path(base) if base else repo_root() / ".cache"
+
+
+def _cache_file(assignment: Assignment, image: str) -> Path:
+    safe_image = image.replace("/", "_").replace(":", "_")
+    return cache_dir() / "calibration" / f"{assignment.spec.slug}-{assignment.content_hash()[:16]}-{safe_image}.json"
+
+
+def solution_primary_scores(assignment: Assignment, image: str, work_root: Path) -> dict[str, float]:
+    """Run each solution in the sandbox and compute its primary metric on the hidden labels."""
+    from graders.heldout_metrics import HeldoutMetricsGrader
+    from harness.stages import run_stages
+
+    scores: dict[str, float] = {}
+    for name in SOLUTIONS:
+        source = assignment.solutions_dir / name
+        if not source.exists():
+            continue
+        snapshot = ingest(source, work_root / "snapshots", IntakeCaps())
+        artifacts = run_stages(snapshot, assignment, image=image,
+                               work_dir=work_root / "runs" / f"solution-{name}", stages=("run",))
+        context = GraderContext(snapshot.root, snapshot.to_meta(), assignment, artifacts)
+        result = HeldoutMetricsGrader().grade(context)
+        value = result.details.get("primary_value")
+        if isinstance(value, (int, float)):
+            scores[name] = float(value)
+    return scores
+
+
+def reference_scores(assignment: Assignment, image: str, work_root: Path) -> dict[str, float]:
+    """Cached ``{"reference": x, "baseline": y}`` for the assignment's primary metric."""
+    path = _cache_file(assignment, image)
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+            return {k: float(v) for k, v in data.items() if k in SOLUTIONS}
+        except (ValueError, TypeError):
+            pass  # a corrupt cache entry is recomputed
+    scores = solution_primary_scores(assignment, image, work_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(scores, sort_keys=True))
+    tmp.replace(path)
+    return scores

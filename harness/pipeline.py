@@ -1,0 +1,193 @@
+"""Grade one submission: intake → sandbox stages → graders → rubric → result.
+
+This module wires the steps; each step lives in its own module and is only called through its
+public function. Data flows one way. A fault of the harness (sandbox_error, a grader crash) is
+recorded as such and never turned into a score.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from graders.base import Artifacts, GraderContext, GraderResult
+from graders.registry import load_graders, run_grader
+from harness import __version__
+from harness.assignment import Assignment
+from harness.errors import SubmissionRejected, TakehomeError
+from harness.intake import IntakeCaps, Snapshot, ingest
+from harness.result import GradingResult, build_result
+from harness.rubric import Rubric, load_rubric
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+@dataclass
+class GradeSettings:
+    """How to grade: the image, whether to run the sandbox, and calibration scores."""
+
+    image: str | None  # None with run=False
+    image_digest: str = ""
+    run: bool = True
+    reference_scores: dict[str, float] = field(default_factory=dict)
+    intake_caps: IntakeCaps = field(default_factory=IntakeCaps)
+
+
+@dataclass
+class GradedSubmission:
+    """The outcome of grading one submission."""
+
+    result: GradingResult
+    snapshot: Snapshot | None
+    artifacts_root: Path | None
+    work_dir: Path
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def ingest_submission(source: Path, work_root: Path, caps: IntakeCaps) -> Snapshot:
+    """Turn a submission into a read-only snapshot under ``work_root/snapshots``."""
+    return ingest(source, work_root / "snapshots", caps)
+
+
+def run_graders(context: GraderContext) -> dict[str, GraderResult]:
+    """Run every registered grader on ``context``; a crashing grader becomes a harness fault."""
+    results: dict[str, GraderResult] = {}
+    for grader in load_graders():
+        results[grader.name] = run_grader(grader, context)
+    return dict(sorted(results.items()))
+
+
+def grade_snapshot(
+    snapshot: Snapshot,
+    assignment: Assignment,
+    rubric: Rubric,
+    settings: GradeSettings,
+    work_dir: Path,
+    progress: Progress = _noop,
+    source_display: str | None = None,
+) -> GradedSubmission:
+    """Grade an already ingested snapshot."""
+    from harness.stages import run_stages  # imported here: it pulls in the docker SDK
+
+    started = _now()
+    timings: dict[str, float] = {}
+    artifacts: Artifacts | None = None
+    status, status_reason = "graded", ""
+    container_starts = 0
+    if settings.run:
+        progress("sandbox")
+        t0 = time.monotonic()
+        if work_dir.exists():
+            shutil.rmtree(work_dir)
+        work_dir.mkdir(parents=True)
+        artifacts = run_stages(snapshot, assignment, image=settings.image, work_dir=work_dir,
+                               progress=progress)
+        timings.update(getattr(artifacts, "timings", {}) or {})
+        timings["sandbox_total"] = round(time.monotonic() - t0, 3)
+        container_starts = int(getattr(artifacts, "container_starts", 0) or 0)
+        harness_faults = [s for s in artifacts.stages.values() if s.verdict == "sandbox_error"]
+        run_stage = artifacts.stages.get("run")
+        if harness_faults:
+            status = "harness_error"
+            status_reason = "; ".join(f"{s.stage}: {s.reason}" for s in harness_faults)
+        elif run_stage is not None and run_stage.verdict != "ok":
+            status = "execution_failed"
+            status_reason = run_stage.reason or run_stage.verdict
+    progress("graders")
+    t0 = time.monotonic()
+    context = GraderContext(
+        snapshot_root=snapshot.root,
+        snapshot_meta=snapshot.to_meta(),
+        assignment=assignment,
+        artifacts=artifacts,
+        reference_scores=dict(settings.reference_scores),
+    )
+    grader_results = run_graders(context)
+    timings["host_graders"] = round(time.monotonic() - t0, 3)
+    progress("rubric")
+    result = build_result(
+        snapshot=snapshot,
+        assignment=assignment,
+        rubric=rubric,
+        grader_results=grader_results,
+        stages=dict(artifacts.stages) if artifacts else {},
+        run_info={
+            "harness_version": __version__,
+            "image": settings.image or "",
+            "image_digest": settings.image_digest,
+            "started_at": started,
+            "finished_at": _now(),
+            "timings": timings,
+            "container_starts": container_starts,
+            "mode": "sandbox" if settings.run else "static",
+        },
+        status=status,
+        status_reason=status_reason,
+        source_display=source_display,
+    )
+    return GradedSubmission(result, snapshot, artifacts.root if artifacts else None, work_dir)
+
+
+def grade_submission(
+    source: Path,
+    assignment: Assignment,
+    settings: GradeSettings,
+    work_root: Path,
+    rubric: Rubric | None = None,
+    progress: Progress = _noop,
+) -> GradedSubmission:
+    """Ingest and grade one submission. Rejections and harness faults become a result status."""
+    rubric = rubric or load_rubric(assignment.spec.rubric)
+    progress("intake")
+    try:
+        snapshot = ingest_submission(source, work_root, settings.intake_caps)
+    except SubmissionRejected as error:
+        result = build_result(
+            snapshot=None,
+            assignment=assignment,
+            rubric=rubric,
+            grader_results={},
+            stages={},
+            run_info={"harness_version": __version__, "image": settings.image or "",
+                      "image_digest": settings.image_digest, "started_at": _now(),
+                      "finished_at": _now(), "timings": {}, "container_starts": 0,
+                      "mode": "sandbox" if settings.run else "static"},
+            status="rejected",
+            status_reason=str(error),
+            source_display=source.name,
+        )
+        return GradedSubmission(result, None, None, work_root)
+    work_dir = work_root / "runs" / snapshot.content_hash[:16]
+    try:
+        return grade_snapshot(snapshot, assignment, rubric, settings, work_dir, progress,
+                              source_display=source.name)
+    except TakehomeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a harness fault is reported, never scored
+        result = build_result(
+            snapshot=snapshot,
+            assignment=assignment,
+            rubric=rubric,
+            grader_results={},
+            stages={},
+            run_info={"harness_version": __version__, "image": settings.image or "",
+                      "image_digest": settings.image_digest, "started_at": _now(),
+                      "finished_at": _now(), "timings": {}, "container_starts": 0,
+                      "mode": "sandbox" if settings.run else "static"},
+            status="harness_error",
+            status_reason=f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-600:]}",
+            source_display=source.name,
+        )
+        return GradedSubmission(result, snapshot, None, work_dir)
