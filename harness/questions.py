@@ -1,0 +1,180 @@
+"""Choose 3 to 6 interview questions tailored to one submission, from the rubric's templates.
+
+Order (deterministic):
+
+1. templates triggered by a red flag, most severe flag first (high, medium, low), then by id;
+2. templates triggered by a failed check, heaviest check first, then by criterion weight;
+3. templates triggered by ``level<=N``, weakest criterion first (lowest score, then heaviest);
+4. to reach :data:`MIN_QUESTIONS`, untriggered (generic) templates of the weakest criteria.
+
+A template is used at most once, and two templates with the same text count once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from graders.base import GraderResult
+from harness.rubric import (
+    Criterion,
+    CriterionResult,
+    QuestionTemplate,
+    Rubric,
+    RubricResult,
+    qualified_id,
+)
+
+MIN_QUESTIONS = 3
+MAX_QUESTIONS = 6
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+_LEVEL = re.compile(r"^level<=([0-4])$")
+
+
+class Question(BaseModel):
+    """A question for the interviewer, with why it was chosen for this submission."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    text: str
+    criterion: str | None = None  # criterion id, None for cross-cutting questions
+    trigger: str | None = None  # the red flag, failed check or "level<=N" that selected it
+    why: str = ""  # a short human explanation ("red flag imbalance.accuracy_only (high)")
+
+
+class FlagRef(BaseModel):
+    """The minimum the selector needs to know about a red flag (grader results or batch step)."""
+
+    id: str
+    severity: str
+
+
+def _templates(rubric: Rubric) -> list[tuple[Criterion | None, QuestionTemplate]]:
+    pairs: list[tuple[Criterion | None, QuestionTemplate]] = []
+    for criterion in rubric.criteria:
+        pairs.extend((criterion, q) for q in criterion.questions)
+    pairs.extend((None, q) for q in rubric.questions)
+    return pairs
+
+
+def _flags(grader_results: Mapping[str, GraderResult],
+           extra_flags: Iterable[FlagRef]) -> dict[str, str]:
+    """Every red flag id with its highest severity."""
+    flags: dict[str, str] = {}
+    found = [
+        FlagRef(id=qualified_id(name, flag.id), severity=flag.severity)
+        for name, result in sorted(grader_results.items())
+        for flag in result.red_flags
+    ]
+    for flag in [*found, *extra_flags]:
+        current = flags.get(flag.id)
+        if current is None or SEVERITY_RANK.get(flag.severity, 3) < SEVERITY_RANK.get(current, 3):
+            flags[flag.id] = flag.severity
+    return flags
+
+
+def _failed_checks(grader_results: Mapping[str, GraderResult]) -> dict[str, float]:
+    """Every failed check id with its weight (the largest when it appears twice)."""
+    failed: dict[str, float] = {}
+    for name, result in sorted(grader_results.items()):
+        if result.not_applicable:
+            continue
+        for check in result.checks:
+            if not check.passed:
+                key = qualified_id(name, check.id)
+                failed[key] = max(failed.get(key, 0.0), check.weight)
+    return failed
+
+
+def select_questions(
+    rubric: Rubric,
+    rubric_result: RubricResult,
+    grader_results: Mapping[str, GraderResult],
+    extra_flags: Iterable[FlagRef] = (),
+    min_questions: int = MIN_QUESTIONS,
+    max_questions: int = MAX_QUESTIONS,
+) -> list[Question]:
+    """3–6 questions for this submission (see the module docstring for the order)."""
+    flags = _flags(grader_results, extra_flags)
+    failed = _failed_checks(grader_results)
+    scored: dict[str, CriterionResult] = {c.id: c for c in rubric_result.criteria}
+    weight_of = {c.id: c.weight for c in rubric.criteria}
+
+    # (group, sort key..., question) tuples; the smallest sorts first
+    candidates: list[tuple[tuple, Question]] = []
+    for criterion, template in _templates(rubric):
+        cid = criterion.id if criterion else None
+        best: tuple | None = None
+        best_q: Question | None = None
+        for trigger in template.triggers:
+            key: tuple | None = None
+            why = ""
+            level_match = _LEVEL.match(trigger)
+            if level_match and cid is not None:
+                result = scored.get(cid)
+                if result is not None and result.level is not None and \
+                        result.level <= int(level_match.group(1)):
+                    key = (2, result.score if result.score is not None else 0.0,
+                           -weight_of.get(cid, 0.0), cid, template.id)
+                    why = f"{criterion.title} is at level {result.level}"
+            elif trigger in flags:
+                key = (0, SEVERITY_RANK.get(flags[trigger], 3), trigger, template.id)
+                why = f"red flag {trigger} ({flags[trigger]})"
+            elif trigger in failed:
+                key = (1, -failed[trigger], -weight_of.get(cid or "", 0.0), trigger, template.id)
+                why = f"failed check {trigger}"
+            if key is not None and (best is None or key < best):
+                best = key
+                best_q = Question(id=template.id, text=template.text, criterion=cid,
+                                  trigger=trigger, why=why)
+        if best is not None and best_q is not None:
+            candidates.append((best, best_q))
+
+    chosen: list[Question] = []
+    seen_text: set[str] = set()
+
+    def add(question: Question) -> None:
+        norm = " ".join(question.text.lower().split())
+        if norm in seen_text or any(q.id == question.id for q in chosen):
+            return
+        seen_text.add(norm)
+        chosen.append(question)
+
+    for _, question in sorted(candidates, key=lambda item: item[0]):
+        if len(chosen) >= max_questions:
+            break
+        add(question)
+
+    if len(chosen) < min_questions:
+        add_generic(rubric, scored, weight_of, add, lambda: len(chosen) >= min_questions)
+    return chosen
+
+
+def add_generic(rubric: Rubric, scored: Mapping[str, CriterionResult],
+                weight_of: Mapping[str, float], add, done) -> None:
+    """Add untriggered criterion questions, weakest criterion first, until ``done()``."""
+
+    def weakness(criterion: Criterion) -> tuple:
+        result = scored.get(criterion.id)
+        score = result.score if result is not None and result.score is not None else 2.0
+        return (score, -weight_of.get(criterion.id, 0.0), criterion.id)
+
+    ordered = sorted(rubric.criteria, key=weakness)
+    for criterion in ordered:
+        for template in criterion.questions:
+            if done():
+                return
+            if template.triggers:
+                continue
+            add(Question(id=template.id, text=template.text, criterion=criterion.id,
+                         why=f"general question on {criterion.title}"))
+    # still short (a rubric with few generic templates): any criterion template at all
+    for criterion in ordered:
+        for template in criterion.questions:
+            if done():
+                return
+            add(Question(id=template.id, text=template.text, criterion=criterion.id,
+                         why=f"general question on {criterion.title}"))

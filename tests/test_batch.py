@@ -1,0 +1,121 @@
+"""Batch grading: resumable after SIGKILL, one bad submission never stops the others."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import docker
+import nbformat
+import pytest
+
+from harness.assignment import load_assignment
+from harness.batch import expand_sources, grade_batch
+from harness.grade import prepare_settings
+
+pytestmark = pytest.mark.docker
+
+PREDICT = """
+import os
+import pandas as pd
+from sklearn.linear_model import Ridge
+data = os.environ["TAKEHOME_DATA_DIR"]
+train = pd.read_csv(os.path.join(data, "train.csv"))
+test = pd.read_csv(os.path.join(data, "test_features.csv"))
+features = [c for c in train.columns if c not in ("patient_id", "target")]
+model = Ridge(alpha={alpha}).fit(train[features], train["target"])
+out = pd.DataFrame({{"patient_id": test["patient_id"], "prediction": model.predict(test[features])}})
+out.to_csv(os.path.join(os.environ["TAKEHOME_OUTPUT_DIR"], "predictions.csv"), index=False)
+"""
+
+
+def notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Diabetes progression")]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    assignment = load_assignment("diabetes-progression")
+    spec = assignment.spec
+    if spec.id_column != "patient_id" or spec.target != "target":
+        pytest.skip("fixture code assumes the bundled diabetes column names")
+    return assignment
+
+
+def managed_containers() -> list:
+    client = docker.from_env()
+    return client.containers.list(all=True, filters={"label": "takehome.managed=1"})
+
+
+def test_hostile_broken_and_good_submissions_all_get_a_status(diabetes, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    notebook(subs / "good.ipynb", PREDICT.format(alpha=1.0))
+    notebook(subs / "broken.ipynb", "import pandas as pd", "raise RuntimeError('halfway')")
+    with zipfile.ZipFile(subs / "hostile.zip", "w") as archive:
+        archive.writestr("../../escape.py", "print('owned')")
+    settings = prepare_settings(diabetes, True, tmp_path / "out" / ".work")
+    outcome = grade_batch(diabetes, expand_sources([subs]), tmp_path / "out", settings=settings,
+                          jobs=2)
+    status = {item.name: item.result.status for item in outcome.items}
+    assert status == {"good": "graded", "broken": "execution_failed", "hostile": "rejected"}
+    assert not (tmp_path / "escape.py").exists()
+    rejected = next(i for i in outcome.items if i.name == "hostile").result
+    assert ".." in rejected.status_reason or "outside" in rejected.status_reason
+    assert not managed_containers()
+
+
+def test_batch_resumes_after_sigkill_without_duplicates_or_leftovers(diabetes, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for n in range(4):
+        notebook(subs / f"cand{n}.ipynb", PREDICT.format(alpha=0.5 + n))
+    out = tmp_path / "out"
+    # Calibration is cached on disk; warm it so the timing below concerns grading only.
+    prepare_settings(diabetes, True, out / ".work")
+    cmd = [sys.executable, "-m", "harness.cli", "grade", "diabetes-progression", str(subs),
+           "-o", str(out), "-j", "1", "--format", "json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    db = out / "results.sqlite"
+    deadline = time.monotonic() + 600
+    graded = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                try:
+                    graded = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+                except sqlite3.OperationalError:
+                    graded = 0
+            if graded >= 1:
+                break
+        time.sleep(0.5)
+    assert graded >= 1, "the first submission was graded before the kill"
+    time.sleep(2)  # let the next submission's container start
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        before = dict(conn.execute("SELECT submission_hash, graded_at FROM results").fetchall())
+    assert 1 <= len(before) < 4
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT submission_hash, graded_at FROM results").fetchall()
+    assert len(rows) == 4
+    assert len({r[0] for r in rows}) == 4
+    after = dict(rows)
+    for sub_hash, graded_at in before.items():
+        assert after[sub_hash] == graded_at, "already graded results are reused, not regraded"
+    assert not managed_containers()

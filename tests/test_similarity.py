@@ -1,0 +1,119 @@
+"""Similarity: a lightly renamed copy is found; independent solutions of one starter are not."""
+
+from __future__ import annotations
+
+import nbformat
+
+from harness.similarity import find_similar
+
+STARTER = '''
+import os
+import pandas as pd
+
+DATA_DIR = os.environ.get("TAKEHOME_DATA_DIR", "data")
+OUTPUT_DIR = os.environ.get("TAKEHOME_OUTPUT_DIR", "out")
+
+
+def load_training_data():
+    """Read the training data given with the assignment."""
+    return pd.read_csv(os.path.join(DATA_DIR, "train.csv"))
+'''
+
+SOLUTION_A = STARTER + '''
+
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+
+def build_features(frame):
+    frame = frame.drop_duplicates().copy()
+    frame["amount_per_tx"] = frame["amount"] / (frame["n_tx_last_24h"] + 1)
+    frame["night"] = frame["hour"].between(0, 5).astype(int)
+    return frame
+
+
+def evaluate(frame, target):
+    features = build_features(frame)
+    X = features.drop(columns=[target, "transaction_id"])
+    y = features[target]
+    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=7)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
+    scores = cross_val_score(model, X, y, cv=folds, scoring="average_precision")
+    return scores.mean(), scores.std()
+'''
+
+SOLUTION_B = STARTER + '''
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.impute import SimpleImputer
+
+
+def fit_logistic(train, label_column):
+    numeric = train.select_dtypes(include=[np.number]).drop(columns=[label_column])
+    pipeline = Pipeline([
+        ("impute", SimpleImputer(strategy="median")),
+        ("scale", StandardScaler()),
+        ("clf", LogisticRegression(class_weight="balanced", max_iter=2000)),
+    ])
+    pipeline.fit(numeric, train[label_column])
+    weights = dict(zip(numeric.columns, pipeline.named_steps["clf"].coef_[0]))
+    for name, weight in sorted(weights.items(), key=lambda kv: -abs(kv[1]))[:5]:
+        print(f"{name:>25s} {weight:+.3f}")
+    return pipeline
+'''
+
+
+def renamed(code: str) -> str:
+    for old, new in [("frame", "df"), ("features", "feats"), ("model", "estimator"),
+                     ("build_features", "make_feats"), ("evaluate", "run_cv"), ("folds", "cv")]:
+        code = code.replace(old, new)
+    return code
+
+
+def write_repo(root, code):
+    root.mkdir(parents=True)
+    (root / "solution.py").write_text(code)
+    return root
+
+
+def write_notebook(root, code):
+    root.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# My work"),
+                nbformat.v4.new_code_cell("%matplotlib inline\n" + code)]
+    nbformat.write(nb, str(root / "analysis.ipynb"))
+    return root
+
+
+def test_lightly_renamed_copy_is_flagged_with_excerpts(tmp_path):
+    a = write_repo(tmp_path / "alice", SOLUTION_A)
+    b = write_notebook(tmp_path / "bob", renamed(SOLUTION_A))
+    c = write_repo(tmp_path / "carol", SOLUTION_B)
+    starter = tmp_path / "starter.py"
+    starter.write_text(STARTER)
+    pairs = find_similar({"alice": a, "bob": b, "carol": c}, starter=[starter])
+    assert [(p.first, p.second) for p in pairs] == [("alice", "bob")]
+    assert pairs[0].score >= 0.6
+    assert pairs[0].excerpts and all(x and y for x, y in pairs[0].excerpts)
+
+
+def test_independent_solutions_of_the_same_starter_are_not_flagged(tmp_path):
+    a = write_repo(tmp_path / "alice", SOLUTION_A)
+    c = write_repo(tmp_path / "carol", SOLUTION_B)
+    starter = tmp_path / "starter.py"
+    starter.write_text(STARTER)
+    assert find_similar({"alice": a, "carol": c}, starter=[starter]) == []
+
+
+def test_copy_of_a_known_public_solution_is_flagged(tmp_path):
+    public = tmp_path / "public"
+    write_repo(public / "blog-post", SOLUTION_B)
+    mine = write_repo(tmp_path / "dave", renamed(SOLUTION_B))
+    other = write_repo(tmp_path / "erin", SOLUTION_A)
+    pairs = find_similar({"dave": mine, "erin": other}, public_dir=public)
+    assert [(p.first, p.second, p.second_is_public) for p in pairs] == [
+        ("dave", "public:blog-post", True)
+    ]
