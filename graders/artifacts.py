@@ -11,6 +11,7 @@ name says, or built to crash a parser. Every reader here
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -151,12 +152,14 @@ def read_csv_capped(
     *,
     dtype: Any = str,
     max_columns: int = 10_000,
+    usecols: list[str] | None = None,
 ) -> pd.DataFrame | None:
     """Return the CSV as a DataFrame, or None when missing, too big or malformed.
 
     Values are read as strings by default (``dtype=str``): nothing is inferred or evaluated;
     callers convert the columns they need. More than ``max_rows`` data rows, more than
-    ``max_columns`` columns, or ragged rows make the file count as malformed.
+    ``max_columns`` columns, or ragged rows make the file count as malformed; ``usecols``
+    missing from the header too.
     """
     data = read_bytes_capped(path, max_bytes)
     if data is None:
@@ -171,10 +174,41 @@ def read_csv_capped(
             encoding="utf-8",
             encoding_errors="replace",
             low_memory=False,
+            usecols=usecols,
         )
     except Exception:  # noqa: BLE001 - pandas raises ParserError, ValueError, ...
         return None
     if len(frame) > max_rows or frame.shape[1] > max_columns:
         return None
+    if not isinstance(frame.index, pd.RangeIndex):  # rows longer than the header
+        return None
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
+
+
+def read_train_csv(
+    assignment: Any,
+    *,
+    max_bytes: int = DEFAULT_CSV_BYTES,
+    max_rows: int = DEFAULT_CSV_ROWS,
+) -> pd.DataFrame | None:
+    """The assignment's public ``train.csv`` (all values as strings), or None when unreadable.
+
+    Cached per file (path, size, modification time); callers must not modify the frame.
+    """
+    path = getattr(assignment, "train_csv", None)
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return _read_csv_cached(str(path), info.st_size, info.st_mtime_ns, max_bytes, max_rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_csv_cached(
+    path: str, size: int, mtime_ns: int, max_bytes: int, max_rows: int
+) -> pd.DataFrame | None:
+    del size, mtime_ns  # part of the cache key only
+    return read_csv_capped(path, max_bytes, max_rows)

@@ -103,9 +103,9 @@ def headings(text: str) -> list[Heading]:
             continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
         title = line.strip()
-        if title and _UNDERLINE.match(following) and len(following.strip()) >= min(len(title), 3):
-            if not _UNDERLINE.match(line):
-                found.append(Heading(title, index + 1))
+        underlined = _UNDERLINE.match(following) and len(following.strip()) >= min(len(title), 3)
+        if title and underlined and not _UNDERLINE.match(line):
+            found.append(Heading(title, index + 1))
     return found
 
 
@@ -160,12 +160,19 @@ def readme_checks(readme: tuple[str, str] | None) -> list[Check]:
         passed=words >= MIN_README_WORDS,
         sentence=(
             f"{path} has {words} words"
-            + ("." if words >= MIN_README_WORDS else f", too short to explain the work "
-               f"(at least {MIN_README_WORDS} expected).")
+            + (
+                "."
+                if words >= MIN_README_WORDS
+                else f", too short to explain the work (at least {MIN_README_WORDS} expected)."
+            )
         ),
         evidence=[
-            Evidence(path=path, line=1, excerpt=clip(" ".join(text.split()), 200),
-                     metric={"words": words})
+            Evidence(
+                path=path,
+                line=1,
+                excerpt=clip(" ".join(text.split()), 200),
+                metric={"words": words},
+            )
         ],
     )
     found: dict[str, Heading] = {}
@@ -262,8 +269,11 @@ def notebook_checks(source: SubmissionSource, notebooks: list[NotebookProse]) ->
             evidence=[
                 Evidence(
                     path=n.path,
-                    metric={"markdown_cells": n.markdown_cells, "code_cells": n.code_cells,
-                            "markdown_words": n.markdown_words},
+                    metric={
+                        "markdown_cells": n.markdown_cells,
+                        "code_cells": n.code_cells,
+                        "markdown_words": n.markdown_words,
+                    },
                 )
                 for n in notebooks
             ],
@@ -298,9 +308,13 @@ def notebook_checks(source: SubmissionSource, notebooks: list[NotebookProse]) ->
                 f"{MIN_PROSE_WORDS} words before the first code cell) in: {', '.join(no_intro)}."
             ),
             evidence=[
-                Evidence(path=n.path, cell=n.intro[0], line=1,
-                         excerpt=_cell_excerpt(cells_of[n.path], n.intro[0]),
-                         metric={"words": n.intro_words})
+                Evidence(
+                    path=n.path,
+                    cell=n.intro[0],
+                    line=1,
+                    excerpt=_cell_excerpt(cells_of[n.path], n.intro[0]),
+                    metric={"words": n.intro_words},
+                )
                 for n in notebooks
                 if n.intro
             ],
@@ -318,9 +332,13 @@ def notebook_checks(source: SubmissionSource, notebooks: list[NotebookProse]) ->
                 f"{MIN_PROSE_WORDS} words after the last code cell) in: {', '.join(no_closing)}."
             ),
             evidence=[
-                Evidence(path=n.path, cell=n.closing[0], line=1,
-                         excerpt=_cell_excerpt(cells_of[n.path], n.closing[0]),
-                         metric={"words": n.closing_words})
+                Evidence(
+                    path=n.path,
+                    cell=n.closing[0],
+                    line=1,
+                    excerpt=_cell_excerpt(cells_of[n.path], n.closing[0]),
+                    metric={"words": n.closing_words},
+                )
                 for n in notebooks
                 if n.closing
             ],
@@ -353,14 +371,17 @@ def reasoning_check(source: SubmissionSource, readme: tuple[str, str] | None) ->
                 continue
             count += len(matches)
             if len(hits) < MAX_EVIDENCE:
-                hits.append(Evidence(path=unit.path, cell=unit.cell, line=number,
-                                     excerpt=clip(line.strip(), 240)))
+                hits.append(
+                    Evidence(
+                        path=unit.path, cell=unit.cell, line=number, excerpt=clip(line.strip(), 240)
+                    )
+                )
     return Check(
         id="documentation.explains_choices",
         passed=count >= MIN_REASONING,
         sentence=(
-            f"The written explanations justify choices {count} times (\"because\", \"chose\", "
-            f"\"since\", \"trade-off\" ...; at least {MIN_REASONING} expected)."
+            f'The written explanations justify choices {count} times ("because", "chose", '
+            f'"since", "trade-off" ...; at least {MIN_REASONING} expected).'
         ),
         evidence=hits,
     )
@@ -390,16 +411,25 @@ def public_defs(unit: CodeUnit) -> list[PublicDef]:
             if node.name.startswith("_"):
                 continue
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
-            found.append(PublicDef(unit.path, node.lineno, node.name, kind,
-                                   ast.get_docstring(node) is not None))
+            found.append(
+                PublicDef(
+                    unit.path, node.lineno, node.name, kind, ast.get_docstring(node) is not None
+                )
+            )
             if isinstance(node, ast.ClassDef):
                 for item in node.body:
                     if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not (
                         item.name.startswith("_")
                     ):
-                        found.append(PublicDef(unit.path, item.lineno,
-                                               f"{node.name}.{item.name}", "method",
-                                               ast.get_docstring(item) is not None))
+                        found.append(
+                            PublicDef(
+                                unit.path,
+                                item.lineno,
+                                f"{node.name}.{item.name}",
+                                "method",
+                                ast.get_docstring(item) is not None,
+                            )
+                        )
     return found
 
 
@@ -408,7 +438,8 @@ def docstring_check(source: SubmissionSource) -> Check | None:
     defs = [
         d
         for unit in source.code_units
-        if unit.origin == "py" and not _TEST_FILE.search(unit.path)
+        if unit.origin == "py"
+        and not _TEST_FILE.search(unit.path)
         and unit.path.rsplit("/", 1)[-1] != "setup.py"
         for d in public_defs(unit)
     ]
@@ -419,8 +450,7 @@ def docstring_check(source: SubmissionSource) -> Check | None:
     share = documented / len(defs)
     missing = [d for d in defs if not d.documented]
     evidence = [
-        Evidence(path=d.path, line=d.line, excerpt=f"{d.kind} {d.qualname}",
-                 note="no docstring")
+        Evidence(path=d.path, line=d.line, excerpt=f"{d.kind} {d.qualname}", note="no docstring")
         for d in missing[:MAX_EVIDENCE]
     ]
     if len(missing) > MAX_EVIDENCE:
@@ -451,8 +481,7 @@ class DocumentationGrader:
         readme = find_readme(context.snapshot_root)
         checks = readme_checks(readme)
         notebooks = [
-            notebook_prose(path, cells)
-            for path, cells in sorted(source.notebook_cells.items())
+            notebook_prose(path, cells) for path, cells in sorted(source.notebook_cells.items())
         ]
         notebooks = [n for n in notebooks if n.code_cells]
         if notebooks:
@@ -484,8 +513,11 @@ class DocumentationGrader:
             "readme_words": readme_words,
             "notebook_markdown_words": prose_words,
             "notebooks": {
-                n.path: {"code_cells": n.code_cells, "markdown_cells": n.markdown_cells,
-                         "headings": len(n.headings)}
+                n.path: {
+                    "code_cells": n.code_cells,
+                    "markdown_cells": n.markdown_cells,
+                    "headings": len(n.headings),
+                }
                 for n in notebooks
             },
         }

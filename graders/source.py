@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graders.artifacts import read_json_capped, read_notebook_capped, read_text_capped, sniff_image
-from graders.base import Evidence, GraderContext, clip
+from graders.base import Check, Evidence, GraderContext, clip
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 MAX_NOTEBOOK_BYTES = 50_000_000  # notebooks carry base64 images; their code is capped per cell
@@ -571,3 +571,233 @@ def word_count(text: str) -> int:
     text = re.sub(r"`[^`]*`", " ", text)
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
     return len(re.findall(r"[A-Za-z][A-Za-z'\-]*", text))
+
+
+# --------------------------------------------------------------------------- flow helpers
+
+
+def iter_calls(source: SubmissionSource) -> Iterator[tuple[CodeUnit, ast.Call, str, str]]:
+    """Yield ``(unit, call, name as written, name resolved through imports)`` for every call."""
+    aliases = import_aliases(source)
+    for unit, tree in iter_trees(source):
+        table = aliases.get(unit.path, {})
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = dotted_name(node.func)
+                if name is not None:
+                    yield unit, node, name, _canonical(name, table)
+
+
+def call_matches(name: str, canonical: str, names: Iterable[str]) -> bool:
+    """The matching rule of :func:`find_calls`, for one callee."""
+    return _matches(name, canonical, tuple(names))
+
+
+def site_at(unit: CodeUnit, node: ast.AST, name: str) -> CallSite:
+    """The :class:`CallSite` of ``node`` (its first line) in ``unit``."""
+    return _site(unit, node, name)
+
+
+def sort_sites(sites: Iterable[CallSite]) -> list[CallSite]:
+    """``sites`` without duplicates, sorted by ``(path, cell, line, name)``."""
+    return _sorted(sites)
+
+
+def flow_statements(source: SubmissionSource) -> dict[str, list[tuple[CodeUnit, ast.stmt]]]:
+    """Per path, every simple statement in reading order (cells in order, then lines).
+
+    Bodies of compound statements (``for``, ``if``, ``with``, ``try``, functions) are flattened
+    in place: an approximation of execution order that static analysis can afford.
+    """
+    flows: dict[str, list[tuple[CodeUnit, ast.stmt]]] = {}
+    for unit, tree in iter_trees(source):
+        flows.setdefault(unit.path, []).extend((unit, stmt) for stmt in _flatten(tree.body))
+    return flows
+
+
+def _flatten(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for stmt in body:
+        children = [
+            getattr(stmt, attr, None) for attr in ("body", "orelse", "finalbody", "handlers")
+        ]
+        nested = [child for child in children if isinstance(child, list) and child]
+        if not nested and not isinstance(stmt, ast.Match):
+            yield stmt
+            continue
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith)):
+            yield stmt  # the header (iterable, test, context) is evaluated here
+        for child in nested:
+            for item in child:
+                if isinstance(item, ast.ExceptHandler):
+                    yield from _flatten(item.body)
+                elif isinstance(item, ast.stmt):
+                    yield from _flatten([item])
+        if isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                yield from _flatten(case.body)
+
+
+def header_nodes(stmt: ast.stmt) -> list[ast.AST]:
+    """The parts of ``stmt`` evaluated by the statement itself (not its nested bodies)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [stmt.target, stmt.iter]
+    if isinstance(stmt, (ast.While, ast.If)):
+        return [stmt.test]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return list(stmt.items)
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try)):
+        return []
+    return [stmt]
+
+
+def walk_header(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """``ast.walk`` over :func:`header_nodes` of ``stmt``."""
+    for part in header_nodes(stmt):
+        yield from ast.walk(part)
+
+
+def root_name(node: ast.AST) -> str | None:
+    """The variable an expression starts from: ``df`` for ``df[cols].values`` or ``df.drop(...)``."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            return None
+
+
+def names_in(node: ast.AST) -> set[str]:
+    """Every variable name read anywhere in ``node``."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def string_constants(node: ast.AST) -> set[str]:
+    """Every string literal in ``node``."""
+    return {
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+
+
+def assigned_names(stmt: ast.stmt) -> set[str]:
+    """Root names a statement binds or mutates (``a, b = ...``, ``df["x"] = ...``, ``x += 1``)."""
+    targets: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+        targets = [stmt.target]
+    found: set[str] = set()
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                found.add(node.id)
+        name = root_name(target)
+        if name:
+            found.add(name)
+    return found
+
+
+def assigned_value(stmt: ast.stmt) -> ast.AST | None:
+    """The right-hand side of an assignment statement, else None."""
+    if isinstance(stmt, (ast.Assign, ast.AugAssign)) or (
+        isinstance(stmt, ast.AnnAssign) and stmt.value is not None
+    ):
+        return stmt.value
+    return None
+
+
+def position(unit: CodeUnit, node: ast.AST) -> tuple[int, int]:
+    """Reading-order key of ``node`` within its path: ``(cell or -1, line)``."""
+    return (-1 if unit.cell is None else unit.cell, getattr(node, "lineno", 0) or 0)
+
+
+def comment_lines(unit: CodeUnit) -> list[tuple[int, str]]:
+    """``(line, text)`` of the ``#`` comments in a code unit (best effort, no tokenizer)."""
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(unit.code.split("\n"), start=1):
+        match = re.search(r"(?:^|\s)#\s?(.*)$", line)
+        if match and not re.match(r"^\s*['\"]", line):
+            found.append((number, match.group(1).strip()))
+    return found
+
+
+# --------------------------------------------------------------------------- check building
+
+
+def site_check(
+    check_id: str,
+    sites: Iterable[CallSite],
+    *,
+    weight: float,
+    found: str,
+    missing: str,
+    limit: int = 3,
+) -> Check:
+    """A check that passes when ``sites`` is non-empty, with up to ``limit`` of them as evidence.
+
+    ``found`` may use ``{names}`` (the distinct matched names, sorted) and ``{count}``.
+    """
+    ordered = sort_sites(sites)
+    if not ordered:
+        return Check(id=check_id, passed=False, weight=weight, sentence=missing)
+    names = ", ".join(sorted({short_name(site.name) for site in ordered}))
+    return Check(
+        id=check_id,
+        passed=True,
+        weight=weight,
+        sentence=found.format(names=clip(names, 200), count=len(ordered)),
+        evidence=[evidence_for(site) for site in distinct_locations(ordered)[:limit]],
+    )
+
+
+def short_name(name: str) -> str:
+    """The last component of a dotted name, for sentences (``df[].value_counts`` -> ``value_counts``)."""
+    return name.rsplit(".", 1)[-1].rstrip("()[]") or name
+
+
+def distinct_locations(sites: Iterable[CallSite]) -> list[CallSite]:
+    """The first site at each ``(path, cell, line)``, in the given order."""
+    seen: set[tuple[str, int, int]] = set()
+    kept = []
+    for site in sites:
+        if site_key(site) not in seen:
+            seen.add(site_key(site))
+            kept.append(site)
+    return kept
+
+
+def callee(source: SubmissionSource, unit: CodeUnit, call: ast.Call) -> tuple[str, str] | None:
+    """``(name as written, name resolved through imports)`` of a call's callee, or None."""
+    name = dotted_name(call.func)
+    if name is None:
+        return None
+    return name, _canonical(name, import_aliases(source).get(unit.path, {}))
+
+
+def is_call_to(
+    source: SubmissionSource, unit: CodeUnit, node: ast.AST, names: Iterable[str]
+) -> bool:
+    """True when ``node`` is a call matching ``names`` (the rule of :func:`find_calls`)."""
+    if not isinstance(node, ast.Call):
+        return False
+    resolved = callee(source, unit, node)
+    return resolved is not None and _matches(resolved[0], resolved[1], tuple(names))
+
+
+def find_keywords(source: SubmissionSource, names: Iterable[str]) -> list[CallSite]:
+    """Keyword arguments named like ``names`` whose value is not ``None`` or ``False``, sorted.
+
+    ``stratify=y`` and ``class_weight="balanced"`` count; ``stratify=None`` does not.
+    """
+    wanted = set(names)
+    found: list[CallSite] = []
+    for unit, tree in iter_trees(source):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg in wanted:
+                value = node.value
+                if isinstance(value, ast.Constant) and value.value in (None, False):
+                    continue
+                found.append(_site(unit, node, node.arg))
+    return _sorted(found)

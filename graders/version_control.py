@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
@@ -89,8 +89,8 @@ def parse_date(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def parse_commits(raw: list[Any]) -> list[Commit]:
@@ -110,7 +110,7 @@ def parse_commits(raw: list[Any]) -> list[Commit]:
                 message=message[:10_000] if isinstance(message, str) else "",
             )
         )
-    far_future = datetime.max.replace(tzinfo=timezone.utc)
+    far_future = datetime.max.replace(tzinfo=UTC)
     return sorted(commits, key=lambda c: (c.date or far_future, c.sha, c.message))
 
 
@@ -184,7 +184,7 @@ def message_quality_check(commits: list[Commit]) -> Check:
         passed=share >= MIN_GOOD_MESSAGE_SHARE,
         sentence=(
             f"{good} of {len(commits)} commit messages ({share:.0%}) describe the change in more "
-            f"than 3 words and are not stock words like \"update\", \"wip\" or \"fix\" "
+            f'than 3 words and are not stock words like "update", "wip" or "fix" '
             f"(at least {MIN_GOOD_MESSAGE_SHARE:.0%} expected)."
         ),
         evidence=[Evidence(metric={"informative_share": round(share, 4)})] + evidence,

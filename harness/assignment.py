@@ -90,13 +90,15 @@ METRICS_FOR_TASK: dict[str, frozenset[str]] = {
     "regression": frozenset({"rmse", "mae", "r2"}),
 }
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _RUBRIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _PY_SCRIPT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.py$")
 _MAKE_TARGET = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
 
 Label = int | str
+#: Value columns of predictions.csv; an id column may not share their names.
+PREDICTION_VALUE_COLUMNS = frozenset({"score", "label", "prediction"})
 
 
 def greater_is_better(metric: str) -> bool:
@@ -121,8 +123,8 @@ class SubmissionContract(BaseModel):
 
     notebook: str | None = Field(
         default=None,
-        description="Notebook (path relative to the submission root) that must be executed; "
-        "unset: every notebook in the submission is executed.",
+        description="Notebook (path relative to the submission root) to execute; unset: the "
+        "submission's only notebook, or every notebook when there are several.",
     )
     execute_notebooks: bool = Field(
         default=True, description="Execute notebooks top to bottom in the sandbox."
@@ -197,7 +199,7 @@ class AssignmentSpec(BaseModel):
     @field_validator("slug")
     @classmethod
     def _slug_shape(cls, value: str) -> str:
-        if not _SLUG.match(value):
+        if not SLUG_PATTERN.match(value):
             raise ValueError(f"{value!r} must be lower-case letters, digits and dashes")
         return value
 
@@ -231,6 +233,8 @@ class AssignmentSpec(BaseModel):
             raise ValueError(f"primary_metric {self.primary_metric!r} must be one of metrics")
         if self.id_column == self.target:
             raise ValueError("id_column and target must be different columns")
+        if self.id_column in PREDICTION_VALUE_COLUMNS:
+            raise ValueError(f"id_column must not be one of {sorted(PREDICTION_VALUE_COLUMNS)}")
         self._check_labels()
         return self
 
@@ -360,7 +364,24 @@ def default_assignments_root() -> Path:
     return repo_root() / "assignments"
 
 
-def _format_validation_error(path: Path, error: ValidationError) -> str:
+def _slug_roots(assignments_root: Path | None) -> list[Path]:
+    """Where a slug is looked up: the given root, else ./assignments then <repo>/assignments."""
+    if assignments_root is not None:
+        return [assignments_root]
+    roots = [Path.cwd() / "assignments", default_assignments_root()]
+    return [r for i, r in enumerate(roots) if r.resolve() not in {x.resolve() for x in roots[:i]}]
+
+
+class SpecFileError(SpecError):
+    """An assignment.yaml that cannot be read or validated; ``detail`` omits the file name."""
+
+    def __init__(self, file: Path, detail: str, hint: str):
+        super().__init__(f"{file}: {detail}", hint=hint)
+        self.file = file
+        self.detail = detail
+
+
+def _format_validation_error(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
@@ -370,7 +391,7 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
         elif item["type"] == "literal_error":
             message = f"{message}, got {item.get('input')!r}"
         parts.append(f"{loc}: {message}")
-    return f"{path}: " + "; ".join(parts)
+    return "; ".join(parts)
 
 
 def load_spec(path: Path) -> AssignmentSpec:
@@ -378,43 +399,46 @@ def load_spec(path: Path) -> AssignmentSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})", hint="check the path") from exc
+        raise SpecFileError(path, f"cannot read ({exc.strerror})", hint="check the path") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{path}:{where} is not valid YAML", hint="fix the YAML syntax") from exc
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise SpecFileError(path, f"not valid YAML{where}", hint="fix the YAML syntax") from exc
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: expected a mapping of fields", hint="see docs/authoring.md")
+        raise SpecFileError(path, "expected a mapping of fields", hint="see docs/authoring.md")
     try:
         return AssignmentSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(
-            _format_validation_error(path, exc), hint="see docs/assignment.schema.json"
+        raise SpecFileError(
+            path, _format_validation_error(exc), hint="see docs/assignment.schema.json"
         ) from exc
 
 
 def load_assignment(name_or_path: str | Path, assignments_root: Path | None = None) -> Assignment:
     """Load an assignment from a folder path (or its assignment.yaml) or a slug.
 
-    A slug is looked up under ``assignments_root`` (default ``<repo>/assignments``).
+    A slug is looked up under ``assignments_root``; by default under ``./assignments``, then
+    ``<repo>/assignments``.
     """
     candidate = Path(name_or_path)
     if candidate.is_file() and candidate.name == SPEC_FILE:
         candidate = candidate.parent
     if not (candidate / SPEC_FILE).is_file():
-        root = assignments_root if assignments_root is not None else default_assignments_root()
-        by_slug = root / str(name_or_path)
-        if _SLUG.match(str(name_or_path)) and (by_slug / SPEC_FILE).is_file():
-            candidate = by_slug
+        roots = _slug_roots(assignments_root)
+        slug = str(name_or_path)
+        matches = [r / slug for r in roots if (r / slug / SPEC_FILE).is_file()]
+        if SLUG_PATTERN.match(slug) and matches:
+            candidate = matches[0]
         elif candidate.is_dir():
             raise SpecError(
                 f"{candidate}: no {SPEC_FILE} in this folder",
                 hint="point at an assignment folder, or run `takehome new <slug>`",
             )
         else:
-            known = sorted(p.parent.name for p in root.glob(f"*/{SPEC_FILE}"))
+            known = sorted({p.parent.name for r in roots for p in r.glob(f"*/{SPEC_FILE}")})
+            where = " or ".join(str(r) for r in roots)
             raise SpecError(
-                f"assignment {str(name_or_path)!r} not found (neither a folder nor a slug in {root})",
+                f"assignment {slug!r} not found (neither a folder nor a slug in {where})",
                 hint=f"use one of {known}" if known else "run `takehome new <slug>`",
             )
     root_dir = candidate.resolve()

@@ -120,6 +120,80 @@ def demo_cmd(out_dir: Path, jobs: int | None) -> None:
     sys.exit(demo(out_dir=out_dir, jobs=jobs))
 
 
+# --- authoring ---------------------------------------------------------------------------------
+
+
+@main.command("new")
+@click.argument("slug")
+@click.option("--dir", "dest_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("assignments"), show_default=True,
+              help="Folder the assignment folder is created in.")
+def new(slug: str, dest_root: Path) -> None:
+    """Scaffold a new assignment (toy data, solutions, prompt) that validates out of the box."""
+    from harness.authoring import new_assignment
+
+    folder = new_assignment(slug, dest_root)
+    click.echo(f"created {folder}; edit it, then run: takehome validate {folder}")
+
+
+@main.command("validate")
+@click.argument("assignment")
+def validate(assignment: str) -> None:
+    """Check an assignment (slug or folder); list every problem with its fix, exit 1 if any."""
+    from harness.authoring import format_problems, validate_path
+
+    problems = validate_path(assignment)
+    if problems:
+        click.echo(format_problems(problems), err=True)
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        sys.exit(1)
+    click.echo(f"{assignment}: valid")
+
+
+# --- report / review ---------------------------------------------------------------------------
+
+
+@main.command("report")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overrides", "overrides_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Reviewer overrides YAML (default: <result>.overrides.yaml "
+              "when it exists).")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Output folder (default: <result dir>/report).")
+@click.option("--format", "formats", default="html,json,md", show_default=True,
+              help="Comma-separated formats: html, json, md, gradescope.")
+@click.option("--blind", is_flag=True, help="Hide names, e-mails and git authors.")
+@click.option("--artifacts", "artifacts_root", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Artifacts folder for candidate figures "
+              "(default: <result dir>/artifacts when it exists).")
+def report(result: Path, overrides_path: Path | None, out_dir: Path | None, formats: str,
+           blind: bool, artifacts_root: Path | None) -> None:
+    """Render the reports of a result.json (applying reviewer overrides)."""
+    from harness.report import report_from_file
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    written = report_from_file(result, out_dir, wanted, blind=blind,
+                               overrides_path=overrides_path, artifacts_root=artifacts_root)
+    for fmt, path in written.items():
+        click.echo(f"{fmt}\t{path}")
+
+
+@main.command("review")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--criterion", required=True, help="Criterion id, e.g. tests.")
+@click.option("--level", required=True, type=click.IntRange(0, 4), help="Level 0-4.")
+@click.option("--reviewer", required=True, help="Who reviewed.")
+@click.option("--reason", required=True, help="Why the level differs (or is confirmed).")
+@click.option("--note", default=None, help="An extra note (notes accumulate).")
+def review(result: Path, criterion: str, level: int, reviewer: str, reason: str,
+           note: str | None) -> None:
+    """Override one criterion's level; writes <result>.overrides.yaml (never the result)."""
+    from harness.overrides import review_result_file
+
+    click.echo(review_result_file(result, criterion=criterion, level=level, reviewer=reviewer,
+                                  reason=reason, note=note))
+
+
 if __name__ == "__main__":  # pragma: no cover
     try:
         main()

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +105,9 @@ def class_index(values: pd.Series, classes: Sequence[int | str]) -> np.ndarray:
     return out
 
 
-def _read_frame(path: Path | None, max_bytes: int, max_rows: int) -> tuple[pd.DataFrame | None, str]:
+def _read_frame(
+    path: Path | None, max_bytes: int, max_rows: int
+) -> tuple[pd.DataFrame | None, str]:
     """Return (frame, "") or (None, label-safe reason)."""
     if path is None or not Path(path).exists():
         return None, "no predictions file was written"
@@ -113,18 +117,11 @@ def _read_frame(path: Path | None, max_bytes: int, max_rows: int) -> tuple[pd.Da
     if not data.strip():
         return None, "the file is empty"
     try:
-        frame = pd.read_csv(
-            io.BytesIO(data),
-            dtype=str,
-            keep_default_na=False,
-            nrows=max_rows + 1,
-            engine="c",
-            on_bad_lines="error",
-            encoding="utf-8",
-            encoding_errors="replace",
-            low_memory=False,
-        )
-    except Exception:  # noqa: BLE001 - pandas raises ParserError, ValueError, ...
+        with warnings.catch_warnings():
+            # A row longer than the header makes pandas warn (and drop data): treat as malformed.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = _parse(data, max_rows)
+    except Exception:  # noqa: BLE001 - pandas raises ParserError, ValueError, ParserWarning, ...
         return None, "the file is not a parseable CSV (ragged rows or bad quoting)"
     if len(frame) > max_rows:
         return None, f"the file has more than {max_rows} rows"
@@ -132,14 +129,28 @@ def _read_frame(path: Path | None, max_bytes: int, max_rows: int) -> tuple[pd.Da
     return frame, ""
 
 
+def _parse(data: bytes, max_rows: int) -> pd.DataFrame:
+    """Every value as text, nothing inferred; no implicit index column."""
+    return pd.read_csv(
+        io.BytesIO(data),
+        dtype=str,
+        keep_default_na=False,
+        index_col=False,
+        nrows=max_rows + 1,
+        engine="c",
+        on_bad_lines="error",
+        encoding="utf-8",
+        encoding_errors="replace",
+        low_memory=False,
+    )
+
+
 def _check_columns(frame: pd.DataFrame, expected: list[str]) -> tuple[list[str], list[str]]:
     errors, warnings = [], []
     columns = list(frame.columns)
     missing = [c for c in expected if c not in columns]
     if missing:
-        errors.append(
-            f"missing column(s) {missing} (expected {expected}, found {columns[:20]})"
-        )
+        errors.append(f"missing column(s) {missing} (expected {expected}, found {columns[:20]})")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         errors.append(f"duplicate column name(s) {dupes}")

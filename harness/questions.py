@@ -7,6 +7,9 @@ Order (deterministic):
 3. templates triggered by ``level<=N``, weakest criterion first (lowest score, then heaviest);
 4. to reach :data:`MIN_QUESTIONS`, untriggered (generic) templates of the weakest criteria.
 
+Selection takes, up to :data:`MAX_QUESTIONS`: every question triggered by a high-severity red
+flag, then the best-ranked question of each criterion not yet covered (so one problem area does
+not crowd out the others), then the remaining triggered questions in the order above.
 A template is used at most once, and two templates with the same text count once.
 """
 
@@ -143,10 +146,21 @@ def select_questions(
         seen_text.add(norm)
         chosen.append(question)
 
-    for _, question in sorted(candidates, key=lambda item: item[0]):
-        if len(chosen) >= max_questions:
-            break
-        add(question)
+    ordered = [q for _, q in sorted(candidates, key=lambda item: item[0])]
+    high = [q for key, q in sorted(candidates, key=lambda item: item[0])
+            if key[0] == 0 and key[1] == SEVERITY_RANK["high"]]
+    # 1. every high-severity red flag; 2. the best question of each criterion not yet covered;
+    # 3. the rest, in priority order
+    for question in high:
+        if len(chosen) < max_questions:
+            add(question)
+    for question in ordered:
+        covered = {q.criterion for q in chosen}
+        if len(chosen) < max_questions and question.criterion not in covered:
+            add(question)
+    for question in ordered:
+        if len(chosen) < max_questions:
+            add(question)
 
     if len(chosen) < min_questions:
         add_generic(rubric, scored, weight_of, add, lambda: len(chosen) >= min_questions)

@@ -363,7 +363,8 @@ class CriterionResult(BaseModel):
     grader_scores: dict[str, float | None] = Field(default_factory=dict)
     score: float | None = None
     level: int | None = Field(default=None, ge=0, le=4)
-    descriptor: str = ""
+    descriptor: str = ""  # the rubric's descriptor of ``level``
+    level_descriptors: list[str] = Field(default_factory=list)  # index = level 0–4
     applicable: bool = True
     harness_fault: bool = False
     status: str = "graded"  # graded | not_applicable | not graded (harness fault) | reviewed
@@ -433,7 +434,10 @@ def _ref_score(ref: GraderRef, result: GraderResult) -> float | None:
 
 def _score_criterion(rubric: Rubric, criterion: Criterion,
                      results: Mapping[str, GraderResult]) -> CriterionResult:
-    scored = CriterionResult(id=criterion.id, title=criterion.title, weight=criterion.weight)
+    scored = CriterionResult(
+        id=criterion.id, title=criterion.title, weight=criterion.weight,
+        level_descriptors=[criterion.levels[level] for level in range(5)],
+    )
     faults = [ref.grader for ref in criterion.graders if is_harness_fault(results.get(ref.grader))]
     if faults:
         scored.harness_fault = True

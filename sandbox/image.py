@@ -93,11 +93,27 @@ def docker_client(timeout: int = 60) -> DockerClient:
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - the SDK raises many types for "no engine"
+    except Exception as exc:  # the SDK raises many types for "no engine"
+        where = os.environ.get("DOCKER_HOST") or "the default socket"
         raise EnvironmentProblem(
-            f"Docker engine not reachable: {_one_line(exc)}", hint=ENGINE_HINT
+            f"Docker engine not reachable at {where}: {_root_cause(exc)}", hint=ENGINE_HINT
         ) from exc
     return client
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost OS-level reason (e.g. "Connection refused") behind an SDK error."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        pending += [*current.args, current.__cause__, current.__context__]
+    return _one_line(exc)
 
 
 def _one_line(exc: BaseException, limit: int = 160) -> str:
@@ -202,9 +218,7 @@ def image_digest(tag: str) -> str:
     """The image id (``sha256:…``) of ``tag``; EnvironmentProblem when it does not exist."""
     image_id = _local_image_id(docker_client(), tag)
     if image_id is None:
-        raise EnvironmentProblem(
-            f"image {tag} does not exist", hint="run `takehome sandbox build`"
-        )
+        raise EnvironmentProblem(f"image {tag} does not exist", hint="run `takehome sandbox build`")
     return image_id
 
 
@@ -253,7 +267,7 @@ def resolve_base_image(
     echo(f"pulling {ref}")
     try:
         return ref, _pull(ref)
-    except Exception as exc:  # noqa: BLE001 - any pull failure leads to the same decision
+    except Exception as exc:  # any pull failure leads to the same decision
         if base_image:
             raise EnvironmentProblem(
                 f"base image {base_image} is not present locally and cannot be pulled: "
@@ -305,8 +319,16 @@ def ensure_wheels(echo: Echo = print) -> Path:
     partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
     others = [p for p in root.iterdir() if p.is_dir() and p.name != partial.name]
     command = [
-        sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-        "--requirement", str(REQUIREMENTS), "--dest", str(partial), "--only-binary=:all:",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--requirement",
+        str(REQUIREMENTS),
+        "--dest",
+        str(partial),
+        "--only-binary=:all:",
         *_pip_target_args(),
     ]
     for other in others:
@@ -459,7 +481,7 @@ def _run_build(
                     continue
                 tail.append(line)
                 if line.startswith("Step "):
-                    echo(f"  {line}")
+                    echo(f"  {line if len(line) <= 100 else line[:99] + '…'}")
     if error is not None:
         for line in tail:
             echo(f"  | {line}")
@@ -472,4 +494,3 @@ def _run_build(
             f"the build finished but {tag} does not exist", hint=f"full log in {log_path}"
         )
     echo(f"built {tag} in {time.monotonic() - started:.0f}s")
-

@@ -213,8 +213,30 @@ def _read_keyed(path: str) -> dict[str, int]:
     return values
 
 
+WRITABLE_AREAS = ("/tmp", "/home/candidate", "/workspace", "/output")
+
+
+def full_areas(min_free: int = 64 * 1024) -> list[str]:
+    """The writable tmpfs areas with (almost) no space left."""
+    full = []
+    for path in WRITABLE_AREAS:
+        try:
+            info = os.statvfs(path)
+        except OSError:
+            continue
+        if info.f_bavail * info.f_frsize < min_free:
+            full.append(path)
+    return full
+
+
 def cgroup_stats() -> dict[str, object]:
-    """Memory peak, OOM-kill count and pids-limit hits of this container's cgroup."""
+    """Memory peak, OOM-kill count, pids-limit hits and full areas of this container."""
+    stats = _cgroup_counters()
+    stats["full"] = full_areas()
+    return stats
+
+
+def _cgroup_counters() -> dict[str, object]:
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # cgroup v2
         root = _cgroup_dir(None)
         events = _read_keyed(os.path.join(root, "memory.events"))

@@ -37,7 +37,9 @@ class FeatureBuilder:
         out["is_night"] = (out["hour"] <= 5).astype(int)
         out["new_account"] = (out["account_age_days"] < 60).astype("Int64").astype(float)
         for column in CATEGORICAL:
-            out[column] = pd.Categorical(out[column], categories=self.categories_[column])
+            known = self.categories_[column]
+            values = out[column].where(out[column].isin(known))
+            out[column] = pd.Categorical(values, categories=known)
         return out
 
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Diabetes progression: features, a cross-validated ridge model and a batch predictor."""

@@ -1,0 +1,536 @@
+"""Data quality: missing values and categories handled, and no leakage into the evaluation.
+
+Checks (only those the data calls for: no missing-value check when train.csv has no missing
+feature values, no encoding check when every feature is numeric): missing values handled,
+categorical features encoded, preprocessing inside a Pipeline/ColumnTransformer. Red flags,
+found by a flow-sensitive reading of each notebook or file (best effort, precise rather than
+noisy): preprocessing fitted on all data before the split, the target or id column among the
+features, and the test split used to choose or fit models.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from graders.artifacts import read_train_csv
+from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
+from graders.source import (
+    CallSite,
+    CodeUnit,
+    SubmissionSource,
+    assigned_names,
+    assigned_value,
+    comment_lines,
+    evidence_for,
+    find_calls,
+    find_imports,
+    find_names,
+    flow_statements,
+    is_call_to,
+    markdown_evidence,
+    names_in,
+    site_at,
+    site_check,
+    sort_sites,
+    source_for,
+    walk_header,
+)
+
+IMPUTERS = ("SimpleImputer", "IterativeImputer", "KNNImputer", "MissingIndicator")
+SIMPLE_MISSING = ("fillna", "dropna", "interpolate", "ffill", "bfill")
+NATIVE_NAN_MODELS = (
+    "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "LGBMClassifier",
+    "LGBMRegressor", "XGBClassifier", "XGBRegressor", "CatBoostClassifier", "CatBoostRegressor",
+    "lgb.train", "lightgbm.train", "xgb.train", "xgboost.train",
+)  # fmt: skip
+ENCODERS = (
+    "OneHotEncoder", "OrdinalEncoder", "TargetEncoder", "LabelEncoder", "get_dummies",
+    "DictVectorizer", "CountVectorizer", "TfidfVectorizer",
+)  # fmt: skip
+CATEGORY_KEYWORDS = (
+    "cat_features", "categorical_feature", "categorical_features", "enable_categorical",
+)  # fmt: skip
+PIPELINES = ("Pipeline", "make_pipeline", "ColumnTransformer", "make_column_transformer")
+TRANSFORMERS = (
+    "StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer",
+    "QuantileTransformer", "PowerTransformer", "SimpleImputer", "IterativeImputer",
+    "KNNImputer", "OneHotEncoder", "OrdinalEncoder", "TargetEncoder", "PCA", "TruncatedSVD",
+    "SelectKBest", "SelectPercentile", "KBinsDiscretizer", "ColumnTransformer",
+    "make_column_transformer",
+)  # fmt: skip
+SPLITS = ("train_test_split", "cross_val_score", "cross_validate", "cross_val_predict")
+READERS = ("read_csv", "read_parquet", "read_excel", "read_feather", "read_json")
+SCORERS = (
+    "score", "accuracy_score", "f1_score", "roc_auc_score", "average_precision_score",
+    "recall_score", "precision_score", "balanced_accuracy_score", "mean_squared_error",
+    "mean_absolute_error", "r2_score", "root_mean_squared_error", "log_loss",
+)  # fmt: skip
+SELECTORS = ("max", "min", "idxmax", "idxmin", "argmax", "argmin", "sort_values", "sorted")
+REASONING = re.compile(
+    r"\b(missing|nan|nans|null|nulls|imput\w*|na values|empty values)\b", re.IGNORECASE
+)
+TEST_NAME = re.compile(r"(^|_)(test|te|holdout)($|_)", re.IGNORECASE)
+
+
+class DataQualityGrader:
+    """Judges missing-value handling, encoding, pipelines and leakage."""
+
+    name = "data_quality"
+    version = "1"
+
+    def grade(self, context: GraderContext) -> GraderResult:
+        """Judge data preparation (never raises for candidate faults)."""
+        source = source_for(context)
+        spec = getattr(context.assignment, "spec", None)
+        target = getattr(spec, "target", None)
+        id_column = getattr(spec, "id_column", None)
+        profile = _profile_train(context.assignment, target, id_column)
+        checks: list[Check] = []
+        if profile.has_missing is not False:
+            checks.append(_missing_check(source))
+        if profile.categorical is None or profile.categorical:
+            checks.append(_encoding_check(source))
+        checks.append(
+            site_check(
+                "data_quality.pipeline",
+                find_calls(source, PIPELINES),
+                weight=1,
+                found="Kept preprocessing inside a Pipeline/ColumnTransformer ({names}), so it "
+                "is fitted on training data only.",
+                missing="No Pipeline or ColumnTransformer: preprocessing is applied by hand.",
+            )
+        )
+        red_flags = [
+            flag
+            for flag in (
+                _preprocessing_leakage(source),
+                _target_or_id_flag(source, target, id_column),
+                _test_selection_flag(source),
+            )
+            if flag is not None
+        ]
+        details: dict[str, Any] = {
+            "train_has_missing_values": profile.has_missing,
+            "categorical_columns": profile.categorical,
+        }
+        return GraderResult.from_checks(
+            self.name,
+            self.version,
+            checks,
+            red_flags,
+            details,
+            reason=f"{sum(c.passed for c in checks)} of {len(checks)} data-quality checks passed; "
+            f"{len(red_flags)} red flag(s).",
+        )
+
+
+# --------------------------------------------------------------------------- data profile
+
+
+@dataclass(frozen=True)
+class TrainProfile:
+    """What train.csv needs: missing feature values? which feature columns are categorical?"""
+
+    has_missing: bool | None = None  # None: train.csv unreadable
+    categorical: list[str] | None = None
+
+
+def _profile_train(assignment: Any, target: str | None, id_column: str | None) -> TrainProfile:
+    frame = read_train_csv(assignment)
+    if frame is None:
+        return TrainProfile()
+    features = [c for c in frame.columns if c not in (target, id_column)]
+    if not features:
+        return TrainProfile(has_missing=False, categorical=[])
+    sample = frame[features].head(5000)
+    has_missing = bool(frame[features].isna().to_numpy().any())
+    categorical = []
+    for column in features:
+        values = sample[column].dropna()
+        numeric = pd.to_numeric(values, errors="coerce")
+        if len(values) and numeric.isna().any():
+            categorical.append(column)
+    return TrainProfile(has_missing=has_missing, categorical=sorted(categorical))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _reasoning(source: SubmissionSource) -> list[Evidence]:
+    """Markdown or comments that talk about missing values."""
+    found = [markdown_evidence(unit) for unit in source.markdown_units
+             if unit.path.lower() != "requirements.txt" and REASONING.search(unit.text)]  # fmt: skip
+    for unit in source.code_units:
+        for line, text in comment_lines(unit):
+            if REASONING.search(text):
+                found.append(Evidence(path=unit.path, cell=unit.cell, line=line, excerpt=text))
+    return found
+
+
+def _missing_check(source: SubmissionSource) -> Check:
+    imputers = find_calls(source, IMPUTERS)
+    simple = find_calls(source, SIMPLE_MISSING)
+    native = find_calls(source, NATIVE_NAN_MODELS)
+    reasoning = _reasoning(source)
+    check_id = "data_quality.missing_values"
+    if imputers:
+        return site_check(
+            check_id, imputers + simple, weight=2,
+            found="Imputed missing values ({names}).", missing="",
+        )  # fmt: skip
+    if simple and reasoning:
+        evidence = [evidence_for(site) for site in simple[:2]] + reasoning[:1]
+        return Check(id=check_id, passed=True, weight=2, evidence=evidence,
+                     sentence="Handled missing values with pandas and explained the choice.")  # fmt: skip
+    if native and reasoning:
+        evidence = [evidence_for(site) for site in native[:1]] + reasoning[:1]
+        return Check(id=check_id, passed=True, weight=2, evidence=evidence,
+                     sentence="Relied on a model that handles missing values natively, and "
+                     "said so.")  # fmt: skip
+    if simple or native:
+        sites = simple or native
+        return Check(
+            id=check_id, passed=False, weight=2,
+            evidence=[evidence_for(site) for site in sites[:2]],
+            sentence="train.csv has missing values; they are dropped/filled or left to the "
+            "model without any explanation of the choice.",
+        )  # fmt: skip
+    return Check(id=check_id, passed=False, weight=2,
+                 sentence="train.csv has missing values and nothing handles them "
+                 "(imputer, fillna/dropna, or a model that handles NaN, explained).")  # fmt: skip
+
+
+def _encoding_check(source: SubmissionSource) -> Check:
+    sites = find_calls(source, ENCODERS) + find_names(source, CATEGORY_KEYWORDS)
+    sites += [s for s in find_calls(source, ["astype"]) if "category" in s.excerpt]
+    sites += [s for m, s in find_imports(source) if m.split(".")[0] == "category_encoders"]
+    return site_check(
+        "data_quality.categorical_encoding", sites, weight=1,
+        found="Encoded categorical features ({names}).",
+        missing="Categorical features are not encoded (OneHotEncoder, OrdinalEncoder, "
+        "TargetEncoder, get_dummies, category dtype).",
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- leakage
+
+
+def _preprocessing_leakage(source: SubmissionSource) -> RedFlag | None:
+    """Transformers fitted on data that is split (or cross-validated) only afterwards."""
+    leaks: list[CallSite] = []
+    for statements in flow_statements(source).values():
+        leaks += _leaks_in_flow(source, statements)
+    if not leaks:
+        return None
+    return RedFlag(
+        id="data_quality.preprocessing_leakage",
+        severity="high",
+        sentence="Preprocessing was fitted on all the data before the train/test split (or "
+        "before cross-validation), outside a Pipeline: statistics of the evaluation rows leak "
+        "into training.",
+        evidence=[evidence_for(site) for site in sort_sites(leaks)[:3]],
+    )
+
+
+def _leaks_in_flow(
+    source: SubmissionSource, statements: list[tuple[CodeUnit, ast.stmt]]
+) -> list[CallSite]:
+    transformers: set[str] = set()
+    fitted: dict[str, CallSite] = {}  # transformer var -> its .fit() on full data
+    tainted: dict[str, list[CallSite]] = {}  # variable -> fits whose output it holds
+    split_derived: set[str] = set()
+    leaks: list[CallSite] = []
+    for unit, stmt in statements:
+        value = assigned_value(stmt)
+        targets = assigned_names(stmt)
+        calls = [n for n in walk_header(stmt) if isinstance(n, ast.Call)]
+        split = next((c for c in calls if is_call_to(source, unit, c, SPLITS)), None)
+        if split is not None:
+            for arg in split.args:
+                for name in names_in(arg):
+                    leaks.extend(tainted.get(name, []))
+            if is_call_to(source, unit, split, ["train_test_split"]):
+                split_derived |= targets
+            continue
+        if value is not None and is_call_to(source, unit, value, TRANSFORMERS):
+            transformers |= targets
+        new_sites: list[CallSite] = []
+        for call in calls:
+            method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+            if method not in ("fit", "fit_transform", "transform"):
+                continue
+            receiver = call.func.value  # type: ignore[union-attr]
+            data = names_in(call.args[0]) if call.args else set()
+            is_transformer = (isinstance(receiver, ast.Name) and receiver.id in transformers) or (
+                is_call_to(source, unit, receiver, TRANSFORMERS)
+            )
+            if not is_transformer:
+                continue
+            if method in ("fit", "fit_transform") and not (data & split_derived):
+                site = site_at(unit, call, method)
+                if method == "fit" and isinstance(receiver, ast.Name):
+                    fitted[receiver.id] = site
+                else:
+                    new_sites.append(site)
+            elif method == "transform" and isinstance(receiver, ast.Name) and receiver.id in fitted:
+                new_sites.append(fitted[receiver.id])
+            if isinstance(receiver, ast.Call) and method == "transform":
+                inner = receiver.func
+                if isinstance(inner, ast.Attribute) and inner.attr == "fit":
+                    new_sites.append(site_at(unit, call, "fit"))
+        if value is not None:
+            inherited = [s for n in names_in(value) for s in tainted.get(n, [])]
+            if inherited or new_sites:
+                for name in targets:
+                    tainted[name] = inherited + new_sites
+            if names_in(value) & split_derived:
+                split_derived |= targets
+    return leaks
+
+
+def _target_or_id_flag(
+    source: SubmissionSource, target: str | None, id_column: str | None
+) -> RedFlag | None:
+    found_target: list[CallSite] = []
+    found_id: list[CallSite] = []
+    for statements in flow_statements(source).values():
+        t_sites, i_sites = _features_in_flow(source, statements, target, id_column)
+        found_target += t_sites
+        found_id += i_sites
+    if not found_target and not found_id:
+        return None
+    which = []
+    if found_target:
+        which.append(f"the target {target!r}")
+    if found_id:
+        which.append(f"the id column {id_column!r}")
+    return RedFlag(
+        id="data_quality.target_or_id_in_features",
+        severity="high" if found_target else "medium",
+        sentence=f"The feature matrix includes {' and '.join(which)}: "
+        + ("the model sees the answer." if found_target else "row ids are not features."),
+        evidence=[evidence_for(s) for s in sort_sites(found_target + found_id)[:3]],
+    )
+
+
+@dataclass
+class _Frames:
+    """What is known, at one point of a flow, about frames read from files."""
+
+    raw: set[str] = field(default_factory=set)
+    removed: dict[str, set[str]] = field(default_factory=dict)
+    constants: dict[str, list[str]] = field(default_factory=dict)
+    definitions: dict[str, ast.AST] = field(default_factory=dict)
+
+    def strings(self, node: ast.AST) -> set[str]:
+        """String literals in ``node``, with names of string/list constants resolved."""
+        found = {
+            n.value
+            for n in ast.walk(node)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
+        for name in names_in(node):
+            found.update(self.constants.get(name, []))
+        return found
+
+
+def _features_in_flow(
+    source: SubmissionSource,
+    statements: list[tuple[CodeUnit, ast.stmt]],
+    target: str | None,
+    id_column: str | None,
+) -> tuple[list[CallSite], list[CallSite]]:
+    frames = _Frames()
+    split_outputs: set[str] = set()
+    with_target: list[CallSite] = []
+    with_id: list[CallSite] = []
+    for unit, stmt in statements:
+        _track_removals(source, unit, stmt, frames)
+        for call in (n for n in walk_header(stmt) if isinstance(n, ast.Call)):
+            features = _features_arg(source, unit, call, split_outputs)
+            if features is None:
+                continue
+            columns = _columns_of(features, frames, depth=3)
+            if columns is None:
+                continue
+            kind, names = columns
+            site = site_at(unit, call, "features")
+            if target and ((kind == "all" and target not in names) or
+                           (kind == "only" and target in names)):  # fmt: skip
+                with_target.append(site)
+            id_kept = id_column not in names and "*index*" not in names
+            if id_column and ((kind == "all" and id_kept) or
+                              (kind == "only" and id_column in names)):  # fmt: skip
+                with_id.append(site)
+        value = assigned_value(stmt)
+        targets = assigned_names(stmt)
+        if value is None:
+            continue
+        if is_call_to(source, unit, value, ["train_test_split"]):
+            split_outputs |= targets
+        for name in targets:
+            frames.definitions[name] = value
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            name = stmt.targets[0].id if isinstance(stmt.targets[0], ast.Name) else None
+            if name and isinstance(value, (ast.Constant, ast.List, ast.Tuple)):
+                strings = frames.strings(value)
+                if strings:
+                    frames.constants[name] = sorted(strings)
+            if name and is_call_to(source, unit, value, READERS):
+                frames.raw.add(name)
+                removed = frames.removed.setdefault(name, set())
+                for keyword in value.keywords:  # type: ignore[attr-defined]
+                    if keyword.arg == "index_col":
+                        removed.add("*index*")
+                        removed.update(frames.strings(keyword.value))
+    return with_target, with_id
+
+
+def _track_removals(
+    source: SubmissionSource, unit: CodeUnit, stmt: ast.stmt, frames: _Frames
+) -> None:
+    """Columns dropped in place: ``df.drop(..., inplace=True)``, ``del df[c]``, ``df.pop(c)``,
+    ``df = df.drop(...)``, ``df = df.set_index(c)``."""
+    if isinstance(stmt, ast.Delete):
+        for target in stmt.targets:
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                frames.removed.setdefault(target.value.id, set()).update(
+                    frames.strings(target.slice)
+                )
+        return
+    value = assigned_value(stmt)
+    for node in walk_header(stmt):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        receiver = node.func.value
+        if not isinstance(receiver, ast.Name) or receiver.id not in frames.raw:
+            continue
+        method = node.func.attr
+        inplace = any(k.arg == "inplace" for k in node.keywords)
+        reassigned = value is node and receiver.id in assigned_names(stmt)
+        if method == "pop" or (method in ("drop", "set_index") and (inplace or reassigned)):
+            removed = frames.removed.setdefault(receiver.id, set())
+            removed.update(frames.strings(node))
+            if method == "set_index":
+                removed.add("*index*")
+
+
+def _features_arg(
+    source: SubmissionSource, unit: CodeUnit, call: ast.Call, split_outputs: set[str]
+) -> ast.AST | None:
+    """The feature-matrix argument of a split, a CV call or a model fit; None otherwise."""
+    if is_call_to(source, unit, call, ["train_test_split"]):
+        return call.args[0] if call.args else None
+    if is_call_to(source, unit, call, ["cross_val_score", "cross_validate", "cross_val_predict"]):
+        return call.args[1] if len(call.args) >= 2 else None
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "fit":
+        has_y = len(call.args) >= 2 or any(k.arg == "y" for k in call.keywords)
+        if has_y and call.args and not (names_in(call.args[0]) & split_outputs):
+            return call.args[0]
+    return None
+
+
+def _columns_of(node: ast.AST, frames: _Frames, depth: int) -> tuple[str, set[str]] | None:
+    """``("all", removed columns)`` or ``("only", kept columns)`` of a feature expression."""
+    if depth <= 0:
+        return None
+    if isinstance(node, ast.Attribute) and node.attr == "values":
+        return _columns_of(node.value, frames, depth)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        method, receiver = node.func.attr, node.func.value
+        if method in ("to_numpy", "copy", "astype", "fillna"):
+            return _columns_of(receiver, frames, depth)
+        if method in ("fit_transform", "transform") and node.args:
+            return _columns_of(node.args[0], frames, depth)
+        if method == "drop" and isinstance(receiver, ast.Name) and receiver.id in frames.raw:
+            removed = frames.removed.get(receiver.id, set()) | frames.strings(node)
+            return ("all", removed)
+        return None
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        if node.value.id in frames.raw and isinstance(node.slice, (ast.List, ast.Name)):
+            if isinstance(node.slice, ast.Name) and node.slice.id not in frames.constants:
+                return None
+            return ("only", frames.strings(node.slice))
+        return None
+    if isinstance(node, ast.Name):
+        if node.id in frames.raw:
+            return ("all", set(frames.removed.get(node.id, set())))
+        definition = frames.definitions.get(node.id)
+        if definition is not None:
+            return _columns_of(definition, frames, depth - 1)
+    return None
+
+
+# --------------------------------------------------------------------------- test selection
+
+
+def _test_selection_flag(source: SubmissionSource) -> RedFlag | None:
+    sites: list[CallSite] = []
+    for unit in source.code_units:
+        if unit.tree is None:
+            continue
+        for node in ast.walk(unit.tree):
+            is_fit = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if is_fit and node.func.attr == "fit" and _y_is_test(node):
+                sites.append(site_at(unit, node, "fit"))
+            is_loop = isinstance(node, (ast.For, ast.AsyncFor))
+            if is_loop and _loop_scores_on_test(node) and _selects_after(source, unit):
+                sites.append(site_at(unit, node, "for"))
+    if not sites:
+        return None
+    return RedFlag(
+        id="data_quality.test_set_model_selection",
+        severity="medium",
+        sentence="The test split is used to fit or choose models (several models fitted and "
+        "scored on it, then the best picked): its score is no longer an unbiased estimate.",
+        evidence=[evidence_for(site) for site in sort_sites(sites)[:3]],
+    )
+
+
+def _y_is_test(call: ast.Call) -> bool:
+    y_args = call.args[1:2] + [k.value for k in call.keywords if k.arg == "y"]
+    return any(TEST_NAME.search(name) for arg in y_args for name in names_in(arg))
+
+
+def _loop_scores_on_test(loop: ast.For | ast.AsyncFor) -> bool:
+    fits = scores = False
+    for node in (n for stmt in loop.body for n in ast.walk(stmt)):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = (
+            node.func.attr
+            if isinstance(node.func, ast.Attribute)
+            else getattr(node.func, "id", None)
+        )
+        if callee == "fit":
+            fits = True
+        elif callee in SCORERS:
+            args = list(node.args) + [k.value for k in node.keywords]
+            if any(TEST_NAME.search(n) for a in args for n in names_in(a)):
+                scores = True
+    return fits and scores
+
+
+def _selects_after(source: SubmissionSource, unit: CodeUnit) -> bool:
+    """Whether the code of this path picks a best model (max/argmax/sort/best_...)."""
+    for other in source.code_units:
+        if other.path != unit.path or other.tree is None:
+            continue
+        for node in ast.walk(other.tree):
+            if isinstance(node, ast.Call):
+                name = (
+                    node.func.attr
+                    if isinstance(node.func, ast.Attribute)
+                    else getattr(node.func, "id", None)
+                )
+                if name in SELECTORS:
+                    return True
+            stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+            if stored and "best" in node.id.lower():
+                return True
+    return False

@@ -1,0 +1,119 @@
+"""Reports rendered from the canonical result: HTML, JSON, Markdown, Gradescope, batch index.
+
+Every format renders from a :class:`harness.result.GradingResult` (after reviewer overrides and
+blinding are applied, in that order), so all formats always agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.errors import TakehomeError
+from harness.overrides import OverridesFile, apply_overrides
+from harness.result import GradingResult, dump_result
+
+FORMATS = ("html", "json", "md", "gradescope")
+DEFAULT_FORMATS = ("html", "json", "md")
+FILE_NAMES = {
+    "html": "report.html",
+    "json": "result.json",
+    "md": "summary.md",
+    "gradescope": "gradescope_results.json",
+}
+
+
+def prepare(result: GradingResult, overrides: OverridesFile | None = None,
+            blind: bool = False) -> GradingResult:
+    """The result every format renders: overrides applied, then names hidden when blind."""
+    from harness.report.blind import blind_result
+
+    prepared = apply_overrides(result, overrides)
+    return blind_result(prepared) if blind else prepared
+
+
+def render_reports(
+    result: GradingResult,
+    out_dir: Path,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    blind: bool = False,
+    overrides: OverridesFile | None = None,
+    artifacts_root: Path | None = None,
+) -> dict[str, Path]:
+    """Write the requested formats into ``out_dir``; return ``{format: path}``."""
+    wanted = list(dict.fromkeys(formats))
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        raise TakehomeError(f"unknown report format(s): {', '.join(unknown)}",
+                            hint=f"choose from {', '.join(FORMATS)}")
+    shown = prepare(result, overrides, blind)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for fmt in wanted:
+        path = out_dir / FILE_NAMES[fmt]
+        if fmt == "json":
+            text = dump_result(shown)
+        elif fmt == "html":
+            from harness.report.html import render_html
+
+            text = render_html(shown, artifacts_root=artifacts_root)
+        elif fmt == "md":
+            from harness.report.markdown import render_markdown
+
+            text = render_markdown(shown)
+        else:
+            from harness.report.gradescope import render_gradescope
+
+            text = json.dumps(render_gradescope(shown), sort_keys=True, indent=2) + "\n"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written[fmt] = path
+    return written
+
+
+def render_index(*args, **kwargs):
+    """See :func:`harness.report.index.render_index`."""
+    from harness.report.index import render_index as _render_index
+
+    return _render_index(*args, **kwargs)
+
+
+__all__ = ["FILE_NAMES", "FORMATS", "prepare", "render_index", "render_reports", "report_from_file"]
+
+
+def report_from_file(
+    result_path: Path,
+    out_dir: Path | None = None,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    blind: bool = False,
+    overrides_path: Path | None = None,
+    artifacts_root: Path | None = None,
+) -> dict[str, Path]:
+    """Re-render the reports of a result file (the ``takehome report`` verb).
+
+    Defaults: reports go to ``<result dir>/report``; the overrides file next to the result is
+    applied when it exists; ``<result dir>/artifacts`` is used for candidate images when it
+    exists. The result file itself is never written.
+    """
+    from harness.overrides import load_overrides, overrides_path_for
+    from harness.result import load_result
+
+    result_path = Path(result_path)
+    result = load_result(result_path)
+    if overrides_path is None and overrides_path_for(result_path).is_file():
+        overrides_path = overrides_path_for(result_path)
+    overrides = load_overrides(overrides_path) if overrides_path is not None else None
+    out_dir = Path(out_dir) if out_dir is not None else result_path.parent / "report"
+    wanted = list(formats)
+    for fmt in wanted:
+        target = out_dir / FILE_NAMES.get(fmt, "")
+        if fmt in FILE_NAMES and target.resolve() == result_path.resolve():
+            raise TakehomeError(f"{target}: writing the {fmt} report would overwrite the result "
+                                "file", hint="choose another output folder with -o")
+    if artifacts_root is None and (result_path.parent / "artifacts").is_dir():
+        artifacts_root = result_path.parent / "artifacts"
+    return render_reports(result, out_dir, wanted, blind=blind, overrides=overrides,
+                          artifacts_root=artifacts_root)

@@ -1,0 +1,165 @@
+"""The batch index: ``index.html`` (a sortable table of every submission) and ``summary.csv``.
+
+The only script in any takehome page is the small table sorter below, allowed by its SHA-256
+hash in the Content-Security-Policy; it reads cell text and reorders rows, nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from harness.report.blind import blind_result
+from harness.report.html import STATUS_LABELS, environment
+from harness.result import GradingResult, SimilarityPair
+
+SORT_SCRIPT = """\
+document.querySelectorAll('table.sortable th').forEach(function (th, col) {
+  th.addEventListener('click', function () {
+    var body = th.closest('table').tBodies[0];
+    var asc = th.getAttribute('aria-sort') !== 'ascending';
+    th.closest('tr').querySelectorAll('th').forEach(function (h) { h.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[col].getAttribute('data-sort'), y = b.cells[col].getAttribute('data-sort');
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
+      return asc ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def script_hash(script: str = SORT_SCRIPT) -> str:
+    """The CSP source expression (``'sha256-…'``) for an inline script."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def index_csp() -> str:
+    """The index page's policy: the report policy plus the sorter script, by hash."""
+    return ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+            f"script-src {script_hash()}; base-uri 'none'; form-action 'none'")
+
+
+def csv_safe(value: Any) -> str:
+    """A CSV cell that spreadsheets will not evaluate as a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_INJECTION_PREFIXES):
+        return "'" + text
+    return text
+
+
+def report_href(report: Path, out_dir: Path) -> str:
+    """A relative, percent-encoded link from the index to a report (always ``./`` or ``../``)."""
+    relative = Path(os.path.relpath(report.resolve(), out_dir.resolve())).as_posix()
+    if not relative.startswith("../"):
+        relative = "./" + relative
+    return quote(relative, safe="/.-_~")
+
+
+def _criterion_ids(results: Sequence[GradingResult]) -> list[tuple[str, str]]:
+    """(id, title) of every criterion, in first-seen order across results."""
+    seen: dict[str, str] = {}
+    for result in results:
+        if result.rubric:
+            for c in result.rubric.criteria:
+                seen.setdefault(c.id, c.title)
+    return list(seen.items())
+
+
+def _row(result: GradingResult, report: str, criteria: list[tuple[str, str]]) -> dict[str, Any]:
+    levels: list[dict[str, Any]] = []
+    scored = {c.id: c for c in result.rubric.criteria} if result.rubric else {}
+    for cid, _ in criteria:
+        c = scored.get(cid)
+        levels.append({
+            "level": c.level if c else None,
+            "score": c.score if c else None,
+            "label": ("–" if c is None else str(c.level) if c.level is not None else
+                      ("fault" if c.harness_fault else "n/a")),
+            "reviewed": bool(c and c.review),
+        })
+    high = sum(1 for f in result.red_flags if f.severity == "high")
+    return {"r": result, "report": report, "levels": levels, "flags": len(result.red_flags),
+            "high": high, "status_label": STATUS_LABELS.get(result.status, result.status)}
+
+
+def render_index(
+    results: Sequence[tuple[GradingResult, Path]],
+    out_dir: Path,
+    similarity: list[tuple[str, str, SimilarityPair]] | list[dict[str, Any]] | None = None,
+    blind: bool = False,
+) -> tuple[Path, Path]:
+    """Write ``index.html`` and ``summary.csv`` for a batch; return both paths.
+
+    ``results`` pairs each result with the path of its HTML report (linked relatively).
+    ``similarity`` lists flagged pairs, as dicts with ``a``, ``b``, ``score`` (names), shown in
+    a "Similarity" section. Rows are sorted by total (highest first, ungraded last).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prepared = [(blind_result(r) if blind else r, p) for r, p in results]
+    names = {}
+    if blind:
+        for (original, _), (shown, _) in zip(results, prepared):
+            names[original.submission.name] = shown.submission.name
+    prepared.sort(key=lambda item: (item[0].total is None, -(item[0].total or 0.0),
+                                    item[0].submission.name))
+    criteria = _criterion_ids([r for r, _ in prepared])
+    rows = [_row(r, report_href(Path(p), out_dir), criteria) for r, p in prepared]
+    pairs = []
+    for item in similarity or []:
+        if isinstance(item, dict):
+            a, b, score = str(item.get("a", "")), str(item.get("b", "")), item.get("score")
+        else:
+            a, b, pair = item[0], item[1], item[2]
+            score = pair.score
+        if blind:
+            a, b = names.get(a, "another submission"), names.get(b, "another submission")
+        pairs.append({"a": a, "b": b,
+                      "score": float(score) if isinstance(score, (int, float)) else None})
+    pairs.sort(key=lambda p: (-(p["score"] or 0), p["a"], p["b"]))
+    html = environment().get_template("index.html.j2").render(
+        rows=rows, criteria=criteria, pairs=pairs, csp=index_csp(), script=SORT_SCRIPT,
+        blind=blind,
+    )
+    index_path = out_dir / "index.html"
+    index_path.write_text(html, encoding="utf-8")
+    csv_path = out_dir / "summary.csv"
+    csv_path.write_text(summary_csv([r for r, _ in prepared], criteria), encoding="utf-8")
+    return index_path, csv_path
+
+
+def summary_csv(results: Sequence[GradingResult], criteria: list[tuple[str, str]]) -> str:
+    """One row per submission: identity, status, total, red flags, per-criterion level/score."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["candidate", "content_hash", "status", "total", "red_flags", "high_red_flags"]
+    for cid, _ in criteria:
+        header += [f"{cid}_level", f"{cid}_score"]
+    writer.writerow(header)
+    for result in results:
+        scored = {c.id: c for c in result.rubric.criteria} if result.rubric else {}
+        row: list[Any] = [
+            result.submission.name, result.submission.content_hash, result.status,
+            "" if result.total is None else f"{result.total:.1f}", len(result.red_flags),
+            sum(1 for f in result.red_flags if f.severity == "high"),
+        ]
+        for cid, _ in criteria:
+            c = scored.get(cid)
+            row += ["" if c is None or c.level is None else c.level,
+                    "" if c is None or c.score is None else f"{c.score:.3f}"]
+        writer.writerow([csv_safe(v) for v in row])
+    return buffer.getvalue()

@@ -1,0 +1,92 @@
+"""A short Markdown summary for pasting into an applicant-tracking system.
+
+Deterministic (same result, same text). Candidate-derived text is escaped so that it cannot add
+links, images, HTML or table cells when the ATS renders the Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.result import GradingResult
+
+# brackets (links, images), emphasis, code, tables, strike-through; parentheses and "#", "+",
+# "!" are harmless once brackets are escaped and text never starts a line
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+STATUS_TEXT = {
+    "graded": "graded",
+    "execution_failed": "graded, but the code failed to run",
+    "rejected": "rejected (not graded)",
+    "harness_error": "harness error (not graded)",
+}
+
+
+def md_escape(text: str, limit: int = 300) -> str:
+    """One line of text, safe inside Markdown paragraphs and table cells."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("<", "&lt;").replace(">", "&gt;")  # no raw HTML in the ATS
+    text = _SPECIAL.sub(r"\\\1", text)
+    return text
+
+
+def _level(level: int | None, harness_fault: bool) -> str:
+    if level is not None:
+        return f"{level}/4 " + "■" * level + "□" * (4 - level)
+    return "not graded (harness fault)" if harness_fault else "n/a"
+
+
+def render_markdown(result: GradingResult) -> str:
+    """The Markdown summary: total, levels table, red flags, questions."""
+    lines: list[str] = []
+    name = md_escape(result.submission.name, 80)
+    lines.append(f"## {name} — {md_escape(result.assignment.title, 120)}")
+    lines.append("")
+    total = f"**{result.total:.1f} / 100**" if result.total is not None else "**no total**"
+    status = STATUS_TEXT.get(result.status, result.status)
+    lines.append(f"Total: {total} · status: {status}"
+                 + (f" ({md_escape(result.status_reason, 200)})" if result.status_reason else ""))
+    if result.rubric and result.rubric.automatic_total is not None \
+            and result.rubric.automatic_total != result.total:
+        lines.append("")
+        lines.append(f"Reviewed: the automatic total was {result.rubric.automatic_total:.1f}.")
+    if result.rubric and result.rubric.harness_fault:
+        lines.append("")
+        lines.append("Provisional: some criteria were not graded because of a harness fault.")
+    lines.append("")
+    if result.rubric:
+        lines.append("| Criterion | Level | Score | Weight |")
+        lines.append("|---|---|---:|---:|")
+        for c in result.rubric.criteria:
+            score = f"{100 * c.score:.0f}%" if c.score is not None else "–"
+            weight = f"{100 * c.effective_weight:.0f}%" if c.graded else "–"
+            title = md_escape(c.title, 80)
+            if c.review:
+                auto = "–" if c.automatic_level is None else str(c.automatic_level)
+                title += f" (reviewed by {md_escape(c.review.reviewer, 60)}; automatic level {auto})"
+            lines.append(f"| {title} | {_level(c.level, c.harness_fault)} | {score} | {weight} |")
+        lines.append("")
+    lines.append("### Red flags")
+    lines.append("")
+    if result.red_flags:
+        for flag in result.red_flags:
+            lines.append(f"- **{flag.severity}** `{flag.id}`: {md_escape(flag.sentence)}")
+    else:
+        lines.append("None.")
+    lines.append("")
+    if result.questions:
+        lines.append("### Questions to ask")
+        lines.append("")
+        for index, question in enumerate(result.questions, 1):
+            lines.append(f"{index}. {md_escape(question.text, 400)}")
+        lines.append("")
+    if result.similarity:
+        lines.append("### Similar submissions")
+        lines.append("")
+        for pair in result.similarity:
+            lines.append(f"- {md_escape(pair.other, 80)}: {100 * pair.score:.0f}% similar")
+        lines.append("")
+    lines.append(f"_takehome {result.run.harness_version} · rubric {md_escape(result.run.rubric)} "
+                 f"· submission {result.submission.content_hash[:19]}_")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,151 @@
+"""Plots of held-out metrics, drawn on the host with matplotlib (Agg) from numbers in a result.
+
+The numbers come from ``heldout_metrics`` details, which the harness computed itself; they are
+still validated (finite, in range, capped length) because a result file can be edited by hand.
+Every function returns PNG bytes, or None when the input is unusable or matplotlib is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+MAX_POINTS = 2000
+MAX_CLASSES = 12
+_STYLE = {"line": "#2457a6", "chance": "#9aa3ad", "grid": "#e6e9ee"}
+
+
+def data_uri(png: bytes, mime: str = "image/png") -> str:
+    """A ``data:`` URI for image bytes."""
+    return f"data:{mime};base64," + base64.b64encode(png).decode("ascii")
+
+
+def _unit_series(values: Any) -> list[float] | None:
+    """A list of finite floats in [0, 1], downsampled to MAX_POINTS; None when unusable."""
+    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)) or len(values) < 2:
+        return None
+    out: list[float] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not math.isfinite(value):
+            return None
+        out.append(min(1.0, max(0.0, float(value))))
+    if len(out) > MAX_POINTS:
+        step = math.ceil(len(out) / MAX_POINTS)
+        out = out[::step] + ([out[-1]] if (len(out) - 1) % step else [])
+    return out
+
+
+def _figure():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - matplotlib is a report dependency
+        return None
+    figure = Figure(figsize=(3.6, 3.0), dpi=110)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.grid(True, color=_STYLE["grid"], linewidth=0.8)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.tick_params(labelsize=8)
+    return figure, axes
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def pr_curve_png(precision: Any, recall: Any, positive_rate: float | None = None) -> bytes | None:
+    """Precision–recall curve; the dashed line is the no-skill precision (positive rate)."""
+    p, r = _unit_series(precision), _unit_series(recall)
+    if p is None or r is None or len(p) != len(r):
+        return None
+    made = _figure()
+    if made is None:
+        return None
+    figure, axes = made
+    axes.plot(r, p, color=_STYLE["line"], linewidth=1.8, drawstyle="steps-post")
+    if positive_rate is not None and math.isfinite(positive_rate) and 0 < positive_rate < 1:
+        axes.axhline(positive_rate, color=_STYLE["chance"], linestyle="--", linewidth=1,
+                     label=f"no skill ({positive_rate:.3f})")
+        axes.legend(fontsize=7, frameon=False, loc="upper right")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("recall", fontsize=9)
+    axes.set_ylabel("precision", fontsize=9)
+    axes.set_title("Precision–recall (held-out)", fontsize=9)
+    return _png(figure)
+
+
+def roc_curve_png(fpr: Any, tpr: Any) -> bytes | None:
+    """ROC curve with the chance diagonal."""
+    x, y = _unit_series(fpr), _unit_series(tpr)
+    if x is None or y is None or len(x) != len(y):
+        return None
+    made = _figure()
+    if made is None:
+        return None
+    figure, axes = made
+    axes.plot([0, 1], [0, 1], color=_STYLE["chance"], linestyle="--", linewidth=1)
+    axes.plot(x, y, color=_STYLE["line"], linewidth=1.8)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("false positive rate", fontsize=9)
+    axes.set_ylabel("true positive rate", fontsize=9)
+    axes.set_title("ROC (held-out)", fontsize=9)
+    return _png(figure)
+
+
+def valid_matrix(matrix: Any) -> list[list[int]] | None:
+    """A square matrix of non-negative integers (2–MAX_CLASSES classes), or None."""
+    if not isinstance(matrix, Sequence) or isinstance(matrix, (str, bytes)):
+        return None
+    size = len(matrix)
+    if not 2 <= size <= MAX_CLASSES:
+        return None
+    rows: list[list[int]] = []
+    for row in matrix:
+        if not isinstance(row, Sequence) or isinstance(row, (str, bytes)) or len(row) != size:
+            return None
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+               or v < 0 or v != int(v) for v in row):
+            return None
+        rows.append([int(v) for v in row])
+    return rows
+
+
+def confusion_matrix_png(matrix: Any, labels: Sequence[str] | None = None) -> bytes | None:
+    """Confusion matrix (rows: actual, columns: predicted) with counts in the cells."""
+    rows = valid_matrix(matrix)
+    if rows is None:
+        return None
+    made = _figure()
+    if made is None:
+        return None
+    figure, axes = made
+    axes.grid(False)
+    size = len(rows)
+    names = [str(v)[:12] for v in labels] if labels and len(labels) == size else (
+        ["negative", "positive"] if size == 2 else [str(i) for i in range(size)])
+    peak = max(max(r) for r in rows) or 1
+    axes.imshow(rows, cmap="Blues", vmin=0, vmax=peak)
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            axes.text(j, i, f"{value:,}", ha="center", va="center", fontsize=9,
+                      color="white" if value > peak * 0.55 else "#1b2430")
+    axes.set_xticks(range(size), names, fontsize=8)
+    axes.set_yticks(range(size), names, fontsize=8)
+    axes.set_xlabel("predicted", fontsize=9)
+    axes.set_ylabel("actual", fontsize=9)
+    axes.set_title("Confusion matrix (held-out)", fontsize=9)
+    return _png(figure)

@@ -1,0 +1,585 @@
+"""Sandbox stages: run a snapshot's code in containers and collect its artifacts safely.
+
+Two containers per submission, each from the sandbox image (see docs/architecture.md):
+
+``run``
+    ``/data`` holds copies of the public ``train.csv`` and the held-out ``test_features.csv``
+    (or the public sample when ``hidden=False``, as ``takehome check`` does). One exec of
+    ``/opt/takehome/run_stage.py`` runs the repository's run command and the selected notebooks
+    within the assignment's wall-time budget. ``/output`` is copied to ``artifacts/run``.
+``checks``
+    Only when the submission has test files or .py files. ``/data`` holds the public train set
+    and the public *sample* features only (never the hidden features). Execs of
+    ``/opt/takehome/checks_stage.py``: ``env`` (packages, integrity inventory), ``tests``
+    (pytest under coverage, only with test files) and ``lint`` (pylint with the harness's
+    rcfile). ``/output`` is copied to ``artifacts/checks``.
+
+The held-out *labels* are never copied, mounted or read here. Each exec gives a
+:class:`graders.base.StageRecord` (``run``, ``tests``, ``lint``; ``environment`` only when that
+exec failed) whose verdict comes from the host. ``sandbox_error`` is a harness fault and stays
+one: it is never turned into a candidate failure.
+
+Artifacts layout under ``work_dir``::
+
+    data/run/{train.csv,test_features.csv}       copies mounted at /data in the run container
+    data/checks/{train.csv,test_features.csv}    public sample features for the checks container
+    artifacts/run/                               the run container's /output
+        <predictions_file>, *.png ...            written by the candidate's code
+        takehome/run.json, command.log, notebooks/<rel path>
+    artifacts/checks/takehome/                   environment.json, junit.xml, coverage.json,
+                                                 pylint.json, tests.json, lint.json,
+                                                 lint_sources.json
+    artifacts/stages.json                        stage records, timings, container starts
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from graders.artifacts import read_image_capped, read_json_capped
+from graders.base import Artifacts, StageRecord, clip
+from harness.assignment import Assignment, RunConfigError, run_command_for
+from harness.errors import SpecError
+
+Progress = Callable[[str], None]
+
+STAGE_NAMES = ("run", "checks")
+MAX_NOTEBOOKS = 20
+MAX_FIGURES = 50
+RUN_JSON_BYTES = 4_000_000
+SAVE_MARGIN_S = 15.0  # run_stage.py's budget stops this long before the host's timer
+CHECKS_TIMEOUT_S = 600.0  # cap per checks exec (tests, lint)
+ENV_TIMEOUT_S = 120.0
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg")
+RUN_SCRIPT = "/opt/takehome/run_stage.py"
+CHECKS_SCRIPT = "/opt/takehome/checks_stage.py"
+PYTHON = ["python3", "-I"]
+
+
+# --- what the in-container scripts report (hostile input: validated and capped) ------------------
+
+
+class NotebookRun(BaseModel):
+    """One notebook entry of run.json."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    path: str = Field(max_length=1000)
+    status: Literal[
+        "ok", "error", "timeout", "kernel_died", "budget_exhausted", "unreadable", "missing"
+    ]
+    failing_cell: int | None = Field(default=None, ge=0, le=100_000)
+    ename: str | None = None
+    evalue: str | None = None
+    traceback: str | None = None
+    cells_executed: int = Field(default=0, ge=0, le=100_000)
+    duration_s: float = Field(default=0.0, ge=0, le=10**7)
+
+    @field_validator("ename")
+    @classmethod
+    def _clip_ename(cls, value: str | None) -> str | None:
+        return None if value is None else clip(value, 200)
+
+    @field_validator("evalue")
+    @classmethod
+    def _clip_evalue(cls, value: str | None) -> str | None:
+        return None if value is None else clip(value, 2000)
+
+    @field_validator("traceback")
+    @classmethod
+    def _clip_traceback(cls, value: str | None) -> str | None:
+        return None if value is None else clip(value, 8000)
+
+
+class CommandRun(BaseModel):
+    """The command entry of run.json."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    argv: list[str] = Field(max_length=1000)
+    exit_code: int | None = None
+    duration_s: float = Field(default=0.0, ge=0, le=10**7)
+    timed_out: bool = False
+
+
+class RunReport(BaseModel):
+    """run.json as written by run_stage.py."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    notebooks: list[NotebookRun] = Field(default_factory=list, max_length=MAX_NOTEBOOKS * 2)
+    command: CommandRun | None = None
+
+
+def read_run_report(path: Path) -> RunReport | None:
+    """Parse run.json (size-capped, schema-checked); None when missing or invalid."""
+    data = read_json_capped(path, RUN_JSON_BYTES)
+    if data is None:
+        return None
+    try:
+        return RunReport.model_validate(data)
+    except ValidationError:
+        return None
+
+
+# --- result type ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageArtifacts(Artifacts):
+    """:class:`Artifacts` plus how the stages ran: container starts and timings (seconds).
+
+    ``timings`` keys: ``data``, ``<container>_start`` (run/checks: create + copy of the
+    submission), ``<exec>_exec`` (run, env, tests, lint), ``<container>_copy_out``,
+    ``<container>_total``.
+    """
+
+    container_starts: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    run_report: RunReport | None = None
+
+
+# --- choosing what runs --------------------------------------------------------------------------
+
+
+def is_test_file(rel: str) -> bool:
+    """pytest's default test file patterns (``test_*.py``, ``*_test.py``)."""
+    name = PurePosixPath(rel).name
+    return name.endswith(".py") and (name.startswith("test_") or name[:-3].endswith("_test"))
+
+
+def select_notebooks(snapshot: Any, assignment: Assignment) -> list[str]:
+    """Which notebooks the run stage executes, in order.
+
+    None when ``submission.execute_notebooks`` is off. Otherwise: the notebook the assignment
+    names, when the submission has it; else the only notebook (a notebook submission, or a
+    repository with one); else the named notebook (the run records it as missing); else every
+    notebook, sorted, at most :data:`MAX_NOTEBOOKS`.
+    """
+    contract = assignment.spec.submission
+    if not contract.execute_notebooks:
+        return []
+    notebooks = sorted(snapshot.notebooks)
+    named = contract.notebook
+    if named and named in notebooks:
+        return [named]
+    if len(notebooks) == 1:
+        return notebooks
+    if named:
+        return [named]
+    return notebooks[:MAX_NOTEBOOKS]
+
+
+def effective_limits(assignment: Assignment, limits: Any | None = None) -> Any:
+    """The sandbox limits: ``limits`` when given, else the defaults with the assignment's
+    ``wall_time_s``, ``memory_mb`` and ``cpus``."""
+    from sandbox.limits import Limits
+
+    if limits is not None:
+        return limits
+    spec_limits = assignment.spec.limits
+    return Limits(
+        wall_time_s=float(spec_limits.wall_time_s),
+        memory_mb=int(spec_limits.memory_mb),
+        cpus=float(spec_limits.cpus),
+    )
+
+
+def _copy_data(dest: Path, train: Path, features: Path) -> Path:
+    """Fresh copies (new inodes) of the two public-side files, readable by the sandbox user."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for source, name in ((train, "train.csv"), (features, "test_features.csv")):
+        if not source.is_file():
+            raise SpecError(
+                f"{source}: missing assignment data file", hint="check public/ and hidden/"
+            )
+        target = dest / name
+        shutil.copyfile(source, target)
+        target.chmod(0o644)
+    dest.chmod(0o755)
+    return dest
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def _record(stage: str, result: Any) -> StageRecord:
+    verdict = getattr(result.verdict, "value", result.verdict)
+    return StageRecord(
+        stage=stage,
+        verdict=str(verdict),
+        reason=result.reason or "",
+        exit_code=result.exit_code,
+        wall_time_s=round(float(result.wall_time_s or 0.0), 3),
+        peak_memory_bytes=result.peak_memory_bytes,
+        stdout_tail=result.stdout_tail or "",
+        stderr_tail=result.stderr_tail or "",
+    )
+
+
+def _apply_copy_report(record: StageRecord, report: Any) -> StageRecord:
+    """Fold a copy-out outcome into a record, as run_in_sandbox does."""
+    if report.error is not None:
+        update: dict[str, Any] = {"reason": _join(record.reason, report.error)}
+        if record.verdict == "ok":
+            update["verdict"] = "sandbox_error"
+        return record.model_copy(update=update)
+    if not report.ok:
+        update = {"reason": _join(record.reason, report.violation_reason())}
+        if record.verdict in ("ok", "exit_nonzero"):
+            update["verdict"] = "output_limit"
+        return record.model_copy(update=update)
+    return record
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _run_reason(record: StageRecord, report: RunReport | None, config_error: str) -> StageRecord:
+    """Say in one line what failed in the run (exit code alone says little)."""
+    if record.verdict in ("sandbox_error", "timeout", "oom", "pids_exhausted"):
+        return record.model_copy(update={"reason": _join(config_error, record.reason)})
+    problems = [config_error] if config_error else []
+    if report is not None:
+        command = report.command
+        if command is not None and command.exit_code != 0:
+            argv = " ".join(command.argv)[:200]
+            if command.timed_out:
+                problems.append(f"command `{argv}` ran out of time")
+            else:
+                problems.append(f"command `{argv}` exited with {command.exit_code}")
+        for notebook in report.notebooks:
+            if notebook.status != "ok":
+                where = (
+                    f" in cell {notebook.failing_cell}" if notebook.failing_cell is not None else ""
+                )
+                what = f": {notebook.ename}" if notebook.ename else ""
+                problems.append(f"{notebook.path}: {notebook.status}{where}{what}")
+    elif record.verdict == "ok":
+        problems.append("run.json is missing or invalid")
+    update: dict[str, Any] = {}
+    if problems:
+        update["reason"] = clip(
+            _join(*problems, record.reason if record.verdict != "ok" else ""), 1000
+        )
+    if config_error and record.verdict == "ok":
+        update["verdict"] = "exit_nonzero"
+    return record.model_copy(update=update) if update else record
+
+
+# --- the stages ----------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def measure(self, key: str, started: float) -> None:
+        self.timings[key] = round(self.timings.get(key, 0.0) + time.monotonic() - started, 3)
+
+
+def _run_container(
+    snapshot: Any,
+    assignment: Assignment,
+    *,
+    image: str,
+    data_dir: Path,
+    out_dir: Path,
+    limits: Any,
+    notebooks: list[str],
+    command: list[str] | None,
+    clock: _Clock,
+) -> StageRecord:
+    from sandbox.runner import Mount, SandboxSession
+
+    argv = [
+        *PYTHON,
+        RUN_SCRIPT,
+        "--budget",
+        f"{max(limits.wall_time_s - SAVE_MARGIN_S, 5):g}",
+        "--cell-timeout",
+        f"{max(limits.wall_time_s - SAVE_MARGIN_S, 5):g}",
+    ]
+    if command:
+        argv += ["--command-json", json.dumps(command)]
+    for rel in notebooks:
+        argv += ["--notebook", rel]
+    started = time.monotonic()
+    session = SandboxSession(
+        image,
+        submission=snapshot.root,
+        mounts=[Mount(source=data_dir, target="/data", read_only=True)],
+        limits=limits,
+        labels={"takehome.stage": "run", "takehome.snapshot": snapshot.content_hash[:16]},
+    )
+    with session as box:
+        clock.measure("run_start", started)
+        t0 = time.monotonic()
+        result = box.exec(argv, timeout_s=limits.wall_time_s)
+        clock.measure("run_exec", t0)
+        t0 = time.monotonic()
+        report = box.collect_output(out_dir)
+        clock.measure("run_copy_out", t0)
+    clock.measure("run_total", started)
+    return _apply_copy_report(_record("run", result), report)
+
+
+def _checks_container(
+    snapshot: Any,
+    *,
+    image: str,
+    data_dir: Path,
+    out_dir: Path,
+    limits: Any,
+    run_tests: bool,
+    clock: _Clock,
+    progress: Progress,
+) -> dict[str, StageRecord]:
+    from sandbox.runner import Mount, SandboxSession
+
+    per_exec = min(float(limits.wall_time_s), CHECKS_TIMEOUT_S)
+    inner = f"{max(per_exec - SAVE_MARGIN_S, 5):g}"
+    records: dict[str, StageRecord] = {}
+    started = time.monotonic()
+    session = SandboxSession(
+        image,
+        submission=snapshot.root,
+        mounts=[Mount(source=data_dir, target="/data", read_only=True)],
+        limits=limits,
+        labels={"takehome.stage": "checks", "takehome.snapshot": snapshot.content_hash[:16]},
+    )
+    with session as box:
+        clock.measure("checks_start", started)
+        t0 = time.monotonic()
+        env = box.exec([*PYTHON, CHECKS_SCRIPT, "env"], timeout_s=min(ENV_TIMEOUT_S, per_exec))
+        clock.measure("env_exec", t0)
+        if getattr(env.verdict, "value", env.verdict) != "ok":
+            records["environment"] = _record("environment", env)
+        if run_tests:
+            progress("sandbox: tests")
+            t0 = time.monotonic()
+            tests = box.exec(
+                [*PYTHON, CHECKS_SCRIPT, "tests", "--timeout", inner], timeout_s=per_exec
+            )
+            clock.measure("tests_exec", t0)
+            records["tests"] = _record("tests", tests)
+        progress("sandbox: lint")
+        t0 = time.monotonic()
+        lint = box.exec([*PYTHON, CHECKS_SCRIPT, "lint", "--timeout", inner], timeout_s=per_exec)
+        clock.measure("lint_exec", t0)
+        records["lint"] = _record("lint", lint)
+        t0 = time.monotonic()
+        report = box.collect_output(out_dir)
+        clock.measure("checks_copy_out", t0)
+    clock.measure("checks_total", started)
+    return {name: _apply_copy_report(record, report) for name, record in records.items()}
+
+
+def _regular(path: Path) -> Path | None:
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def _figures(run_dir: Path) -> list[Path]:
+    found = []
+    if not run_dir.is_dir():
+        return found
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir)
+        if rel.parts and rel.parts[0] == "takehome":
+            continue
+        if path.suffix.lower() in FIGURE_SUFFIXES and _regular(path) and read_image_capped(path):
+            found.append(path)
+            if len(found) >= MAX_FIGURES:
+                break
+    return found
+
+
+def execute_stages(
+    snapshot: Any,
+    assignment: Assignment,
+    *,
+    image: str,
+    work_dir: Path,
+    hidden: bool = True,
+    stages: Sequence[str] = STAGE_NAMES,
+    limits: Any | None = None,
+    progress: Progress | None = None,
+) -> StageArtifacts:
+    """Run the requested stages (``run``, ``checks``) and return what they produced.
+
+    Raises :class:`harness.errors.EnvironmentProblem` when no container can be started (no
+    engine, no image); every later harness fault is a ``sandbox_error`` stage record.
+    """
+    unknown = [s for s in stages if s not in STAGE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; use some of {list(STAGE_NAMES)}")
+    say = progress or (lambda _message: None)
+    clock = _Clock()
+    spec = assignment.spec
+    work_dir = Path(work_dir)
+    root = work_dir / "artifacts"
+    for stale in (root / "run", root / "checks"):
+        if stale.exists():
+            shutil.rmtree(stale)  # collect_output needs an absent or empty destination
+    root.mkdir(parents=True, exist_ok=True)
+    box_limits = effective_limits(assignment, limits)
+    records: dict[str, StageRecord] = {}
+    starts = 0
+    run_report: RunReport | None = None
+    notebooks = select_notebooks(snapshot, assignment)
+
+    if "run" in stages:
+        say("sandbox: run")
+        t0 = time.monotonic()
+        features = assignment.hidden_features_csv if hidden else assignment.sample_test_features_csv
+        data = _copy_data(work_dir / "data" / "run", assignment.train_csv, features)
+        clock.measure("data", t0)
+        config_error = ""
+        try:
+            command = run_command_for(snapshot.root, spec)
+        except RunConfigError as exc:
+            command, config_error = None, str(exc)
+        run_dir = root / "run"
+        starts += 1
+        record = _run_container(
+            snapshot,
+            assignment,
+            image=image,
+            data_dir=data,
+            out_dir=run_dir,
+            limits=box_limits,
+            notebooks=notebooks,
+            command=command,
+            clock=clock,
+        )
+        run_report = read_run_report(run_dir / "takehome" / "run.json")
+        records["run"] = _run_reason(record, run_report, config_error)
+
+    has_tests = any(is_test_file(rel) for rel in snapshot.python_files)
+    if "checks" in stages and (has_tests or snapshot.python_files):
+        say("sandbox: checks")
+        t0 = time.monotonic()
+        data = _copy_data(
+            work_dir / "data" / "checks", assignment.train_csv, assignment.sample_test_features_csv
+        )
+        clock.measure("data", t0)
+        starts += 1
+        records.update(
+            _checks_container(
+                snapshot,
+                image=image,
+                data_dir=data,
+                out_dir=root / "checks",
+                limits=box_limits,
+                run_tests=has_tests,
+                clock=clock,
+                progress=say,
+            )
+        )
+
+    artifacts = _build_artifacts(
+        root, records, notebooks, run_report, spec.submission.predictions_file, starts, clock
+    )
+    _write_summary(artifacts)
+    return artifacts
+
+
+def run_stages(
+    snapshot: Any,
+    assignment: Assignment,
+    *,
+    image: str,
+    work_dir: Path,
+    hidden: bool = True,
+    stages: Sequence[str] = STAGE_NAMES,
+    limits: Any | None = None,
+    progress: Progress | None = None,
+) -> Artifacts:
+    """Run the sandbox stages for one snapshot; a :class:`StageArtifacts` (an Artifacts).
+
+    ``limits`` (sandbox.limits.Limits) replaces the defaults entirely; without it the defaults
+    apply with the assignment's ``wall_time_s``, ``memory_mb`` and ``cpus``.
+    """
+    return execute_stages(
+        snapshot,
+        assignment,
+        image=image,
+        work_dir=work_dir,
+        hidden=hidden,
+        stages=stages,
+        limits=limits,
+        progress=progress,
+    )
+
+
+def _build_artifacts(
+    root: Path,
+    records: dict[str, StageRecord],
+    notebooks: list[str],
+    run_report: RunReport | None,
+    predictions_file: str,
+    starts: int,
+    clock: _Clock,
+) -> StageArtifacts:
+    run_dir, checks_dir = root / "run", root / "checks" / "takehome"
+    executed: dict[str, Path] = {}
+    errors: dict[str, dict[str, Any]] = {}
+    by_path = {n.path: n for n in run_report.notebooks} if run_report else {}
+    for rel in notebooks:  # keys come from the host's own list, never from run.json
+        saved = _regular(run_dir / "takehome" / "notebooks" / rel)
+        if saved is not None:
+            executed[rel] = saved
+        entry = by_path.get(rel)
+        if entry is not None and entry.status != "ok":
+            errors[rel] = {
+                "status": entry.status,
+                "cell": entry.failing_cell,
+                "ename": entry.ename,
+                "evalue": entry.evalue,
+                "traceback": entry.traceback,
+                "cells_executed": entry.cells_executed,
+            }
+    return StageArtifacts(
+        root=root,
+        stages=records,
+        executed_notebooks=executed,
+        notebook_errors=errors,
+        predictions=_regular(run_dir / predictions_file),
+        junit_xml=_regular(checks_dir / "junit.xml"),
+        coverage_json=_regular(checks_dir / "coverage.json"),
+        pylint_json=_regular(checks_dir / "pylint.json"),
+        environment_json=_regular(checks_dir / "environment.json"),
+        figures=_figures(run_dir),
+        container_starts=starts,
+        timings=dict(sorted(clock.timings.items())),
+        run_report=run_report,
+    )
+
+
+def _write_summary(artifacts: StageArtifacts) -> None:
+    summary = {
+        "container_starts": artifacts.container_starts,
+        "timings": artifacts.timings,
+        "stages": {name: r.model_dump() for name, r in artifacts.stages.items()},
+    }
+    (artifacts.root / "stages.json").write_text(
+        json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8"
+    )
+
+
+def has_harness_fault(artifacts: Artifacts | None) -> bool:
+    """True when any stage ended in ``sandbox_error`` (a fault of takehome, not the candidate)."""
+    return artifacts is not None and any(
+        r.verdict == "sandbox_error" for r in artifacts.stages.values()
+    )

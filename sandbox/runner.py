@@ -1,0 +1,965 @@
+"""Run candidate code in a hardened, throw-away Docker container and judge the outcome on the host.
+
+One :class:`SandboxSession` is one container; each stage is an ``exec`` of the in-container
+supervisor (``sandbox/inside/supervise.py``). Verdicts are computed here, on the host, from the
+exit code, the host's wall-clock timer and the container's cgroup counters, never from anything
+the candidate's code prints.
+
+Errors: problems found before a container starts (engine unreachable, image missing, unusable
+mount, limits the engine cannot honour) raise :class:`harness.errors.EnvironmentProblem` (or
+:class:`SubmissionRejected` when the submission does not fit in the workspace). Every fault
+after that is returned as the ``sandbox_error`` verdict, never confused with a candidate failure.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+import docker
+import docker.errors
+import requests
+from docker.types import Mount as DockerMount
+from docker.types import Ulimit
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import EnvironmentProblem, SubmissionRejected
+from sandbox.copyout import CopyReport, RejectedEntry, extract_tar_stream
+from sandbox.limits import MIB, Limits
+
+MANAGED_LABEL = "takehome.managed"
+OWNER_LABEL = "takehome.owner"  # "<hostname>:<pid>" of the process that created the container
+SANDBOX_USER = "10001:10001"
+SANDBOX_UID = 10001
+SUPERVISOR = "/opt/takehome/supervise.py"
+PYTHON = ["python3", "-I"]  # isolated mode: the candidate's ~/.local cannot hijack our scripts
+DEFAULT_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUILD_HINT = "build it with `takehome sandbox build`"
+ENGINE_HINT = "start the engine (`make engine`) or point DOCKER_HOST at a running one"
+RESERVED_TARGETS = ("/workspace", "/output", "/tmp", "/home/candidate", "/opt/takehome")
+FORBIDDEN_TARGET_ROOTS = ("/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/lib")
+HELPER_TIMEOUT_S = 20.0  # reap/stats helper execs
+COPY_TIMEOUT_S = 300.0  # workspace copy and output copy-out
+REAP_GRACE_S = 10.0  # after a timeout: how long the output stream may take to close
+API_TIMEOUT_S = 60
+EXIT_NO_SPACE = 28  # supervise.py --copy: the workspace is full
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SKIPPED = re.compile(r"^takehome-supervise: skipped '(.*)': (.*)$")
+
+_DOCKER_ERRORS: tuple[type[BaseException], ...] = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    OSError,
+)
+
+
+class Verdict(str, Enum):
+    """The host's judgement of one exec."""
+
+    OK = "ok"
+    EXIT_NONZERO = "exit_nonzero"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    PIDS_EXHAUSTED = "pids_exhausted"
+    OUTPUT_LIMIT = "output_limit"
+    SANDBOX_ERROR = "sandbox_error"
+
+
+class Mount(BaseModel):
+    """A host path made visible inside the container (read-only unless said otherwise)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+class RunResult(BaseModel):
+    """What one exec did, as judged on the host."""
+
+    verdict: Verdict
+    reason: str
+    exit_code: int | None
+    wall_time_s: float
+    peak_memory_bytes: int | None  # the container's peak so far (cgroup), None when unknown
+    stdout_tail: str
+    stderr_tail: str
+    output_dir: Path | None = None
+    output_files: list[str] = Field(default_factory=list)
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception as one short line (docker errors can be multi-line and very long)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Tail:
+    """Keeps the last ``cap`` bytes of a stream and counts the rest (memory stays flat)."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.total = 0
+        self._buf = bytearray()
+        self._lock = threading.Lock()
+
+    def add(self, data: bytes) -> None:
+        with self._lock:
+            self.total += len(data)
+            self._buf += data[-self.cap :]
+            if len(self._buf) > 2 * self.cap:
+                del self._buf[: len(self._buf) - self.cap]
+
+    def text(self) -> str:
+        """The tail as text, at most ``cap`` bytes, prefixed with a note when bytes were cut."""
+        with self._lock:
+            data = bytes(self._buf[-self.cap :])
+            omitted = self.total - len(data)
+        if omitted <= 0:
+            return data.decode("utf-8", errors="replace")
+        marker = f"[… {omitted} earlier bytes not kept …]\n".encode()
+        data = data[len(marker) :]
+        newline = data.find(b"\n", 0, 512)  # start on a line boundary when one is near
+        if newline >= 0:
+            data = data[newline + 1 :]
+        return (marker + data).decode("utf-8", errors="replace")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _describe_exit(code: int, limits: Limits, stderr_tail: str) -> str:
+    """A sentence for a non-zero exit code, naming the limit behind well-known signals."""
+    if code == 127 and "command not found" in stderr_tail:
+        return "exit code 127 (command not found)"
+    if code > 128 and code - 128 < 65:
+        sig = code - 128
+        text = f"exit code {code} (killed by {_signal_name(sig)})"
+        if sig == signal.SIGXFSZ:
+            text += f": a file exceeded the size limit of {limits.fsize_mb} MB (fsize_mb)"
+        return text
+    return f"exit code {code}"
+
+
+@dataclass
+class _ExecOutcome:
+    exit_code: int | None
+    wall_time_s: float
+    stdout: _Tail
+    stderr: _Tail
+    timed_out: bool = False
+    container_killed: bool = False
+    error: str | None = None
+
+
+@dataclass
+class _Stats:
+    memory_peak: int | None = None
+    oom_kill: int | None = None
+    pids_max_hits: int | None = None
+    full: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str) -> "_Stats | None":
+        for line in reversed(text.strip().splitlines()):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                return cls(
+                    memory_peak=_int_or_none(data.get("memory_peak")),
+                    oom_kill=_int_or_none(data.get("oom_kill")),
+                    pids_max_hits=_int_or_none(data.get("pids_max_hits")),
+                    full=[str(p) for p in data.get("full", []) if isinstance(p, str)],
+                )
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _grew(before: int | None, after: int | None) -> bool:
+    return after is not None and after > (before or 0)
+
+
+# --- engine access -------------------------------------------------------------------------------
+
+
+def _engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the engine named by the environment, or a one-line EnvironmentProblem."""
+    try:
+        client = docker.from_env(timeout=API_TIMEOUT_S)
+        client.ping()
+    except _DOCKER_ERRORS as exc:
+        raise EnvironmentProblem(
+            f"cannot reach the Docker engine at {_engine_address()}: {_one_line(exc, 160)}",
+            hint=ENGINE_HINT,
+        ) from None
+    return client
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+_LIVE: set[str] = set()  # ids of containers created by this process and not yet removed
+_LIVE_LOCK = threading.Lock()
+
+
+def _remove_container(container: Any) -> None:
+    """Remove a container (force), ignoring one that is already gone."""
+    for attempt in range(3):
+        try:
+            container.remove(force=True, v=True)
+            break
+        except docker.errors.NotFound:
+            break
+        except _DOCKER_ERRORS:
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
+    with _LIVE_LOCK:
+        _LIVE.discard(container.id)
+
+
+def _remove_live_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
+    with _LIVE_LOCK:
+        ids = list(_LIVE)
+    if not ids:
+        return
+    try:
+        client = docker.from_env(timeout=10)
+        for cid in ids:
+            try:
+                client.api.remove_container(cid, force=True, v=True)
+            except _DOCKER_ERRORS:
+                pass
+    except _DOCKER_ERRORS:
+        pass
+
+
+atexit.register(_remove_live_at_exit)
+
+
+def cleanup_stale_containers(*, include_live: bool = False) -> int:
+    """Remove leftover containers labelled ``takehome.managed=1``; return how many were removed.
+
+    A container is stale when the process that created it (label ``takehome.owner``, host and
+    pid) is gone, or is this process but the container is no longer in use, or it has no owner
+    label and is not running. Containers owned by
+    a live process (e.g. a parallel batch) are kept unless ``include_live`` is True; those of
+    another host sharing the engine are kept too.
+    """
+    client = docker_client()
+    removed = 0
+    host = socket.gethostname()
+    try:
+        containers = client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
+        for container in containers:
+            owner = container.labels.get(OWNER_LABEL, "")
+            if not include_live and not _is_stale(owner, container.id, host, container.status):
+                continue
+            try:
+                _remove_container(container)
+                removed += 1
+            except _DOCKER_ERRORS:
+                continue
+    except _DOCKER_ERRORS as exc:
+        raise EnvironmentProblem(
+            f"cannot list sandbox containers: {_one_line(exc)}", hint=ENGINE_HINT
+        ) from None
+    finally:
+        client.close()
+    return removed
+
+
+def _is_stale(owner: str, container_id: str, host: str, status: str) -> bool:
+    owner_host, _, pid_text = owner.rpartition(":")
+    if not pid_text.isdigit():
+        return status != "running"  # no owner label: stale once it is no longer running
+    if owner_host != host:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        with _LIVE_LOCK:
+            return container_id not in _LIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+# --- validation before any container starts -----------------------------------------------------
+
+
+def _docker_socket_paths() -> list[Path]:
+    paths = [Path("/var/run/docker.sock"), Path("/run/docker.sock")]
+    address = os.environ.get("DOCKER_HOST", "")
+    if address.startswith("unix://"):
+        paths.append(Path(address[len("unix://") :]))
+    return [p.resolve() for p in paths]
+
+
+def _check_source(source: Path, what: str) -> Path:
+    """Resolve a mount source and make sure uid 10001 can read it; raise EnvironmentProblem."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise EnvironmentProblem(f"{what} {path} does not exist", hint="check the path")
+    resolved = path.resolve()
+    info = resolved.stat()
+    if stat.S_ISSOCK(info.st_mode):
+        raise EnvironmentProblem(f"{what} {path} is a socket; sockets are never mounted")
+    for sock in _docker_socket_paths():
+        if sock == resolved or resolved in sock.parents:
+            raise EnvironmentProblem(
+                f"{what} {path} contains the Docker socket {sock}; it cannot be mounted",
+                hint="mount a narrower folder",
+            )
+    need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(info.st_mode) else 0)
+    readable = (info.st_mode & need) == need or (
+        info.st_uid == SANDBOX_UID and info.st_mode & stat.S_IRUSR
+    )
+    if not os.access(resolved, os.R_OK) or not readable:
+        raise EnvironmentProblem(
+            f"{what} {path} is not readable by the sandbox user (uid {SANDBOX_UID}, "
+            f"mode {stat.S_IMODE(info.st_mode):04o})",
+            hint=f"make it world-readable: chmod -R o+rX {path}",
+        )
+    return resolved
+
+
+def _check_target(target: str, taken: set[str]) -> str:
+    posix = PurePosixPath(target)
+    if not posix.is_absolute() or ".." in posix.parts or str(posix) == "/":
+        raise EnvironmentProblem(f"mount target {target!r} must be an absolute path below /")
+    norm = str(posix)
+    if norm in taken or any(norm == r or norm.startswith(r + "/") for r in RESERVED_TARGETS):
+        raise EnvironmentProblem(f"mount target {norm} is reserved or used twice")
+    if any(norm == r or norm.startswith(r + "/") for r in FORBIDDEN_TARGET_ROOTS):
+        raise EnvironmentProblem(f"mount target {norm} would shadow a system folder")
+    taken.add(norm)
+    return norm
+
+
+def _check_env(env: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for key, value in (env or {}).items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key) or key == "TAKEHOME_ALLOWED_ENV":
+            raise EnvironmentProblem(f"{what}: invalid environment variable name {key!r}")
+        if not isinstance(value, str) or "\x00" in value:
+            raise EnvironmentProblem(f"{what}: value of {key} must be a string without NUL bytes")
+        clean[key] = value
+    return clean
+
+
+# --- the session ---------------------------------------------------------------------------------
+
+
+class SandboxSession:
+    """One hardened container for one submission; several execs (stages) run in it in turn.
+
+    ``with SandboxSession(image, submission=snapshot) as box: box.exec([...])``. Entering creates
+    and starts the container and copies ``/submission`` into the ``/workspace`` tmpfs; leaving
+    always removes the container (normal exit, exception, Ctrl-C). Execs are serialised.
+    ``SandboxSession.container_starts`` counts containers started by this process (all sessions).
+    """
+
+    container_starts: ClassVar[int] = 0
+    _starts_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        image: str,
+        *,
+        submission: Path | None = None,
+        mounts: Sequence[Mount] = (),
+        limits: Limits = Limits(),
+        env: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ):
+        self.image = image
+        self.limits = limits
+        taken: set[str] = set()
+        self._mounts: list[DockerMount] = []
+        if submission is not None:
+            source = _check_source(Path(submission), "submission")
+            if not source.is_dir():
+                raise EnvironmentProblem(f"submission {submission} is not a folder")
+            self._mounts.append(DockerMount("/submission", str(source), "bind", read_only=True))
+            taken.add("/submission")
+        for mount in mounts:
+            target = _check_target(mount.target, taken)
+            source = _check_source(mount.source, f"mount source for {target}")
+            self._mounts.append(DockerMount(target, str(source), "bind", read_only=mount.read_only))
+        self.submission = submission
+        self._env = _check_env(env, "sandbox environment")
+        self._labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        self._client: docker.DockerClient | None = None
+        self._container: Any = None
+        self._path = DEFAULT_PATH
+        self._stats: _Stats | None = None
+        self._dead_reason: str | None = None  # why the container stopped (then restarted)
+        self._lock = threading.Lock()
+
+    # -- lifecycle --
+
+    @property
+    def container_id(self) -> str | None:
+        """The running container's id (None outside the ``with`` block)."""
+        return None if self._container is None else self._container.id
+
+    def __enter__(self) -> "SandboxSession":
+        self._client = docker_client()
+        try:
+            self._check_engine()
+            self._start_container()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._teardown()
+
+    def _teardown(self) -> None:
+        container, self._container = self._container, None
+        try:
+            if container is not None:
+                try:
+                    _remove_container(container)
+                except _DOCKER_ERRORS:
+                    pass  # cleanup_stale_containers() removes it later (still labelled)
+        finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _check_engine(self) -> None:
+        assert self._client is not None
+        try:
+            image = self._client.images.get(self.image)
+            info = self._client.info()
+        except docker.errors.ImageNotFound:
+            raise EnvironmentProblem(
+                f"sandbox image {self.image!r} not found", hint=BUILD_HINT
+            ) from None
+        except _DOCKER_ERRORS as exc:
+            raise EnvironmentProblem(
+                f"cannot inspect sandbox image {self.image!r}: {_one_line(exc)}", hint=BUILD_HINT
+            ) from None
+        for item in (image.attrs.get("Config") or {}).get("Env") or []:
+            if item.startswith("PATH="):
+                self._path = item[len("PATH=") :]
+        self.limits.check_supported(
+            engine_cpus=_int_or_none(info.get("NCPU")),
+            engine_memory_bytes=_int_or_none(info.get("MemTotal")),
+        )
+
+    def _base_env(self) -> dict[str, str]:
+        return {
+            "PATH": self._path,
+            "HOME": "/home/candidate",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TZ": "UTC",
+            "PYTHONHASHSEED": "0",
+            "MPLBACKEND": "Agg",
+            "TAKEHOME_DATA_DIR": "/data",
+            "TAKEHOME_OUTPUT_DIR": "/output",
+        }
+
+    def _create_kwargs(self) -> dict[str, Any]:
+        lim = self.limits
+        uid = f"uid={SANDBOX_UID},gid={SANDBOX_UID}"
+        labels = {**self._labels, MANAGED_LABEL: "1", OWNER_LABEL: _owner()}
+        return dict(
+            image=self.image,
+            entrypoint=[*PYTHON, SUPERVISOR, "--init"],
+            command=[],
+            name=f"takehome-{uuid.uuid4().hex[:12]}",
+            hostname="sandbox",
+            user=SANDBOX_USER,
+            working_dir="/",
+            environment=self._base_env(),
+            labels=labels,
+            network_mode="none",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            read_only=True,
+            privileged=False,
+            tmpfs={
+                "/tmp": f"rw,nosuid,nodev,size={lim.tmp_mb}m,{uid},mode=1777",
+                "/home/candidate": f"rw,nosuid,nodev,size={lim.home_mb}m,{uid},mode=0700",
+                "/workspace": f"rw,nosuid,nodev,size={lim.workspace_mb}m,{uid},mode=0755",
+                "/output": f"rw,nosuid,nodev,noexec,size={lim.output_mb}m,{uid},mode=0755",
+            },
+            mounts=list(self._mounts),
+            shm_size="64m",
+            pids_limit=lim.pids,
+            mem_limit=lim.memory_mb * MIB,
+            memswap_limit=lim.memory_mb * MIB,
+            nano_cpus=int(lim.cpus * 1e9),
+            ulimits=[
+                Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
+                Ulimit(name="fsize", soft=lim.fsize_mb * MIB, hard=lim.fsize_mb * MIB),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            oom_score_adj=500,  # the host's OOM killer prefers sandbox processes
+            log_config={"type": "none", "config": {}},
+            detach=True,
+        )
+
+    def _start_container(self) -> None:
+        """Create and start a container, copy the submission in and read baseline counters."""
+        assert self._client is not None
+        try:
+            self._container = self._client.containers.create(**self._create_kwargs())
+            with _LIVE_LOCK:
+                _LIVE.add(self._container.id)
+            self._container.start()
+        except docker.errors.ImageNotFound:
+            raise EnvironmentProblem(f"sandbox image {self.image!r} not found", hint=BUILD_HINT) \
+                from None
+        except _DOCKER_ERRORS as exc:
+            raise EnvironmentProblem(
+                f"cannot start a sandbox container from {self.image!r}: {_one_line(exc)}",
+                hint="run `takehome sandbox doctor`",
+            ) from None
+        with SandboxSession._starts_lock:
+            SandboxSession.container_starts += 1
+        self._dead_reason = None
+        if self.submission is not None:
+            self._copy_submission()
+        self._stats = self._read_stats()
+        if self._stats is None:
+            self._raise_if_broken_image()
+
+    def _raise_if_broken_image(self) -> None:
+        if not self._alive():
+            raise EnvironmentProblem(
+                f"sandbox container from {self.image!r} stopped right after starting "
+                f"(is {SUPERVISOR} in the image?)",
+                hint=BUILD_HINT,
+            )
+
+    def _copy_submission(self) -> None:
+        outcome = self._run_helper(["--copy", "/submission", "/workspace"], COPY_TIMEOUT_S)
+        if outcome.exit_code == 0:
+            return
+        detail = outcome.stderr.text().strip().splitlines()
+        message = detail[-1] if detail else (outcome.error or "no message")
+        if outcome.exit_code == EXIT_NO_SPACE:
+            raise SubmissionRejected(
+                f"submission {self.submission} does not fit in the sandbox workspace "
+                f"({self.limits.workspace_mb} MB)",
+                hint="raise limits.workspace_mb or remove large files from the submission",
+            )
+        self._raise_if_broken_image()
+        raise EnvironmentProblem(
+            f"cannot copy the submission into the sandbox: {message}",
+            hint=f"make the snapshot world-readable (chmod -R o+rX {self.submission})",
+        )
+
+    def _alive(self) -> bool:
+        if self._container is None:
+            return False
+        try:
+            self._container.reload()
+        except _DOCKER_ERRORS:
+            return False
+        return self._container.status == "running"
+
+    def _ensure_running(self) -> str:
+        """Start a fresh container when the previous one died; return a note for the reason."""
+        if self._dead_reason is None and self._alive():
+            return ""
+        why = self._dead_reason or "it stopped unexpectedly"
+        old, self._container = self._container, None
+        if old is not None:
+            try:
+                _remove_container(old)
+            except _DOCKER_ERRORS:
+                pass
+        self._start_container()
+        return f" (ran in a fresh container: the previous one was removed because {why})"
+
+    # -- execs --
+
+    def _exec_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        env = {**self._base_env(), **self._env, **extra}
+        env["TAKEHOME_ALLOWED_ENV"] = ",".join(sorted(env))
+        return env
+
+    def _start_exec(self, argv: list[str], env: Mapping[str, str]) -> tuple[str, Any]:
+        assert self._client is not None and self._container is not None
+        api = self._client.api
+        exec_id = api.exec_create(
+            self._container.id, argv, stdout=True, stderr=True, stdin=False, tty=False,
+            user=SANDBOX_USER, environment=dict(env), workdir="/",
+        )["Id"]
+        stream = api.exec_start(exec_id, stream=True, demux=True)
+        return exec_id, stream
+
+    def _exit_code(self, exec_id: str) -> int | None:
+        assert self._client is not None
+        for _ in range(50):
+            try:
+                info = self._client.api.exec_inspect(exec_id)
+            except _DOCKER_ERRORS:
+                return None
+            if not info.get("Running"):
+                return _int_or_none(info.get("ExitCode"))
+            time.sleep(0.05)
+        return None
+
+    def _pump(
+        self, argv: list[str], env: Mapping[str, str], timeout_s: float, on_timeout: Callable[[
+            _ExecOutcome, threading.Thread], None] | None = None
+    ) -> _ExecOutcome:
+        """Run one exec, keeping capped tails, and stop it at ``timeout_s``."""
+        tail = self.limits.tail_bytes
+        outcome = _ExecOutcome(None, 0.0, _Tail(tail), _Tail(tail))
+        started = time.monotonic()
+        try:
+            exec_id, stream = self._start_exec(argv, env)
+        except _DOCKER_ERRORS as exc:
+            outcome.error = f"cannot start the exec: {_one_line(exc)}"
+            return outcome
+        failure: list[BaseException] = []
+
+        def pump() -> None:
+            try:
+                for out, err in stream:
+                    if out:
+                        outcome.stdout.add(out)
+                    if err:
+                        outcome.stderr.add(err)
+            except BaseException as exc:  # noqa: BLE001 - reported as a sandbox fault
+                failure.append(exc)
+
+        reader = threading.Thread(target=pump, name="takehome-exec-pump", daemon=True)
+        reader.start()
+        try:
+            reader.join(timeout_s)
+            if reader.is_alive():
+                outcome.timed_out = True
+                (on_timeout or self._stop_runaway)(outcome, reader)
+        finally:
+            if reader.is_alive():
+                stream.close()
+                reader.join(2.0)
+        outcome.wall_time_s = round(time.monotonic() - started, 3)
+        if failure and not outcome.timed_out:
+            outcome.error = f"lost the exec's output stream: {_one_line(failure[0])}"
+        if not outcome.container_killed:
+            outcome.exit_code = self._exit_code(exec_id)
+        return outcome
+
+    def _stop_runaway(self, outcome: _ExecOutcome, reader: threading.Thread) -> None:
+        """After a timeout: kill the candidate's processes; kill the container if that fails."""
+        reap = self._pump([*PYTHON, SUPERVISOR, "--reap"], self._exec_env({}), HELPER_TIMEOUT_S,
+                          on_timeout=lambda _o, _r: None)
+        if reap.exit_code == 0:
+            reader.join(REAP_GRACE_S)
+        if reader.is_alive():
+            self._kill_container("a stage timed out and its processes could not be stopped")
+            outcome.container_killed = True
+            reader.join(5.0)
+
+    def _kill_container(self, why: str) -> None:
+        self._dead_reason = why
+        try:
+            self._container.kill()
+        except _DOCKER_ERRORS:
+            pass
+
+    def _run_helper(self, args: list[str], timeout_s: float) -> _ExecOutcome:
+        return self._pump([*PYTHON, SUPERVISOR, *args], self._exec_env({}), timeout_s,
+                          on_timeout=lambda _o, _r: None)
+
+    def _read_stats(self) -> _Stats | None:
+        """Kill leftovers, then read the cgroup counters (None when they cannot be read)."""
+        outcome = self._run_helper(["--reap", "--stats"], HELPER_TIMEOUT_S)
+        if outcome.exit_code != 0:
+            return None
+        return _Stats.parse(outcome.stdout.text())
+
+    def exec(
+        self,
+        command: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        workdir: str = "/workspace",
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """Run ``command`` in the container as the candidate user and judge it on the host.
+
+        ``timeout_s`` defaults to ``limits.wall_time_s``. Never raises for candidate behaviour;
+        harness faults come back as ``sandbox_error``.
+        """
+        if isinstance(command, str) or not command or not all(isinstance(a, str) for a in command):
+            raise ValueError("command must be a non-empty sequence of strings")
+        if self._container is None:
+            raise RuntimeError("SandboxSession.exec() must be called inside `with SandboxSession`")
+        extra = _check_env(env, "exec environment")
+        timeout = float(timeout_s if timeout_s is not None else self.limits.wall_time_s)
+        with self._lock:
+            try:
+                note = self._ensure_running()
+            except (EnvironmentProblem, SubmissionRejected) as exc:
+                return self._error_result(f"cannot restart the sandbox container: {exc}")
+            argv = [*PYTHON, SUPERVISOR, "--workdir", workdir, "--", *command]
+            outcome = self._pump(argv, self._exec_env(extra), timeout)
+            before = self._stats
+            after = self._read_stats() if not outcome.container_killed else None
+            lost = False
+            if after is not None:
+                self._stats = after
+            elif not outcome.container_killed and not self._alive():
+                self._dead_reason = "it stopped during a stage"
+                lost = True
+            verdict, reason = self._judge(outcome, timeout, before, after, lost)
+            peak = after.memory_peak if after else (before.memory_peak if before else None)
+            return RunResult(
+                verdict=verdict,
+                reason=reason + note,
+                exit_code=outcome.exit_code,
+                wall_time_s=outcome.wall_time_s,
+                peak_memory_bytes=peak,
+                stdout_tail=outcome.stdout.text(),
+                stderr_tail=outcome.stderr.text(),
+            )
+
+    def _error_result(self, reason: str) -> RunResult:
+        return RunResult(verdict=Verdict.SANDBOX_ERROR, reason=reason, exit_code=None,
+                         wall_time_s=0.0, peak_memory_bytes=None, stdout_tail="", stderr_tail="")
+
+    def _container_oom_killed(self) -> bool:
+        try:
+            self._container.reload()
+            return bool(self._container.attrs.get("State", {}).get("OOMKilled"))
+        except _DOCKER_ERRORS:
+            return False
+
+    def _judge(
+        self,
+        outcome: _ExecOutcome,
+        timeout: float,
+        before: _Stats | None,
+        after: _Stats | None,
+        container_lost: bool = False,
+    ) -> tuple[Verdict, str]:
+        """Turn the exit code, the timer and the cgroup counters into a verdict and a reason.
+
+        ``container_lost``: the container stopped during the exec without the host killing it.
+        """
+        lim = self.limits
+        oom = _grew(before and before.oom_kill, after and after.oom_kill)
+        pids = _grew(before and before.pids_max_hits, after and after.pids_max_hits)
+        if after is None and self._dead_reason and self._container_oom_killed():
+            oom = True
+        if container_lost and not outcome.timed_out and not oom:
+            return Verdict.SANDBOX_ERROR, (
+                "sandbox fault: the container stopped during the stage (it was killed or removed "
+                "outside takehome, or the engine failed)"
+            )
+        notes = []
+        if oom:
+            notes.append(f"the memory limit of {lim.memory_mb} MB was hit (OOM kill)")
+        if pids:
+            notes.append(f"the process limit of {lim.pids} was hit")
+        for path in after.full if after else []:
+            notes.append(f"{path} is full")
+        extra = ("; " + "; ".join(notes)) if notes else ""
+        if outcome.timed_out:
+            return Verdict.TIMEOUT, (
+                f"wall-clock limit of {timeout:g} s exceeded; all processes were killed{extra}"
+            )
+        if outcome.error is not None:
+            return Verdict.SANDBOX_ERROR, f"sandbox fault: {outcome.error}"
+        code = outcome.exit_code
+        if code is None:
+            if oom:
+                return Verdict.OOM, f"memory limit of {lim.memory_mb} MB exceeded; the container " \
+                    "was killed by the kernel OOM killer"
+            return Verdict.SANDBOX_ERROR, "sandbox fault: the exec's exit code is unknown " \
+                "(the container stopped)"
+        if code == 0:
+            return Verdict.OK, "exit code 0" + extra
+        described = _describe_exit(code, lim, outcome.stderr.text())
+        if oom:
+            return Verdict.OOM, (
+                f"memory limit of {lim.memory_mb} MB exceeded: the kernel OOM killer killed a "
+                f"process; {described}"
+            )
+        if pids:
+            return Verdict.PIDS_EXHAUSTED, (
+                f"process limit of {lim.pids} reached: creating a process or thread failed; "
+                f"{described}"
+            )
+        if after and "/output" in after.full:
+            return Verdict.OUTPUT_LIMIT, (
+                f"the output area (/output, {lim.output_mb} MB) is full; {described}"
+            )
+        return Verdict.EXIT_NONZERO, described + extra
+
+    # -- copy-out --
+
+    def collect_output(self, dest: Path) -> CopyReport:
+        """Copy the container's ``/output`` to ``dest`` (absent or empty) through a checked tar.
+
+        Returns the :class:`CopyReport`: ``ok`` False means a violation (links, devices, FIFOs,
+        unsafe names, size or count cap -> verdict ``output_limit``); ``error`` set means a
+        harness fault (-> ``sandbox_error``). Kills any leftover candidate process first.
+        """
+        if self._container is None:
+            raise RuntimeError("collect_output() must be called inside `with SandboxSession`")
+        dest = Path(dest)
+        with self._lock:
+            if self._dead_reason is not None or not self._alive():
+                why = self._dead_reason or "it stopped"
+                report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
+                report.error = f"/output could not be collected: the container was removed " \
+                    f"because {why}"
+                return report
+            return self._copy_out(dest)
+
+    def _copy_out(self, dest: Path) -> CopyReport:
+        lim = self.limits
+        stderr = _Tail(lim.tail_bytes)
+        try:
+            exec_id, stream = self._start_exec(
+                [*PYTHON, SUPERVISOR, "--tar", "/output"], self._exec_env({})
+            )
+        except _DOCKER_ERRORS as exc:
+            report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
+            report.error = f"cannot start the copy-out: {_one_line(exc)}"
+            return report
+        watchdog = threading.Timer(COPY_TIMEOUT_S, stream.close)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            reader = _StdoutReader(stream, stderr)
+            report = extract_tar_stream(
+                reader, dest, max_bytes=lim.output_mb * MIB, max_files=lim.output_files
+            )
+            if report.ok:  # let the tar writer finish (end-of-archive padding) before closing
+                _drain(reader, limit=MIB)
+        finally:
+            watchdog.cancel()
+            stream.close()
+        for line in stderr.text().splitlines():
+            match = _SKIPPED.match(line)
+            if match:
+                report.rejected.append(
+                    RejectedEntry(name=match.group(1), kind="other", reason=match.group(2))
+                )
+        if report.ok:
+            code = self._exit_code(exec_id)
+            if code not in (0, None):
+                report.error = f"copy-out failed (exit code {code}): " \
+                    f"{_one_line(Exception(stderr.text()))}"
+        return report
+
+
+def _drain(reader: "_StdoutReader", *, limit: int) -> None:
+    """Read ``reader`` to its end, giving up after ``limit`` bytes."""
+    seen = 0
+    while seen <= limit:
+        chunk = reader.read(65536)
+        if not chunk:
+            return
+        seen += len(chunk)
+
+
+class _EmptyStream:
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+
+class _StdoutReader:
+    """A file object over an exec's demuxed frames: stdout is read, stderr goes to a tail."""
+
+    def __init__(self, frames: Any, stderr: _Tail):
+        self._frames: Iterator[tuple[bytes | None, bytes | None]] = iter(frames)
+        self._stderr = stderr
+        self._buf = memoryview(b"")
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._buf:
+            try:
+                out, err = next(self._frames)
+            except StopIteration:
+                return b""
+            if err:
+                self._stderr.add(err)
+            if out:
+                self._buf = memoryview(out)
+        if size is None or size < 0:
+            size = len(self._buf)
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return bytes(data)
+
+
+def run_in_sandbox(
+    command: Sequence[str],
+    *,
+    image: str,
+    submission: Path | None = None,
+    mounts: Sequence[Mount] = (),
+    limits: Limits = Limits(),
+    output_dest: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunResult:
+    """Run one command in a fresh container, collect ``/output`` into ``output_dest``, remove it.
+
+    An output violation (links, devices, unsafe names, size or count cap) turns an ``ok`` or
+    ``exit_nonzero`` verdict into ``output_limit``; other verdicts keep priority and the reason
+    says what was rejected. Raises like :class:`SandboxSession` before any container starts.
+    """
+    with SandboxSession(image, submission=submission, mounts=mounts, limits=limits,
+                        env=env) as session:
+        result = session.exec(command, timeout_s=limits.wall_time_s)
+        if output_dest is None:
+            return result
+        report = session.collect_output(Path(output_dest))
+    update: dict[str, Any] = {"output_dir": Path(output_dest), "output_files": report.files}
+    if report.error is not None:
+        update["reason"] = f"{result.reason}; {report.error}"
+        if result.verdict == Verdict.OK:
+            update["verdict"] = Verdict.SANDBOX_ERROR
+    elif not report.ok:
+        update["reason"] = f"{result.reason}; {report.violation_reason()}"
+        if result.verdict in (Verdict.OK, Verdict.EXIT_NONZERO):
+            update["verdict"] = Verdict.OUTPUT_LIMIT
+    return result.model_copy(update=update)

@@ -1,0 +1,203 @@
+"""The data-quality grader: handling checks and flow-sensitive leakage red flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixtures_graders import by_id, cell_locations, make_assignment, make_context, make_notebook
+
+from graders.data_quality import DataQualityGrader
+
+NB = "analysis.ipynb"
+IMPORTS = (
+    "import pandas as pd\n"
+    "from sklearn.compose import ColumnTransformer\n"
+    "from sklearn.impute import SimpleImputer\n"
+    "from sklearn.model_selection import train_test_split\n"
+    "from sklearn.pipeline import Pipeline\n"
+    "from sklearn.preprocessing import OneHotEncoder, StandardScaler"
+)
+GOOD = [
+    ("code", IMPORTS),
+    (
+        "code",
+        (
+            "df = pd.read_csv('train.csv')\n"
+            "TARGET = 'is_fraud'\n"
+            "X = df.drop(columns=[TARGET, 'transaction_id'])\n"
+            "y = df[TARGET]\n"
+            "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)"
+        ),
+    ),
+    (
+        "code",
+        (
+            "pre = ColumnTransformer([('num', SimpleImputer(), ['amount']),\n"
+            "                         ('cat', OneHotEncoder(), ['merchant'])])\n"
+            "pipe = Pipeline([('pre', pre), ('model', model)])\n"
+            "pipe.fit(X_train, y_train)\n"
+            "scaler = StandardScaler()\n"
+            "X_train_s = scaler.fit_transform(X_train)\n"
+            "X_test_s = scaler.transform(X_test)"
+        ),
+    ),
+]
+
+
+def _grade(root: Path, assignment=None):
+    return DataQualityGrader().grade(make_context(root, assignment=assignment))
+
+
+def test_good_preparation_passes_without_red_flags(tmp_path: Path) -> None:
+    make_notebook(tmp_path / "snap", GOOD)
+    result = _grade(tmp_path / "snap")
+    checks = by_id(result.checks)
+    assert [c.id for c in result.checks if c.passed] == [
+        "data_quality.missing_values",
+        "data_quality.categorical_encoding",
+        "data_quality.pipeline",
+    ]
+    assert cell_locations(checks["data_quality.missing_values"]) == [(NB, 2, 1)]
+    assert cell_locations(checks["data_quality.categorical_encoding"]) == [(NB, 2, 2)]
+    assert cell_locations(checks["data_quality.pipeline"]) == [(NB, 2, 1), (NB, 2, 3)]
+    assert result.red_flags == []
+    assert result.details == {"train_has_missing_values": True, "categorical_columns": ["merchant"]}
+
+
+def test_scaler_fitted_before_the_split_is_leakage(tmp_path: Path) -> None:
+    cells = [
+        ("code", IMPORTS),
+        ("code", "df = pd.read_csv('train.csv')\nX = df.drop(columns=['is_fraud', 'transaction_id'])"),
+        ("code", "scaler = StandardScaler()\nX_scaled = scaler.fit_transform(X)"),
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X_scaled, df.is_fraud)"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flags = by_id(_grade(tmp_path / "snap").red_flags)
+    assert list(flags) == ["data_quality.preprocessing_leakage"]
+    assert flags["data_quality.preprocessing_leakage"].severity == "high"
+    assert cell_locations(flags["data_quality.preprocessing_leakage"]) == [(NB, 2, 2)]
+
+
+def test_fit_then_transform_in_place_before_split_is_leakage(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "df = pd.read_csv('train.csv')\n"
+                "imp = SimpleImputer()\n"
+                "imp.fit(df[['amount']])\n"
+                "df[['amount']] = imp.transform(df[['amount']])\n"
+                "X = df.drop(columns=['is_fraud', 'transaction_id'])\n"
+                "parts = train_test_split(X, df['is_fraud'])"
+            ),
+        )
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["data_quality.preprocessing_leakage"]
+    assert cell_locations(flag) == [(NB, 0, 3)]
+
+
+def test_target_left_in_the_features(tmp_path: Path) -> None:
+    cells = [
+        ("code", "df = pd.read_csv('train.csv')\ndf = df.drop(columns=['transaction_id'])"),
+        ("code", "X = df\ny = df['is_fraud']\nmodel.fit(X, y)"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["data_quality.target_or_id_in_features"]
+    assert flag.severity == "high"
+    assert "the target 'is_fraud'" in flag.sentence and "id column" not in flag.sentence
+    assert cell_locations(flag) == [(NB, 1, 3)]
+
+
+def test_id_left_in_the_features_is_medium(tmp_path: Path) -> None:
+    cells = [
+        ("code", "df = pd.read_csv('train.csv')\nX = df.drop('is_fraud', axis=1)"),
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X, df.is_fraud)"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["data_quality.target_or_id_in_features"]
+    assert flag.severity == "medium"
+    assert cell_locations(flag) == [(NB, 1, 1)]
+
+
+def test_explicit_feature_lists_and_index_col_are_precise(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "df = pd.read_csv('train.csv', index_col='transaction_id')\n"
+                "FEATURES = ['amount', 'merchant']\n"
+                "model.fit(df[FEATURES], df['is_fraud'])\n"
+                "other.fit(df.drop(columns=['is_fraud']), df['is_fraud'])\n"
+                "unknown.fit(df.iloc[:, :-1], df['is_fraud'])"
+            ),
+        )
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    assert _grade(tmp_path / "snap").red_flags == []
+
+
+def test_selecting_models_on_the_test_split(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "scores = {}\n"
+                "for name, model in models.items():\n"
+                "    model.fit(X_train, y_train)\n"
+                "    scores[name] = f1_score(y_test, model.predict(X_test))\n"
+                "best = max(scores, key=scores.get)"
+            ),
+        ),
+        ("code", "search.fit(X_test, y_test)"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["data_quality.test_set_model_selection"]
+    assert flag.severity == "medium"
+    assert cell_locations(flag) == [(NB, 0, 2), (NB, 1, 1)]
+
+
+def test_scoring_on_test_without_choosing_is_not_flagged(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "for name, model in models.items():\n"
+                "    model.fit(X_train, y_train)\n"
+                "    print(name, f1_score(y_test, model.predict(X_test)))"
+            ),
+        ),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    assert _grade(tmp_path / "snap").red_flags == []
+
+
+def test_missing_values_need_reasoning_for_fillna(tmp_path: Path) -> None:
+    make_notebook(tmp_path / "a", [("code", "df = df.fillna(0)")])
+    check = by_id(_grade(tmp_path / "a").checks)["data_quality.missing_values"]
+    assert not check.passed and cell_locations(check) == [(NB, 0, 1)]
+    make_notebook(
+        tmp_path / "b",
+        [("markdown", "Missing amounts mean no purchase, so zero is right."), ("code", "df.fillna(0)")],
+    )
+    check = by_id(_grade(tmp_path / "b").checks)["data_quality.missing_values"]
+    assert check.passed and cell_locations(check) == [(NB, 1, 1), (NB, 0, 1)]
+
+
+def test_native_nan_model_with_a_comment(tmp_path: Path) -> None:
+    code = "# HistGradientBoosting handles missing values natively\nm = HistGradientBoostingClassifier()"
+    make_notebook(tmp_path / "snap", [("code", code)])
+    check = by_id(_grade(tmp_path / "snap").checks)["data_quality.missing_values"]
+    assert check.passed and cell_locations(check) == [(NB, 0, 2), (NB, 0, 1)]
+
+
+def test_checks_the_data_does_not_call_for_are_left_out(tmp_path: Path) -> None:
+    assignment = make_assignment(tmp_path / "a", missing_values=False)
+    numeric_only = make_assignment(
+        tmp_path / "b", missing_values=False, extra_columns={"merchant": ["1"] * 100}
+    )
+    make_notebook(tmp_path / "snap", [("code", "x = 1")])
+    ids = [c.id for c in _grade(tmp_path / "snap", assignment).checks]
+    assert ids == ["data_quality.categorical_encoding", "data_quality.pipeline"]
+    ids = [c.id for c in _grade(tmp_path / "snap", numeric_only).checks]
+    assert ids == ["data_quality.pipeline"]

@@ -1,0 +1,254 @@
+"""The in-container stage scripts, exercised on the host with the venv's nbclient/ipykernel.
+
+They are the harness's own code, so running them here is safe; the Docker tests in
+test_stages.py prove the same behaviour inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+INSIDE = Path(__file__).resolve().parent.parent / "sandbox" / "inside"
+
+
+def run_script(script: str, args: list[str], workspace: Path, out: Path, timeout: float = 120):
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "HOME": str(workspace.parent / "home"),
+        "TAKEHOME_OUTPUT_DIR": str(out),
+        "TAKEHOME_DATA_DIR": str(workspace.parent / "data"),
+        "MPLBACKEND": "Agg",
+        "TMPDIR": str(workspace.parent),
+    }
+    return subprocess.run(
+        [sys.executable, "-I", str(INSIDE / script), *args],
+        check=False,
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def notebook(path: Path, cells: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title")]
+    nb.cells += [nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture()
+def dirs(tmp_path):
+    workspace, out = tmp_path / "workspace", tmp_path / "output"
+    for d in (workspace, out, tmp_path / "home"):
+        d.mkdir()
+    return workspace, out
+
+
+def run_json(out: Path) -> dict:
+    return json.loads((out / "takehome" / "run.json").read_text())
+
+
+def test_failing_cell_is_recorded_and_the_partial_notebook_saved(dirs):
+    workspace, out = dirs
+    notebook(
+        workspace / "nb" / "analysis.ipynb",
+        [
+            "print('\\x1b[31mred\\x1b[0m')",
+            "def explode():\n    raise KeyError('no such column')\nexplode()",
+            "print('never')",
+        ],
+    )
+    proc = run_script("run_stage.py", ["--notebook", "nb/analysis.ipynb"], workspace, out)
+    assert proc.returncode == 1, proc.stderr
+    [record] = run_json(out)["notebooks"]
+    assert record["status"] == "error"
+    assert record["failing_cell"] == 2  # notebook index, markdown cell included
+    assert record["ename"] == "KeyError" and "no such column" in record["evalue"]
+    assert "\x1b[" not in record["traceback"] and "explode()" in record["traceback"]
+    assert record["cells_executed"] == 2
+    saved = nbformat.read(str(out / "takehome" / "notebooks" / "nb" / "analysis.ipynb"), 4)
+    assert saved.cells[1].outputs and saved.cells[3].get("execution_count") is None
+
+
+def test_clean_notebook_and_command(dirs):
+    workspace, out = dirs
+    notebook(
+        workspace / "ok.ipynb",
+        ["import os\nopen(os.environ['TAKEHOME_OUTPUT_DIR'] + '/p.csv', 'w').write('x')"],
+    )
+    (workspace / "predict.py").write_text("print('trained')\n")
+    proc = run_script(
+        "run_stage.py",
+        ["--command-json", '["python3", "predict.py"]', "--notebook", "ok.ipynb"],
+        workspace,
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = run_json(out)
+    assert report["command"]["exit_code"] == 0 and report["command"]["argv"] == [
+        "python3",
+        "predict.py",
+    ]
+    assert report["notebooks"][0]["status"] == "ok"
+    assert (out / "p.csv").read_text() == "x"
+    assert "trained" in (out / "takehome" / "command.log").read_text()
+
+
+def test_command_output_is_capped_and_exit_code_kept(dirs):
+    workspace, out = dirs
+    (workspace / "noisy.py").write_text(
+        "import sys\nfor _ in range(200000): print('x' * 50)\nsys.exit(3)\n"
+    )
+    proc = run_script("run_stage.py", ["--command-json", '["python3", "noisy.py"]'], workspace, out)
+    assert proc.returncode == 1
+    assert run_json(out)["command"]["exit_code"] == 3
+    log = (out / "takehome" / "command.log").read_text()
+    assert len(log) < 100_000 and "bytes cut" in log
+
+
+def test_missing_command_and_notebook(dirs):
+    workspace, out = dirs
+    proc = run_script(
+        "run_stage.py",
+        ["--command-json", '["no-such-program-xyz"]', "--notebook", "../escape.ipynb"],
+        workspace,
+        out,
+    )
+    assert proc.returncode == 1
+    report = run_json(out)
+    assert report["command"]["exit_code"] == 127
+    assert report["notebooks"][0]["status"] == "missing"
+
+
+def test_cell_timeout_and_budget(dirs):
+    workspace, out = dirs
+    notebook(workspace / "slow.ipynb", ["import time\ntime.sleep(60)", "print(1)"])
+    proc = run_script(
+        "run_stage.py",
+        ["--notebook", "slow.ipynb", "--cell-timeout", "3", "--budget", "60"],
+        workspace,
+        out,
+    )
+    assert proc.returncode == 1
+    record = run_json(out)["notebooks"][0]
+    assert record["status"] == "timeout" and record["failing_cell"] == 1
+    assert record["duration_s"] < 30
+
+
+def test_huge_outputs_are_dropped_with_a_note(dirs):
+    workspace, out = dirs
+    notebook(workspace / "big.ipynb", ["print('y' * 3_000_000)", "print('small')"])
+    proc = run_script("run_stage.py", ["--notebook", "big.ipynb"], workspace, out)
+    assert proc.returncode == 0, proc.stderr
+    saved = nbformat.read(str(out / "takehome" / "notebooks" / "big.ipynb"), 4)
+    assert "outputs of this cell dropped" in saved.cells[1].outputs[0]["text"]
+    assert "small" in saved.cells[2].outputs[0]["text"]
+    assert (out / "takehome" / "notebooks" / "big.ipynb").stat().st_size < 100_000
+
+
+# --- checks stage --------------------------------------------------------------------------------
+
+
+def test_env_inventory_records_integrity_findings(dirs):
+    workspace, out = dirs
+    (workspace / "conftest.py").write_text(
+        "import pytest\npytest_plugins = ['x']\n"
+        "def pytest_runtest_makereport(item, call):\n    pass\n"
+        "def pytest_collection_modifyitems(items):\n    pass\n"
+    )
+    (workspace / "sub").mkdir()
+    (workspace / "sub" / "conftest.py").write_text("import pytest\n")
+    (workspace / "sitecustomize.py").write_text("")
+    (workspace / "evil.pth").write_text("import os\n")
+    (workspace / "pyproject.toml").write_text(
+        "[tool.pylint.main]\njobs = 4\n[tool.pytest.ini_options]\n"
+    )
+    (workspace / "setup.cfg").write_text("[metadata]\nname = x\n")
+    proc = run_script("checks_stage.py", ["env"], workspace, out)
+    assert proc.returncode == 0, proc.stderr
+    env = json.loads((out / "takehome" / "environment.json").read_text())
+    found = env["integrity"]
+    assert found["conftest"] == ["conftest.py", "sub/conftest.py"]
+    assert found["pytest_hooks"] == [
+        {
+            "path": "conftest.py",
+            "plugins": True,
+            "parse_error": False,
+            "hooks": ["pytest_collection_modifyitems", "pytest_runtest_makereport"],
+        }
+    ]
+    assert found["sitecustomize"] == ["sitecustomize.py"]
+    assert found["pth_files"] == ["evil.pth"]
+    assert found["pylintrc"] == ["pyproject.toml"]  # setup.cfg has no pylint section
+    assert found["pytest_config"] == ["pyproject.toml"]
+    assert "nbformat" in env["packages"]
+
+
+def _lint(workspace: Path, out: Path) -> list[tuple]:
+    proc = run_script("checks_stage.py", ["lint"], workspace, out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "takehome" / "pylint.json").read_text())
+    return sorted((m["path"], m["symbol"], m["line"]) for m in report["messages"])
+
+
+def test_lint_ignores_the_candidates_pylint_configuration(tmp_path):
+    results = []
+    for with_rc in (False, True):
+        workspace, out = tmp_path / f"w{with_rc}", tmp_path / f"o{with_rc}"
+        workspace.mkdir()
+        (tmp_path / "home").mkdir(exist_ok=True)
+        (workspace / "model.py").write_text(
+            "import os\n\ndef f(a):\n    if a == None:\n        return 1\n"
+        )
+        if with_rc:
+            (workspace / ".pylintrc").write_text("[MESSAGES CONTROL]\ndisable=all\n")
+            (workspace / "pylintrc").write_text("[MESSAGES CONTROL]\ndisable=all\n")
+            (workspace / "setup.cfg").write_text("[pylint.messages_control]\ndisable=all\n")
+        results.append(_lint(workspace, out))
+        argv = json.loads((out / "takehome" / "lint.json").read_text())["pylint"]["argv"]
+        assert f"--rcfile={INSIDE / 'pylintrc'}" in argv
+    assert ("model.py", "singleton-comparison", 4) in results[0]
+    assert results[0] == results[1]
+
+
+def test_notebook_code_is_linted_with_magics_commented_out(dirs):
+    workspace, out = dirs
+    notebook(workspace / "eda.ipynb", ["%matplotlib inline\n!ls\nimport os", "x = 1"])
+    messages = _lint(workspace, out)
+    sources = json.loads((out / "takehome" / "lint_sources.json").read_text())["notebooks"]
+    [(export, info)] = sources.items()
+    assert info["path"] == "eda.ipynb"
+    assert info["cells"] == [{"cell": 1, "first_line": 2}, {"cell": 2, "first_line": 7}]
+    text = Path(export).read_text()
+    assert "# %matplotlib inline" in text and "# !ls" in text
+    assert not any(symbol == "syntax-error" for _, symbol, _ in messages)
+    assert any(path == export and symbol == "unused-import" for path, symbol, _ in messages)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("coverage") is None,
+    reason="coverage is installed in the sandbox image only",
+)
+def test_tests_mode_ignores_candidate_addopts(dirs):
+    workspace, out = dirs
+    (workspace / "lib.py").write_text("def one():\n    return 1\n")
+    (workspace / "test_lib.py").write_text(
+        "from lib import one\n\ndef test_one():\n    assert one() == 1\n"
+    )
+    (workspace / "pytest.ini").write_text("[pytest]\naddopts = --no-such-flag\n")
+    proc = run_script("checks_stage.py", ["tests"], workspace, out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'tests="1"' in (out / "takehome" / "junit.xml").read_text()
+    assert "lib.py" in json.loads((out / "takehome" / "coverage.json").read_text())["files"]

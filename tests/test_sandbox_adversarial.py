@@ -1,0 +1,487 @@
+"""Hostile programs run in the real sandbox: each must be contained, judged, and leave the host alone.
+
+Every case is a real program in a real container. Limits and timeouts are kept small so the
+whole suite runs in a few minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+import pytest
+
+from sandbox.limits import Limits
+from sandbox.runner import (
+    MANAGED_LABEL,
+    OWNER_LABEL,
+    RunResult,
+    SandboxSession,
+    Verdict,
+    run_in_sandbox,
+)
+
+pytestmark = pytest.mark.docker
+
+SMALL = Limits(wall_time_s=20, memory_mb=256, pids=64, tmp_mb=32, home_mb=8, workspace_mb=32,
+               output_mb=16, output_files=500, fsize_mb=64, tail_bytes=4096)
+ALLOWED_ENV = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "MPLBACKEND",
+               "TAKEHOME_DATA_DIR", "TAKEHOME_OUTPUT_DIR"}
+
+
+def _submission(tmp_path: Path, code: str, **files: bytes) -> Path:
+    """A world-readable submission folder holding prog.py (and any extra files)."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "prog.py").write_text(code)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    folder.chmod(0o755)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    return folder
+
+
+def _run(image: str, tmp_path: Path, code: str, *, limits: Limits = SMALL,
+         collect: bool = False, env: dict[str, str] | None = None, **files: bytes) -> RunResult:
+    sub = _submission(tmp_path, code, **files)
+    dest = tmp_path / "output" if collect else None
+    return run_in_sandbox(["python3", "prog.py"], image=image, submission=sub, limits=limits,
+                          output_dest=dest, env=env)
+
+
+def _our_containers() -> list:
+    client = docker.from_env()
+    try:
+        owned = client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
+        return [c for c in owned if c.labels.get(OWNER_LABEL, "").endswith(f":{os.getpid()}")]
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def no_container_left_behind():
+    """Every case must leave no container of this process behind."""
+    yield
+    assert _our_containers() == []
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+FORK_UNTIL_FAILURE = """
+import os, time
+count = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        count += 1
+except OSError as exc:
+    print("fork failed after", count, exc)
+    raise SystemExit(1)
+"""
+
+EXPONENTIAL_FORK_BOMB = """
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+
+
+def test_fork_bomb_hits_the_pids_limit(sandbox_image, tmp_path):
+    result = _run(sandbox_image, tmp_path, FORK_UNTIL_FAILURE)
+    assert result.verdict == Verdict.PIDS_EXHAUSTED, result
+    assert "process limit of 64" in result.reason
+    assert "fork failed" in result.stdout_tail
+
+
+def test_endless_fork_bomb_is_stopped_at_the_timeout(sandbox_image, tmp_path):
+    limits = SMALL.model_copy(update={"wall_time_s": 3})
+    started = time.monotonic()
+    result = _run(sandbox_image, tmp_path, EXPONENTIAL_FORK_BOMB, limits=limits)
+    assert result.verdict == Verdict.TIMEOUT, result
+    assert "3 s" in result.reason
+    assert time.monotonic() - started < 40
+
+
+def test_memory_bomb_is_oom(sandbox_image, tmp_path):
+    limits = SMALL.model_copy(update={"memory_mb": 128})
+    code = "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n"
+    result = _run(sandbox_image, tmp_path, code, limits=limits)
+    assert result.verdict == Verdict.OOM, result
+    assert "memory limit of 128 MB" in result.reason
+    assert result.peak_memory_bytes is not None
+    assert 100 * 2**20 < result.peak_memory_bytes <= 128 * 2**20
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["while True:\n    pass\n", "import time\ntime.sleep(10**6)\n"],
+    ids=["busy_loop", "sleep_forever"],
+)
+def test_runaway_program_times_out(sandbox_image, tmp_path, code):
+    limits = SMALL.model_copy(update={"wall_time_s": 3})
+    result = _run(sandbox_image, tmp_path, code, limits=limits)
+    assert result.verdict == Verdict.TIMEOUT, result
+    assert "wall-clock limit of 3 s exceeded" in result.reason
+    assert 3 <= result.wall_time_s < 20
+
+
+LEAVE_CHILDREN = """
+import os, subprocess, sys
+subprocess.Popen(["sleep", "600"])                         # keeps our stdout open
+if os.fork() == 0:                                         # a detached daemon
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    import time
+    while True:
+        time.sleep(1)
+print("main done")
+"""
+
+LIST_PROCESSES = """
+import os
+mine = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+names = []
+for pid in mine:
+    try:
+        names.append(open(f"/proc/{pid}/comm").read().strip())
+    except OSError:
+        pass
+print(names)
+"""
+
+
+def test_children_left_running_are_killed_and_exec_returns_promptly(sandbox_image, tmp_path):
+    sub = _submission(tmp_path, LEAVE_CHILDREN)
+    (sub / "ps.py").write_text(LIST_PROCESSES)
+    (sub / "ps.py").chmod(0o644)
+    with SandboxSession(sandbox_image, submission=sub, limits=SMALL) as box:
+        first = box.exec(["python3", "prog.py"], timeout_s=15)
+        assert first.verdict == Verdict.OK, first
+        assert first.wall_time_s < 5
+        assert "main done" in first.stdout_tail
+        listing = box.exec(["python3", "ps.py"], timeout_s=15)
+    assert listing.verdict == Verdict.OK
+    # only the supervisor of this exec itself may remain besides the lister
+    assert "sleep" not in listing.stdout_tail and "python3" not in listing.stdout_tail.replace(
+        "'python3'", "", 1
+    ), listing.stdout_tail
+
+
+def test_stdout_and_stderr_floods_keep_capped_tails(sandbox_image, tmp_path):
+    code = (
+        "import os\n"
+        "for _ in range(3000):\n"
+        "    os.write(1, b'o' * 65535 + b'\\n')\n"
+        "    os.write(2, b'e' * 65535 + b'\\n')\n"
+        "print('END-OF-STDOUT', flush=True)\n"
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = _run(sandbox_image, tmp_path, code)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert result.verdict == Verdict.OK, result.reason
+    assert len(result.stdout_tail.encode()) <= SMALL.tail_bytes
+    assert len(result.stderr_tail.encode()) <= SMALL.tail_bytes
+    assert result.stdout_tail.rstrip().endswith("END-OF-STDOUT")
+    assert "earlier bytes not kept" in result.stdout_tail
+    assert grown_kb < 100 * 1024  # ~390 MB went by; the host kept a few KB
+
+
+def test_endless_flood_times_out_with_capped_tails(sandbox_image, tmp_path):
+    limits = SMALL.model_copy(update={"wall_time_s": 3})
+    code = "import os\nwhile True:\n    os.write(1, b'y' * 65536)\n"
+    result = _run(sandbox_image, tmp_path, code, limits=limits)
+    assert result.verdict == Verdict.TIMEOUT
+    assert 0 < len(result.stdout_tail.encode()) <= limits.tail_bytes
+
+
+# --- disk ----------------------------------------------------------------------------------------
+
+FILL = """
+import errno, os, sys
+target = sys.argv[1] if len(sys.argv) > 1 else "{path}"
+try:
+    with open(target, "wb") as handle:
+        while True:
+            handle.write(b"z" * (1 << 20))
+            handle.flush()
+except OSError as exc:
+    print("write failed:", errno.errorcode.get(exc.errno), flush=True)
+    raise SystemExit(1)
+"""
+
+
+def test_filling_tmp_fails_inside_and_writes_nothing_on_the_host(sandbox_image, tmp_path):
+    sub = _submission(tmp_path, FILL.format(path="/tmp/fill.bin"))
+    with SandboxSession(sandbox_image, submission=sub, limits=SMALL) as box:
+        result = box.exec(["python3", "prog.py"], timeout_s=20)
+        client = docker.from_env()
+        try:
+            listed = client.api.containers(all=True, size=True, filters={"id": box.container_id})
+            size_rw = listed[0].get("SizeRw")
+        finally:
+            client.close()
+    assert result.verdict == Verdict.EXIT_NONZERO, result
+    assert "write failed: ENOSPC" in result.stdout_tail
+    assert "/tmp is full" in result.reason
+    assert not size_rw  # the container's writable layer on the host disk stayed empty
+
+
+def test_filling_the_output_area_is_output_limit(sandbox_image, tmp_path):
+    result = _run(sandbox_image, tmp_path, FILL.format(path="/output/fill.bin"), collect=True)
+    assert result.verdict == Verdict.OUTPUT_LIMIT, result
+    assert "write failed: ENOSPC" in result.stdout_tail
+    assert "/output" in result.reason
+    copied = tmp_path / "output" / "fill.bin"
+    assert copied.stat().st_size <= SMALL.output_mb * 2**20
+
+
+def test_one_huge_file_is_stopped_by_the_fsize_limit(sandbox_image, tmp_path):
+    limits = SMALL.model_copy(update={"fsize_mb": 8, "tmp_mb": 64})
+    sub = _submission(tmp_path, FILL.format(path="/tmp/huge.bin"))
+    with SandboxSession(sandbox_image, submission=sub, limits=limits) as box:
+        python = box.exec(["python3", "prog.py"], timeout_s=20)  # Python ignores SIGXFSZ
+        shell = box.exec(["sh", "-c", "head -c 20000000 /dev/zero > /tmp/huge2.bin"],
+                         timeout_s=20)
+        sizes = box.exec(["sh", "-c", "stat -c %s /tmp/huge.bin /tmp/huge2.bin"], timeout_s=20)
+    assert python.verdict == Verdict.EXIT_NONZERO, python
+    assert "write failed: EFBIG" in python.stdout_tail
+    assert shell.verdict == Verdict.EXIT_NONZERO, shell
+    assert shell.exit_code == 128 + 25
+    assert "killed by SIGXFSZ" in shell.reason and "8 MB" in shell.reason
+    assert sizes.stdout_tail.split() == [str(8 * 2**20)] * 2
+
+
+def test_thousands_of_small_output_files_are_output_limit(sandbox_image, tmp_path):
+    code = (
+        "for i in range(1200):\n"
+        "    open(f'/output/f{i:05d}.txt', 'w').write(str(i))\n"
+    )
+    result = _run(sandbox_image, tmp_path, code, collect=True)
+    assert result.verdict == Verdict.OUTPUT_LIMIT, result
+    assert "more than 500 files" in result.reason
+    assert len(list((tmp_path / "output").iterdir())) == 500
+
+
+def test_symlinks_in_output_are_rejected_and_named(sandbox_image, tmp_path):
+    code = (
+        "import os\n"
+        "os.symlink('/etc/passwd', '/output/passwd_link')\n"
+        "os.symlink('/etc', '/output/etc_link')\n"
+        "os.mkfifo('/output/a_fifo')\n"
+        "open('/output/report.txt', 'w').write('fine')\n"
+    )
+    result = _run(sandbox_image, tmp_path, code, collect=True)
+    assert result.verdict == Verdict.OUTPUT_LIMIT, result
+    for name in ("passwd_link", "etc_link", "a_fifo"):
+        assert name in result.reason
+    out = tmp_path / "output"
+    assert sorted(p.name for p in out.iterdir()) == ["report.txt"]
+    assert not any(p.is_symlink() for p in out.rglob("*"))
+    assert result.output_files == ["report.txt"]
+
+
+def test_normal_output_comes_back_byte_for_byte(sandbox_image, tmp_path):
+    payload = os.urandom(1 << 20)
+    code = (
+        "import os, shutil\n"
+        "os.makedirs('/output/nested/deeper')\n"
+        "shutil.copyfile('payload.bin', '/output/nested/deeper/payload.bin')\n"
+        "open('/output/predictions.csv', 'w').write('id,label\\n1,0\\n')\n"
+    )
+    result = _run(sandbox_image, tmp_path, code, collect=True, **{"payload.bin": payload})
+    assert result.verdict == Verdict.OK, result
+    assert result.output_files == ["nested/deeper/payload.bin", "predictions.csv"]
+    assert result.output_dir == tmp_path / "output"
+    assert (tmp_path / "output/nested/deeper/payload.bin").read_bytes() == payload
+    assert (tmp_path / "output/predictions.csv").read_text() == "id,label\n1,0\n"
+
+
+# --- network, environment, privileges, host files ---------------------------------------------
+
+NETWORK_PROBE = """
+import json, os, socket, sys
+port = int(sys.argv[1])
+report = {{"interfaces": sorted(os.listdir("/sys/class/net"))}}
+report["proc_net_dev"] = [line.split(":")[0].strip()
+                          for line in open("/proc/net/dev").read().splitlines()[2:]]
+try:
+    socket.getaddrinfo("example.com", 80)
+    report["dns"] = "resolved"
+except OSError as exc:
+    report["dns"] = type(exc).__name__
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    report["host_port"] = "connected"
+except OSError as exc:
+    report["host_port"] = type(exc).__name__
+print(json.dumps(report))
+"""
+
+
+def test_network_has_only_loopback_and_cannot_reach_the_host(sandbox_image, tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        sub = _submission(tmp_path, NETWORK_PROBE.format())
+        result = run_in_sandbox(["python3", "prog.py", str(port)], image=sandbox_image,
+                                submission=sub, limits=SMALL)
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    assert result.verdict == Verdict.OK, result
+    report = json.loads(result.stdout_tail.strip().splitlines()[-1])
+    assert report["interfaces"] == ["lo"]
+    assert report["proc_net_dev"] == ["lo"]
+    assert report["dns"] == "gaierror"
+    assert report["host_port"] == "ConnectionRefusedError"
+    assert accepted == []
+
+
+def test_environment_is_allow_listed(sandbox_image, tmp_path, monkeypatch):
+    secret = "sk-test-" + os.urandom(8).hex()
+    monkeypatch.setenv("TAKEHOME_FAKE_SECRET", secret)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    code = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
+    result = _run(sandbox_image, tmp_path, code, env={"ASSIGNMENT": "churn"})
+    assert result.verdict == Verdict.OK, result
+    seen = json.loads(result.stdout_tail)
+    assert set(seen) == ALLOWED_ENV | {"ASSIGNMENT"}
+    assert secret not in result.stdout_tail
+    assert seen["HOME"] == "/home/candidate" and seen["PYTHONHASHSEED"] == "0"
+    assert seen["TAKEHOME_OUTPUT_DIR"] == "/output" and seen["ASSIGNMENT"] == "churn"
+
+
+PRIVILEGE_PROBE = """
+import json, os, shutil, subprocess
+report = {"uid": os.getuid(), "euid": os.geteuid()}
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
+              if ":\\t" in line)
+report["cap_eff"] = status["CapEff"].strip()
+report["no_new_privs"] = status["NoNewPrivs"].strip()
+def attempt(name, fn):
+    try:
+        fn()
+        report[name] = "succeeded"
+    except Exception as exc:
+        report[name] = type(exc).__name__
+attempt("setuid0", lambda: os.setuid(0))
+attempt("chroot", lambda: os.chroot("/tmp"))
+attempt("hostname", lambda: open("/proc/sys/kernel/hostname", "w").write("pwned"))
+attempt("write_root_fs", lambda: open("/etc/pwned", "w").write("x"))
+os.makedirs("/tmp/mnt", exist_ok=True)
+mount = subprocess.run(["mount", "-t", "tmpfs", "none", "/tmp/mnt"], capture_output=True)
+report["mount_rc"] = mount.returncode
+su = subprocess.run(["su", "-c", "id -u", "root"], capture_output=True, stdin=subprocess.DEVNULL,
+                    timeout=10)
+report["su_rc"] = su.returncode
+report["su_out"] = su.stdout.decode().strip()
+shutil.copy("/bin/mount", "/tmp/mymount")
+attempt("chmod_setuid", lambda: os.chmod("/tmp/mymount", 0o4755))
+try:
+    probe = subprocess.run(["/tmp/mymount", "-t", "tmpfs", "none", "/tmp/mnt"],
+                           capture_output=True)
+    report["setuid_copy_mount"] = probe.returncode
+except OSError as exc:
+    report["setuid_copy_mount"] = type(exc).__name__
+print(json.dumps(report))
+"""
+
+
+def test_privilege_escalation_attempts_fail(sandbox_image, tmp_path):
+    result = _run(sandbox_image, tmp_path, PRIVILEGE_PROBE)
+    assert result.verdict == Verdict.OK, result
+    report = json.loads(result.stdout_tail.strip().splitlines()[-1])
+    assert report["uid"] == 10001 and report["euid"] == 10001
+    assert int(report["cap_eff"], 16) == 0
+    assert report["no_new_privs"] == "1"
+    assert report["setuid0"] == "PermissionError"
+    assert report["chroot"] == "PermissionError"
+    assert report["hostname"] in ("OSError", "PermissionError")
+    assert report["write_root_fs"] in ("OSError", "PermissionError")
+    assert report["mount_rc"] != 0
+    assert report["su_rc"] != 0 and report["su_out"] != "0"
+    assert report["setuid_copy_mount"] != 0  # a non-zero exit code or an exec error
+    assert not os.path.ismount("/tmp/mnt")  # nothing happened on the host either
+
+
+def test_unmounted_host_files_are_invisible(sandbox_image, tmp_path):
+    canary_dir = tmp_path / "not_mounted"
+    canary_dir.mkdir()
+    canary = canary_dir / "canary.txt"
+    canary.write_text("host-secret-canary")
+    canary.chmod(0o644)
+    code = (
+        "import sys\n"
+        f"path = {str(canary)!r}\n"
+        "try:\n"
+        "    print('READ', open(path).read())\n"
+        "except OSError as exc:\n"
+        "    print('ABSENT', type(exc).__name__)\n"
+    )
+    result = _run(sandbox_image, tmp_path, code)
+    assert result.verdict == Verdict.OK, result
+    assert result.stdout_tail.strip() == "ABSENT FileNotFoundError"
+    assert "host-secret-canary" not in result.stdout_tail
+
+
+# --- many at once --------------------------------------------------------------------------------
+
+HOSTILE = {
+    "fork": (FORK_UNTIL_FAILURE, {Verdict.PIDS_EXHAUSTED}),
+    "memory": ("c = []\nwhile True:\n    c.append(bytearray(16 << 20))\n", {Verdict.OOM}),
+    "loop": ("while True:\n    pass\n", {Verdict.TIMEOUT}),
+    "sleep": ("import time\ntime.sleep(10**6)\n", {Verdict.TIMEOUT}),
+    "flood": ("import os\nwhile True:\n    os.write(1, b'x' * 65536)\n", {Verdict.TIMEOUT}),
+    "children": (LEAVE_CHILDREN, {Verdict.OK}),
+    "links": ("import os\nos.symlink('/etc/passwd', '/output/p')\n", {Verdict.OUTPUT_LIMIT}),
+    "tmpfill": (FILL.format(path="/tmp/x"), {Verdict.EXIT_NONZERO}),
+}
+
+
+def test_eight_hostile_runs_at_once_are_all_contained(sandbox_image, tmp_path):
+    limits = SMALL.model_copy(update={"wall_time_s": 4, "memory_mb": 128})
+
+    def one(name: str) -> tuple[str, RunResult]:
+        folder = tmp_path / name
+        folder.mkdir()
+        code, _ = HOSTILE[name]
+        return name, _run(sandbox_image, folder, code, limits=limits, collect=True)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = dict(pool.map(one, HOSTILE))
+    for name, result in results.items():
+        assert result.verdict in HOSTILE[name][1], (name, result)
+    assert time.monotonic() - started < 90
+    assert _our_containers() == []

@@ -1,0 +1,251 @@
+"""graders.source and graders.artifacts: static reading of hostile submissions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from fixtures_graders import image_output, make_notebook, png_bytes, text_output, write_files
+
+from graders.artifacts import (
+    read_csv_capped,
+    read_json_capped,
+    read_notebook_capped,
+    read_text_capped,
+    sniff_image,
+)
+from graders.source import (
+    blank_ipython_syntax,
+    evidence_for,
+    find_calls,
+    find_imports,
+    find_names,
+    load_source,
+)
+
+
+def test_magics_and_shell_lines_are_blanked_keeping_line_numbers(tmp_path: Path) -> None:
+    code = (
+        "!pip install lightgbm\n"
+        "import pandas as pd\n"
+        "%matplotlib inline\n"
+        "files = !ls data\n"
+        "for f in files:\n"
+        "    !echo $f\n"
+        "df = pd.read_csv('train.csv')\n"
+        "df.describe?\n"
+        "df.describe()"
+    )
+    make_notebook(tmp_path, [("code", code)])
+    source = load_source(tmp_path)
+    (unit,) = source.code_units
+    assert unit.parse_error is None and unit.tree is not None
+    assert unit.code == code  # the source as written is kept for excerpts
+    sites = find_calls(source, ["pd.read_csv", "describe"])
+    assert [(s.cell, s.line, s.name) for s in sites] == [
+        (0, 7, "pd.read_csv"),
+        (0, 9, "df.describe"),
+    ]
+
+
+def test_foreign_cell_magic_blanks_the_whole_cell() -> None:
+    assert blank_ipython_syntax("%%bash\nls -la\nrm x") == "\n\n"
+    assert blank_ipython_syntax("%%time\nx = 1") == "pass\nx = 1"
+
+
+def test_unparsable_cell_gets_parse_error_and_never_raises(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [("code", "def broken(:\n    pass"), ("code", "x.fit()")])
+    write_files(tmp_path, {"bad.py": "class (", "deep.py": "(" * 5000 + ")" * 5000})
+    source = load_source(tmp_path)
+    by_place = {(u.path, u.cell): u for u in source.code_units}
+    assert by_place[("analysis.ipynb", 0)].tree is None
+    assert by_place[("analysis.ipynb", 0)].parse_error.startswith("SyntaxError")
+    assert by_place[("bad.py", None)].tree is None
+    assert by_place[("deep.py", None)].tree is None
+    assert by_place[("analysis.ipynb", 1)].tree is not None
+    assert [s.cell for s in find_calls(source, ["fit"])] == [1]
+
+
+def test_markdown_units_come_from_cells_and_text_files(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [("markdown", "# Intro"), ("code", "x = 1")])
+    write_files(tmp_path, {"README.md": "hello", "notes.rst": "n", "data.csv": "a,b"})
+    source = load_source(tmp_path)
+    assert [(m.path, m.cell, m.text) for m in source.markdown_units] == [
+        ("README.md", None, "hello"),
+        ("analysis.ipynb", 0, "# Intro"),
+        ("notes.rst", None, "n"),
+    ]
+    assert source.notebook_cells == {"analysis.ipynb": [("markdown", "# Intro"), ("code", "x = 1")]}
+
+
+def test_outputs_come_from_the_executed_notebook_when_given(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snap"
+    snapshot.mkdir()
+    cells = [("code", "plot()"), ("code", "print(1)")]
+    make_notebook(snapshot, cells, outputs={0: [image_output()], 1: [text_output("stale")]})
+    executed = make_notebook(tmp_path / "artifacts", cells, outputs={1: [text_output("fresh")]})
+    submitted = load_source(snapshot)
+    assert [(o.cell, o.text, o.reproduced) for o in submitted.output_units] == [
+        (0, "<Figure size 640x480>", False),
+        (1, "stale", False),
+    ]
+    assert submitted.output_units[0].image_bytes_len == len(png_bytes())
+    rerun = load_source(snapshot, {"analysis.ipynb": executed})
+    # cell 0 has no output in our run: the submitted one is kept, marked not reproduced
+    assert [(o.cell, o.text, o.reproduced) for o in rerun.output_units] == [
+        (0, "<Figure size 640x480>", False),
+        (1, "fresh", True),
+    ]
+
+
+def test_fake_image_output_has_no_image_bytes(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [("code", "x")], outputs={0: [image_output(b"not an image" * 10)]})
+    (output,) = load_source(tmp_path).output_units
+    assert output.mime_types == ("image/png", "text/plain")
+    assert output.image_bytes_len == 0
+
+
+def test_oversized_hidden_and_linked_files_are_skipped(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "big.py": "x = 1\n" * 1000,
+            ".hidden/a.py": "import os",
+            "venv/lib.py": "import os",
+            "__pycache__/c.py": "import os",
+            "ok.py": "import json",
+        },
+    )
+    (tmp_path / "outside.py").write_text("import sys")
+    os.symlink(tmp_path / "outside.py", tmp_path / "link.py")
+    source = load_source(tmp_path, max_file_bytes=1000)
+    assert [u.path for u in source.code_units] == ["ok.py", "outside.py"]
+
+
+def test_lenient_notebook_reading_and_garbage(tmp_path: Path) -> None:
+    lenient = {"cells": [{"cell_type": "code", "source": ["import os\n", "os.getcwd()"]}, 7]}
+    write_files(
+        tmp_path,
+        {
+            "lenient.ipynb": json.dumps(lenient),
+            "garbage.ipynb": "{not json",
+            "list.ipynb": "[1, 2]",
+        },
+    )
+    source = load_source(tmp_path)
+    assert [(u.path, u.cell) for u in source.code_units] == [("lenient.ipynb", 0)]
+    assert [s.line for s in find_calls(source, ["os.getcwd"])] == [2]
+
+
+def test_find_calls_resolves_import_aliases(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "a.py": "from sklearn.model_selection import train_test_split as tts\n"
+            "import pandas as pandas_lib\n"
+            "X = tts(df)\n"
+            "df = pandas_lib.read_csv('x')\n",
+        },
+    )
+    source = load_source(tmp_path)
+    sites = find_calls(source, ["train_test_split", "pandas.read_csv"])
+    assert [(s.path, s.line, s.name) for s in sites] == [
+        ("a.py", 3, "tts"),
+        ("a.py", 4, "pandas_lib.read_csv"),
+    ]
+
+
+def test_find_names_imports_and_evidence(tmp_path: Path) -> None:
+    make_notebook(
+        tmp_path,
+        [
+            ("code", "import numpy as np\nfrom sklearn.svm import SVC"),
+            ("code", "m = SVC(class_weight='balanced')\nw = m.class_weight\nsplit(stratify=None)"),
+        ],
+    )
+    source = load_source(tmp_path)
+    names = find_names(source, ["class_weight", "stratify"])
+    assert [(s.cell, s.line, s.name) for s in names] == [
+        (1, 1, "class_weight"),
+        (1, 2, "m.class_weight"),
+        (1, 3, "stratify"),
+    ]
+    assert [(module, site.cell, site.line) for module, site in find_imports(source)] == [
+        ("numpy", 0, 1),
+        ("sklearn.svm.SVC", 0, 2),
+    ]
+    evidence = evidence_for(names[0], reproduced=False)
+    assert (evidence.path, evidence.cell, evidence.line, evidence.reproduced) == (
+        "analysis.ipynb",
+        1,
+        1,
+        False,
+    )
+    assert evidence.excerpt == "m = SVC(class_weight='balanced')"
+
+
+def test_load_source_is_cached_per_root(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.py": "x = 1"})
+    assert load_source(tmp_path) is load_source(tmp_path)
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+def test_capped_readers_refuse_big_special_and_malformed_files(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.txt": "héllo", "a.json": '{"a": 1}', "bad.json": "{"})
+    assert read_text_capped(tmp_path / "a.txt", 100) == "héllo"
+    assert read_text_capped(tmp_path / "a.txt", 3) is None
+    assert read_text_capped(tmp_path / "missing.txt", 100) is None
+    assert read_text_capped(tmp_path, 100) is None  # a directory
+    os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
+    assert read_text_capped(tmp_path / "link.txt", 100) is None
+    os.mkfifo(tmp_path / "fifo")
+    assert read_text_capped(tmp_path / "fifo", 100) is None
+    assert read_json_capped(tmp_path / "a.json") == {"a": 1}
+    assert read_json_capped(tmp_path / "bad.json") is None
+    write_files(tmp_path, {"deep.json": "[" * 100_000 + "]" * 100_000})
+    assert read_json_capped(tmp_path / "deep.json") is None
+
+
+def test_read_notebook_capped_validates(tmp_path: Path) -> None:
+    good = make_notebook(tmp_path, [("code", "x = 1")])
+    assert read_notebook_capped(good).cells[0].source == "x = 1"
+    broken = json.loads(good.read_text())
+    del broken["cells"][0]["outputs"]
+    write_files(tmp_path, {"broken.ipynb": json.dumps(broken)})
+    assert read_notebook_capped(tmp_path / "broken.ipynb") is None
+    assert read_notebook_capped(good, max_bytes=10) is None
+
+
+def test_sniff_image() -> None:
+    assert sniff_image(png_bytes()) == "png"
+    assert sniff_image(b"\xff\xd8\xff\xe0" + b"\x00" * 40) == "jpeg"
+    assert sniff_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30) is None  # no IHDR
+    assert sniff_image(png_bytes(width=0)) is None
+    assert sniff_image(b"GIF89a" + b"\x00" * 40) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("id,label\n1,0\n2,1\n", [["1", "0"], ["2", "1"]]),
+        ("id,label\n1,0,9\n", None),  # ragged row
+        ("id,label\n" + "1,0\n" * 20, None),  # more rows than allowed
+    ],
+)
+def test_read_csv_capped(tmp_path: Path, content: str, expected: list[list[str]] | None) -> None:
+    write_files(tmp_path, {"p.csv": content})
+    frame = read_csv_capped(tmp_path / "p.csv", max_bytes=10_000, max_rows=10)
+    if expected is None:
+        assert frame is None
+    else:
+        assert frame.values.tolist() == expected
+
+
+def test_nbformat_is_what_the_fixtures_write(tmp_path: Path) -> None:
+    path = make_notebook(tmp_path, [("markdown", "m")])
+    assert nbformat.read(str(path), as_version=4).nbformat == 4
