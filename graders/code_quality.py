@@ -10,6 +10,7 @@ of the account name (reports may be blind).
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import stat
@@ -253,9 +254,15 @@ def count_statements(body: list[ast.stmt]) -> int:
     return total
 
 
+@functools.lru_cache(maxsize=8)
+def source_lines(code: str) -> tuple[str, ...]:
+    """``code`` split into lines (cached: findings in one unit share one split)."""
+    return tuple(code.split("\n"))
+
+
 def code_lines(unit: CodeUnit, node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """Non-blank, non-comment lines of a function, without its docstring."""
-    lines = unit.code.split("\n")
+    lines = source_lines(unit.code)
     start, end = node.lineno, node.end_lineno or node.lineno
     skip: set[int] = set()
     first = node.body[0] if node.body else None
@@ -297,7 +304,7 @@ class Finding:
 
 
 def _line(unit: CodeUnit, number: int) -> str:
-    lines = unit.code.split("\n")
+    lines = source_lines(unit.code)
     return clip(lines[number - 1].strip(), 200) if 0 < number <= len(lines) else ""
 
 
@@ -476,19 +483,22 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     SecretPattern(
         "credentials in a URL",
-        re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s:/@'\"]+:(?P<secret>[^\s@'\"/]{3,})@"),
+        re.compile(
+            r"(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://[^\s:/@'\"]{1,200}:"
+            r"(?P<secret>[^\s@'\"/]{3,200})@"
+        ),
     ),
     SecretPattern(
         "password assignment",
         re.compile(
-            r"(?i)\b[\w.\-]*(?:password|passwd)['\"]?\s*[:=]\s*[rbuf]?(['\"])"
+            r"(?i)(?:password|passwd)['\"]?\s*[:=]\s*[rbuf]?(['\"])"
             r"(?P<secret>[^'\"\s]{6,})\1"
         ),
     ),
     SecretPattern(
         "key or token assignment",
         re.compile(
-            r"(?i)\b[\w.\-]*(?:api[_\-]?key|apikey|secret|secret[_\-]?key|access[_\-]?key|"
+            r"(?i)(?:api[_\-]?key|apikey|secret|secret[_\-]?key|access[_\-]?key|"
             r"auth[_\-]?token|access[_\-]?token|token|client[_\-]?secret)['\"]?\s*[:=]\s*"
             r"[rbuf]?(['\"])(?P<secret>[A-Za-z0-9_\-./+=]{16,})\1"
         ),
@@ -674,7 +684,7 @@ def absolute_paths(unit: CodeUnit) -> list[Finding]:
     else:
         lines = [
             i
-            for i, text in enumerate(unit.code.split("\n"), start=1)
+            for i, text in enumerate(source_lines(unit.code), start=1)
             if re.search(r"['\"]", text) and _is_machine_path(text)
         ]
     for number in sorted(set(lines)):
@@ -824,8 +834,9 @@ class CodeQualityGrader:
         score, messages = parse_pylint(document)
         if score is None:
             stage = artifacts.stages.get("lint")
-            verdict = f" (lint stage: {stage.verdict})" if stage else ""
-            return f"no pylint score available{verdict}"
+            if stage is None:
+                return "pylint did not run (the sandbox had no lint stage)"
+            return f"no pylint score available (lint stage: {stage.verdict})"
         sources = (
             artifacts.pylint_json.parent / "lint_sources.json" if artifacts.pylint_json else None
         )

@@ -380,7 +380,8 @@ def reasoning_check(source: SubmissionSource, readme: tuple[str, str] | None) ->
         id="documentation.explains_choices",
         passed=count >= MIN_REASONING,
         sentence=(
-            f'The written explanations justify choices {count} times ("because", "chose", '
+            f"The written explanations justify choices {count} time{'' if count == 1 else 's'} "
+            f'("because", "chose", '
             f'"since", "trade-off" ...; at least {MIN_REASONING} expected).'
         ),
         evidence=hits,
@@ -500,8 +501,9 @@ class DocumentationGrader:
                     id="documentation.poor",
                     severity="medium",
                     sentence=(
-                        "There is no README and no prose in the notebooks: nothing explains "
-                        "the problem, the approach or the results."
+                        ("The README is nearly empty" if readme else "There is no README")
+                        + f" and the notebooks hold {prose_words} words of prose: nothing "
+                        "explains the problem, the approach or the results."
                     ),
                     evidence=[Evidence(path=readme[0], metric={"words": readme_words})]
                     if readme

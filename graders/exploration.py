@@ -53,7 +53,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_IMAGE_FILES = 200
 COMMENTARY_WINDOW = 3  # a markdown cell at most this many cells after exploration code
 COMMENTARY_MIN_WORDS = 20
-_Y_NAME = re.compile(r"^y(_[A-Za-z0-9]+)?$")
+_Y_NAME = re.compile(r"^y(_(train|test|tr|te|val|valid|dev|all|full|true))?$")  # not y_pred
 
 
 class ExplorationGrader:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -456,9 +457,10 @@ class HeldoutMetricsGrader:
             expected_ids=truth.ids,
             classes=spec.classes,
         )
+        where = _artifact_evidence(artifacts.root, artifacts.predictions)
         if not check.ok:
-            return self._invalid(spec, check)
-        return self._scored(context, truth, check)
+            return self._invalid(spec, check, where)
+        return self._scored(context, truth, check, where)
 
     def _no_predictions(self, spec: Any, run: Any) -> GraderResult:
         why = ""
@@ -484,7 +486,7 @@ class HeldoutMetricsGrader:
             },
         )
 
-    def _invalid(self, spec: Any, check: PredictionsCheck) -> GraderResult:
+    def _invalid(self, spec: Any, check: PredictionsCheck, where: list[Evidence]) -> GraderResult:
         sentence = check.summary()
         checks = [
             Check(
@@ -492,7 +494,7 @@ class HeldoutMetricsGrader:
                 passed=True,
                 sentence=f"{spec.submission.predictions_file} was written.",
             ),
-            Check(id="predictions_valid", passed=False, sentence=sentence),
+            Check(id="predictions_valid", passed=False, sentence=sentence, evidence=where),
         ]
         return GraderResult(
             grader=NAME,
@@ -508,7 +510,7 @@ class HeldoutMetricsGrader:
         )
 
     def _scored(
-        self, context: GraderContext, truth: Truth, check: PredictionsCheck
+        self, context: GraderContext, truth: Truth, check: PredictionsCheck, where: list[Evidence]
     ) -> GraderResult:
         spec = context.assignment.spec
         primary = spec.primary_metric
@@ -539,7 +541,7 @@ class HeldoutMetricsGrader:
                 passed=True,
                 sentence=f"{spec.submission.predictions_file} was written.",
             ),
-            Check(id="predictions_valid", passed=True, sentence=check.summary()),
+            Check(id="predictions_valid", passed=True, sentence=check.summary(), evidence=where),
             Check(
                 id="beats_baseline",
                 passed=beats,
@@ -615,6 +617,17 @@ class HeldoutMetricsGrader:
             "source_baseline": "trivial predictor",
             "mode": "fallback",
         }
+
+
+def _artifact_evidence(root: Path, path: Path | None) -> list[Evidence]:
+    """``artifact:<path>`` evidence for a file under the artifacts root (none otherwise)."""
+    if path is None:
+        return []
+    try:
+        rel = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except (OSError, ValueError):
+        return []
+    return [Evidence(path=f"artifact:{rel}", note="predictions written in the sandbox")]
 
 
 def _validation_details(check: PredictionsCheck) -> dict[str, Any]:

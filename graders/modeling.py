@@ -278,7 +278,7 @@ def _comparison_check(source: SubmissionSource, models: list[CallSite]) -> Check
     for unit in source.markdown_units:
         words = {m.lower() for m in MODEL_WORDS.findall(unit.text)}
         table = unit.text.count("|") >= 4
-        comparative = re.search(r"\b(better|worse|outperform\w*|compar\w*|vs\.?|versus)\b",
+        comparative = re.search(r"\b(better|worse|best|beats?|outperform\w*|compar\w*|higher|lower|vs\.?|versus)\b",
                                 unit.text, re.IGNORECASE)  # fmt: skip
         if len(words) >= 2 and (table or comparative):
             evidence.append(markdown_evidence(unit, note="comparison in prose"))

@@ -67,26 +67,41 @@ def _tail(text: str, limit: int = TRACEBACK_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
+STATUS_WORDS = {
+    "error": "an error",
+    "timeout": "a cell that did not finish within its time limit",
+    "kernel_died": "the kernel dying (often out of memory)",
+    "budget_exhausted": "the run's time budget running out",
+    "unreadable": "a notebook file that could not be read",
+    "missing": "a missing notebook file",
+}
+
+
 @dataclass(frozen=True)
 class NotebookFailure:
     """The first failing cell of one notebook in the sandbox run."""
 
     path: str
     cell: int | None
+    status: str
     ename: str
     evalue: str
     traceback: str
 
-    @property
-    def where(self) -> str:
-        """``analysis.ipynb cell 7`` (or just the path when the cell is unknown)."""
-        return f"{self.path} cell {self.cell}" if self.cell is not None else self.path
+    def describe(self) -> str:
+        """``failed at analysis.ipynb cell 7 with KeyError: 'price'``."""
+        where = f"{self.path} cell {self.cell}" if self.cell is not None else self.path
+        if self.ename:
+            return f"failed at {where} with {self.ename}" + (
+                f": {clip(self.evalue, 160)}" if self.evalue else ""
+            )
+        return f"failed at {where} because of {STATUS_WORDS.get(self.status, self.status)}"
 
 
 def notebook_failures(errors: dict[str, Any]) -> list[NotebookFailure]:
     """Failures from ``Artifacts.notebook_errors``, sorted by path (malformed values dropped)."""
     failures = []
-    for path, error in sorted(errors.items()):
+    for path, error in sorted(errors.items(), key=lambda item: str(item[0])):
         if not isinstance(path, str) or not isinstance(error, dict):
             continue
         cell = error.get("cell", error.get("failing_cell"))
@@ -94,7 +109,8 @@ def notebook_failures(errors: dict[str, Any]) -> list[NotebookFailure]:
             NotebookFailure(
                 path=path[:500],
                 cell=cell if isinstance(cell, int) and not isinstance(cell, bool) else None,
-                ename=clip(str(error.get("ename") or error.get("status") or "Error"), 100),
+                status=clip(str(error.get("status") or "error"), 40),
+                ename=clip(str(error.get("ename") or ""), 100),
                 evalue=clip(str(error.get("evalue") or ""), 300),
                 traceback=str(error.get("traceback") or "")[-20_000:],
             )
@@ -102,13 +118,65 @@ def notebook_failures(errors: dict[str, Any]) -> list[NotebookFailure]:
     return failures
 
 
-def run_check(artifacts: Artifacts, root: Path) -> tuple[Check, RedFlag | None] | None:
-    """``reproducibility.runs_clean`` and ``reproducibility.failed_to_run``; None without a run."""
+def describe_failure(verdict: str, reason: str, failures: list[NotebookFailure]) -> str:
+    """What went wrong, as the end of "the submission ...": verdict first, then the cell."""
+    if failures and verdict in {"ok", "exit_nonzero"}:
+        what = failures[0].describe()
+    else:
+        what = VERDICT_WORDS.get(verdict, f"ended with verdict {verdict}")
+        what += f" ({clip(reason, 160)})" if reason else ""
+        what += f"; it {failures[0].describe()}" if failures else ""
+    if len(failures) > 1:
+        what += f" (and {len(failures) - 1} more notebooks failed)"
+    return what
+
+
+def _failure_evidence(failure: NotebookFailure, root: Path) -> list[Evidence]:
+    rel = _snapshot_file(root, failure.path)
+    cell = failure.cell if rel else None
+    summary = f"{failure.ename}: {failure.evalue}" if failure.ename else failure.status
+    evidence = [
+        Evidence(
+            path=rel,
+            cell=cell,
+            excerpt=clip(summary, 300),
+            note="first failing cell"
+            if rel
+            else f"first failing cell in {clip(failure.path, 200)}",
+        )
+    ]
+    if failure.traceback.strip():
+        evidence.append(
+            Evidence(path=rel, cell=cell, excerpt=_tail(failure.traceback), note="end of traceback")
+        )
+    return evidence
+
+
+@dataclass(frozen=True)
+class RunJudgement:
+    """The clean-run check, its red flag, and a note for the grader's reason."""
+
+    check: Check | None
+    flag: RedFlag | None
+    note: str | None
+
+
+def run_check(artifacts: Artifacts, root: Path) -> RunJudgement:
+    """``reproducibility.runs_clean`` and ``reproducibility.failed_to_run`` from the run stage.
+
+    A ``sandbox_error`` verdict is the harness's fault, never the candidate's: not scored.
+    """
     stage = artifacts.stages.get("run")
     failures = notebook_failures(artifacts.notebook_errors)
     if stage is None and not failures:
-        return None
+        return RunJudgement(None, None, "the sandbox did not run the submission")
     verdict = stage.verdict if stage is not None else "exit_nonzero"
+    if verdict == "sandbox_error":
+        return RunJudgement(
+            None,
+            None,
+            "the clean run is not scored: the sandbox failed (not the candidate's fault)",
+        )
     if stage is not None and verdict == "ok" and not failures:
         check = Check(
             id="reproducibility.runs_clean",
@@ -120,48 +188,19 @@ def run_check(artifacts: Artifacts, root: Path) -> tuple[Check, RedFlag | None] 
             ),
             evidence=[Evidence(metric=_stage_metric(stage))],
         )
-        return check, None
-    evidence: list[Evidence] = []
-    for failure in failures:
-        rel = _snapshot_file(root, failure.path)
-        evidence.append(
-            Evidence(
-                path=rel,
-                cell=failure.cell if rel else None,
-                excerpt=clip(f"{failure.ename}: {failure.evalue}", 300),
-                note="first failing cell" if rel else f"first failing cell in {failure.where}",
-            )
-        )
-        if failure.traceback.strip():
-            evidence.append(
-                Evidence(
-                    path=rel,
-                    cell=failure.cell if rel else None,
-                    excerpt=_tail(failure.traceback),
-                    note="end of the traceback",
-                )
-            )
+        return RunJudgement(check, None, None)
+    evidence = [e for failure in failures for e in _failure_evidence(failure, root)]
     if stage is not None:
         tail = stage.stderr_tail or stage.stdout_tail
         if not failures and tail.strip():
             evidence.append(Evidence(excerpt=_tail(tail), note="end of the run's output"))
         evidence.append(Evidence(metric=_stage_metric(stage)))
-    if failures:
-        first = failures[0]
-        what = f"failed at {first.where} with {first.ename}"
-        what += f": {clip(first.evalue, 160)}" if first.evalue else ""
-        if len(failures) > 1:
-            what += f" (and {len(failures) - 1} more notebooks failed)"
-    else:
-        what = VERDICT_WORDS.get(verdict, f"ended with verdict {verdict}")
-        if stage is not None and stage.reason:
-            what += f" ({clip(stage.reason, 160)})"
-    sentence = f"Run top to bottom in a clean environment, the submission {what}."
+    what = describe_failure(verdict, stage.reason if stage else "", failures)
     check = Check(
         id="reproducibility.runs_clean",
         passed=False,
         weight=3.0,
-        sentence=sentence,
+        sentence=f"Run top to bottom in a clean environment, the submission {what}.",
         evidence=evidence,
     )
     flag = RedFlag(
@@ -170,7 +209,7 @@ def run_check(artifacts: Artifacts, root: Path) -> tuple[Check, RedFlag | None] 
         sentence=f"The submission does not run from scratch: it {what}.",
         evidence=evidence,
     )
-    return check, flag
+    return RunJudgement(check, flag, f"the submission does not run from scratch: it {what}")
 
 
 def _stage_metric(stage: Any) -> dict[str, float | int | str | None]:
@@ -540,7 +579,8 @@ def dependency_checks(
             id="reproducibility.dependencies_declared",
             passed=bool(declared),
             sentence=(
-                f"{len(declared)} dependencies are declared in {', '.join(files)}."
+                f"{len(declared)} dependenc{'y is' if len(declared) == 1 else 'ies are'} "
+                f"declared in {', '.join(files)}."
                 if declared
                 else f"{', '.join(files)} declare no dependency that could be read."
             ),
@@ -610,14 +650,13 @@ class ReproducibilityGrader:
             if run is not None:
                 details["run_wall_time_s"] = round(run.wall_time_s, 3)
                 details["run_peak_memory_bytes"] = run.peak_memory_bytes
-            result = run_check(artifacts, root)
-            if result is None:
-                notes.append("the sandbox did not run the submission")
-            else:
-                checks.append(result[0])
-                if result[1] is not None:
-                    red_flags.append(result[1])
-                    notes.append(result[1].sentence.removesuffix("."))
+            judgement = run_check(artifacts, root)
+            if judgement.check is not None:
+                checks.append(judgement.check)
+            if judgement.flag is not None:
+                red_flags.append(judgement.flag)
+            if judgement.note is not None:
+                notes.append(judgement.note)
         order = order_check(root, sorted(source.notebook_cells))
         if order is not None:
             checks.append(order)

@@ -37,7 +37,7 @@ MAX_FILES = 5_000
 MAX_TOTAL_BYTES = 200_000_000
 MAX_CELL_CHARS = 200_000
 OUTPUT_TEXT_CHARS = 4_000
-EXCERPT_LINES = 3
+MAX_TREE_DEPTH = 400  # deeper trees are refused: graders walk them recursively
 
 SOURCE_SUFFIXES = frozenset({".py", ".ipynb", ".md", ".rst", ".txt"})
 TEXT_SUFFIXES = frozenset({".md", ".rst", ".txt"})
@@ -270,11 +270,26 @@ def _python_unit(
 
 def _parse(code: str) -> tuple[ast.Module | None, str | None]:
     try:
-        return ast.parse(code), None
+        tree = ast.parse(code)
     except SyntaxError as exc:
         return None, f"SyntaxError: {exc.msg} (line {exc.lineno})"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return None, f"{type(exc).__name__}: {clip(str(exc), 200)}"
+    if _too_deep(tree, MAX_TREE_DEPTH):
+        return None, f"TooDeep: the syntax tree is nested more than {MAX_TREE_DEPTH} levels"
+    return tree, None
+
+
+def _too_deep(tree: ast.AST, limit: int) -> bool:
+    """True when ``tree`` nests deeper than ``limit`` (checked iteratively: recursive walkers
+    in graders can then never hit Python's recursion limit on hostile code)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
 
 
 def blank_ipython_syntax(code: str) -> str:
@@ -797,7 +812,9 @@ def find_keywords(source: SubmissionSource, names: Iterable[str]) -> list[CallSi
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg in wanted:
                 value = node.value
-                if isinstance(value, ast.Constant) and value.value in (None, False):
+                if isinstance(value, ast.Constant) and (
+                    value.value is None or value.value is False
+                ):
                     continue
                 found.append(_site(unit, node, node.arg))
     return _sorted(found)

@@ -13,6 +13,7 @@ written next to candidate code and are parsed as hostile input.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import stat
@@ -32,7 +33,7 @@ from graders.base import (
     RedFlag,
     clip,
 )
-from graders.source import CodeUnit, SubmissionSource, dotted_name, excerpt_of, source_for
+from graders.source import CodeUnit, SubmissionSource, dotted_name, source_for
 
 MAX_JUNIT_BYTES = 5_000_000
 MAX_TESTCASES = 20_000
@@ -71,6 +72,17 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+@functools.lru_cache(maxsize=8)
+def _source_lines(code: str) -> tuple[str, ...]:
+    return tuple(code.split("\n"))
+
+
+def _excerpt(unit: CodeUnit, line: int) -> str:
+    """The stripped source line ``line`` (1-based) of ``unit``, clipped."""
+    lines = _source_lines(unit.code)
+    return clip(lines[line - 1].strip(), 300) if 0 < line <= len(lines) else ""
+
+
 def is_test_file(path: str) -> bool:
     """True for ``test_*.py`` and ``*_test.py`` files (pytest's default patterns)."""
     return bool(_TEST_NAME.match(PurePosixPath(path).name))
@@ -101,7 +113,7 @@ def _is_assertion_call(node: ast.Call, helpers: set[str]) -> bool:
     last = name.rsplit(".", 1)[-1]
     if last.lower().startswith("assert") or last in ASSERT_CALLS:
         return True
-    if ".testing." in f".{name}" or name.startswith("testing."):
+    if ".testing." in f".{name}":  # np.testing.*, pd.testing.*, torch.testing.*
         return True
     return isinstance(node.func, ast.Name) and node.func.id in helpers
 
@@ -117,20 +129,23 @@ def asserts_something(node: ast.AST, helpers: set[str]) -> bool:
 
 
 def _helpers(tree: ast.Module) -> set[str]:
-    """Module-level non-test functions that assert (directly or through each other)."""
+    """Module-level non-test functions that assert, directly or through each other."""
     functions = {
         n.name: n
         for n in tree.body
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith("test")
     }
-    helpers: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for name, node in sorted(functions.items()):
-            if name not in helpers and asserts_something(node, helpers):
-                helpers.add(name)
-                changed = True
+    callers: dict[str, set[str]] = {}
+    for name, node in functions.items():
+        for child in ast.walk(node):
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name):
+                callers.setdefault(child.func.id, set()).add(name)
+    helpers = {name for name, node in functions.items() if asserts_something(node, set())}
+    pending = sorted(helpers)
+    while pending:  # a function calling a helper is a helper too
+        for caller in sorted(callers.get(pending.pop(), set()) - helpers):
+            helpers.add(caller)
+            pending.append(caller)
     return helpers
 
 
@@ -148,7 +163,7 @@ def find_test_functions(unit: CodeUnit) -> list[TestFunction]:
                 node.lineno,
                 qualname,
                 asserts_something(node, helpers),
-                excerpt_of(unit, node.lineno),
+                _excerpt(unit, node.lineno),
             )
         )
 
@@ -330,15 +345,21 @@ def parse_junit(text: str) -> list[CaseResult] | None:
 def _case_location(
     case: CaseResult, root: Path, static: dict[tuple[str, str], TestFunction]
 ) -> tuple[str | None, int | None]:
-    """Snapshot path and line of a test case, from its dotted classname."""
-    parts = [p for p in case.classname.split(".") if p]
+    """Snapshot path and line of a test case, from its dotted classname.
+
+    A collection error has an empty classname and the module as its name.
+    """
     base = case.name.split("[", 1)[0]
+    dotted = case.classname
+    if not dotted:
+        dotted, base = base, ""
+    parts = [p for p in dotted.split(".") if p]
     for cut in range(len(parts), 0, -1):
         rel = "/".join(parts[:cut]) + ".py"
         if _snapshot_rel(rel, root) is None:
             continue
-        qual = ".".join(parts[cut:] + [base])
-        test = static.get((rel, qual))
+        qual = ".".join(parts[cut:] + ([base] if base else []))
+        test = static.get((rel, qual)) if qual else None
         return rel, test.line if test else None
     return None, None
 
@@ -417,7 +438,7 @@ def coverage_check(document: Any, root: Path) -> Check:
     statements = sum(r[2] for r in rows)
     percent = round(100.0 * covered / statements, 1)
     band = coverage_band(percent)
-    worst = sorted(rows, key=lambda r: (r[1] / r[2], r[0]))[:5]
+    worst = sorted((r for r in rows if r[1] < r[2]), key=lambda r: (r[1] / r[2], r[0]))[:5]
     return Check(
         id="tests.coverage",
         passed=percent >= MIN_COVERAGE,
@@ -458,7 +479,7 @@ def tampering_flag(
             continue
         for line, what in tampering_sites(unit):
             evidence.append(
-                Evidence(path=unit.path, line=line, excerpt=excerpt_of(unit, line), note=what)
+                Evidence(path=unit.path, line=line, excerpt=_excerpt(unit, line), note=what)
             )
     for rel in startup_files(root, integrity):
         evidence.append(Evidence(path=rel, note="runs automatically when Python starts"))
@@ -603,6 +624,9 @@ class TestsGrader:
         if artifacts is None:
             return f"{found}; not run (graded with --no-run)."
         stage = artifacts.stages.get("tests")
+        if stage is not None and stage.verdict == "sandbox_error":
+            details["tests_stage"] = stage.verdict
+            return f"{found}; run not scored: the sandbox failed (not the candidate's fault)."
         text = (
             read_text_capped(artifacts.junit_xml, MAX_JUNIT_BYTES) if artifacts.junit_xml else None
         )

@@ -145,7 +145,9 @@ class SubmissionContract(BaseModel):
         if value is None:
             return value
         if not value.endswith(".ipynb") or value.startswith("/") or ".." in Path(value).parts:
-            raise ValueError(f"{value!r} must be a relative path ending in .ipynb (e.g. solution.ipynb)")
+            raise ValueError(
+                f"{value!r} must be a relative path ending in .ipynb (e.g. solution.ipynb)"
+            )
         return value
 
     @field_validator("default_commands")
@@ -153,9 +155,7 @@ class SubmissionContract(BaseModel):
     def _known_command_forms(cls, value: list[str]) -> list[str]:
         for command in value:
             if _parse_default_command(command) is None:
-                raise ValueError(
-                    f"{command!r} is not 'python <script>.py' or 'make <target>'"
-                )
+                raise ValueError(f"{command!r} is not 'python <script>.py' or 'make <target>'")
         return value
 
     @field_validator("predictions_file")
@@ -219,7 +219,7 @@ class AssignmentSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "AssignmentSpec":
+    def _consistent(self) -> AssignmentSpec:
         if len(set(self.metrics)) != len(self.metrics):
             raise ValueError("metrics lists a metric twice")
         allowed = METRICS_FOR_TASK[self.task_type]

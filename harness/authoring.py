@@ -142,8 +142,11 @@ def _check_layout(assignment: Assignment) -> list[Problem]:
     problems: list[Problem] = []
     if assignment.root.name != spec.slug:
         problems.append(
-            Problem(SPEC_FILE, f"slug {spec.slug!r} differs from the folder name "
-                    f"{assignment.root.name!r}", "make the slug and the folder name equal")
+            Problem(
+                SPEC_FILE,
+                f"slug {spec.slug!r} differs from the folder name {assignment.root.name!r}",
+                "make the slug and the folder name equal",
+            )
         )
     required = [
         (assignment.readme, "write the candidate prompt (see docs/authoring.md)"),
@@ -159,17 +162,25 @@ def _check_layout(assignment: Assignment) -> list[Problem]:
         folder = assignment.solution_dir(name)
         if not folder.is_dir() or not any(folder.iterdir()):
             problems.append(
-                Problem(_rel(assignment, folder), "solution missing or empty",
-                        f"add a complete {name} submission that follows the contract")
+                Problem(
+                    _rel(assignment, folder),
+                    "solution missing or empty",
+                    f"add a complete {name} submission that follows the contract",
+                )
             )
     examples = assignment.examples_dir
     if not examples.is_dir():
-        problems.append(Problem("examples", "folder missing", "add examples/ (see docs/authoring.md)"))
+        problems.append(
+            Problem("examples", "folder missing", "add examples/ (see docs/authoring.md)")
+        )
     for item in spec.starter_code:
         if not (assignment.root / item).exists():
             problems.append(
-                Problem(SPEC_FILE, f"starter_code path {item!r} does not exist",
-                        "fix the path (relative to the assignment folder) or remove it")
+                Problem(
+                    SPEC_FILE,
+                    f"starter_code path {item!r} does not exist",
+                    "fix the path (relative to the assignment folder) or remove it",
+                )
             )
     return problems
 
@@ -180,8 +191,11 @@ def _check_rubric(assignment: Assignment, rubrics_dir: Path) -> list[Problem]:
         return []
     known = sorted(p.stem for p in rubrics_dir.glob("*.yaml")) if rubrics_dir.is_dir() else []
     return [
-        Problem(SPEC_FILE, f"rubric {assignment.spec.rubric!r} not found ({rubric} is missing)",
-                f"set rubric to one of {known}" if known else f"create {rubric}")
+        Problem(
+            SPEC_FILE,
+            f"rubric {assignment.spec.rubric!r} not found ({rubric} is missing)",
+            f"set rubric to one of {known}" if known else f"create {rubric}",
+        )
     ]
 
 
@@ -195,8 +209,11 @@ def _check_readme(assignment: Assignment) -> list[Problem]:
     if not absent:
         return []
     return [
-        Problem(README_FILE, f"the prompt does not mention {absent}",
-                "state the contract: data/output folders, predictions file and its columns")
+        Problem(
+            README_FILE,
+            f"the prompt does not mention {absent}",
+            "state the contract: data/output folders, predictions file and its columns",
+        )
     ]
 
 
@@ -220,11 +237,18 @@ def _check_data(assignment: Assignment) -> list[Problem]:
         try:
             frames[key] = _read(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            problems.append(Problem(_rel(assignment, path), f"not a readable CSV "
-                                    f"({type(exc).__name__})", "regenerate it"))
+            problems.append(
+                Problem(
+                    _rel(assignment, path),
+                    f"not a readable CSV ({type(exc).__name__})",
+                    "regenerate it",
+                )
+            )
     spec = assignment.spec
     for key, frame in frames.items():
-        problems += _check_columns(assignment, files[key], frame, needs_target=key in ("train", "labels"))
+        problems += _check_columns(
+            assignment, files[key], frame, needs_target=key in ("train", "labels")
+        )
     if "features" in frames and "labels" in frames:
         problems += _check_alignment(assignment, frames["features"], frames["labels"])
     if "labels" in frames and spec.target in frames["labels"].columns:
@@ -242,28 +266,53 @@ def _check_columns(
     rel = _rel(assignment, path)
     problems: list[Problem] = []
     if spec.id_column not in frame.columns:
-        problems.append(Problem(rel, f"id column {spec.id_column!r} missing",
-                                "add it, or fix id_column in assignment.yaml"))
+        problems.append(
+            Problem(
+                rel,
+                f"id column {spec.id_column!r} missing",
+                "add it, or fix id_column in assignment.yaml",
+            )
+        )
     if needs_target and spec.target not in frame.columns:
-        problems.append(Problem(rel, f"target column {spec.target!r} missing",
-                                "add it, or fix target in assignment.yaml"))
+        problems.append(
+            Problem(
+                rel,
+                f"target column {spec.target!r} missing",
+                "add it, or fix target in assignment.yaml",
+            )
+        )
     if not needs_target and spec.target in frame.columns:
-        problems.append(Problem(rel, f"features file contains the target column {spec.target!r}",
-                                "drop the target from features files"))
+        problems.append(
+            Problem(
+                rel,
+                f"features file contains the target column {spec.target!r}",
+                "drop the target from features files",
+            )
+        )
     if frame.empty:
         problems.append(Problem(rel, "no rows", "regenerate the data"))
     if path == assignment.hidden_labels_csv:
         expected = [spec.id_column, spec.target]
         if list(frame.columns) != expected and set(expected) <= set(frame.columns):
             extra = [c for c in frame.columns if c not in expected]
-            problems.append(Problem(rel, f"must hold exactly {expected}; extra columns {extra}",
-                                    "keep only the id and target columns"))
+            problems.append(
+                Problem(
+                    rel,
+                    f"must hold exactly {expected}; extra columns {extra}",
+                    "keep only the id and target columns",
+                )
+            )
     if spec.id_column in frame.columns and path != assignment.train_csv:
         ids = frame[spec.id_column]
         duplicated = int(ids.duplicated().sum())
         if duplicated:
-            problems.append(Problem(rel, f"{duplicated} duplicated values in id column "
-                                    f"{spec.id_column!r}", "make ids unique"))
+            problems.append(
+                Problem(
+                    rel,
+                    f"{duplicated} duplicated values in id column {spec.id_column!r}",
+                    "make ids unique",
+                )
+            )
         empty = int((ids.str.strip() == "").sum())
         if empty:
             problems.append(Problem(rel, f"{empty} empty ids", "give every row an id"))
@@ -282,10 +331,12 @@ def _check_alignment(
     if not unlabelled and not orphan:
         return []
     return [
-        Problem(_rel(assignment, assignment.hidden_labels_csv),
-                f"ids not aligned with test_features.csv: {unlabelled} feature ids have no "
-                f"label, {orphan} labels have no features row",
-                "regenerate both hidden files from the same rows")
+        Problem(
+            _rel(assignment, assignment.hidden_labels_csv),
+            f"ids not aligned with test_features.csv: {unlabelled} feature ids have no "
+            f"label, {orphan} labels have no features row",
+            "regenerate both hidden files from the same rows",
+        )
     ]
 
 
@@ -298,56 +349,81 @@ def _check_label_values(
     missing = int((values == "").sum())
     problems: list[Problem] = []
     if missing:
-        problems.append(Problem(rel, f"{missing} rows without a {spec.target!r} value",
-                                "label every row (or drop unlabelled rows)"))
+        problems.append(
+            Problem(
+                rel,
+                f"{missing} rows without a {spec.target!r} value",
+                "label every row (or drop unlabelled rows)",
+            )
+        )
     values = values[values != ""]
     if spec.classes is None:
         not_numeric = int(pd.to_numeric(values, errors="coerce").isna().sum())
         if not_numeric:
-            problems.append(Problem(rel, f"{not_numeric} non-numeric {spec.target!r} values",
-                                    "regression targets must be numbers"))
+            problems.append(
+                Problem(
+                    rel,
+                    f"{not_numeric} non-numeric {spec.target!r} values",
+                    "regression targets must be numbers",
+                )
+            )
         return problems
     allowed = {str(c) for c in spec.classes}
     unknown = values[~values.isin(allowed)]
     if len(unknown):
         shown = "" if hidden else f": {sorted(unknown.unique())[:5]}"
-        problems.append(Problem(rel, f"{unknown.nunique()} label values not in classes "
-                                f"({len(unknown)} rows){shown}",
-                                "fix the labels or the classes list in assignment.yaml"))
+        problems.append(
+            Problem(
+                rel,
+                f"{unknown.nunique()} label values not in classes ({len(unknown)} rows){shown}",
+                "fix the labels or the classes list in assignment.yaml",
+            )
+        )
     if not hidden:
         absent = sorted(allowed - set(values))
         if absent:
-            problems.append(Problem(rel, f"classes {absent} never occur in the training data",
-                                    "check the classes list and the data"))
+            problems.append(
+                Problem(
+                    rel,
+                    f"classes {absent} never occur in the training data",
+                    "check the classes list and the data",
+                )
+            )
     return problems
 
 
-def _check_feature_columns(assignment: Assignment, frames: dict[str, pd.DataFrame]) -> list[Problem]:
+def _check_feature_columns(
+    assignment: Assignment, frames: dict[str, pd.DataFrame]
+) -> list[Problem]:
     target = assignment.spec.target
     problems: list[Problem] = []
     features = frames.get("features")
     if features is None:
         return problems
     hidden_columns = list(features.columns)
-    if "train" in frames:
+    if "train" in frames and target in frames["train"].columns:
         train_columns = [c for c in frames["train"].columns if c != target]
         if set(train_columns) != set(hidden_columns):
             problems.append(
-                Problem(_rel(assignment, assignment.train_csv),
-                        "columns differ from test_features.csv + target: "
-                        f"missing {sorted(set(hidden_columns) - set(train_columns))}, "
-                        f"extra {sorted(set(train_columns) - set(hidden_columns))}",
-                        "train.csv must have the hidden feature columns plus the target")
+                Problem(
+                    _rel(assignment, assignment.train_csv),
+                    "columns differ from test_features.csv + target: "
+                    f"missing {sorted(set(hidden_columns) - set(train_columns))}, "
+                    f"extra {sorted(set(train_columns) - set(hidden_columns))}",
+                    "train.csv must have the hidden feature columns plus the target",
+                )
             )
     if "sample" in frames and list(frames["sample"].columns) != hidden_columns:
         sample_columns = list(frames["sample"].columns)
         problems.append(
-            Problem(_rel(assignment, assignment.sample_test_features_csv),
-                    "columns differ from hidden/test_features.csv: "
-                    f"missing {sorted(set(hidden_columns) - set(sample_columns))}, "
-                    f"extra {sorted(set(sample_columns) - set(hidden_columns))}"
-                    + (", order differs" if set(sample_columns) == set(hidden_columns) else ""),
-                    "write the sample with exactly the hidden feature columns, in order")
+            Problem(
+                _rel(assignment, assignment.sample_test_features_csv),
+                "columns differ from hidden/test_features.csv: "
+                f"missing {sorted(set(hidden_columns) - set(sample_columns))}, "
+                f"extra {sorted(set(sample_columns) - set(hidden_columns))}"
+                + (", order differs" if set(sample_columns) == set(hidden_columns) else ""),
+                "write the sample with exactly the hidden feature columns, in order",
+            )
         )
     return problems
 
@@ -357,20 +433,33 @@ def _check_calibration(assignment: Assignment, calibrate: Calibrate) -> list[Pro
     try:
         scores = calibrate(assignment)
     except TakehomeError as exc:
-        return [Problem("solutions", f"calibration failed: {exc}", "run the solutions with "
-                        "`takehome grade` and fix what fails")]
+        return [
+            Problem(
+                "solutions",
+                f"calibration failed: {exc}",
+                "run the solutions with `takehome grade` and fix what fails",
+            )
+        ]
     missing = [name for name in SOLUTIONS if name not in scores]
     if missing:
-        return [Problem("solutions", f"no calibration score for {missing}",
-                        "make each solution write a valid predictions file")]
+        return [
+            Problem(
+                "solutions",
+                f"no calibration score for {missing}",
+                "make each solution write a valid predictions file",
+            )
+        ]
     reference, baseline = scores["reference"], scores["baseline"]
     better = reference > baseline if spec.primary_greater_is_better else reference < baseline
     if better:
         return []
     return [
-        Problem("solutions", f"reference ({spec.primary_metric} {reference:.4g}) is not better "
-                f"than baseline ({baseline:.4g})",
-                "strengthen solutions/reference or weaken solutions/baseline")
+        Problem(
+            "solutions",
+            f"reference ({spec.primary_metric} {reference:.4g}) is not better "
+            f"than baseline ({baseline:.4g})",
+            "strengthen solutions/reference or weaken solutions/baseline",
+        )
     ]
 
 

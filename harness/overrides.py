@@ -19,7 +19,7 @@ total is recomputed (``rubric.automatic_total`` keeps the automatic one).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -98,7 +98,7 @@ def record_review(
     notes = list(previous.notes) if previous else []
     if note:
         notes.append(note)
-    stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0).isoformat()
+    stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     criteria = dict(overrides.criteria)
     criteria[criterion] = CriterionReview(level=level, reviewer=reviewer, reason=reason,
                                           notes=notes, at=stamp)

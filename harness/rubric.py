@@ -9,8 +9,8 @@ Scoring (:func:`score_rubric`):
   not applicable; its level is the number of thresholds the score reaches (0–4);
 * a criterion whose graders are all not applicable drops out, and the remaining criteria's
   weights are renormalised (``weight`` is kept, ``effective_weight`` is what counted);
-* a grader result that is a harness fault (its reason starts with ``"grader error"``, or the
-  result is missing) never becomes a score: the whole criterion is "not graded (harness fault)",
+* a grader result that is a harness fault (its reason starts with ``"grader error"``, its
+  ``details["harness_fault"]`` is true, or the result is missing) never becomes a score: the whole criterion is "not graded (harness fault)",
   is left out of the total, and the rubric result is flagged (``harness_fault``);
 * the total is **score-based**: ``100 × Σ effective_weight × score`` over graded criteria, with the
   level shown beside each score. A reviewer's override that changes a criterion's level replaces
@@ -20,6 +20,7 @@ Scoring (:func:`score_rubric`):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -131,7 +132,7 @@ class Criterion(_Strict):
         return None if value is None else check_thresholds(value)
 
     @model_validator(mode="after")
-    def _unique_questions(self) -> "Criterion":
+    def _unique_questions(self) -> Criterion:
         ids = [q.id for q in self.questions]
         if len(ids) != len(set(ids)):
             raise ValueError(f"criterion {self.id!r} has duplicate question ids")
@@ -165,7 +166,7 @@ class Rubric(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "Rubric":
+    def _unique_ids(self) -> Rubric:
         ids = [c.id for c in self.criteria]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -194,7 +195,7 @@ def check_thresholds(value: list[float]) -> list[float]:
         raise ValueError(f"thresholds must list 4 numbers (levels 1–4), got {len(value)}")
     if any(not 0 < t <= 1 for t in value):
         raise ValueError("every threshold must be in (0, 1]")
-    if any(b <= a for a, b in zip(value, value[1:])):
+    if any(b <= a for a, b in itertools.pairwise(value)):
         raise ValueError(f"thresholds must be strictly increasing, got {value}")
     return value
 
@@ -403,6 +404,8 @@ class RubricResult(BaseModel):
 def is_harness_fault(result: GraderResult | None) -> bool:
     """True when the grader result reports a fault of takehome, not of the candidate."""
     if result is None:
+        return True
+    if result.details.get("harness_fault") is True:  # graders.registry.harness_fault()
         return True
     reason = (result.reason or "").strip().lower()
     return reason.startswith(HARNESS_FAULT_PREFIX)

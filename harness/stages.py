@@ -405,6 +405,55 @@ def _figures(run_dir: Path) -> list[Path]:
     return found
 
 
+NOTHING_TO_RUN = (
+    "nothing to run: no notebook to execute and no run command (add takehome.toml with "
+    "[run] command, or one of the assignment's default commands such as `python predict.py`)"
+)
+
+
+def _run_stage(
+    snapshot: Any,
+    assignment: Assignment,
+    *,
+    image: str,
+    work_dir: Path,
+    root: Path,
+    hidden: bool,
+    limits: Any,
+    notebooks: list[str],
+    clock: _Clock,
+    say: Progress,
+) -> tuple[StageRecord, RunReport | None, int]:
+    """The run stage: (record, validated run.json, containers started)."""
+    config_error = ""
+    try:
+        command = run_command_for(snapshot.root, assignment.spec)
+    except RunConfigError as exc:
+        command, config_error = None, str(exc)
+    if not command and not notebooks:  # no container for an empty run
+        reason = config_error or NOTHING_TO_RUN
+        return StageRecord(stage="run", verdict="exit_nonzero", reason=reason), None, 0
+    say("sandbox: run")
+    t0 = time.monotonic()
+    features = assignment.hidden_features_csv if hidden else assignment.sample_test_features_csv
+    data = _copy_data(work_dir / "data" / "run", assignment.train_csv, features)
+    clock.measure("data", t0)
+    run_dir = root / "run"
+    record = _run_container(
+        snapshot,
+        assignment,
+        image=image,
+        data_dir=data,
+        out_dir=run_dir,
+        limits=limits,
+        notebooks=notebooks,
+        command=command,
+        clock=clock,
+    )
+    report = read_run_report(run_dir / "takehome" / "run.json")
+    return _run_reason(record, report, config_error), report, 1
+
+
 def execute_stages(
     snapshot: Any,
     assignment: Assignment,
@@ -440,31 +489,19 @@ def execute_stages(
     notebooks = select_notebooks(snapshot, assignment)
 
     if "run" in stages:
-        say("sandbox: run")
-        t0 = time.monotonic()
-        features = assignment.hidden_features_csv if hidden else assignment.sample_test_features_csv
-        data = _copy_data(work_dir / "data" / "run", assignment.train_csv, features)
-        clock.measure("data", t0)
-        config_error = ""
-        try:
-            command = run_command_for(snapshot.root, spec)
-        except RunConfigError as exc:
-            command, config_error = None, str(exc)
-        run_dir = root / "run"
-        starts += 1
-        record = _run_container(
+        records["run"], run_report, started = _run_stage(
             snapshot,
             assignment,
             image=image,
-            data_dir=data,
-            out_dir=run_dir,
+            work_dir=work_dir,
+            root=root,
+            hidden=hidden,
             limits=box_limits,
             notebooks=notebooks,
-            command=command,
             clock=clock,
+            say=say,
         )
-        run_report = read_run_report(run_dir / "takehome" / "run.json")
-        records["run"] = _run_reason(record, run_report, config_error)
+        starts += started
 
     has_tests = any(is_test_file(rel) for rel in snapshot.python_files)
     if "checks" in stages and (has_tests or snapshot.python_files):

@@ -262,19 +262,18 @@ def extract_tar_stream(
 
 
 def _extract_all(reader: _CappedReader, extractor: _Extractor, report: CopyReport) -> None:
+    max_entries = 2 * extractor.max_files + 16
     try:
-        tar = tarfile.open(fileobj=reader, mode="r|", errors="surrogateescape")  # type: ignore[call-overload]
+        with tarfile.open(fileobj=reader, mode="r|", errors="surrogateescape") as tar:
+            for count, member in enumerate(tar, start=1):
+                if count > max_entries:
+                    raise _LimitHit(f"more than {max_entries} entries in the output")
+                _extract_member(tar, member, extractor, report)
+                tar.members = []  # stream mode: memory stays flat however many members come
     except tarfile.ReadError as exc:
-        if "empty" in str(exc):
+        if "empty" in str(exc) and not report.files and not report.rejected:
             return  # an empty stream: nothing in /output
         raise
-    max_entries = 2 * extractor.max_files + 16
-    with tar:
-        for count, member in enumerate(tar, start=1):
-            if count > max_entries:
-                raise _LimitHit(f"more than {max_entries} entries in the output")
-            _extract_member(tar, member, extractor, report)
-            tar.members = []  # stream mode: keep memory flat however many members there are
 
 
 def _extract_member(
@@ -302,8 +301,11 @@ def _extract_member(
         extractor.file(parts, data, member.size)
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
         report.rejected.append(
-            RejectedEntry(name=_clip(name), kind="conflict", reason=f"conflicts with another "
-                          f"entry of the same name ({exc.strerror})")
+            RejectedEntry(
+                name=_clip(name),
+                kind="conflict",
+                reason=f"conflicts with another entry of the same name ({exc.strerror})",
+            )
         )
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # a parent is a symlink (impossible: we create none)

@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -117,7 +118,8 @@ def _root_cause(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    explanation = getattr(exc, "explanation", None)  # docker APIError: the engine's own words
+    text = " ".join(str(explanation or exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -139,6 +141,67 @@ def _inside_files() -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class ImageInputs:
+    """The files that go into the image, read once: the tag and the build context both come
+    from this snapshot, so an edit during a build cannot give an image the wrong tag."""
+
+    dockerfile: bytes
+    requirements: bytes
+    inside: tuple[tuple[str, bool, bytes], ...]  # (posix path under inside/, executable, bytes)
+
+    def digest(self, base_image_id: str) -> str:
+        """SHA-256 over the build format, the files and the base image id."""
+        digest = hashlib.sha256()
+
+        def feed(label: str, data: bytes) -> None:
+            digest.update(f"{label}\0{len(data)}\0".encode())
+            digest.update(data)
+
+        feed("format", BUILD_FORMAT.encode())
+        feed("base", base_image_id.encode())
+        feed("Dockerfile", self.dockerfile)
+        feed("requirements.txt", self.requirements)
+        for relative, executable, content in self.inside:
+            feed(f"inside/{relative}:{'x' if executable else '-'}", content)
+        return digest.hexdigest()
+
+    def tag(self, base_image_id: str) -> str:
+        """``takehome-sandbox:<first 12 hex of the digest>``."""
+        return f"{IMAGE_REPOSITORY}:{self.digest(base_image_id)[:12]}"
+
+    def write_context(self, directory: Path, wheels: Path) -> None:
+        """Fill ``directory`` with the build context: Dockerfile, requirements, wheels/, inside/.
+
+        File modes are normalised (0644, 0755 when executable, directories 0755) so the image
+        does not depend on the checkout's umask.
+        """
+        (directory / "Dockerfile").write_bytes(self.dockerfile)
+        (directory / "requirements.txt").write_bytes(self.requirements)
+        (directory / "wheels").mkdir()
+        for name in (wheels / ".complete").read_text().split():
+            _link_or_copy(wheels / name, directory / "wheels" / name)
+        inside = directory / "inside"
+        inside.mkdir()
+        for relative, executable, content in self.inside:
+            target = inside / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            target.chmod(0o755 if executable else 0o644)
+        for path in [inside, *inside.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+
+
+def read_inputs() -> ImageInputs:
+    """Snapshot the Dockerfile, requirements.txt and every file under sandbox/inside/."""
+    inside = tuple(
+        (path.relative_to(INSIDE_DIR).as_posix(), os.access(path, os.X_OK), path.read_bytes())
+        for path in _inside_files()
+    )
+    return ImageInputs(DOCKERFILE.read_bytes(), REQUIREMENTS.read_bytes(), inside)
+
+
 def requirements_hash() -> str:
     """SHA-256 of requirements.txt (keys the wheel cache)."""
     return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
@@ -146,25 +209,11 @@ def requirements_hash() -> str:
 
 def inputs_hash(base_image_id: str) -> str:
     """SHA-256 over the build format, Dockerfile, requirements, inside/ files and the base id."""
-    digest = hashlib.sha256()
-
-    def feed(label: str, data: bytes) -> None:
-        digest.update(f"{label}\0{len(data)}\0".encode())
-        digest.update(data)
-
-    feed("format", BUILD_FORMAT.encode())
-    feed("base", base_image_id.encode())
-    feed("Dockerfile", DOCKERFILE.read_bytes())
-    feed("requirements.txt", REQUIREMENTS.read_bytes())
-    for path in _inside_files():
-        relative = path.relative_to(INSIDE_DIR).as_posix()
-        executable = "x" if os.access(path, os.X_OK) else "-"
-        feed(f"inside/{relative}:{executable}", path.read_bytes())
-    return digest.hexdigest()
+    return read_inputs().digest(base_image_id)
 
 
 def _tag_for(base_image_id: str) -> str:
-    return f"{IMAGE_REPOSITORY}:{inputs_hash(base_image_id)[:12]}"
+    return read_inputs().tag(base_image_id)
 
 
 def _local_image_id(client: DockerClient, ref: str) -> str | None:
@@ -394,29 +443,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _make_context(directory: Path, wheels: Path) -> None:
-    """Fill ``directory`` with the build context: Dockerfile, requirements, wheels/, inside/.
-
-    File modes are normalised (root-readable, executable bit kept) so the image does not depend
-    on the checkout's umask.
-    """
-    shutil.copyfile(DOCKERFILE, directory / "Dockerfile")
-    shutil.copyfile(REQUIREMENTS, directory / "requirements.txt")
-    (directory / "wheels").mkdir()
-    for name in (wheels / ".complete").read_text().split():
-        _link_or_copy(wheels / name, directory / "wheels" / name)
-    inside = directory / "inside"
-    inside.mkdir(mode=0o755)
-    for path in _inside_files():
-        target = inside / path.relative_to(INSIDE_DIR)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        shutil.copyfile(path, target)
-        target.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
-    for path in [inside, *inside.rglob("*")]:
-        if path.is_dir():
-            path.chmod(0o755)
-
-
 def build_image(base_image: str | None = None, force: bool = False, echo: Echo = print) -> str:
     """Build the sandbox image for the current inputs and return its tag.
 
@@ -431,24 +457,29 @@ def build_image(base_image: str | None = None, force: bool = False, echo: Echo =
             return tag
     with _build_lock(echo):
         base_ref, base_id = resolve_base_image(client, base_image, echo)
-        tag = _tag_for(base_id)
+        inputs = read_inputs()
+        tag = inputs.tag(base_id)
         if not force and _local_image_id(client, tag):
             return tag  # another process built it while we waited for the lock
         wheels = ensure_wheels(echo)
         with tempfile.TemporaryDirectory(prefix="build-context-", dir=cache_dir()) as context:
-            _make_context(Path(context), wheels)
-            _run_build(Path(context), tag, base_ref, base_id, force, echo)
+            inputs.write_context(Path(context), wheels)
+            labels = {
+                "org.takehome.inputs": inputs.digest(base_id),
+                "org.takehome.base": f"{base_ref}@{base_id}",
+            }
+            _run_build(Path(context), tag, base_id, labels, force, echo)
     return tag
 
 
 def _run_build(
-    context: Path, tag: str, base_ref: str, base_id: str, force: bool, echo: Echo
+    context: Path, tag: str, base_id: str, labels: dict[str, str], force: bool, echo: Echo
 ) -> None:
     """Run the build through the engine API, echoing the steps; the full log goes to a file."""
     api = docker_client(timeout=BUILD_TIMEOUT_SECONDS).api
     log_path = cache_dir() / "sandbox-build.log"
     tail: deque[str] = deque(maxlen=15)
-    echo(f"building {tag} on {base_ref} ({base_id[:19]})")
+    echo(f"building {tag} on {labels['org.takehome.base'][:60]}")
     started = time.monotonic()
     error: str | None = None
     with open(log_path, "w") as log:
@@ -456,10 +487,7 @@ def _run_build(
             path=str(context),
             tag=tag,
             buildargs={"BASE_IMAGE": base_id},
-            labels={
-                "org.takehome.inputs": inputs_hash(base_id),
-                "org.takehome.base": f"{base_ref}@{base_id}",
-            },
+            labels=labels,
             rm=True,
             forcerm=True,
             pull=False,

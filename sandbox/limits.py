@@ -52,7 +52,7 @@ class Limits(BaseModel):
     tail_bytes: int = Field(default=32768, ge=256)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None, *, where: str = "limits") -> "Limits":
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, where: str = "limits") -> Limits:
         """Build limits from a YAML/JSON mapping, raising a one-line :class:`SpecError`.
 
         ``where`` names the source (e.g. ``assignments/churn/assignment.yaml: limits``).

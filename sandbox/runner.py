@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn, Self
 
 import docker
 import docker.errors
@@ -40,6 +40,8 @@ from harness.errors import EnvironmentProblem, SubmissionRejected
 from sandbox.copyout import CopyReport, RejectedEntry, extract_tar_stream
 from sandbox.limits import MIB, Limits
 
+DEFAULT_LIMITS = Limits()  # frozen: safe to share as a default
+
 MANAGED_LABEL = "takehome.managed"
 OWNER_LABEL = "takehome.owner"  # "<hostname>:<pid>" of the process that created the container
 SANDBOX_USER = "10001:10001"
@@ -51,11 +53,14 @@ BUILD_HINT = "build it with `takehome sandbox build`"
 ENGINE_HINT = "start the engine (`make engine`) or point DOCKER_HOST at a running one"
 RESERVED_TARGETS = ("/workspace", "/output", "/tmp", "/home/candidate", "/opt/takehome")
 FORBIDDEN_TARGET_ROOTS = ("/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/lib")
-HELPER_TIMEOUT_S = 20.0  # reap/stats helper execs
+HELPER_TIMEOUT_S = 20.0  # stats helper execs
+REAP_TIMEOUT_S = 8.0  # after a timeout: the reap exec (slow to start during a fork bomb)
 COPY_TIMEOUT_S = 300.0  # workspace copy and output copy-out
 REAP_GRACE_S = 10.0  # after a timeout: how long the output stream may take to close
 API_TIMEOUT_S = 60
 EXIT_NO_SPACE = 28  # supervise.py --copy: the workspace is full
+EXIT_TIMEOUT = 124  # supervise.py: its own timer fired and it killed everything
+SUPERVISOR_GRACE_S = 5.0  # the host's backstop timer fires this long after the supervisor's
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SKIPPED = re.compile(r"^takehome-supervise: skipped '(.*)': (.*)$")
 
@@ -181,7 +186,7 @@ class _Stats:
     full: list[str] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, text: str) -> "_Stats | None":
+    def parse(cls, text: str) -> _Stats | None:
         for line in reversed(text.strip().splitlines()):
             try:
                 data = json.loads(line)
@@ -403,7 +408,7 @@ class SandboxSession:
         *,
         submission: Path | None = None,
         mounts: Sequence[Mount] = (),
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
     ):
@@ -426,7 +431,7 @@ class SandboxSession:
         self._labels = {str(k): str(v) for k, v in (labels or {}).items()}
         self._client: docker.DockerClient | None = None
         self._container: Any = None
-        self._path = DEFAULT_PATH
+        self._image_env: dict[str, str] = {}  # ENV declared by the sandbox image itself
         self._stats: _Stats | None = None
         self._dead_reason: str | None = None  # why the container stopped (then restarted)
         self._lock = threading.Lock()
@@ -438,7 +443,7 @@ class SandboxSession:
         """The running container's id (None outside the ``with`` block)."""
         return None if self._container is None else self._container.id
 
-    def __enter__(self) -> "SandboxSession":
+    def __enter__(self) -> Self:
         self._client = docker_client()
         try:
             self._check_engine()
@@ -478,16 +483,19 @@ class SandboxSession:
                 f"cannot inspect sandbox image {self.image!r}: {_one_line(exc)}", hint=BUILD_HINT
             ) from None
         for item in (image.attrs.get("Config") or {}).get("Env") or []:
-            if item.startswith("PATH="):
-                self._path = item[len("PATH=") :]
+            key, sep, value = item.partition("=")
+            if sep and _ENV_NAME.match(key):
+                self._image_env[key] = value
         self.limits.check_supported(
             engine_cpus=_int_or_none(info.get("NCPU")),
             engine_memory_bytes=_int_or_none(info.get("MemTotal")),
         )
 
     def _base_env(self) -> dict[str, str]:
+        """The allow-listed environment: the image's own ENV, then the fixed variables."""
         return {
-            "PATH": self._path,
+            **self._image_env,
+            "PATH": self._image_env.get("PATH", DEFAULT_PATH),
             "HOME": "/home/candidate",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
@@ -502,42 +510,42 @@ class SandboxSession:
         lim = self.limits
         uid = f"uid={SANDBOX_UID},gid={SANDBOX_UID}"
         labels = {**self._labels, MANAGED_LABEL: "1", OWNER_LABEL: _owner()}
-        return dict(
-            image=self.image,
-            entrypoint=[*PYTHON, SUPERVISOR, "--init"],
-            command=[],
-            name=f"takehome-{uuid.uuid4().hex[:12]}",
-            hostname="sandbox",
-            user=SANDBOX_USER,
-            working_dir="/",
-            environment=self._base_env(),
-            labels=labels,
-            network_mode="none",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges:true"],
-            read_only=True,
-            privileged=False,
-            tmpfs={
+        return {
+            "image": self.image,
+            "entrypoint": [*PYTHON, SUPERVISOR, "--init"],
+            "command": [],
+            "name": f"takehome-{uuid.uuid4().hex[:12]}",
+            "hostname": "sandbox",
+            "user": SANDBOX_USER,
+            "working_dir": "/",
+            "environment": self._base_env(),
+            "labels": labels,
+            "network_mode": "none",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "read_only": True,
+            "privileged": False,
+            "tmpfs": {
                 "/tmp": f"rw,nosuid,nodev,size={lim.tmp_mb}m,{uid},mode=1777",
                 "/home/candidate": f"rw,nosuid,nodev,size={lim.home_mb}m,{uid},mode=0700",
                 "/workspace": f"rw,nosuid,nodev,size={lim.workspace_mb}m,{uid},mode=0755",
                 "/output": f"rw,nosuid,nodev,noexec,size={lim.output_mb}m,{uid},mode=0755",
             },
-            mounts=list(self._mounts),
-            shm_size="64m",
-            pids_limit=lim.pids,
-            mem_limit=lim.memory_mb * MIB,
-            memswap_limit=lim.memory_mb * MIB,
-            nano_cpus=int(lim.cpus * 1e9),
-            ulimits=[
+            "mounts": list(self._mounts),
+            "shm_size": "64m",
+            "pids_limit": lim.pids,
+            "mem_limit": lim.memory_mb * MIB,
+            "memswap_limit": lim.memory_mb * MIB,
+            "nano_cpus": int(lim.cpus * 1e9),
+            "ulimits": [
                 Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
                 Ulimit(name="fsize", soft=lim.fsize_mb * MIB, hard=lim.fsize_mb * MIB),
                 Ulimit(name="core", soft=0, hard=0),
             ],
-            oom_score_adj=500,  # the host's OOM killer prefers sandbox processes
-            log_config={"type": "none", "config": {}},
-            detach=True,
-        )
+            "oom_score_adj": 500,  # the host's OOM killer prefers sandbox processes
+            "log_config": {"type": "none", "config": {}},
+            "detach": True,
+        }
 
     def _start_container(self) -> None:
         """Create and start a container, copy the submission in and read baseline counters."""
@@ -548,8 +556,9 @@ class SandboxSession:
                 _LIVE.add(self._container.id)
             self._container.start()
         except docker.errors.ImageNotFound:
-            raise EnvironmentProblem(f"sandbox image {self.image!r} not found", hint=BUILD_HINT) \
-                from None
+            raise EnvironmentProblem(
+                f"sandbox image {self.image!r} not found", hint=BUILD_HINT
+            ) from None
         except _DOCKER_ERRORS as exc:
             raise EnvironmentProblem(
                 f"cannot start a sandbox container from {self.image!r}: {_one_line(exc)}",
@@ -560,17 +569,21 @@ class SandboxSession:
         self._dead_reason = None
         if self.submission is not None:
             self._copy_submission()
-        self._stats = self._read_stats()
+        check = self._run_helper(["--reap", "--stats"], HELPER_TIMEOUT_S)
+        self._stats = _Stats.parse(check.stdout.text()) if check.exit_code == 0 else None
         if self._stats is None:
-            self._raise_if_broken_image()
+            self._raise_broken_image(check)
 
-    def _raise_if_broken_image(self) -> None:
-        if not self._alive():
-            raise EnvironmentProblem(
-                f"sandbox container from {self.image!r} stopped right after starting "
-                f"(is {SUPERVISOR} in the image?)",
-                hint=BUILD_HINT,
-            )
+    def _raise_broken_image(self, outcome: _ExecOutcome) -> NoReturn:
+        """The in-container supervisor does not work: a wrong or stale image."""
+        lines = outcome.stderr.text().strip().splitlines()
+        detail = lines[-1] if lines else outcome.error or f"exit code {outcome.exit_code}"
+        state = "" if self._alive() else "; the container stopped right after starting"
+        raise EnvironmentProblem(
+            f"the sandbox supervisor does not run in {self.image!r}: {_one_line(Exception(detail))}"
+            f"{state} (is {SUPERVISOR} in the image?)",
+            hint=BUILD_HINT,
+        )
 
     def _copy_submission(self) -> None:
         outcome = self._run_helper(["--copy", "/submission", "/workspace"], COPY_TIMEOUT_S)
@@ -584,7 +597,8 @@ class SandboxSession:
                 f"({self.limits.workspace_mb} MB)",
                 hint="raise limits.workspace_mb or remove large files from the submission",
             )
-        self._raise_if_broken_image()
+        if "can't open file" in message or not self._alive():
+            self._raise_broken_image(outcome)
         raise EnvironmentProblem(
             f"cannot copy the submission into the sandbox: {message}",
             hint=f"make the snapshot world-readable (chmod -R o+rX {self.submission})",
@@ -624,8 +638,15 @@ class SandboxSession:
         assert self._client is not None and self._container is not None
         api = self._client.api
         exec_id = api.exec_create(
-            self._container.id, argv, stdout=True, stderr=True, stdin=False, tty=False,
-            user=SANDBOX_USER, environment=dict(env), workdir="/",
+            self._container.id,
+            argv,
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            user=SANDBOX_USER,
+            environment=dict(env),
+            workdir="/",
         )["Id"]
         stream = api.exec_start(exec_id, stream=True, demux=True)
         return exec_id, stream
@@ -643,8 +664,11 @@ class SandboxSession:
         return None
 
     def _pump(
-        self, argv: list[str], env: Mapping[str, str], timeout_s: float, on_timeout: Callable[[
-            _ExecOutcome, threading.Thread], None] | None = None
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        timeout_s: float,
+        on_timeout: Callable[[_ExecOutcome, threading.Thread], None] | None = None,
     ) -> _ExecOutcome:
         """Run one exec, keeping capped tails, and stop it at ``timeout_s``."""
         tail = self.limits.tail_bytes
@@ -687,8 +711,12 @@ class SandboxSession:
 
     def _stop_runaway(self, outcome: _ExecOutcome, reader: threading.Thread) -> None:
         """After a timeout: kill the candidate's processes; kill the container if that fails."""
-        reap = self._pump([*PYTHON, SUPERVISOR, "--reap"], self._exec_env({}), HELPER_TIMEOUT_S,
-                          on_timeout=lambda _o, _r: None)
+        reap = self._pump(
+            [*PYTHON, SUPERVISOR, "--reap"],
+            self._exec_env({}),
+            REAP_TIMEOUT_S,
+            on_timeout=lambda _o, _r: None,
+        )
         if reap.exit_code == 0:
             reader.join(REAP_GRACE_S)
         if reader.is_alive():
@@ -704,8 +732,12 @@ class SandboxSession:
             pass
 
     def _run_helper(self, args: list[str], timeout_s: float) -> _ExecOutcome:
-        return self._pump([*PYTHON, SUPERVISOR, *args], self._exec_env({}), timeout_s,
-                          on_timeout=lambda _o, _r: None)
+        return self._pump(
+            [*PYTHON, SUPERVISOR, *args],
+            self._exec_env({}),
+            timeout_s,
+            on_timeout=lambda _o, _r: None,
+        )
 
     def _read_stats(self) -> _Stats | None:
         """Kill leftovers, then read the cgroup counters (None when they cannot be read)."""
@@ -738,8 +770,14 @@ class SandboxSession:
                 note = self._ensure_running()
             except (EnvironmentProblem, SubmissionRejected) as exc:
                 return self._error_result(f"cannot restart the sandbox container: {exc}")
-            argv = [*PYTHON, SUPERVISOR, "--workdir", workdir, "--", *command]
-            outcome = self._pump(argv, self._exec_env(extra), timeout)
+            argv = [*PYTHON, SUPERVISOR, "--workdir", workdir, "--timeout", f"{timeout:g}"]
+            outcome = self._pump(
+                [*argv, "--", *command], self._exec_env(extra), timeout + SUPERVISOR_GRACE_S
+            )
+            if outcome.exit_code == EXIT_TIMEOUT and outcome.wall_time_s >= timeout:
+                outcome.timed_out = True  # the supervisor's own timer fired (the usual case)
+            if outcome.timed_out:
+                outcome.exit_code = None
             before = self._stats
             after = self._read_stats() if not outcome.container_killed else None
             lost = False
@@ -761,8 +799,15 @@ class SandboxSession:
             )
 
     def _error_result(self, reason: str) -> RunResult:
-        return RunResult(verdict=Verdict.SANDBOX_ERROR, reason=reason, exit_code=None,
-                         wall_time_s=0.0, peak_memory_bytes=None, stdout_tail="", stderr_tail="")
+        return RunResult(
+            verdict=Verdict.SANDBOX_ERROR,
+            reason=reason,
+            exit_code=None,
+            wall_time_s=0.0,
+            peak_memory_bytes=None,
+            stdout_tail="",
+            stderr_tail="",
+        )
 
     def _container_oom_killed(self) -> bool:
         try:
@@ -810,10 +855,13 @@ class SandboxSession:
         code = outcome.exit_code
         if code is None:
             if oom:
-                return Verdict.OOM, f"memory limit of {lim.memory_mb} MB exceeded; the container " \
-                    "was killed by the kernel OOM killer"
-            return Verdict.SANDBOX_ERROR, "sandbox fault: the exec's exit code is unknown " \
-                "(the container stopped)"
+                return Verdict.OOM, (
+                    f"memory limit of {lim.memory_mb} MB exceeded; the container was killed by "
+                    "the kernel OOM killer"
+                )
+            return Verdict.SANDBOX_ERROR, (
+                "sandbox fault: the exec's exit code is unknown (the container stopped)"
+            )
         if code == 0:
             return Verdict.OK, "exit code 0" + extra
         described = _describe_exit(code, lim, outcome.stderr.text())
@@ -849,8 +897,9 @@ class SandboxSession:
             if self._dead_reason is not None or not self._alive():
                 why = self._dead_reason or "it stopped"
                 report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
-                report.error = f"/output could not be collected: the container was removed " \
-                    f"because {why}"
+                report.error = (
+                    f"/output could not be collected: the container was removed because {why}"
+                )
                 return report
             return self._copy_out(dest)
 
@@ -887,12 +936,13 @@ class SandboxSession:
         if report.ok:
             code = self._exit_code(exec_id)
             if code not in (0, None):
-                report.error = f"copy-out failed (exit code {code}): " \
-                    f"{_one_line(Exception(stderr.text()))}"
+                report.error = (
+                    f"copy-out failed (exit code {code}): {_one_line(Exception(stderr.text()))}"
+                )
         return report
 
 
-def _drain(reader: "_StdoutReader", *, limit: int) -> None:
+def _drain(reader: _StdoutReader, *, limit: int) -> None:
     """Read ``reader`` to its end, giving up after ``limit`` bytes."""
     seen = 0
     while seen <= limit:
@@ -937,7 +987,7 @@ def run_in_sandbox(
     image: str,
     submission: Path | None = None,
     mounts: Sequence[Mount] = (),
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     output_dest: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RunResult:
@@ -947,8 +997,9 @@ def run_in_sandbox(
     ``exit_nonzero`` verdict into ``output_limit``; other verdicts keep priority and the reason
     says what was rejected. Raises like :class:`SandboxSession` before any container starts.
     """
-    with SandboxSession(image, submission=submission, mounts=mounts, limits=limits,
-                        env=env) as session:
+    with SandboxSession(
+        image, submission=submission, mounts=mounts, limits=limits, env=env
+    ) as session:
         result = session.exec(command, timeout_s=limits.wall_time_s)
         if output_dest is None:
             return result

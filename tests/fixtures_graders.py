@@ -89,14 +89,18 @@ def make_assignment(
     *,
     target: str = "is_fraud",
     id_column: str = "transaction_id",
-    task_type: str = "classification",
+    task_type: str = "binary_classification",
     positive_class: Any = 1,
     positives: int = 5,
     rows: int = 100,
     extra_columns: Mapping[str, Sequence[Any]] | None = None,
     missing_values: bool = True,
+    test_rows: int = 20,
 ) -> SimpleNamespace:
-    """A fake assignment (``spec`` + ``train_csv`` + ``root``) with a small train.csv.
+    """A fake assignment shaped like ``harness.assignment.Assignment``, with a small train.csv.
+
+    ``hidden/`` holds ``test_features.csv`` and ``test_labels.csv`` with ``test_rows`` rows whose
+    ids are 1001, 1002, ... (see :func:`held_out_ids`).
 
     The target is binary with ``positives`` positive rows out of ``rows`` (5% by default);
     ``amount`` has a missing value when ``missing_values``; ``merchant`` is categorical.
@@ -112,18 +116,84 @@ def make_assignment(
         columns[name] = list(values)
     header = ",".join(columns)
     lines = [header] + [",".join(str(columns[name][i]) for name in columns) for i in range(rows)]
-    train_csv = root / "train.csv"
+    (root / "public").mkdir(exist_ok=True)
+    (root / "hidden").mkdir(exist_ok=True)
+    train_csv = root / "public" / "train.csv"
     train_csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_hidden(root, id_column, target, test_rows, positives=max(1, test_rows // 10))
+    classification = "classification" in task_type
     spec = SimpleNamespace(
+        slug="fake-assignment",
+        title="Fake assignment",
         target=target,
         id_column=id_column,
         task_type=task_type,
-        positive_class=positive_class,
-        classes=[0, 1] if task_type == "classification" else None,
-        metrics=["average_precision"],
-        primary_metric="average_precision",
+        positive_class=positive_class if classification else None,
+        classes=[0, 1] if classification else None,
+        metrics=["average_precision"] if classification else ["rmse"],
+        primary_metric="average_precision" if classification else "rmse",
+        is_classification=classification,
     )
-    return SimpleNamespace(spec=spec, train_csv=train_csv, root=root)
+    columns_out = [id_column, "score", "label"] if classification else [id_column, "prediction"]
+    return SimpleNamespace(
+        spec=spec,
+        root=root,
+        train_csv=train_csv,
+        public_dir=root / "public",
+        hidden_dir=root / "hidden",
+        spec_file=root / "assignment.yaml",
+        readme=root / "README.md",
+        sample_test_features_csv=root / "public" / "sample_test_features.csv",
+        hidden_features_csv=root / "hidden" / "test_features.csv",
+        hidden_labels_csv=root / "hidden" / "test_labels.csv",
+        prediction_columns=lambda: list(columns_out),
+    )
+
+
+def make_real_assignment(root: Path, **kwargs: Any) -> Any:
+    """Like :func:`make_assignment`, plus ``assignment.yaml``, loaded with the real loader.
+
+    Falls back to the fake when ``harness.assignment`` cannot load it (kept in step with the
+    spec's schema by the conformance test that uses it).
+    """
+    fake = make_assignment(root, **kwargs)
+    spec = fake.spec
+    lines = [
+        f"slug: {spec.slug}",
+        f"title: {spec.title}",
+        f"task_type: {spec.task_type}",
+        f"target: {spec.target}",
+        f"id_column: {spec.id_column}",
+        f"metrics: [{', '.join(spec.metrics)}]",
+        f"primary_metric: {spec.primary_metric}",
+    ]
+    if spec.is_classification:
+        lines += [f"positive_class: {spec.positive_class}", "classes: [0, 1]"]
+    (root / "assignment.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "README.md").write_text("# Fake assignment\n", encoding="utf-8")
+    try:
+        from harness.assignment import load_assignment
+    except ImportError:
+        return fake
+    return load_assignment(root)
+
+
+TEST_ID_START = 1001
+
+
+def held_out_ids(count: int = 20) -> list[int]:
+    """Ids of the fake assignment's held-out rows."""
+    return list(range(TEST_ID_START, TEST_ID_START + count))
+
+
+def _write_hidden(root: Path, id_column: str, target: str, rows: int, positives: int) -> None:
+    ids = held_out_ids(rows)
+    features = [f"{id_column},amount,merchant"] + [f"{i},{i % 7}.5,shop" for i in ids]
+    labels = [f"{id_column},{target}"] + [
+        f"{i},{1 if n < positives else 0}" for n, i in enumerate(ids)
+    ]
+    (root / "hidden" / "test_features.csv").write_text("\n".join(features) + "\n")
+    (root / "hidden" / "test_labels.csv").write_text("\n".join(labels) + "\n")
 
 
 def make_artifacts(

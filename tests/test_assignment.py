@@ -82,8 +82,12 @@ def test_regression_metric_on_classification_is_rejected(tmp_path: Path) -> None
 
 def test_score_metric_on_multiclass_is_rejected(tmp_path: Path) -> None:
     path = write_spec(
-        tmp_path / "toy", task_type="multiclass_classification", positive_class=None,
-        classes=["a", "b", "c"], metrics=["roc_auc", "accuracy"], primary_metric="accuracy",
+        tmp_path / "toy",
+        task_type="multiclass_classification",
+        positive_class=None,
+        classes=["a", "b", "c"],
+        metrics=["roc_auc", "accuracy"],
+        primary_metric="accuracy",
     )
     with pytest.raises(SpecError, match="do not fit task_type multiclass_classification"):
         load_spec(path)
@@ -96,7 +100,10 @@ def test_binary_needs_positive_class_among_classes(tmp_path: Path) -> None:
 
 def test_regression_rejects_classes(tmp_path: Path) -> None:
     path = write_spec(
-        tmp_path / "toy", task_type="regression", positive_class=None, metrics=["rmse"],
+        tmp_path / "toy",
+        task_type="regression",
+        positive_class=None,
+        metrics=["rmse"],
         primary_metric="rmse",
     )
     with pytest.raises(SpecError, match="regression takes neither classes"):
@@ -166,12 +173,24 @@ def test_folder_without_spec_is_rejected(tmp_path: Path) -> None:
 def test_prediction_columns_follow_the_task_type() -> None:
     binary = AssignmentSpec.model_validate(BINARY)
     multi = AssignmentSpec.model_validate(
-        {**BINARY, "task_type": "multiclass_classification", "positive_class": None,
-         "classes": ["a", "b", "c"], "metrics": ["accuracy"], "primary_metric": "accuracy"}
+        {
+            **BINARY,
+            "task_type": "multiclass_classification",
+            "positive_class": None,
+            "classes": ["a", "b", "c"],
+            "metrics": ["accuracy"],
+            "primary_metric": "accuracy",
+        }
     )
     regression = AssignmentSpec.model_validate(
-        {**BINARY, "task_type": "regression", "positive_class": None, "classes": None,
-         "metrics": ["rmse", "r2"], "primary_metric": "rmse"}
+        {
+            **BINARY,
+            "task_type": "regression",
+            "positive_class": None,
+            "classes": None,
+            "metrics": ["rmse", "r2"],
+            "primary_metric": "rmse",
+        }
     )
     root = Path("/nowhere")
     assert Assignment(root, binary).prediction_columns() == ["id", "score", "label"]
@@ -235,7 +254,7 @@ def test_takehome_toml_quoted_arguments_are_split_like_a_shell(
         ("[run]\ncommand = ['python', 'x.py']\n", "must be a non-empty string"),
         ("[run]\ncommand = '   '\n", "must be a non-empty string"),
         ("[run]\ncommand = '" + "x" * 1001 + "'\n", "at most 1000 chars"),
-        ("[run]\ncommand = \"python 'unclosed\"\n", "cannot be split"),
+        ('[run]\ncommand = "python \'unclosed"\n', "cannot be split"),
     ],
 )
 def test_bad_takehome_toml_is_a_run_config_error(

@@ -100,7 +100,9 @@ def test_duplicate_hidden_feature_ids_are_reported(scaffold: Path) -> None:
 
     edit_csv(scaffold / "hidden/test_features.csv", duplicate)
     messages = [str(p) for p in problems_of(scaffold)]
-    assert any("test_features.csv: 1 duplicated values in id column 'row_id'" in m for m in messages)
+    assert any(
+        "test_features.csv: 1 duplicated values in id column 'row_id'" in m for m in messages
+    )
 
 
 def test_unknown_hidden_label_is_reported_without_its_value(scaffold: Path) -> None:
@@ -200,7 +202,9 @@ def test_regression_target_must_be_numeric(tmp_path: Path) -> None:
 
 def test_invalid_spec_is_a_problem_not_a_crash(scaffold: Path) -> None:
     spec = scaffold / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("primary_metric: average_precision", "primary_metric: rmse"))
+    spec.write_text(
+        spec.read_text().replace("primary_metric: average_precision", "primary_metric: rmse")
+    )
     problems = validate_path(scaffold)
     assert len(problems) == 1
     assert problems[0].file.endswith("assignment.yaml")

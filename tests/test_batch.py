@@ -66,8 +66,9 @@ def test_hostile_broken_and_good_submissions_all_get_a_status(diabetes, tmp_path
     with zipfile.ZipFile(subs / "hostile.zip", "w") as archive:
         archive.writestr("../../escape.py", "print('owned')")
     settings = prepare_settings(diabetes, True, tmp_path / "out" / ".work")
-    outcome = grade_batch(diabetes, expand_sources([subs]), tmp_path / "out", settings=settings,
-                          jobs=2)
+    outcome = grade_batch(
+        diabetes, expand_sources([subs]), tmp_path / "out", settings=settings, jobs=2
+    )
     status = {item.name: item.result.status for item in outcome.items}
     assert status == {"good": "graded", "broken": "execution_failed", "hostile": "rejected"}
     assert not (tmp_path / "escape.py").exists()
@@ -84,10 +85,23 @@ def test_batch_resumes_after_sigkill_without_duplicates_or_leftovers(diabetes, t
     out = tmp_path / "out"
     # Calibration is cached on disk; warm it so the timing below concerns grading only.
     prepare_settings(diabetes, True, out / ".work")
-    cmd = [sys.executable, "-m", "harness.cli", "grade", "diabetes-progression", str(subs),
-           "-o", str(out), "-j", "1", "--format", "json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "grade",
+        "diabetes-progression",
+        str(subs),
+        "-o",
+        str(out),
+        "-j",
+        "1",
+        "--format",
+        "json",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     db = out / "results.sqlite"
     deadline = time.monotonic() + 600
     graded = 0

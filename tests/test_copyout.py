@@ -121,7 +121,7 @@ def test_parent_escape_is_rejected(tmp_path):
 def test_absolute_path_is_rejected(tmp_path):
     target = tmp_path / "abs.txt"
     stream = _tar((str(target), tarfile.REGTYPE, b"x"))
-    dest, report = _extract(tmp_path, stream)
+    _dest, report = _extract(tmp_path, stream)
     assert report.rejected[0].kind == "unsafe_path"
     assert "absolute" in report.rejected[0].reason
     assert not target.exists()
@@ -139,8 +139,11 @@ def test_devices_and_fifos_are_rejected(tmp_path, kind, label):
 
 def test_size_cap_stops_reading_and_removes_the_partial_file(tmp_path):
     big = os.urandom(3 * MIB)
-    stream = _tar(("small.txt", tarfile.REGTYPE, b"ok"), ("big.bin", tarfile.REGTYPE, big),
-                  ("after.txt", tarfile.REGTYPE, b"late"))
+    stream = _tar(
+        ("small.txt", tarfile.REGTYPE, b"ok"),
+        ("big.bin", tarfile.REGTYPE, big),
+        ("after.txt", tarfile.REGTYPE, b"late"),
+    )
     dest, report = _extract(tmp_path, stream, max_bytes=1 * MIB)
     assert report.limit_hit and "1 MB" in report.limit_hit
     assert _tree(dest) == ["small.txt"]
@@ -177,7 +180,7 @@ def test_oversized_headers_are_cut_off_while_streaming(tmp_path):
 
 def test_corrupt_stream_is_an_error_not_a_crash(tmp_path):
     data = _tar(("a.txt", tarfile.REGTYPE, b"x" * 5000)).getvalue()[:1500]
-    dest, report = _extract(tmp_path, io.BytesIO(data))
+    _dest, report = _extract(tmp_path, io.BytesIO(data))
     assert report.error is not None and "output archive" in report.error
 
 

@@ -69,7 +69,9 @@ def test_broken_example_fails_with_the_failing_cell(graded_examples):
     assert result.status == "execution_failed"
     assert result.stages["run"].verdict == "exit_nonzero"
     repro = result.graders["reproducibility"]
-    failing = [c for c in repro.checks if not c.passed and any(e.cell is not None for e in c.evidence)]
+    failing = [
+        c for c in repro.checks if not c.passed and any(e.cell is not None for e in c.evidence)
+    ]
     assert failing, "the failing cell is shown as evidence"
     heldout = result.graders["heldout_metrics"]
     assert heldout.score == 0.0

@@ -1,7 +1,8 @@
-"""sandbox/scripts/ensure_docker.sh: a no-op with a working engine, clear failures otherwise.
+"""The engine and base-image scripts in sandbox/scripts/.
 
-The start-up path is exercised with fake `docker`/`dockerd`/`id` commands on PATH, so nothing on
-the machine changes.
+ensure_docker.sh: a no-op with a working engine, clear failures otherwise. Its start-up path is
+exercised with fake `docker`/`dockerd`/`id` commands on PATH, so nothing on the machine changes.
+bootstrap_base.sh: the Debian mirror is read from the host's apt sources.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "sandbox" / "scripts" / "ensure_docker.sh"
+SCRIPTS = Path(__file__).resolve().parent.parent / "sandbox" / "scripts"
+SCRIPT = SCRIPTS / "ensure_docker.sh"
 
 
 def _fake(bin_dir: Path, name: str, body: str) -> None:
@@ -117,3 +119,71 @@ def test_script_gives_up_when_dockerd_never_answers(fake_bin: Path, tmp_path: Pa
     assert result.returncode == 2
     assert "did not answer within 2s" in result.stderr
     assert str(tmp_path / "dockerd.log") in result.stderr
+
+
+# --- bootstrap_base.sh: mirror discovery ------------------------------------------------------
+
+DEB822 = """\
+Types: deb
+URIs: http://security.example.org/debian-security
+Suites: bookworm-security
+Components: main
+
+# a comment
+Types: deb-src deb
+URIs: http://mirror.example.org/debian/
+Suites: bookworm bookworm-updates
+Components: main
+"""
+
+
+def _print_mirror(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/bash", str(SCRIPTS / "bootstrap_base.sh"), "--print-mirror"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_bootstrap_reads_the_debian_archive_from_deb822_sources(tmp_path: Path) -> None:
+    parts = tmp_path / "sources.list.d"
+    parts.mkdir()
+    (parts / "debian.sources").write_text(DEB822)
+    (parts / "other.list").write_text("deb http://ignored.example.org/x stable main\n")
+    result = _print_mirror(
+        tmp_path,
+        TAKEHOME_APT_SOURCES_DIR=str(parts),
+        TAKEHOME_APT_SOURCES_LIST=str(tmp_path / "missing.list"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "http://mirror.example.org/debian\n"
+
+
+def test_bootstrap_reads_the_debian_archive_from_sources_list(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.list"
+    sources.write_text(
+        "# deb http://commented.example.org/debian bookworm main\n"
+        "deb http://security.example.org/debian-security bookworm-security main\n"
+        "deb [signed-by=/usr/share/keyrings/k.gpg] http://list.example.org/debian bookworm main\n"
+    )
+    result = _print_mirror(
+        tmp_path,
+        TAKEHOME_APT_SOURCES_DIR=str(tmp_path / "empty"),
+        TAKEHOME_APT_SOURCES_LIST=str(sources),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "http://list.example.org/debian\n"
+
+
+def test_bootstrap_without_any_mirror_fails_naming_the_override(tmp_path: Path) -> None:
+    result = _print_mirror(
+        tmp_path,
+        TAKEHOME_APT_SOURCES_DIR=str(tmp_path / "empty"),
+        TAKEHOME_APT_SOURCES_LIST=str(tmp_path / "missing.list"),
+    )
+    assert result.returncode == 1
+    assert "TAKEHOME_DEBIAN_MIRROR" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -16,8 +16,13 @@ import pytest
 from harness.assignment import load_assignment, repo_root, run_command_for
 
 BUNDLED = ["fraud-detection", "diabetes-progression"]
-SUBMISSIONS = ["solutions/reference", "solutions/baseline", "examples/strong", "examples/weak",
-               "examples/broken"]
+SUBMISSIONS = [
+    "solutions/reference",
+    "solutions/baseline",
+    "examples/strong",
+    "examples/weak",
+    "examples/broken",
+]
 PACKAGES = {"fraud-detection": "fraud_model", "diabetes-progression": "progression_model"}
 README_SECTIONS = ["Problem", "Approach", "Results", "How to run", "Limitations & next steps"]
 
@@ -84,8 +89,9 @@ def test_strong_example_is_a_complete_repository(slug: str) -> None:
     for path in tests:
         tree = ast.parse(path.read_text())
         imports = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        test_functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)
-                          and n.name.startswith("test_")]
+        test_functions = [
+            n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        ]
         asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
         assert any(m and m.startswith(PACKAGES[slug]) for m in imports), path.name
         assert test_functions and asserts, path.name
@@ -111,9 +117,17 @@ def test_strong_notebook_is_clean_and_narrated(slug: str) -> None:
 def test_fraud_strong_notebook_compares_models_on_imbalance_aware_metrics() -> None:
     [path] = notebooks(submission("fraud-detection", "examples/strong"))
     source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
-    for needle in ("StratifiedKFold", "DummyClassifier", "LogisticRegression",
-                   "RandomForestClassifier", "class_weight", "average_precision_score",
-                   "f1_score", "recall_score", "best_f1_threshold"):
+    for needle in (
+        "StratifiedKFold",
+        "DummyClassifier",
+        "LogisticRegression",
+        "RandomForestClassifier",
+        "class_weight",
+        "average_precision_score",
+        "f1_score",
+        "recall_score",
+        "best_f1_threshold",
+    ):
         assert needle in source, needle
 
 
@@ -136,8 +150,9 @@ def test_weak_example_is_one_notebook_with_stale_outputs(slug: str) -> None:
     assert any(c.outputs for c in nb.cells if c.cell_type == "code")
 
 
-@pytest.mark.parametrize(("slug", "typo"), [("fraud-detection", "'amout'"),
-                                            ("diabetes-progression", "'BMI'")])
+@pytest.mark.parametrize(
+    ("slug", "typo"), [("fraud-detection", "'amout'"), ("diabetes-progression", "'BMI'")]
+)
 def test_broken_example_fails_on_a_misspelt_column_before_predicting(slug: str, typo: str) -> None:
     [path] = notebooks(submission(slug, "examples/broken"))
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]

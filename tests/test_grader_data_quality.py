@@ -67,7 +67,10 @@ def test_good_preparation_passes_without_red_flags(tmp_path: Path) -> None:
 def test_scaler_fitted_before_the_split_is_leakage(tmp_path: Path) -> None:
     cells = [
         ("code", IMPORTS),
-        ("code", "df = pd.read_csv('train.csv')\nX = df.drop(columns=['is_fraud', 'transaction_id'])"),
+        (
+            "code",
+            "df = pd.read_csv('train.csv')\nX = df.drop(columns=['is_fraud', 'transaction_id'])",
+        ),
         ("code", "scaler = StandardScaler()\nX_scaled = scaler.fit_transform(X)"),
         ("code", "X_train, X_test, y_train, y_test = train_test_split(X_scaled, df.is_fraud)"),
     ]
@@ -178,7 +181,10 @@ def test_missing_values_need_reasoning_for_fillna(tmp_path: Path) -> None:
     assert not check.passed and cell_locations(check) == [(NB, 0, 1)]
     make_notebook(
         tmp_path / "b",
-        [("markdown", "Missing amounts mean no purchase, so zero is right."), ("code", "df.fillna(0)")],
+        [
+            ("markdown", "Missing amounts mean no purchase, so zero is right."),
+            ("code", "df.fillna(0)"),
+        ],
     )
     check = by_id(_grade(tmp_path / "b").checks)["data_quality.missing_values"]
     assert check.passed and cell_locations(check) == [(NB, 1, 1), (NB, 0, 1)]

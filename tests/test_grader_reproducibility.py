@@ -222,3 +222,29 @@ def test_pyproject_environment_and_setup_cfg_are_parsed(tmp_path: Path) -> None:
         ("setup.cfg", 3, "scikit-learn>=1.3"),
     ]
     assert unparsed == []
+
+
+def test_out_of_memory_names_the_verdict_and_the_cell(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    make_notebook(root, [("code", "import numpy as np"), ("code", "x = np.ones(10**12)")])
+    errors = {"analysis.ipynb": {"status": "kernel_died", "cell": 1, "ename": None}}
+    artifacts = run_artifacts(tmp_path, verdict="oom", errors=errors)
+    result = grade(make_context(root, artifacts=artifacts))
+    check = by_id(result.checks)["reproducibility.runs_clean"]
+    assert check.sentence == (
+        "Run top to bottom in a clean environment, the submission ran out of memory; it failed "
+        "at analysis.ipynb cell 1 because of the kernel dying (often out of memory)."
+    )
+    assert cell_locations(check)[0] == ("analysis.ipynb", 1, None)
+    assert [f.id for f in result.red_flags] == ["reproducibility.failed_to_run"]
+
+
+def test_sandbox_error_is_not_the_candidates_fault(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"requirements.txt": "pandas\n"})
+    artifacts = run_artifacts(tmp_path, verdict="sandbox_error", packages=PACKAGES)
+    result = grade(make_context(root, artifacts=artifacts))
+    assert "reproducibility.runs_clean" not in by_id(result.checks)
+    assert result.red_flags == []
+    assert "not the candidate's fault" in (result.reason or "")
+    assert result.score == 1.0

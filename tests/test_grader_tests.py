@@ -265,3 +265,46 @@ def test_coverage_bands() -> None:
         "low",
         "low",
     ]
+
+
+def test_sandbox_error_in_tests_stage_is_not_scored(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    submission(root)
+    stage = StageRecord(stage="tests", verdict="sandbox_error", reason="engine went away")
+    result = grade(make_context(root, artifacts=artifacts_with(tmp_path, JUNIT, stage=stage)))
+    assert [c.id for c in result.checks] == ["tests.present", "tests.assertions"]
+    assert result.reason == (
+        "6 tests found statically; run not scored: the sandbox failed (not the candidate's fault)."
+    )
+
+
+def test_collection_error_points_at_the_test_module(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    submission(root)
+    junit = (
+        '<testsuites><testsuite name="pytest"><testcase classname="" name="tests.test_model">'
+        '<error message="collection failure">ImportError: no module named model</error>'
+        "</testcase></testsuite></testsuites>"
+    )
+    result = grade(make_context(root, artifacts=artifacts_with(tmp_path, junit)))
+    run = by_id(result.checks)["tests.pass"]
+    assert not run.passed
+    assert [(e.path, e.line, e.note) for e in run.evidence[1:]] == [
+        ("tests/test_model.py", None, "error")
+    ]
+
+
+def test_helpers_that_assert_through_other_helpers_count(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "test_chain.py": "def _inner(x):\n    assert x\n\n\ndef outer(x):\n    _inner(x)\n\n\n"
+            "def test_uses_outer():\n    outer(1)\n\n\ndef test_silent():\n    outer\n",
+        },
+    )
+    result = grade(make_context(root))
+    silent = by_id(result.checks)["tests.assertions"]
+    assert [(e.path, e.line, e.note) for e in silent.evidence] == [
+        ("test_chain.py", 13, "test_silent")
+    ]

@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from harness.errors import EnvironmentProblem
@@ -239,3 +240,68 @@ def test_explicit_base_image_that_cannot_be_pulled_fails_with_a_clear_message() 
     message = str(caught.value)
     assert missing in message and "--base-image" in message
     assert "\n" not in message
+
+
+# --- base image resolution (no Docker: a fake engine) -----------------------------------------
+
+
+class _FakeImages:
+    def __init__(self, present: dict[str, str]) -> None:
+        self.present = present
+
+    def get(self, ref: str):
+        if ref not in self.present:
+            raise docker.errors.ImageNotFound(ref)
+        return type("Image", (), {"id": self.present[ref]})()
+
+
+class _FakeClient:
+    def __init__(self, present: dict[str, str]) -> None:
+        self.images = _FakeImages(present)
+
+
+@pytest.fixture()
+def base_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record pulls and bootstraps; pulls fail (no registry), bootstraps succeed."""
+    calls: list[str] = []
+
+    def pull(ref: str) -> str:
+        calls.append(f"pull {ref}")
+        raise OSError("no such host")
+
+    def bootstrap(client: _FakeClient, echo) -> str:
+        calls.append("bootstrap")
+        return "sha256:bootstrapped"
+
+    monkeypatch.setattr(image, "_pull", pull)
+    monkeypatch.setattr(image, "_bootstrap_base", bootstrap)
+    return calls
+
+
+def test_local_default_base_is_used_without_pulling(base_calls: list[str]) -> None:
+    client = _FakeClient({"python:3.11-slim": "sha256:slim", image.BOOTSTRAP_BASE_IMAGE: "x"})
+    resolved = image.resolve_base_image(client, None, echo=lambda _: None)
+    assert resolved == ("python:3.11-slim", "sha256:slim")
+    assert base_calls == []
+
+
+def test_bootstrapped_base_is_reused_without_pulling(base_calls: list[str]) -> None:
+    client = _FakeClient({image.BOOTSTRAP_BASE_IMAGE: "sha256:boot"})
+    resolved = image.resolve_base_image(client, None, echo=lambda _: None)
+    assert resolved == (image.BOOTSTRAP_BASE_IMAGE, "sha256:boot")
+    assert base_calls == []
+
+
+def test_unpullable_default_base_falls_back_to_a_local_bootstrap(base_calls: list[str]) -> None:
+    messages: list[str] = []
+    resolved = image.resolve_base_image(_FakeClient({}), None, echo=messages.append)
+    assert resolved == (image.BOOTSTRAP_BASE_IMAGE, "sha256:bootstrapped")
+    assert base_calls == ["pull python:3.11-slim", "bootstrap"]
+    assert any("no such host" in message for message in messages)
+
+
+def test_unpullable_explicit_base_fails_without_bootstrapping(base_calls: list[str]) -> None:
+    with pytest.raises(EnvironmentProblem) as caught:
+        image.resolve_base_image(_FakeClient({}), "example/base:1", echo=lambda _: None)
+    assert "example/base:1" in str(caught.value) and "no such host" in str(caught.value)
+    assert base_calls == ["pull example/base:1"]

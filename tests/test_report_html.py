@@ -83,11 +83,16 @@ def test_only_real_png_is_embedded(hostile_html):
     assert "figures/link.png: outside the artifacts folder" in hostile_html
 
 
-@pytest.mark.parametrize("data,mime", [
-    (png_bytes(), "image/png"), (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
-    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None), (b"GIF89a", None),
-    (b"\x89PNG but not really", None),
-])
+@pytest.mark.parametrize(
+    "data,mime",
+    [
+        (png_bytes(), "image/png"),
+        (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None),
+        (b"GIF89a", None),
+        (b"\x89PNG but not really", None),
+    ],
+)
 def test_image_sniffing(data, mime):
     assert sniff_image(data) == mime
 
@@ -101,9 +106,18 @@ def test_highlighted_excerpts_are_escaped():
 
 def test_report_sections_for_a_typical_result(tmp_path):
     html = render_html(make_result("weak"))
-    for text in ("sam-hurried", "20.3", "Questions to ask", "Held-out performance",
-                 "average_precision", "Confusion matrix", "as submitted, not reproduced",
-                 "imbalance.accuracy_only", "image digest", "Reproducibility and run"):
+    for text in (
+        "sam-hurried",
+        "20.3",
+        "Questions to ask",
+        "Held-out performance",
+        "average_precision",
+        "Confusion matrix",
+        "as submitted, not reproduced",
+        "imbalance.accuracy_only",
+        "image digest",
+        "Reproducibility and run",
+    ):
         assert text in html, text
     assert html == render_html(make_result("weak"))  # deterministic
 
@@ -122,14 +136,20 @@ def test_execution_failure_shows_the_failing_cell():
 
 def test_blind_hides_identity_in_every_format(tmp_path):
     strong = make_result("strong")
-    written = render_reports(strong, tmp_path, formats=("html", "json", "md", "gradescope"),
-                             blind=True)
+    written = render_reports(
+        strong, tmp_path, formats=("html", "json", "md", "gradescope"), blind=True
+    )
     alias = pseudonym(strong.submission.content_hash)
     assert alias == "Candidate 1f0c1f0c"
     for path in written.values():
         text = path.read_text()
-        for secret in ("ada-lovelace", "Ada Lovelace", "Lovelace", "ada@example.com",
-                       "submissions/strong.bundle"):
+        for secret in (
+            "ada-lovelace",
+            "Ada Lovelace",
+            "Lovelace",
+            "ada@example.com",
+            "submissions/strong.bundle",
+        ):
             assert secret.lower() not in text.lower(), (path.name, secret)
     assert alias in written["html"].read_text()
     assert json.loads(written["json"].read_text())["blind"] is True

@@ -33,8 +33,9 @@ def test_markdown_matches_snapshot(kind):
 
 
 def test_blind_markdown_matches_snapshot():
-    check_snapshot("summary_weak_blind.md", render_markdown(prepare(make_result("weak"),
-                                                                    blind=True)))
+    check_snapshot(
+        "summary_weak_blind.md", render_markdown(prepare(make_result("weak"), blind=True))
+    )
 
 
 def test_markdown_is_deterministic():
@@ -65,9 +66,16 @@ def test_candidate_text_cannot_inject_markdown_or_html():
             assert line.count(" | ") == 3, line  # no extra table cells
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("a|b", "a\\|b"), ("[x](javascript:y)", "\\[x\\](javascript:y)"), ("R&D (2%)", "R&D (2%)"),
-    ("<b>", "&lt;b&gt;"), ("line\nbreak", "line break"), ("`code`", "\\`code\\`"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("a|b", "a\\|b"),
+        ("[x](javascript:y)", "\\[x\\](javascript:y)"),
+        ("R&D (2%)", "R&D (2%)"),
+        ("<b>", "&lt;b&gt;"),
+        ("line\nbreak", "line break"),
+        ("`code`", "\\`code\\`"),
+    ],
+)
 def test_md_escape(raw, expected):
     assert md_escape(raw) == expected

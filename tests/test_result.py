@@ -6,6 +6,7 @@ import json
 
 import pytest
 from fixtures.report_samples import ASSIGNMENT, make_result, rubric, strong_graders
+from pydantic import ValidationError
 
 from harness.result import (
     GradingResult,
@@ -28,7 +29,8 @@ def test_result_carries_rubric_total_flags_and_questions():
     severities = [f.severity for f in weak.red_flags]
     assert severities == sorted(severities, key=["high", "medium", "low"].index)
     assert {"imbalance.accuracy_only", "imbalance.resample_before_split"} <= {
-        f.id for f in weak.red_flags}
+        f.id for f in weak.red_flags
+    }
     assert all(f.id.startswith(f.grader + ".") for f in weak.red_flags)
     assert 3 <= len(weak.questions) <= 6
 
@@ -48,9 +50,14 @@ def test_grader_fault_is_flagged_and_left_out_of_the_total():
 def test_rejected_or_harness_error_has_no_total(status):
     result = build_result(
         submission=SubmissionInfo(name="x", content_hash="sha256:" + "0" * 64),
-        assignment=ASSIGNMENT, run=RunInfo(harness_version="0.1.0"), status=status,
+        assignment=ASSIGNMENT,
+        run=RunInfo(harness_version="0.1.0"),
+        status=status,
         status_reason="zip slip" if status == "rejected" else "docker died",
-        stages={}, grader_results={}, rubric=rubric())
+        stages={},
+        grader_results={},
+        rubric=rubric(),
+    )
     assert result.total is None and result.rubric is None and result.questions == []
 
 
@@ -59,8 +66,13 @@ def test_harness_error_graders_are_flagged_even_without_rubric_scores():
     graders["tests"] = graders["tests"].model_copy(update={"reason": "grader error: boom"})
     result = build_result(
         submission=SubmissionInfo(name="x", content_hash="sha256:" + "0" * 64),
-        assignment=ASSIGNMENT, run=RunInfo(harness_version="0.1.0"), status="harness_error",
-        stages={}, grader_results=graders, rubric=rubric())
+        assignment=ASSIGNMENT,
+        run=RunInfo(harness_version="0.1.0"),
+        status="harness_error",
+        stages={},
+        grader_results=graders,
+        rubric=rubric(),
+    )
     assert [f.id for f in result.red_flags if f.grader == "harness"] == ["harness.grader_fault"]
 
 
@@ -102,12 +114,13 @@ def test_exported_schema_is_up_to_date(repo_root):
     committed = json.loads((repo_root / "docs" / "result.schema.json").read_text())
     assert committed == json.loads(json.dumps(result_schema())), (
         "docs/result.schema.json is stale: run python -c 'from harness.result import "
-        "export_result_schema; export_result_schema(\"docs/result.schema.json\")'")
+        'export_result_schema; export_result_schema("docs/result.schema.json")\''
+    )
     assert committed["properties"]["schema_version"]["const"] == "1.0"
 
 
 def test_result_model_forbids_unknown_fields():
     data = json.loads(dump_result(make_result("strong")))
     data["surprise"] = 1
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="surprise"):
         GradingResult.model_validate(data)

@@ -23,8 +23,9 @@ from sandbox.runner import (
     run_in_sandbox,
 )
 
-QUICK = Limits(wall_time_s=20, memory_mb=256, pids=64, tmp_mb=16, home_mb=8, workspace_mb=16,
-               output_mb=8)
+QUICK = Limits(
+    wall_time_s=20, memory_mb=256, pids=64, tmp_mb=16, home_mb=8, workspace_mb=16, output_mb=8
+)
 
 
 def _one_line(error: BaseException) -> str:
@@ -106,9 +107,8 @@ def test_limits_beyond_the_engine_are_refused():
 def test_unreachable_engine_is_one_line(monkeypatch, tmp_path):
     dead = f"unix://{tmp_path}/dead.sock"
     monkeypatch.setenv("DOCKER_HOST", dead)
-    with pytest.raises(EnvironmentProblem) as caught:
-        with SandboxSession("any-image"):
-            pass
+    with pytest.raises(EnvironmentProblem) as caught, SandboxSession("any-image"):
+        pass
     text = _one_line(caught.value)
     assert f"cannot reach the Docker engine at {dead}" in text
     assert "DOCKER_HOST" in text
@@ -157,7 +157,8 @@ def test_image_without_the_supervisor_is_an_environment_problem(sandbox_image):
         with pytest.raises(EnvironmentProblem) as caught:
             run_in_sandbox(["true"], image=broken, limits=QUICK)
         text = _one_line(caught.value)
-        assert "stopped right after starting" in text and "supervise.py" in text
+        assert f"the sandbox supervisor does not run in {broken!r}" in text
+        assert "/opt/takehome/supervise.py" in text
         assert "takehome sandbox build" in text
         assert SandboxSession.container_starts == starts + 1  # it did start, and was removed
     finally:
@@ -211,10 +212,9 @@ def test_container_removed_from_outside_is_a_sandbox_error_then_restarts(sandbox
 
 @pytest.mark.docker
 def test_session_removes_its_container_on_exception(sandbox_image):
-    with pytest.raises(KeyboardInterrupt):
-        with SandboxSession(sandbox_image, limits=QUICK) as box:
-            container_id = box.container_id
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), SandboxSession(sandbox_image, limits=QUICK) as box:
+        container_id = box.container_id
+        raise KeyboardInterrupt
     client = docker.from_env()
     try:
         assert client.containers.list(all=True, filters={"id": container_id}) == []
@@ -229,11 +229,13 @@ def test_cleanup_removes_orphans_but_not_live_sessions(sandbox_image):
     created = []
     try:
         orphan = client.containers.create(
-            sandbox_image, entrypoint=["true"],
+            sandbox_image,
+            entrypoint=["true"],
             labels={MANAGED_LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{gone_pid}"},
         )
         foreign = client.containers.create(
-            sandbox_image, entrypoint=["true"],
+            sandbox_image,
+            entrypoint=["true"],
             labels={MANAGED_LABEL: "1", OWNER_LABEL: "another-host:1"},
         )
         created = [orphan, foreign]

@@ -19,7 +19,9 @@ def load_training_data():
     return pd.read_csv(os.path.join(DATA_DIR, "train.csv"))
 '''
 
-SOLUTION_A = STARTER + '''
+SOLUTION_A = (
+    STARTER
+    + """
 
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -40,9 +42,12 @@ def evaluate(frame, target):
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
     scores = cross_val_score(model, X, y, cv=folds, scoring="average_precision")
     return scores.mean(), scores.std()
-'''
+"""
+)
 
-SOLUTION_B = STARTER + '''
+SOLUTION_B = (
+    STARTER
+    + """
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -63,12 +68,19 @@ def fit_logistic(train, label_column):
     for name, weight in sorted(weights.items(), key=lambda kv: -abs(kv[1]))[:5]:
         print(f"{name:>25s} {weight:+.3f}")
     return pipeline
-'''
+"""
+)
 
 
 def renamed(code: str) -> str:
-    for old, new in [("frame", "df"), ("features", "feats"), ("model", "estimator"),
-                     ("build_features", "make_feats"), ("evaluate", "run_cv"), ("folds", "cv")]:
+    for old, new in [
+        ("frame", "df"),
+        ("features", "feats"),
+        ("model", "estimator"),
+        ("build_features", "make_feats"),
+        ("evaluate", "run_cv"),
+        ("folds", "cv"),
+    ]:
         code = code.replace(old, new)
     return code
 
@@ -82,8 +94,10 @@ def write_repo(root, code):
 def write_notebook(root, code):
     root.mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# My work"),
-                nbformat.v4.new_code_cell("%matplotlib inline\n" + code)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# My work"),
+        nbformat.v4.new_code_cell("%matplotlib inline\n" + code),
+    ]
     nbformat.write(nb, str(root / "analysis.ipynb"))
     return root
 

@@ -22,6 +22,7 @@ from graders.source import (
     evidence_for,
     find_calls,
     find_imports,
+    find_keywords,
     find_names,
     load_source,
 )
@@ -58,13 +59,21 @@ def test_foreign_cell_magic_blanks_the_whole_cell() -> None:
 
 def test_unparsable_cell_gets_parse_error_and_never_raises(tmp_path: Path) -> None:
     make_notebook(tmp_path, [("code", "def broken(:\n    pass"), ("code", "x.fit()")])
-    write_files(tmp_path, {"bad.py": "class (", "deep.py": "(" * 5000 + ")" * 5000})
+    write_files(
+        tmp_path,
+        {
+            "bad.py": "class (",
+            "deep.py": "(" * 5000 + ")" * 5000,
+            "chain.py": "x = df" + ".a" * 2000 + "()",  # parses, but too deep to walk safely
+        },
+    )
     source = load_source(tmp_path)
     by_place = {(u.path, u.cell): u for u in source.code_units}
     assert by_place[("analysis.ipynb", 0)].tree is None
     assert by_place[("analysis.ipynb", 0)].parse_error.startswith("SyntaxError")
     assert by_place[("bad.py", None)].tree is None
     assert by_place[("deep.py", None)].tree is None
+    assert by_place[("chain.py", None)].parse_error.startswith("TooDeep")
     assert by_place[("analysis.ipynb", 1)].tree is not None
     assert [s.cell for s in find_calls(source, ["fit"])] == [1]
 
@@ -249,3 +258,10 @@ def test_read_csv_capped(tmp_path: Path, content: str, expected: list[list[str]]
 def test_nbformat_is_what_the_fixtures_write(tmp_path: Path) -> None:
     path = make_notebook(tmp_path, [("markdown", "m")])
     assert nbformat.read(str(path), as_version=4).nbformat == 4
+
+
+def test_find_keywords_skips_none_and_false_but_not_zero(tmp_path: Path) -> None:
+    code = "a(random_state=0)\nb(random_state=None)\nc(stratify=y)\nd(stratify=False)"
+    write_files(tmp_path, {"k.py": code})
+    sites = find_keywords(load_source(tmp_path), ["random_state", "stratify"])
+    assert [(s.line, s.name) for s in sites] == [(1, "random_state"), (3, "stratify")]

@@ -193,6 +193,22 @@ def test_unusable_takehome_toml_fails_the_run_with_its_reason():
     assert record.verdict == "exit_nonzero" and "takehome.toml" in record.reason
 
 
+def test_nothing_to_run_starts_no_container(assignment, tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "README.md").write_text("I ran out of time.\n")
+    art = run_stages(
+        ingest_dir(sub, tmp_path),
+        assignment,
+        image="takehome-sandbox:never-used",
+        work_dir=tmp_path / "work",
+    )
+    assert art.container_starts == 0
+    assert art.stages["run"].verdict == "exit_nonzero"
+    assert "nothing to run" in art.stages["run"].reason
+    assert art.predictions is None and not art.executed_notebooks
+
+
 # --- with containers -----------------------------------------------------------------------------
 
 

@@ -102,7 +102,9 @@ def _sample_rows(rng: np.random.Generator, n: int) -> pd.DataFrame:
     # Fraud shows itself in the amount relative to the usual spend and in the distance.
     ratio = np.where(fraud, ratio * rng.lognormal(0.8, 0.8, n), ratio)
     distance = np.where(fraud & (rng.random(n) < 0.5), distance + rng.exponential(200, n), distance)
-    n_tx_last_24h = np.where(fraud & (rng.random(n) < 0.4), n_tx_last_24h + rng.integers(2, 8, n), n_tx_last_24h)
+    n_tx_last_24h = np.where(
+        fraud & (rng.random(n) < 0.4), n_tx_last_24h + rng.integers(2, 8, n), n_tx_last_24h
+    )
     amount = np.round(avg_amount_30d * ratio, 2)
     outliers = rng.random(n) < 0.0015
     amount = np.where(outliers, np.round(rng.uniform(9_000, 60_000, n), 2), amount)

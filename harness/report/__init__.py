@@ -40,8 +40,13 @@ def render_reports(
     blind: bool = False,
     overrides: OverridesFile | None = None,
     artifacts_root: Path | None = None,
+    snapshot_root: Path | None = None,
 ) -> dict[str, Path]:
-    """Write the requested formats into ``out_dir``; return ``{format: path}``."""
+    """Write the requested formats into ``out_dir``; return ``{format: path}``.
+
+    ``artifacts_root`` (then ``snapshot_root``) is where evidence images are looked up; images
+    are embedded only when they are real PNG/JPEG files inside those folders.
+    """
     wanted = list(dict.fromkeys(formats))
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
@@ -58,7 +63,7 @@ def render_reports(
         elif fmt == "html":
             from harness.report.html import render_html
 
-            text = render_html(shown, artifacts_root=artifacts_root)
+            text = render_html(shown, artifacts_root=artifacts_root, snapshot_root=snapshot_root)
         elif fmt == "md":
             from harness.report.markdown import render_markdown
 

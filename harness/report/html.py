@@ -144,8 +144,8 @@ class ImageBudget:
     """Embeds candidate images from the artifacts folder, checked and capped in count and size."""
 
     def __init__(self, root: Path | None, max_images: int = MAX_IMAGES,
-                 max_bytes: int = MAX_IMAGE_BYTES):
-        self.root = root.resolve() if root is not None else None
+                 max_bytes: int = MAX_IMAGE_BYTES, snapshot_root: Path | None = None):
+        self.roots = [r.resolve() for r in (root, snapshot_root) if r is not None]
         self.left = max_images
         self.max_bytes = max_bytes
         self.cache: dict[str, str | None] = {}
@@ -153,7 +153,7 @@ class ImageBudget:
 
     def uri(self, relative: str | None) -> str | None:
         """A data: URI for an artifact-relative image path, or None when refused."""
-        if not relative or self.root is None:
+        if not relative or not self.roots:
             return None
         if relative in self.cache:
             return self.cache[relative]
@@ -161,28 +161,36 @@ class ImageBudget:
         return value
 
     def _load(self, relative: str) -> str | None:
-        assert self.root is not None
+        """Evidence images are relative to the artifacts root, else to the snapshot root."""
         if self.left <= 0:
             self.skipped.append(f"{relative}: image limit reached")
             return None
-        candidate = self.root / relative
-        try:
-            if candidate.is_symlink() or not candidate.resolve().is_relative_to(self.root):
-                self.skipped.append(f"{relative}: outside the artifacts folder")
-                return None
-            if not candidate.is_file() or candidate.stat().st_size > self.max_bytes:
-                self.skipped.append(f"{relative}: missing or too large")
-                return None
-            data = candidate.read_bytes()[: self.max_bytes + 1]
-        except OSError:
-            self.skipped.append(f"{relative}: unreadable")
-            return None
-        mime = sniff_image(data)
-        if mime is None:
-            self.skipped.append(f"{relative}: not a PNG or JPEG")
-            return None
-        self.left -= 1
-        return plots.data_uri(data, mime)
+        relative = relative.removeprefix("artifact:")
+        problem = "missing"
+        for root in self.roots:
+            candidate = root / relative
+            try:
+                if candidate.is_symlink() or not candidate.resolve().is_relative_to(root):
+                    problem = "outside the artifacts folder"
+                    continue
+                if not candidate.is_file():
+                    continue
+                if candidate.stat().st_size > self.max_bytes:
+                    problem = "too large"
+                    continue
+                with candidate.open("rb") as handle:
+                    data = handle.read(self.max_bytes + 1)
+            except OSError:
+                problem = "unreadable"
+                continue
+            mime = sniff_image(data)
+            if mime is None:
+                problem = "not a PNG or JPEG"
+                continue
+            self.left -= 1
+            return plots.data_uri(data, mime)
+        self.skipped.append(f"{relative}: {problem}")
+        return None
 
 
 # --- held-out metrics ----------------------------------------------------------------------------
@@ -217,25 +225,43 @@ def heldout_view(result: GraderResult | None) -> dict[str, Any] | None:
     value = _num(_first(details, "primary_value", "value", "score"))
     if value is None and primary and primary in metrics:
         value = _num(metrics[primary])
+    scale = details.get("scale") if isinstance(details.get("scale"), Mapping) else {}
     reference = _num(_first(details, "reference", "reference_score"), primary)
+    if reference is None:
+        reference = _num(scale.get("reference"))
     baseline = _num(_first(details, "baseline", "baseline_score"), primary)
+    if baseline is None:
+        baseline = _num(scale.get("baseline"))
     ci_low = _num(_first(details, "ci_low"))
     ci_high = _num(_first(details, "ci_high"))
     ci = details.get("ci")
+    if (ci_low is None or ci_high is None) and isinstance(ci, Mapping):
+        ci_low, ci_high = _num(ci.get("low")), _num(ci.get("high"))
     if (ci_low is None or ci_high is None) and isinstance(ci, (list, tuple)) and len(ci) == 2:
         ci_low, ci_high = _num(ci[0]), _num(ci[1])
     greater = details.get("greater_is_better")
     greater = True if not isinstance(greater, bool) else greater
     view: dict[str, Any] = {
+        "baseline_source": str(scale.get("source_baseline") or "baseline"),
+        "reference_source": str(scale.get("source_reference") or "reference"),
         "primary": primary, "value": value, "reference": reference, "baseline": baseline,
         "ci_low": ci_low, "ci_high": ci_high, "greater_is_better": greater,
         "metrics": [(str(k), _num(v)) for k, v in sorted(metrics.items()) if _num(v) is not None],
         "bar": _position_bar(value, ci_low, ci_high, baseline, reference),
         "plots": [],
     }
+    matrix = _first(details, "confusion_matrix", "confusion")
+    labels = details.get("labels") if isinstance(details.get("labels"), list) else None
+    if isinstance(matrix, Mapping):  # {"labels": [...], "matrix": [[...]], ...}
+        if isinstance(matrix.get("labels"), list):
+            labels = matrix["labels"]
+        matrix = matrix.get("matrix")
     pr = _first(details, "pr_curve", "precision_recall_curve", "pr")
     if isinstance(pr, Mapping):
         rate = _num(_first(details, "positive_rate", "prevalence"))
+        cells = plots.valid_matrix(matrix)
+        if rate is None and cells is not None and len(cells) == 2 and sum(map(sum, cells)):
+            rate = sum(cells[1]) / sum(map(sum, cells))  # rows are the truth
         png = plots.pr_curve_png(pr.get("precision"), pr.get("recall"), rate)
         if png:
             view["plots"].append(("Precision–recall curve", plots.data_uri(png)))
@@ -244,9 +270,7 @@ def heldout_view(result: GraderResult | None) -> dict[str, Any] | None:
         png = plots.roc_curve_png(roc.get("fpr"), roc.get("tpr"))
         if png:
             view["plots"].append(("ROC curve", plots.data_uri(png)))
-    matrix = _first(details, "confusion_matrix", "confusion")
     if matrix is not None:
-        labels = details.get("labels") if isinstance(details.get("labels"), list) else None
         png = plots.confusion_matrix_png(matrix, labels)
         if png:
             view["plots"].append(("Confusion matrix", plots.data_uri(png)))
@@ -299,7 +323,8 @@ def _scalar_details(details: Mapping[str, Any], skip: set[str]) -> list[tuple[st
 _HELDOUT_KEYS = {"metrics", "primary_metric", "metric", "primary_value", "value", "score",
                  "reference", "reference_score", "baseline", "baseline_score", "ci_low", "ci_high",
                  "ci", "greater_is_better", "pr_curve", "precision_recall_curve", "pr",
-                 "roc_curve", "roc", "confusion_matrix", "confusion", "labels"}
+                 "roc_curve", "roc", "confusion_matrix", "confusion", "labels", "scale",
+                 "positive_rate", "prevalence"}
 
 
 def _grader_view(name: str, result: GraderResult | None, images: ImageBudget) -> dict[str, Any]:
@@ -317,9 +342,10 @@ def _grader_view(name: str, result: GraderResult | None, images: ImageBudget) ->
     }
 
 
-def build_view(result: GradingResult, artifacts_root: Path | None = None) -> dict[str, Any]:
+def build_view(result: GradingResult, artifacts_root: Path | None = None,
+               snapshot_root: Path | None = None) -> dict[str, Any]:
     """Everything the report template needs, computed in Python (templates stay simple)."""
-    images = ImageBudget(artifacts_root)
+    images = ImageBudget(artifacts_root, snapshot_root=snapshot_root)
     criteria: list[dict[str, Any]] = []
     used: set[str] = set()
     if result.rubric is not None:
@@ -360,7 +386,11 @@ def build_view(result: GradingResult, artifacts_root: Path | None = None) -> dic
     }
 
 
-def render_html(result: GradingResult, artifacts_root: Path | None = None) -> str:
-    """The report for one result, as one self-contained HTML document."""
-    view = build_view(result, artifacts_root)
+def render_html(result: GradingResult, artifacts_root: Path | None = None,
+                snapshot_root: Path | None = None) -> str:
+    """The report for one result, as one self-contained HTML document.
+
+    Evidence images are looked up under ``artifacts_root``, then ``snapshot_root``.
+    """
+    view = build_view(result, artifacts_root, snapshot_root)
     return environment().get_template("report.html.j2").render(**view)

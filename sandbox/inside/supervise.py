@@ -11,11 +11,12 @@ Modes (exactly one):
 ``--copy SRC DST``
     Copy the read-only submission into the writable workspace. Exit 0, or 28 when the
     workspace is full (ENOSPC), or 1 with a one-line message on stderr.
-``[--workdir DIR] -- COMMAND...``
+``[--workdir DIR] [--timeout SECONDS] -- COMMAND...``
     Run COMMAND with the allow-listed environment, wait for it, then SIGKILL every other
     process of this user (``kill(-1)`` spares pid 1 and the caller), so the exec's output stream
     closes even when a child was left running. Exit status: the command's, or 128+N when it was
-    killed by signal N; 127 command not found; 126 not executable.
+    killed by signal N; 127 command not found; 126 not executable; 124 the timeout was reached
+    (everything was killed; needs no new process, so it works during a fork bomb).
 ``--reap``
     Kill every other process of this user. With ``--stats``: then print the cgroup counters as
     one JSON line (memory peak, OOM kills, pids-limit hits).
@@ -40,6 +41,7 @@ import time
 
 ALLOWED_ENV_VAR = "TAKEHOME_ALLOWED_ENV"
 EXIT_NO_SPACE = 28
+EXIT_TIMEOUT = 124  # like coreutils timeout(1); the host also checks the elapsed time
 
 
 def _nondumpable() -> None:
@@ -109,8 +111,12 @@ def _child_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key in allowed}
 
 
-def run_command(command: list[str], workdir: str | None) -> int:
-    """Run the command, wait, kill the leftovers and return the exit status."""
+def run_command(command: list[str], workdir: str | None, timeout: float | None = None) -> int:
+    """Run the command, wait (at most ``timeout`` s), kill the leftovers, return the status.
+
+    At the timeout every process of the user is killed and the status is ``EXIT_TIMEOUT``; the
+    host still keeps its own timer (this process can be killed by the candidate).
+    """
     _nondumpable()
     if not command:
         _say("empty command")
@@ -129,7 +135,13 @@ def run_command(command: list[str], workdir: str | None) -> int:
     except OSError as exc:
         _say(f"cannot start {command[0]}: {exc.strerror or exc}")
         return 126
-    returncode = child.wait()
+    try:
+        returncode = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_all()
+        child.wait()
+        _say(f"time limit of {timeout:g} s reached: all processes killed")
+        return EXIT_TIMEOUT
     kill_all()
     return 128 - returncode if returncode < 0 else returncode
 
@@ -298,10 +310,12 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         index = argv.index("--")
         options, command = argv[:index], argv[index + 1 :]
-        workdir = None
+        workdir = timeout = None
         if "--workdir" in options:
             workdir = options[options.index("--workdir") + 1]
-        return run_command(command, workdir)
+        if "--timeout" in options:
+            timeout = float(options[options.index("--timeout") + 1])
+        return run_command(command, workdir, timeout)
     if argv[:1] == ["--init"]:
         return run_init()
     if argv[:1] == ["--copy"] and len(argv) == 3:

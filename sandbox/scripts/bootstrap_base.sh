@@ -3,11 +3,13 @@
 # default base image (python:3.11-slim) from a registry.
 #
 #   bash sandbox/scripts/bootstrap_base.sh [TAG]        (default TAG: takehome-base:bookworm)
+#   bash sandbox/scripts/bootstrap_base.sh --print-mirror   (print the mirror it would use)
 #
 # - Nothing happens when TAG already exists in the engine.
 # - The Debian mirror is read at run time from the host's apt sources (deb822 `URIs:` lines in
 #   /etc/apt/sources.list.d/*.sources, or `deb` lines in /etc/apt/sources.list);
-#   TAKEHOME_DEBIAN_MIRROR overrides it.
+#   TAKEHOME_DEBIAN_MIRROR overrides it. TAKEHOME_APT_SOURCES_DIR and TAKEHOME_APT_SOURCES_LIST
+#   replace those two paths (for tests).
 # - debootstrap is installed with apt when missing (root on Debian only).
 # - The root filesystem is built in a temporary directory, imported with `docker import` and
 #   removed, whatever happens.
@@ -16,6 +18,8 @@
 set -euo pipefail
 
 TAG="${1:-takehome-base:bookworm}"
+SOURCES_DIR="${TAKEHOME_APT_SOURCES_DIR:-/etc/apt/sources.list.d}"
+SOURCES_LIST="${TAKEHOME_APT_SOURCES_LIST:-/etc/apt/sources.list}"
 SUITE="${TAKEHOME_DEBIAN_SUITE:-bookworm}"
 # python3-venv brings ensurepip (the sandbox image creates its venv with it); make is for
 # candidates' `make predict`; libgomp1 is the OpenMP runtime LightGBM links against.
@@ -23,14 +27,6 @@ INCLUDE="python3,python3-venv,ca-certificates,make,libgomp1"
 
 say() { printf 'bootstrap_base: %s\n' "$*" >&2; }
 fail() { say "error: $1"; exit "${2:-2}"; }
-
-if docker image inspect "$TAG" >/dev/null 2>&1; then
-    say "$TAG already exists"
-    exit 0
-fi
-timeout 20 docker info >/dev/null 2>&1 || fail "Docker engine not reachable; run \`make engine\` or \`sudo bash sandbox/scripts/ensure_docker.sh\`" 1
-
-[ "$(id -u)" -eq 0 ] || fail "building $TAG with debootstrap needs root; rerun as root or pass an existing image with --base-image" 1
 
 # --- mirror ---------------------------------------------------------------------------------
 
@@ -40,7 +36,7 @@ timeout 20 docker info >/dev/null 2>&1 || fail "Docker engine not reachable; run
 find_mirror() {
     local file
     shopt -s nullglob
-    for file in /etc/apt/sources.list.d/*.sources; do
+    for file in "$SOURCES_DIR"/*.sources; do
         awk '
             function flush() {
                 if (uris != "" && types ~ /(^| )deb( |$)/ && enabled != "no") {
@@ -64,17 +60,36 @@ find_mirror() {
         ' "$file"
     done
     shopt -u nullglob
-    if [ -r /etc/apt/sources.list ]; then
+    if [ -r "$SOURCES_LIST" ]; then
         # deb [options] URI suite components...
-        sed -e 's/\[[^]]*\]//' /etc/apt/sources.list | awk '
+        sed -e 's/\[[^]]*\]//' "$SOURCES_LIST" | awk '
             $1 == "deb" && $3 !~ /-(security|updates|backports)$/ && $2 !~ /security/ { print $2 }
         '
     fi
 }
 
-MIRROR="${TAKEHOME_DEBIAN_MIRROR:-$(find_mirror | head -n 1)}"
-MIRROR="${MIRROR%/}"
-[ -n "$MIRROR" ] || fail "no Debian mirror found in /etc/apt/sources.list(.d); set TAKEHOME_DEBIAN_MIRROR to one" 1
+mirror() {
+    local found
+    found="${TAKEHOME_DEBIAN_MIRROR:-$(find_mirror | sed -n 1p)}"
+    found="${found%/}"
+    [ -n "$found" ] || fail "no Debian mirror found in $SOURCES_LIST or $SOURCES_DIR; set TAKEHOME_DEBIAN_MIRROR to one" 1
+    printf '%s\n' "$found"
+}
+
+if [ "$TAG" = "--print-mirror" ]; then
+    mirror
+    exit 0
+fi
+
+# --- checks ---------------------------------------------------------------------------------
+
+if docker image inspect "$TAG" >/dev/null 2>&1; then
+    say "$TAG already exists"
+    exit 0
+fi
+timeout 20 docker info >/dev/null 2>&1 || fail "Docker engine not reachable; run \`make engine\` or \`sudo bash sandbox/scripts/ensure_docker.sh\`" 1
+[ "$(id -u)" -eq 0 ] || fail "building $TAG with debootstrap needs root; rerun as root or pass an existing image with --base-image" 1
+MIRROR="$(mirror)"
 
 # --- debootstrap ----------------------------------------------------------------------------
 

@@ -20,7 +20,9 @@ def main() -> None:
     test = pd.read_csv(data_dir / "test_features.csv")
     mean = round(float(train[TARGET].mean()), 3)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({ID: test[ID], "prediction": mean}).to_csv(out_dir / "predictions.csv", index=False)
+    pd.DataFrame({ID: test[ID], "prediction": mean}).to_csv(
+        out_dir / "predictions.csv", index=False
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ def cv_rmse(model: Pipeline, train: pd.DataFrame, folds: int = 5) -> float:
     """Mean cross-validated RMSE (shuffled K-fold, fixed seed)."""
     splitter = KFold(n_splits=folds, shuffle=True, random_state=SEED)
     scores = cross_val_score(
-        model, build_features(train), train[TARGET], cv=splitter,
+        model,
+        build_features(train),
+        train[TARGET],
+        cv=splitter,
         scoring="neg_root_mean_squared_error",
     )
     return float(-scores.mean())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from progression_model.features import build_features
 from progression_model.predict import predict_frame
-from progression_model.train import cv_rmse, candidate_models
+from progression_model.train import candidate_models, cv_rmse
 
 
 @pytest.fixture

@@ -1,3 +1,3 @@
 """Card-fraud scoring: feature engineering, a gradient-boosting model and a batch predictor."""
 
-__all__ = ["data", "features", "train", "predict"]
+__all__ = ["data", "features", "predict", "train"]

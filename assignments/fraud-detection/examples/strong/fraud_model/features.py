@@ -20,7 +20,7 @@ class FeatureBuilder:
     def __init__(self) -> None:
         self.categories_: dict[str, list[str]] | None = None
 
-    def fit(self, frame: pd.DataFrame) -> "FeatureBuilder":
+    def fit(self, frame: pd.DataFrame) -> FeatureBuilder:
         self.categories_ = {
             column: sorted(frame[column].dropna().astype(str).unique()) for column in CATEGORICAL
         }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from fraud_model.predict import predictions_frame
 from fraud_model.train import best_f1_threshold, fit
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+ID, TARGET = "row_id", "outcome"
+
 data = Path(os.environ["TAKEHOME_DATA_DIR"])
 out = Path(os.environ["TAKEHOME_OUTPUT_DIR"])
 train = pd.read_csv(data / "train.csv")
 test = pd.read_csv(data / "test_features.csv")
-prevalence = float(train["outcome"].mean())
-pd.DataFrame({"row_id": test["row_id"], "score": prevalence, "label": 0}).to_csv(
+prevalence = float(train[TARGET].mean())
+pd.DataFrame({ID: test[ID], "score": prevalence, "label": 0}).to_csv(
     out / "predictions.csv", index=False
 )

@@ -1,0 +1,161 @@
+"""Open reports in Debian's headless Chromium: hostile content never runs, nothing is fetched.
+
+Uses Playwright's Python API with the system browser (playwright never downloads one).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fixtures.report_samples import hostile_artifacts, hostile_result, make_result
+
+from harness.report import render_reports
+from harness.report.index import render_index
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+class Watch:
+    """Everything a page does that a report must never do."""
+
+    def __init__(self, page, url: str):
+        self.url = url
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.console: list[tuple[str, str]] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("dialog", self._dialog)
+        page.on("console", lambda message: self.console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def foreign_requests(self) -> list[str]:
+        return [u for u in self.requests if u != self.url and not u.startswith("data:")]
+
+
+def open_page(browser, path: Path):
+    context = browser.new_context(java_script_enabled=True, offline=True)
+    page = context.new_page()
+    url = path.resolve().as_uri()
+    watch = Watch(page, url)
+    page.goto(url, wait_until="load")
+    page.wait_for_timeout(300)  # let any delayed handler (onerror, onload) fire
+    return context, page, watch
+
+
+def test_hostile_report_runs_no_script_and_fetches_nothing(browser, tmp_path):
+    artifacts = hostile_artifacts(tmp_path / "artifacts")
+    report = render_reports(
+        hostile_result(), tmp_path / "out", formats=("html",), artifacts_root=artifacts
+    )["html"]
+    context, page, watch = open_page(browser, report)
+    try:
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        # the title shows the hostile name as text; a script would have replaced it
+        assert page.title().startswith("evil<script>window.__pwned=1")
+        assert page.title() != "PWNED"
+        assert page.evaluate("document.scripts.length") == 0
+        assert page.evaluate("document.querySelectorAll('svg, iframe, object, embed').length") == 0
+        assert watch.dialogs == []
+        assert watch.errors == []
+        assert watch.console == []  # not even a CSP violation report: nothing tried to load
+        assert watch.foreign_requests() == []
+        # the payload is visible as text
+        assert "window.__pwned=1" in page.inner_text("body")
+        # clicking every link stays on the page (only in-page anchors exist)
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+        assert hrefs and all(h.startswith("#") for h in hrefs)
+    finally:
+        context.close()
+
+
+def test_report_images_are_data_uris_and_render(browser, tmp_path):
+    report = render_reports(make_result("strong"), tmp_path, formats=("html",))["html"]
+    context, page, watch = open_page(browser, report)
+    try:
+        widths = page.eval_on_selector_all(".plots img", "els => els.map(e => e.naturalWidth)")
+        assert len(widths) == 3 and all(w > 100 for w in widths)
+        assert watch.foreign_requests() == [] and watch.console == []
+    finally:
+        context.close()
+
+
+def test_index_sorts_with_its_hashed_script_only(browser, tmp_path):
+    pairs = []
+    for kind in ("weak", "strong", "failed"):
+        result = make_result(kind)
+        html = render_reports(result, tmp_path / kind, formats=("html",))["html"]
+        pairs.append((result, html))
+    hostile = hostile_result()
+    pairs.append(
+        (hostile, render_reports(hostile, tmp_path / "hostile", formats=("html",))["html"])
+    )
+    index, _ = render_index(pairs, tmp_path)
+    context, page, watch = open_page(browser, index)
+    try:
+
+        def first_column():
+            return page.eval_on_selector_all(
+                "#submissions tbody tr", "rows => rows.map(r => r.cells[2].innerText.trim())"
+            )
+
+        assert first_column()[0] == "92.6"
+        page.click("#submissions th:nth-child(3)")  # Total, ascending
+        ascending = first_column()
+        assert ascending == sorted(ascending, key=float)
+        page.click("#submissions th:nth-child(3)")  # descending
+        assert first_column() == sorted(ascending, key=float, reverse=True)
+        assert watch.console == [] and watch.errors == [] and watch.dialogs == []
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert watch.foreign_requests() == []
+    finally:
+        context.close()
+
+
+def test_the_watch_would_catch_a_script_and_a_fetch(browser, tmp_path):
+    """Control: the same checks fail on a page that does run a script and fetch something."""
+    page_path = tmp_path / "unsafe.html"
+    page_path.write_text(
+        "<html><head><title>ok</title></head><body>"
+        "<img src='http://127.0.0.1:9/beacon.png'>"
+        "<script>window.__pwned=1;document.title='PWNED';console.log('ran')</script>"
+        "</body></html>"
+    )
+    context, page, watch = open_page(browser, page_path)
+    try:
+        assert page.evaluate("window.__pwned") == 1 and page.title() == "PWNED"
+        assert any(u.startswith("http://127.0.0.1:9/") for u in watch.foreign_requests())
+        assert ("log", "ran") in watch.console
+    finally:
+        context.close()
