@@ -235,7 +235,6 @@ _COMPOUND = (
     ast.TryStar,
     ast.Match,
 )
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
 def count_statements(body: list[ast.stmt]) -> int:
@@ -424,7 +423,8 @@ def reusable_check(source: SubmissionSource) -> tuple[Check, RedFlag | None]:
         return Check(
             id="code_quality.reusable_code",
             passed=False,
-            sentence="No .py module defines a function or class: the code is one script.",
+            sentence="No .py module defines a function or class: the code is written as "
+            "top-level script statements.",
         ), None
     notebook_defs = [
         (u, n)
@@ -443,13 +443,13 @@ def reusable_check(source: SubmissionSource) -> tuple[Check, RedFlag | None]:
     check = Check(
         id="code_quality.reusable_code",
         passed=False,
-        sentence=f"All code is in notebooks and no .py module holds reusable code; {detail}.",
+        sentence=f"No .py module holds reusable code (a function or class); {detail}.",
         evidence=evidence,
     )
     flag = RedFlag(
         id="code_quality.notebook_only",
         severity=severity,
-        sentence=f"The code exists only in notebooks, with nothing reusable: {detail}.",
+        sentence=f"The code lives in notebooks with nothing reusable: {detail}.",
         evidence=evidence,
     )
     return check, flag

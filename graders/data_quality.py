@@ -34,10 +34,13 @@ from graders.source import (
     is_call_to,
     markdown_evidence,
     names_in,
+    plain_targets,
+    root_name,
     site_at,
     site_check,
     sort_sites,
     source_for,
+    walk_all,
     walk_header,
 )
 
@@ -279,15 +282,14 @@ def _leaks_in_flow(
                     new_sites.append(site)
             elif method == "transform" and isinstance(receiver, ast.Name) and receiver.id in fitted:
                 new_sites.append(fitted[receiver.id])
-            if isinstance(receiver, ast.Call) and method == "transform":
-                inner = receiver.func
-                if isinstance(inner, ast.Attribute) and inner.attr == "fit":
-                    new_sites.append(site_at(unit, call, "fit"))
         if value is not None:
             inherited = [s for n in names_in(value) for s in tainted.get(n, [])]
             if inherited or new_sites:
                 for name in targets:
                     tainted[name] = inherited + new_sites
+            else:  # a plain variable rebound to clean data is clean again
+                for name in plain_targets(stmt):
+                    tainted.pop(name, None)
             if names_in(value) & split_derived:
                 split_derived |= targets
     return leaks
@@ -375,6 +377,10 @@ def _features_in_flow(
             split_outputs |= targets
         for name in targets:
             frames.definitions[name] = value
+        for name in plain_targets(stmt) & frames.raw:
+            if not _keeps_columns(value, name):
+                frames.raw.discard(name)
+                frames.removed.pop(name, None)
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             name = stmt.targets[0].id if isinstance(stmt.targets[0], ast.Name) else None
             if name and isinstance(value, (ast.Constant, ast.List, ast.Tuple)):
@@ -389,6 +395,30 @@ def _features_in_flow(
                         removed.add("*index*")
                         removed.update(frames.strings(keyword.value))
     return with_target, with_id
+
+
+KEEP_COLUMNS = (
+    "dropna", "fillna", "copy", "drop_duplicates", "reset_index", "query", "sample",
+    "sort_values", "astype", "replace", "assign", "drop", "set_index", "interpolate", "ffill",
+    "bfill", "head", "tail", "merge", "join", "infer_objects", "convert_dtypes",
+)  # fmt: skip
+
+
+def _keeps_columns(value: ast.AST, name: str) -> bool:
+    """Whether ``name = value`` keeps every column of the frame ``name`` (row filters,
+    cleaning, ``get_dummies``/``concat``/``merge`` of it); drops are tracked separately."""
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr in KEEP_COLUMNS:
+            return root_name(func.value) == name
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if called in ("get_dummies", "concat", "merge"):
+            return name in names_in(value)
+        return False
+    if isinstance(value, ast.Subscript) and root_name(value.value) == name:
+        row_filter = not isinstance(value.slice, (ast.List, ast.Tuple, ast.Constant, ast.Name))
+        return row_filter and isinstance(value.value, ast.Name)
+    return False
 
 
 def _track_removals(
@@ -471,16 +501,14 @@ def _columns_of(node: ast.AST, frames: _Frames, depth: int) -> tuple[str, set[st
 
 def _test_selection_flag(source: SubmissionSource) -> RedFlag | None:
     sites: list[CallSite] = []
-    for unit in source.code_units:
-        if unit.tree is None:
-            continue
-        for node in ast.walk(unit.tree):
-            is_fit = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            if is_fit and node.func.attr == "fit" and _y_is_test(node):
-                sites.append(site_at(unit, node, "fit"))
-            is_loop = isinstance(node, (ast.For, ast.AsyncFor))
-            if is_loop and _loop_scores_on_test(node) and _selects_after(source, unit):
-                sites.append(site_at(unit, node, "for"))
+    selecting = _selecting_paths(source)
+    for unit, node in walk_all(source):
+        is_fit = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        if is_fit and node.func.attr == "fit" and _y_is_test(node):
+            sites.append(site_at(unit, node, "fit"))
+        is_loop = isinstance(node, (ast.For, ast.AsyncFor))
+        if is_loop and unit.path in selecting and _loop_scores_on_test(node):
+            sites.append(site_at(unit, node, "for"))
     if not sites:
         return None
     return RedFlag(
@@ -516,21 +544,21 @@ def _loop_scores_on_test(loop: ast.For | ast.AsyncFor) -> bool:
     return fits and scores
 
 
-def _selects_after(source: SubmissionSource, unit: CodeUnit) -> bool:
-    """Whether the code of this path picks a best model (max/argmax/sort/best_...)."""
-    for other in source.code_units:
-        if other.path != unit.path or other.tree is None:
+def _selecting_paths(source: SubmissionSource) -> set[str]:
+    """Paths whose code picks a best model (max/argmax/sort/a ``best*`` variable)."""
+    paths: set[str] = set()
+    for unit, node in walk_all(source):
+        if unit.path in paths:
             continue
-        for node in ast.walk(other.tree):
-            if isinstance(node, ast.Call):
-                name = (
-                    node.func.attr
-                    if isinstance(node.func, ast.Attribute)
-                    else getattr(node.func, "id", None)
-                )
-                if name in SELECTORS:
-                    return True
-            stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-            if stored and "best" in node.id.lower():
-                return True
-    return False
+        if isinstance(node, ast.Call):
+            name = (
+                node.func.attr
+                if isinstance(node.func, ast.Attribute)
+                else getattr(node.func, "id", None)
+            )
+            if name in SELECTORS:
+                paths.add(unit.path)
+        stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        if stored and "best" in node.id.lower():
+            paths.add(unit.path)
+    return paths

@@ -115,7 +115,7 @@ def find_readme(root: Path) -> tuple[str, str] | None:
         names = sorted(os.listdir(root))
     except OSError:
         return None
-    by_lower = {}
+    by_lower: dict[str, str] = {}
     for name in names:
         try:
             if not stat.S_ISREG(os.lstat(root / name).st_mode):
@@ -470,6 +470,17 @@ def docstring_check(source: SubmissionSource) -> Check | None:
 # --------------------------------------------------------------------------- grader
 
 
+def poor_sentence(has_readme: bool, notebooks: int, prose_words: int) -> str:
+    """The ``documentation.poor`` sentence: what is missing, in plain words."""
+    start = "The README is nearly empty" if has_readme else "There is no README"
+    middle = (
+        f" and the notebooks hold only {prose_words} words of prose"
+        if notebooks
+        else " and no notebook"
+    )
+    return start + middle + ": nothing explains the problem, the approach or the results."
+
+
 class DocumentationGrader:
     """Judges whether an interviewer can follow the work: README, narrative, docstrings."""
 
@@ -500,11 +511,7 @@ class DocumentationGrader:
                 RedFlag(
                     id="documentation.poor",
                     severity="medium",
-                    sentence=(
-                        ("The README is nearly empty" if readme else "There is no README")
-                        + f" and the notebooks hold {prose_words} words of prose: nothing "
-                        "explains the problem, the approach or the results."
-                    ),
+                    sentence=poor_sentence(readme is not None, len(notebooks), prose_words),
                     evidence=[Evidence(path=readme[0], metric={"words": readme_words})]
                     if readme
                     else [],

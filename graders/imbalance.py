@@ -29,6 +29,7 @@ from graders.source import (
     is_call_to,
     iter_trees,
     names_in,
+    plain_targets,
     site_at,
     site_check,
     sort_sites,
@@ -297,6 +298,8 @@ def _resampling_sites(source: SubmissionSource) -> tuple[list[CallSite], list[Ca
                 continue
             if value is not None and names_in(value) & tainted:
                 tainted |= assigned_names(stmt)
+            elif value is not None:  # rebound to data that was not resampled
+                tainted -= plain_targets(stmt)
             for node in walk_header(stmt):
                 if is_call_to(source, unit, node, SPLIT_CALLS) and any(
                     names_in(arg) & tainted for arg in node.args

@@ -12,6 +12,7 @@ is never scored as the candidate's fault.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -180,6 +181,10 @@ def result_problem(result: object, grader: Grader, context: GraderContext) -> st
         GraderResult.model_validate(result.model_dump())
     except Exception as exc:  # noqa: BLE001
         return f"fails validation: {_describe(exc)}"
+    try:
+        json.dumps(result.model_dump(mode="json"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"cannot be written as JSON: {_describe(exc)}"
     if result.grader != grader.name:
         return f"result names grader {result.grader!r}, expected {grader.name!r}"
     if result.not_applicable != (result.score is None):

@@ -36,7 +36,8 @@ MAX_DEPENDENCY_FILE_BYTES = 1_000_000
 MAX_REQUIREMENTS = 2_000
 MAX_EVIDENCE = 10
 TRACEBACK_TAIL_CHARS = 600
-REQUIREMENT_FILE = re.compile(r"^requirements[\w.\-]*\.(txt|in)$", re.IGNORECASE)
+REQUIREMENT_FILE = re.compile(r"^requirements[\w.\-]*\.txt$", re.IGNORECASE)
+TOOLING_FILE = re.compile(r"(dev|test|doc|lint)", re.IGNORECASE)  # requirements-dev.txt ...
 DEPENDENCY_FILES = ("pyproject.toml", "environment.yml", "environment.yaml", "setup.cfg", "Pipfile")
 SKIPPED_CONDA = frozenset({"python", "pip"})
 VERDICT_WORDS = {
@@ -334,12 +335,20 @@ class Declared:
 
 
 def dependency_files(root: Path) -> list[str]:
-    """Dependency declaration files at the snapshot root, sorted."""
+    """Dependency declaration files at the snapshot root, sorted.
+
+    ``requirements*.txt`` files for tooling (``requirements-dev.txt``, ``-test``, ``-docs``,
+    ``-lint``) are left out: the image need not satisfy them to run the work.
+    """
     try:
         names = sorted(os.listdir(root))
     except OSError:
         return []
-    found = [n for n in names if REQUIREMENT_FILE.match(n) or n in DEPENDENCY_FILES]
+    found = [
+        n
+        for n in names
+        if (REQUIREMENT_FILE.match(n) and not TOOLING_FILE.search(n)) or n in DEPENDENCY_FILES
+    ]
     return [n for n in found if _snapshot_file(root, n)]
 
 

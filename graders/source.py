@@ -42,7 +42,7 @@ MAX_TREE_DEPTH = 400  # deeper trees are refused: graders walk them recursively
 SOURCE_SUFFIXES = frozenset({".py", ".ipynb", ".md", ".rst", ".txt"})
 TEXT_SUFFIXES = frozenset({".md", ".rst", ".txt"})
 SKIPPED_DIRS = frozenset(
-    {"__pycache__", "node_modules", "site-packages", "venv", "env", "__MACOSX", "build", "dist"}
+    {"__pycache__", "node_modules", "site-packages", "venv", "__MACOSX", "build", "dist"}
 )
 IMAGE_MIME_TYPES = ("image/png", "image/jpeg")
 
@@ -152,7 +152,8 @@ def _load_source_cached(
     markdown_units: list[MarkdownUnit] = []
     output_units: list[OutputUnit] = []
     notebook_cells: dict[str, list[tuple[str, str]]] = {}
-    for rel, full in _iter_source_files(root_path, max_file_bytes):
+    files = sorted(_iter_source_files(root_path, max_file_bytes))
+    for rel, full in files:
         suffix = full.suffix.lower()
         if suffix == ".py":
             text = read_text_capped(full, max_file_bytes)
@@ -204,11 +205,8 @@ def _iter_source_files(root: Path, max_file_bytes: int) -> Iterator[tuple[str, P
             full = current / name
             if name.startswith(".") or full.suffix.lower() not in SOURCE_SUFFIXES:
                 continue
-            cap = (
-                max(max_file_bytes, MAX_NOTEBOOK_BYTES)
-                if name.endswith(".ipynb")
-                else (max_file_bytes)
-            )
+            notebook = name.lower().endswith(".ipynb")
+            cap = max(max_file_bytes, MAX_NOTEBOOK_BYTES) if notebook else max_file_bytes
             try:
                 info = os.lstat(full)
             except OSError:
@@ -481,40 +479,26 @@ def find_calls(source: SubmissionSource, names: Iterable[str]) -> list[CallSite]
     callee's last component (``df.describe()``, ``train.describe()``).
     """
     wanted = tuple(names)
-    aliases = import_aliases(source)
-    found: list[CallSite] = []
-    for unit, tree in iter_trees(source):
-        table = aliases.get(unit.path, {})
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                name = dotted_name(node.func)
-                if name is not None and _matches(name, _canonical(name, table), wanted):
-                    found.append(_site(unit, node, name))
-    return _sorted(found)
+    return _sorted(
+        _site(unit, node, name)
+        for unit, node, name, canonical in iter_calls(source)
+        if _matches(name, canonical, wanted)
+    )
 
 
 def find_imports(source: SubmissionSource) -> list[tuple[str, CallSite]]:
     """Every imported module or name (fully qualified, e.g. ``sklearn.svm.SVC``) with location."""
     found: list[tuple[str, CallSite]] = []
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    found.append((alias.name, _site(unit, node, alias.name)))
-            elif isinstance(node, ast.ImportFrom):
-                module = "." * node.level + (node.module or "")
-                for alias in node.names:
-                    full = f"{module}.{alias.name}"
-                    found.append((full, _site(unit, node, full)))
-    return sorted(
-        found,
-        key=lambda item: (
-            item[1].path,
-            -1 if item[1].cell is None else item[1].cell,
-            item[1].line,
-            item[0],
-        ),
-    )
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.append((alias.name, _site(unit, node, alias.name)))
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            for alias in node.names:
+                full = f"{module}.{alias.name}"
+                found.append((full, _site(unit, node, full)))
+    return sorted(found, key=lambda item: (*site_key(item[1]), item[0]))
 
 
 def find_names(source: SubmissionSource, names: Iterable[str]) -> list[CallSite]:
@@ -527,16 +511,15 @@ def find_names(source: SubmissionSource, names: Iterable[str]) -> list[CallSite]
     wanted = tuple(names)
     aliases = import_aliases(source)
     found: list[CallSite] = []
-    for unit, tree in iter_trees(source):
-        table = aliases.get(unit.path, {})
-        for node in ast.walk(tree):
-            if isinstance(node, ast.keyword) and node.arg is not None:
-                if _matches(node.arg, node.arg, wanted):
-                    found.append(_site(unit, node, node.arg))
-            elif isinstance(node, (ast.Name, ast.Attribute)):
-                name = dotted_name(node)
-                if name is not None and _matches(name, _canonical(name, table), wanted):
-                    found.append(_site(unit, node, name))
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.keyword) and node.arg is not None:
+            if _matches(node.arg, node.arg, wanted):
+                found.append(_site(unit, node, node.arg))
+        elif isinstance(node, (ast.Name, ast.Attribute)):
+            name = dotted_name(node)
+            table = aliases.get(unit.path, {})
+            if name is not None and _matches(name, _canonical(name, table), wanted):
+                found.append(_site(unit, node, name))
     return _sorted(found)
 
 
@@ -593,14 +576,29 @@ def word_count(text: str) -> int:
 
 def iter_calls(source: SubmissionSource) -> Iterator[tuple[CodeUnit, ast.Call, str, str]]:
     """Yield ``(unit, call, name as written, name resolved through imports)`` for every call."""
+    yield from _calls_cached(source)
+
+
+def walk_all(source: SubmissionSource) -> tuple[tuple[CodeUnit, ast.AST], ...]:
+    """Every ``(unit, node)`` of every parsed code unit, in source order (cached)."""
+    return _walk_all_cached(source)
+
+
+@functools.lru_cache(maxsize=32)
+def _walk_all_cached(source: SubmissionSource) -> tuple[tuple[CodeUnit, ast.AST], ...]:
+    return tuple((unit, node) for unit, tree in iter_trees(source) for node in ast.walk(tree))
+
+
+@functools.lru_cache(maxsize=32)
+def _calls_cached(source: SubmissionSource) -> tuple[tuple[CodeUnit, ast.Call, str, str], ...]:
     aliases = import_aliases(source)
-    for unit, tree in iter_trees(source):
-        table = aliases.get(unit.path, {})
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                name = dotted_name(node.func)
-                if name is not None:
-                    yield unit, node, name, _canonical(name, table)
+    found = []
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Call):
+            name = dotted_name(node.func)
+            if name is not None:
+                found.append((unit, node, name, _canonical(name, aliases.get(unit.path, {}))))
+    return tuple(found)
 
 
 def call_matches(name: str, canonical: str, names: Iterable[str]) -> bool:
@@ -622,8 +620,14 @@ def flow_statements(source: SubmissionSource) -> dict[str, list[tuple[CodeUnit, 
     """Per path, every simple statement in reading order (cells in order, then lines).
 
     Bodies of compound statements (``for``, ``if``, ``with``, ``try``, functions) are flattened
-    in place: an approximation of execution order that static analysis can afford.
+    in place: an approximation of execution order that static analysis can afford. Cached:
+    do not modify the lists.
     """
+    return _flow_cached(source)
+
+
+@functools.lru_cache(maxsize=32)
+def _flow_cached(source: SubmissionSource) -> dict[str, list[tuple[CodeUnit, ast.stmt]]]:
     flows: dict[str, list[tuple[CodeUnit, ast.stmt]]] = {}
     for unit, tree in iter_trees(source):
         flows.setdefault(unit.path, []).extend((unit, stmt) for stmt in _flatten(tree.body))
@@ -711,6 +715,20 @@ def assigned_names(stmt: ast.stmt) -> set[str]:
         name = root_name(target)
         if name:
             found.add(name)
+    return found
+
+
+def plain_targets(stmt: ast.stmt) -> set[str]:
+    """Variables an assignment rebinds as a whole (``x = ...``, ``a, b = ...``; not ``x[i] = ...``)."""
+    targets: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, ast.AnnAssign):
+        targets = [stmt.target]
+    found: set[str] = set()
+    for target in targets:
+        elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+        found.update(e.id for e in elements if isinstance(e, ast.Name))
     return found
 
 
@@ -808,13 +826,22 @@ def find_keywords(source: SubmissionSource, names: Iterable[str]) -> list[CallSi
     """
     wanted = set(names)
     found: list[CallSite] = []
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.keyword) and node.arg in wanted:
-                value = node.value
-                if isinstance(value, ast.Constant) and (
-                    value.value is None or value.value is False
-                ):
-                    continue
-                found.append(_site(unit, node, node.arg))
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.keyword) and node.arg in wanted:
+            value = node.value
+            if isinstance(value, ast.Constant) and (value.value is None or value.value is False):
+                continue
+            found.append(_site(unit, node, node.arg))
     return _sorted(found)
+
+
+def clear_caches() -> None:
+    """Forget every cached source and derived index (tests; long-running processes)."""
+    for cached in (
+        _load_source_cached,
+        _import_aliases_cached,
+        _walk_all_cached,
+        _calls_cached,
+        _flow_cached,
+    ):
+        cached.cache_clear()

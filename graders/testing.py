@@ -483,10 +483,10 @@ def tampering_flag(
             )
     for rel in startup_files(root, integrity):
         evidence.append(Evidence(path=rel, note="runs automatically when Python starts"))
-    for item in integrity.get("pytest_hooks") or []:
-        rel, line, note = _integrity_hook(item, root)
-        if rel is not None and not any(e.path == rel and e.line == line for e in evidence):
-            evidence.append(Evidence(path=rel, line=line, note=note))
+    seen = {e.path for e in evidence}
+    for rel, note in integrity_hooks(integrity, root):
+        if rel not in seen:  # e.g. a conftest.py the static view could not parse
+            evidence.append(Evidence(path=rel, note=note))
     if not evidence:
         return None
     evidence.sort(key=lambda e: (e.path or "", e.line or 0, e.note or ""))
@@ -502,21 +502,23 @@ def tampering_flag(
     )
 
 
-def _integrity_hook(item: Any, root: Path) -> tuple[str | None, int | None, str]:
-    if isinstance(item, str):
-        rel, _, rest = item.partition(":")
-        line = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else None
-        return _snapshot_rel(rel, root), line, "pytest hook reported by the sandbox"
-    if isinstance(item, dict):
-        path = item.get("path")
-        line = item.get("line")
-        hook = item.get("hook") or item.get("name") or "pytest hook"
-        return (
-            _snapshot_rel(path, root) if isinstance(path, str) else None,
-            line if isinstance(line, int) and line > 0 else None,
-            f"{clip(str(hook), 80)} reported by the sandbox",
-        )
-    return None, None, ""
+def integrity_hooks(integrity: dict[str, Any], root: Path) -> list[tuple[str, str]]:
+    """``(conftest path, note)`` for outcome-changing hooks the sandbox's inventory reported.
+
+    The inventory lists ``{"path", "hooks": [...], "plugins", "parse_error"}`` per conftest.py;
+    only hooks in :data:`TAMPER_HOOKS` count, and only for files that exist in the snapshot.
+    """
+    found: list[tuple[str, str]] = []
+    items = integrity.get("pytest_hooks")
+    for item in items[:200] if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            continue
+        rel = _snapshot_rel(item["path"], root)
+        hooks = item.get("hooks") if isinstance(item.get("hooks"), list) else []
+        bad = sorted({h for h in hooks if isinstance(h, str) and h in TAMPER_HOOKS})
+        if rel is not None and bad:
+            found.append((rel, f"defines {', '.join(bad)} (sandbox inventory)"))
+    return sorted(found)
 
 
 class TestsGrader:

@@ -57,6 +57,8 @@ TRIVIAL_MESSAGES = frozenset(
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NON_WORD = re.compile(r"[^\w\s]+")
+_MERGE_FROM = re.compile(r"(pull request #\d+ from )[\w.\-]+/", re.IGNORECASE)
+_HOST_USER = re.compile(r"((?:github|gitlab|bitbucket)\.(?:com|org)[:/])[\w.\-]+/", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,18 @@ class Commit:
     def subject(self) -> str:
         """First line of the message, e-mail addresses masked."""
         first = self.message.strip().splitlines()[0] if self.message.strip() else ""
-        return mask_emails(first.strip())
+        return mask_identities(first.strip())
 
 
-def mask_emails(text: str) -> str:
-    """Replace anything that looks like an e-mail address with ``<email>``."""
-    return _EMAIL.sub("<email>", text)
+def mask_identities(text: str) -> str:
+    """Mask identities in a commit subject: e-mail addresses and account names of merges.
+
+    ``jane@x.org`` -> ``<email>``; ``Merge pull request #3 from jane/eda`` ->
+    ``... from <user>/eda``; ``github.com:jane/repo`` -> ``github.com:<user>/repo``.
+    """
+    text = _EMAIL.sub("<email>", text)
+    text = _MERGE_FROM.sub(r"\1<user>/", text)
+    return _HOST_USER.sub(r"\1<user>/", text)
 
 
 def parse_date(value: Any) -> datetime | None:

@@ -268,3 +268,17 @@ def validate_predictions(
     return PredictionsCheck(
         ok=True, warnings=warnings, n_rows=n_rows, n_expected=n_expected, values=aligned
     )
+
+
+def ids_from_csv(path: Path, id_column: str, max_bytes: int = MAX_PREDICTIONS_BYTES) -> list[str]:
+    """The canonical ids of a features file (e.g. the public sample for ``takehome check``).
+
+    Raises ValueError (naming the file and column) when the file cannot be read or has no such
+    column: these are the assignment's own files, so that is an authoring error.
+    """
+    frame, reason = _read_frame(path, max_bytes, max_rows=10_000_000)
+    if frame is None:
+        raise ValueError(f"{path}: {reason}")
+    if id_column not in frame.columns:
+        raise ValueError(f"{path}: no column {id_column!r}")
+    return [canonical_id(v) for v in frame[id_column].tolist()]

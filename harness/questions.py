@@ -8,8 +8,10 @@ Order (deterministic):
 4. to reach :data:`MIN_QUESTIONS`, untriggered (generic) templates of the weakest criteria.
 
 Selection takes, up to :data:`MAX_QUESTIONS`: every question triggered by a high-severity red
-flag, then the best-ranked question of each criterion not yet covered (so one problem area does
-not crowd out the others), then the remaining triggered questions in the order above.
+flag; then the best-ranked question of each criterion not yet covered (so one problem area does
+not crowd out the others), those triggered by a red flag first (by severity), the others weakest
+criterion first (lowest level, then score, then heaviest); then the remaining triggered
+questions in the order above.
 A template is used at most once, and two templates with the same text count once.
 """
 
@@ -154,7 +156,20 @@ def select_questions(
     for question in high:
         if len(chosen) < max_questions:
             add(question)
-    for question in ordered:
+    # each uncovered criterion's best question: flag-triggered first, then weakest criterion
+    best_of: dict[str | None, tuple[tuple, Question]] = {}
+    for key, question in sorted(candidates, key=lambda item: item[0]):
+        best_of.setdefault(question.criterion, (key, question))
+
+    def spread_rank(item: tuple[tuple, Question]) -> tuple:
+        key, question = item
+        result = scored.get(question.criterion or "")
+        level = result.level if result is not None and result.level is not None else 5
+        score = result.score if result is not None and result.score is not None else 2.0
+        return (0 if key[0] == 0 else 1, key[1] if key[0] == 0 else 0, level, score,
+                -weight_of.get(question.criterion or "", 0.0), key)
+
+    for _, question in sorted(best_of.values(), key=spread_rank):
         covered = {q.criterion for q in chosen}
         if len(chosen) < max_questions and question.criterion not in covered:
             add(question)

@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from graders.base import Evidence, GraderResult, Severity, StageRecord
+from graders.base import Evidence, GraderResult, Severity, StageRecord, clip
+from harness import __version__
 from harness.errors import TakehomeError
 from harness.questions import FlagRef, Question, select_questions
-from harness.rubric import Rubric, RubricResult, is_harness_fault, qualified_id, score_rubric
+from harness.rubric import (
+    Rubric,
+    RubricResult,
+    is_harness_fault,
+    load_rubric,
+    qualified_id,
+    rubric_hash,
+    score_rubric,
+)
 
 SCHEMA_VERSION = "1.0"
 MAX_RESULT_BYTES = 32 * 1024 * 1024
@@ -148,25 +158,80 @@ def harness_fault_flags(rubric_result: RubricResult) -> list[AggregatedRedFlag]:
     ]
 
 
+def submission_from_snapshot(snapshot: Any | None, source_display: str = "") -> SubmissionInfo:
+    """Submission info from a ``harness.intake.Snapshot`` (or from the source name alone)."""
+    if snapshot is None:
+        name = Path(source_display).name or "submission"
+        for suffix in (".tar.gz", ".tgz", ".zip", ".tar", ".ipynb", ".bundle"):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                break
+        return SubmissionInfo(name=name, content_hash="", kind="unknown", source=source_display)
+    return SubmissionInfo(
+        name=str(snapshot.name), content_hash=str(snapshot.content_hash),
+        kind=str(snapshot.kind), source=source_display or str(snapshot.name),
+        files=len(getattr(snapshot, "files", []) or []),
+    )
+
+
+def git_from_snapshot(snapshot: Any | None) -> GitSummary | None:
+    """Commit count, first/last dates, span and authors from a snapshot's git history."""
+    commits = getattr(snapshot, "git_commits", None) if snapshot is not None else None
+    if not commits:
+        return None
+    dates = sorted(str(c.date) for c in commits)
+    span = None
+    try:
+        first, last = datetime.fromisoformat(dates[0]), datetime.fromisoformat(dates[-1])
+        span = round(abs((last - first).total_seconds()) / 86400, 2)
+    except ValueError:
+        pass
+    authors = sorted({f"{c.author_name} <{c.author_email}>" for c in commits})
+    count = getattr(snapshot, "git_commit_count", None) or len(commits)
+    return GitSummary(commit_count=count, first_commit_at=dates[0], last_commit_at=dates[-1],
+                      span_days=span, authors=authors[:20])
+
+
+def assignment_info(assignment: Any) -> AssignmentInfo:
+    """AssignmentInfo from an AssignmentInfo or a ``harness.assignment.Assignment``."""
+    if isinstance(assignment, AssignmentInfo):
+        return assignment
+    spec = assignment.spec
+    return AssignmentInfo(slug=spec.slug, title=spec.title, content_hash=assignment.content_hash())
+
+
 def build_result(
     *,
-    submission: SubmissionInfo,
-    assignment: AssignmentInfo,
-    run: RunInfo,
+    assignment: AssignmentInfo | Any,
     status: Status,
     stages: Mapping[str, StageRecord],
     grader_results: Mapping[str, GraderResult],
     rubric: Rubric | None,
     status_reason: str = "",
+    submission: SubmissionInfo | None = None,
+    run: RunInfo | None = None,
+    snapshot: Any | None = None,
+    run_info: Mapping[str, Any] | None = None,
+    source_display: str = "",
     git: GitSummary | None = None,
     similarity: Iterable[SimilarityPair] = (),
     extra_red_flags: Iterable[AggregatedRedFlag] = (),
 ) -> GradingResult:
     """Score the rubric, collect red flags and choose questions; return the canonical result.
 
+    The submission is given as ``submission`` or as an intake ``snapshot`` (plus
+    ``source_display``; None for a rejected submission); the run as ``run`` or a ``run_info``
+    dict of :class:`RunInfo` fields; the assignment as AssignmentInfo or an Assignment.
     With status ``rejected`` or ``harness_error`` (or no rubric) there is no total: a harness
     fault is never turned into a score, and a rejected submission was not graded.
     """
+    if submission is None:
+        submission = submission_from_snapshot(snapshot, source_display)
+    if run is None:
+        run = RunInfo(**{k: v for k, v in (run_info or {}).items()
+                         if k in RunInfo.model_fields and v is not None})
+    if git is None:
+        git = git_from_snapshot(snapshot)
     graders = dict(sorted(grader_results.items()))
     rubric_result: RubricResult | None = None
     questions: list[Question] = []
@@ -186,11 +251,11 @@ def build_result(
         )
     run = run.model_copy(update={
         "rubric": rubric.name if rubric else run.rubric,
-        "rubric_hash": rubric_result.rubric_hash if rubric_result else run.rubric_hash,
+        "rubric_hash": rubric_hash(rubric) if rubric else run.rubric_hash,
     })
     return GradingResult(
         submission=submission,
-        assignment=assignment,
+        assignment=assignment_info(assignment),
         run=run,
         status=status,
         status_reason=status_reason,
@@ -203,6 +268,107 @@ def build_result(
         git=git,
         similarity=sorted(similarity, key=lambda p: (-p.score, p.other)),
     )
+
+
+def harness_error_result(
+    *,
+    name: str,
+    assignment: AssignmentInfo | Any,
+    rubric: Rubric | None,
+    reason: str,
+    image: str = "",
+    image_digest: str | None = None,
+    content_hash: str = "",
+) -> GradingResult:
+    """The result of a submission whose grading crashed inside takehome (never a score)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return build_result(
+        submission=SubmissionInfo(name=name, content_hash=content_hash, kind="unknown",
+                                  source=name),
+        assignment=assignment,
+        run=RunInfo(harness_version=__version__, image=image or None,
+                    image_digest=image_digest or None, started_at=now, finished_at=now),
+        status="harness_error", status_reason=reason, stages={}, grader_results={},
+        rubric=rubric,
+    )
+
+
+SIMILARITY_QUESTION = Question(
+    id="similarity-copied",
+    text="Parts of this submission closely match another one. Walk me through how you wrote "
+         "this part, and what sources you used.",
+    trigger="similarity.copied", why="red flag similarity.copied (high)",
+)
+
+
+def attach_similarity(
+    result: GradingResult,
+    name: str,
+    pairs: Iterable[Any],
+    *,
+    rubric: Rubric | None = None,
+    content_hashes: Mapping[str, str] | None = None,
+) -> GradingResult:
+    """A copy of ``result`` with similarity pairs, a ``similarity.copied`` red flag and questions
+    re-selected (so the similarity question is asked).
+
+    ``pairs`` are ``harness.similarity.SimilarityPair`` objects (``first``, ``second``,
+    ``score``, ``excerpts`` as (first, second) tuples, ``second_is_public``); those not naming
+    ``name`` are ignored. ``rubric`` defaults to the rubric named in the result when it can be
+    loaded with the same hash; otherwise the similarity question is put first by hand.
+    """
+    hashes = content_hashes or {}
+    attached: list[SimilarityPair] = []
+    for pair in pairs:
+        first, second = str(pair.first), str(pair.second)
+        if name not in (first, second):
+            continue
+        mine_first = first == name
+        other = second if mine_first else first
+        excerpts = []
+        for a, b in list(getattr(pair, "excerpts", []) or [])[:5]:
+            this, that = (a, b) if mine_first else (b, a)
+            excerpts.append(SimilarityExcerpt(excerpt=clip(str(this), 1200),
+                                              other_excerpt=clip(str(that), 1200)))
+        public = bool(getattr(pair, "second_is_public", False)) and mine_first
+        attached.append(SimilarityPair(
+            other=("public solution: " + other) if public else other,
+            other_content_hash=hashes.get(other, ""),
+            score=max(0.0, min(1.0, float(pair.score))), excerpts=excerpts))
+    if not attached:
+        return result
+    attached.sort(key=lambda p: (-p.score, p.other))
+    best = attached[0]
+    flag = AggregatedRedFlag(
+        grader="similarity", id="similarity.copied", severity="high",
+        sentence=(f"{100 * best.score:.0f}% of the code overlaps with {best.other}"
+                  + (f" (and {len(attached) - 1} more)" if len(attached) > 1 else "")
+                  + ": compare the passages side by side before the interview."),
+    )
+    flags = [f for f in result.red_flags if f.id != "similarity.copied"] + [flag]
+    updated = result.model_copy(update={
+        "similarity": attached,
+        "red_flags": sorted(flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3),
+                                                  f.grader, f.id)),
+    })
+    if result.rubric is None:
+        return updated
+    if rubric is None:
+        try:
+            candidate = load_rubric(result.run.rubric)
+            rubric = candidate if rubric_hash(candidate) == result.run.rubric_hash else None
+        except TakehomeError:
+            rubric = None
+    if rubric is not None:
+        questions = select_questions(
+            rubric, result.rubric, result.graders,
+            extra_flags=[FlagRef(id=f.id, severity=f.severity) for f in flags
+                         if f.grader in ("similarity", "harness")],
+        )
+    else:
+        questions = [SIMILARITY_QUESTION] + [q for q in result.questions
+                                             if q.id != SIMILARITY_QUESTION.id][:5]
+    return updated.model_copy(update={"questions": questions})
 
 
 def dump_result(result: GradingResult) -> str:

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -48,6 +48,12 @@ from graders.artifacts import read_image_capped, read_json_capped
 from graders.base import Artifacts, StageRecord, clip
 from harness.assignment import Assignment, RunConfigError, run_command_for
 from harness.errors import SpecError
+from sandbox.limits import Limits
+
+if TYPE_CHECKING:
+    from harness.intake import Snapshot
+    from sandbox.copyout import CopyReport
+    from sandbox.runner import RunResult
 
 Progress = Callable[[str], None]
 
@@ -156,10 +162,10 @@ def is_test_file(rel: str) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name[:-3].endswith("_test"))
 
 
-def select_notebooks(snapshot: Any, assignment: Assignment) -> list[str]:
+def select_notebooks(snapshot: Snapshot, assignment: Assignment) -> list[str]:
     """Which notebooks the run stage executes, in order.
 
-    None when ``submission.execute_notebooks`` is off. Otherwise: the notebook the assignment
+    Empty when ``submission.execute_notebooks`` is off. Otherwise: the notebook the assignment
     names, when the submission has it; else the only notebook (a notebook submission, or a
     repository with one); else the named notebook (the run records it as missing); else every
     notebook, sorted, at most :data:`MAX_NOTEBOOKS`.
@@ -178,11 +184,9 @@ def select_notebooks(snapshot: Any, assignment: Assignment) -> list[str]:
     return notebooks[:MAX_NOTEBOOKS]
 
 
-def effective_limits(assignment: Assignment, limits: Any | None = None) -> Any:
+def effective_limits(assignment: Assignment, limits: Limits | None = None) -> Limits:
     """The sandbox limits: ``limits`` when given, else the defaults with the assignment's
     ``wall_time_s``, ``memory_mb`` and ``cpus``."""
-    from sandbox.limits import Limits
-
     if limits is not None:
         return limits
     spec_limits = assignment.spec.limits
@@ -213,7 +217,7 @@ def _copy_data(dest: Path, train: Path, features: Path) -> Path:
 # --- records -------------------------------------------------------------------------------------
 
 
-def _record(stage: str, result: Any) -> StageRecord:
+def _record(stage: str, result: RunResult) -> StageRecord:
     verdict = getattr(result.verdict, "value", result.verdict)
     return StageRecord(
         stage=stage,
@@ -227,7 +231,7 @@ def _record(stage: str, result: Any) -> StageRecord:
     )
 
 
-def _apply_copy_report(record: StageRecord, report: Any) -> StageRecord:
+def _apply_copy_report(record: StageRecord, report: CopyReport) -> StageRecord:
     """Fold a copy-out outcome into a record, as run_in_sandbox does."""
     if report.error is not None:
         update: dict[str, Any] = {"reason": _join(record.reason, report.error)}
@@ -290,13 +294,13 @@ class _Clock:
 
 
 def _run_container(
-    snapshot: Any,
+    snapshot: Snapshot,
     assignment: Assignment,
     *,
     image: str,
     data_dir: Path,
     out_dir: Path,
-    limits: Any,
+    limits: Limits,
     notebooks: list[str],
     command: list[str] | None,
     clock: _Clock,
@@ -336,12 +340,12 @@ def _run_container(
 
 
 def _checks_container(
-    snapshot: Any,
+    snapshot: Snapshot,
     *,
     image: str,
     data_dir: Path,
     out_dir: Path,
-    limits: Any,
+    limits: Limits,
     run_tests: bool,
     clock: _Clock,
     progress: Progress,
@@ -412,14 +416,14 @@ NOTHING_TO_RUN = (
 
 
 def _run_stage(
-    snapshot: Any,
+    snapshot: Snapshot,
     assignment: Assignment,
     *,
     image: str,
     work_dir: Path,
     root: Path,
     hidden: bool,
-    limits: Any,
+    limits: Limits,
     notebooks: list[str],
     clock: _Clock,
     say: Progress,
@@ -455,14 +459,14 @@ def _run_stage(
 
 
 def execute_stages(
-    snapshot: Any,
+    snapshot: Snapshot,
     assignment: Assignment,
     *,
     image: str,
     work_dir: Path,
     hidden: bool = True,
     stages: Sequence[str] = STAGE_NAMES,
-    limits: Any | None = None,
+    limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> StageArtifacts:
     """Run the requested stages (``run``, ``checks``) and return what they produced.
@@ -533,14 +537,14 @@ def execute_stages(
 
 
 def run_stages(
-    snapshot: Any,
+    snapshot: Snapshot,
     assignment: Assignment,
     *,
     image: str,
     work_dir: Path,
     hidden: bool = True,
     stages: Sequence[str] = STAGE_NAMES,
-    limits: Any | None = None,
+    limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> Artifacts:
     """Run the sandbox stages for one snapshot; a :class:`StageArtifacts` (an Artifacts).

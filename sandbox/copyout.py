@@ -185,30 +185,32 @@ class _Extractor:
             fd = os.open(parts[-1], _O_NEWFILE, 0o644, dir_fd=parent)
             try:
                 os.fchmod(fd, 0o644)
-                written = 0
-                while True:
-                    try:
-                        chunk = data.read(CHUNK)
-                    except OSError as exc:  # the stream broke: a transport fault, not content
-                        raise tarfile.ReadError(f"stream interrupted: {exc}") from exc
-                    if not chunk:
-                        break
-                    written += len(chunk)
-                    if written > size or self.report.bytes_copied + written > self.max_bytes:
-                        os.close(fd)
-                        fd = -1
-                        os.unlink(parts[-1], dir_fd=parent)
-                        raise _LimitHit(
-                            f"output larger than the cap of {self.max_bytes // (1024 * 1024)} MB"
-                        )
-                    _write_all(fd, chunk)
-            finally:
-                if fd >= 0:
-                    os.close(fd)
+                written = self._copy_data(fd, data, size)
+            except BaseException:
+                os.close(fd)
+                os.unlink(parts[-1], dir_fd=parent)  # never leave a partial file behind
+                raise
+            os.close(fd)
         finally:
             os.close(parent)
         self.report.bytes_copied += written
         self.report.files.append("/".join(parts))
+
+    def _copy_data(self, fd: int, data: BinaryIO, size: int) -> int:
+        """Copy one member's bytes into ``fd``; stop at the byte cap. Returns the bytes written."""
+        written = 0
+        while True:
+            try:
+                chunk = data.read(CHUNK)
+            except OSError as exc:  # the stream broke: a transport fault, not content
+                raise tarfile.ReadError(f"stream interrupted: {exc}") from exc
+            if not chunk:
+                return written
+            written += len(chunk)
+            if written > size or self.report.bytes_copied + written > self.max_bytes:
+                cap = self.max_bytes // (1024 * 1024)
+                raise _LimitHit(f"output larger than the cap of {cap} MB")
+            _write_all(fd, chunk)
 
 
 class _LimitHit(Exception):

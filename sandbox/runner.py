@@ -767,36 +767,44 @@ class SandboxSession:
         timeout = float(timeout_s if timeout_s is not None else self.limits.wall_time_s)
         with self._lock:
             try:
-                note = self._ensure_running()
-            except (EnvironmentProblem, SubmissionRejected) as exc:
-                return self._error_result(f"cannot restart the sandbox container: {exc}")
-            argv = [*PYTHON, SUPERVISOR, "--workdir", workdir, "--timeout", f"{timeout:g}"]
-            outcome = self._pump(
-                [*argv, "--", *command], self._exec_env(extra), timeout + SUPERVISOR_GRACE_S
-            )
-            if outcome.exit_code == EXIT_TIMEOUT and outcome.wall_time_s >= timeout:
-                outcome.timed_out = True  # the supervisor's own timer fired (the usual case)
-            if outcome.timed_out:
-                outcome.exit_code = None
-            before = self._stats
-            after = self._read_stats() if not outcome.container_killed else None
-            lost = False
-            if after is not None:
-                self._stats = after
-            elif not outcome.container_killed and not self._alive():
-                self._dead_reason = "it stopped during a stage"
-                lost = True
-            verdict, reason = self._judge(outcome, timeout, before, after, lost)
-            peak = after.memory_peak if after else (before.memory_peak if before else None)
-            return RunResult(
-                verdict=verdict,
-                reason=reason + note,
-                exit_code=outcome.exit_code,
-                wall_time_s=outcome.wall_time_s,
-                peak_memory_bytes=peak,
-                stdout_tail=outcome.stdout.text(),
-                stderr_tail=outcome.stderr.text(),
-            )
+                return self._exec_locked(list(command), timeout, workdir, extra)
+            except Exception as exc:  # noqa: BLE001 - a harness fault, never the candidate's
+                return self._error_result(f"sandbox fault: {type(exc).__name__}: {_one_line(exc)}")
+
+    def _exec_locked(
+        self, command: list[str], timeout: float, workdir: str, extra: dict[str, str]
+    ) -> RunResult:
+        try:
+            note = self._ensure_running()
+        except (EnvironmentProblem, SubmissionRejected) as exc:
+            return self._error_result(f"cannot restart the sandbox container: {exc}")
+        argv = [*PYTHON, SUPERVISOR, "--workdir", workdir, "--timeout", f"{timeout:g}"]
+        outcome = self._pump(
+            [*argv, "--", *command], self._exec_env(extra), timeout + SUPERVISOR_GRACE_S
+        )
+        if outcome.exit_code == EXIT_TIMEOUT and outcome.wall_time_s >= timeout:
+            outcome.timed_out = True  # the supervisor's own timer fired (the usual case)
+        if outcome.timed_out:
+            outcome.exit_code = None
+        before = self._stats
+        after = self._read_stats() if not outcome.container_killed else None
+        lost = False
+        if after is not None:
+            self._stats = after
+        elif not outcome.container_killed and not self._alive():
+            self._dead_reason = "it stopped during a stage"
+            lost = True
+        verdict, reason = self._judge(outcome, timeout, before, after, lost)
+        peak = after.memory_peak if after else (before.memory_peak if before else None)
+        return RunResult(
+            verdict=verdict,
+            reason=reason + note,
+            exit_code=outcome.exit_code,
+            wall_time_s=outcome.wall_time_s,
+            peak_memory_bytes=peak,
+            stdout_tail=outcome.stdout.text(),
+            stderr_tail=outcome.stderr.text(),
+        )
 
     def _error_result(self, reason: str) -> RunResult:
         return RunResult(
@@ -889,6 +897,7 @@ class SandboxSession:
         Returns the :class:`CopyReport`: ``ok`` False means a violation (links, devices, FIFOs,
         unsafe names, size or count cap -> verdict ``output_limit``); ``error`` set means a
         harness fault (-> ``sandbox_error``). Kills any leftover candidate process first.
+        Raises ValueError when ``dest`` is a symbolic link or a non-empty folder.
         """
         if self._container is None:
             raise RuntimeError("collect_output() must be called inside `with SandboxSession`")
@@ -901,7 +910,14 @@ class SandboxSession:
                     f"/output could not be collected: the container was removed because {why}"
                 )
                 return report
-            return self._copy_out(dest)
+            try:
+                return self._copy_out(dest)
+            except ValueError:
+                raise  # the destination itself is unusable: the caller's mistake
+            except Exception as exc:  # noqa: BLE001 - a harness fault, never the candidate's
+                return CopyReport(
+                    dest=dest, error=f"copy-out fault: {type(exc).__name__}: {_one_line(exc)}"
+                )
 
     def _copy_out(self, dest: Path) -> CopyReport:
         lim = self.limits

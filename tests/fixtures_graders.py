@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import struct
+import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -217,15 +219,24 @@ def make_artifacts(
     )
 
 
+@functools.lru_cache(maxsize=1)
+def default_assignment() -> SimpleNamespace:
+    """One fake assignment per test session, in its own temporary folder (read-only use)."""
+    return make_assignment(Path(tempfile.mkdtemp(prefix="takehome-fake-assignment-")))
+
+
 def make_context(
     snapshot_root: Path,
     assignment: Any = None,
     artifacts: Artifacts | None = None,
     **options: Any,
 ) -> GraderContext:
-    """A grader context for ``snapshot_root`` (a default fake assignment when None)."""
+    """A grader context for ``snapshot_root`` (the shared default fake assignment when None).
+
+    Nothing is ever written next to ``snapshot_root`` (it may be a folder of the repository).
+    """
     if assignment is None:
-        assignment = make_assignment(snapshot_root.parent / f"{snapshot_root.name}-assignment")
+        assignment = default_assignment()
     return GraderContext(
         snapshot_root=snapshot_root,
         snapshot_meta={"kind": "directory"},

@@ -180,8 +180,9 @@ def test_oversized_headers_are_cut_off_while_streaming(tmp_path):
 
 def test_corrupt_stream_is_an_error_not_a_crash(tmp_path):
     data = _tar(("a.txt", tarfile.REGTYPE, b"x" * 5000)).getvalue()[:1500]
-    _dest, report = _extract(tmp_path, io.BytesIO(data))
+    dest, report = _extract(tmp_path, io.BytesIO(data))
     assert report.error is not None and "output archive" in report.error
+    assert _tree(dest) == []  # the truncated file was not left behind
 
 
 def test_empty_stream_means_no_output(tmp_path):

@@ -1,4 +1,4 @@
-"""The code_quality grader: pylint report, long functions, nesting, reusable code, secrets, paths."""
+"""The code_quality grader: pylint, function length, nesting, reusable code, secrets, paths."""
 
 from __future__ import annotations
 

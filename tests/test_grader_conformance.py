@@ -20,10 +20,10 @@ from fixtures_graders import (
     write_files,
 )
 
-from graders import source as source_module
 from graders.artifacts import _read_csv_cached
 from graders.base import GraderContext
 from graders.registry import discover_graders, result_problem
+from graders.source import clear_caches
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_GRADERS = [
@@ -121,7 +121,12 @@ def _hostile(tmp_path: Path) -> GraderContext:
 
 
 def _example_dirs() -> list[Path]:
-    return sorted(REPO_ROOT.glob("assignments/*/examples/*/"))
+    """Example submissions bundled with the assignments (folders holding code)."""
+    return sorted(
+        path
+        for path in REPO_ROOT.glob("assignments/*/examples/*/")
+        if any(path.rglob("*.py")) or any(path.rglob("*.ipynb"))
+    )
 
 
 def _example(path: Path) -> GraderContext:
@@ -148,8 +153,7 @@ def _context(kind: str, tmp_path: Path) -> GraderContext:
 
 
 def _clear_caches() -> None:
-    source_module._load_source_cached.cache_clear()
-    source_module._import_aliases_cached.cache_clear()
+    clear_caches()
     _read_csv_cached.cache_clear()
 
 

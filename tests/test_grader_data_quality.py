@@ -207,3 +207,40 @@ def test_checks_the_data_does_not_call_for_are_left_out(tmp_path: Path) -> None:
     assert ids == ["data_quality.categorical_encoding", "data_quality.pipeline"]
     ids = [c.id for c in _grade(tmp_path / "snap", numeric_only).checks]
     assert ids == ["data_quality.pipeline"]
+
+
+def test_frames_narrowed_to_columns_are_no_longer_judged(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "df = pd.read_csv('train.csv')\n"
+                "df = df[df.amount > 0]\n"  # a row filter keeps every column: still judged
+                "model.fit(df.drop(columns=['is_fraud']), df['is_fraud'])\n"
+                "df = df[['amount', 'is_fraud']]\n"  # a column subset: no longer judged
+                "other.fit(df.drop(columns=['is_fraud']), df['is_fraud'])"
+            ),
+        )
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["data_quality.target_or_id_in_features"]
+    assert flag.severity == "medium" and cell_locations(flag) == [(NB, 0, 3)]
+
+
+def test_variable_rebound_to_clean_data_is_not_leakage(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "def scale(df):\n"
+                "    df = StandardScaler().fit_transform(df)\n"
+                "    return df\n"
+                "df = pd.read_csv('train.csv')\n"
+                "X_train, X_test, y_train, y_test = train_test_split(df, df.is_fraud)\n"
+                "X_train = scale(X_train)"
+            ),
+        )
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flags = by_id(_grade(tmp_path / "snap").red_flags)
+    assert "data_quality.preprocessing_leakage" not in flags

@@ -125,6 +125,10 @@ def test_no_readme_and_no_prose_is_poor(tmp_path: Path) -> None:
     assert result.score == 0.0
     [flag] = result.red_flags
     assert (flag.id, flag.severity) == ("documentation.poor", "medium")
+    assert flag.sentence == (
+        "There is no README and the notebooks hold only 0 words of prose: nothing explains the "
+        "problem, the approach or the results."
+    )
     checks = by_id(result.checks)
     assert "No opening prose" in checks["documentation.notebook_intro"].sentence
     assert "analysis.ipynb" in checks["documentation.notebook_conclusion"].sentence

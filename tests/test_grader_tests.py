@@ -308,3 +308,27 @@ def test_helpers_that_assert_through_other_helpers_count(tmp_path: Path) -> None
     assert [(e.path, e.line, e.note) for e in silent.evidence] == [
         ("test_chain.py", 13, "test_silent")
     ]
+
+
+def test_sandbox_inventory_adds_hooks_the_static_view_missed(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    submission(root)
+    write_files(root, {"tests/conftest.py": "def pytest_terminal_summary(:\n"})  # unparsable
+    inventory = {
+        "conftest": ["tests/conftest.py"],
+        "pytest_hooks": [
+            {
+                "path": "tests/conftest.py",
+                "hooks": ["pytest_configure", "pytest_terminal_summary"],
+                "plugins": False,
+                "parse_error": False,
+            },
+            {"path": "../outside/conftest.py", "hooks": ["pytest_runtest_makereport"]},
+        ],
+    }
+    artifacts = artifacts_with(tmp_path, environment={"packages": {}, "integrity": inventory})
+    result = grade(make_context(root, artifacts=artifacts))
+    [flag] = [f for f in result.red_flags if f.id == "tests.tampering"]
+    assert [(e.path, e.note) for e in flag.evidence] == [
+        ("tests/conftest.py", "defines pytest_terminal_summary (sandbox inventory)")
+    ]

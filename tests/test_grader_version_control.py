@@ -129,3 +129,15 @@ def test_trivial_messages() -> None:
         "a" * 40,
         "b" * 40,
     ]
+
+
+def test_account_names_in_merge_subjects_are_masked(tmp_path: Path) -> None:
+    commits = [
+        commit("1", "2024-03-01T09:00:00Z", "Merge pull request #3 from janedoe/eda-notebook"),
+        commit("2", "2024-03-01T10:00:00Z", "Merge branch 'main' of github.com:janedoe/fraud"),
+    ]
+    result = grade(context_with(tmp_path, commits))
+    text = result.model_dump_json()
+    assert "janedoe" not in text
+    assert "from <user>/eda-notebook" in text
+    assert "github.com:<user>/fraud" in text

@@ -205,3 +205,12 @@ def test_class_index_maps_unknowns_to_minus_one():
         1,
         -1,
     ]
+
+
+def test_ids_from_a_features_file(tmp_path):
+    from harness.predictions import ids_from_csv
+
+    path = write(tmp_path, "tx_id,amount\n7,1.5\n8.0,2\n", "features.csv")
+    assert ids_from_csv(path, "tx_id") == ["7", "8"]
+    with pytest.raises(ValueError, match="no column 'rid'"):
+        ids_from_csv(path, "rid")

@@ -139,6 +139,10 @@ def test_grader_exception_becomes_a_harness_fault(tmp_path: Path) -> None:
         (_result(Evidence(path="artifact:nope.csv")), "evidence artifact 'nope.csv'"),
         (_result(Evidence(image="fig.png")), "evidence image 'fig.png' does not exist"),
         (_result(Evidence(path="a.py", line=0)), "evidence line 0 is not 1-based"),
+        (
+            GraderResult.from_checks("scripted", "1", [], details={"x": object()}),
+            "cannot be written as JSON",
+        ),
     ],
 )  # fmt: skip
 def test_invalid_results_become_harness_faults(

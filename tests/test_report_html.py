@@ -193,3 +193,21 @@ def test_gradescope_export_has_the_expected_shape(kind):
     for test in document["tests"]:
         assert set(test) == {"name", "score", "max_score", "output", "visibility"}
         assert 0 <= test["score"] <= test["max_score"]
+
+
+def test_blind_replaces_whole_words_only():
+    weak = make_result("weak", name="Ada")
+    weak.graders["exploration"].checks[0].sentence = "Ada used an adapter; ada@x.org wrote it."
+    blind = blind_result(weak)
+    sentence = blind.graders["exploration"].checks[0].sentence
+    assert sentence.startswith("Candidate 9b7e9b7e used an adapter;")
+    assert "[email hidden]" in sentence
+
+
+def test_prose_in_a_notebook_is_not_highlighted_as_broken_python():
+    prose = "* `device_type` is missing for every POS transaction, so it stays a category."
+    html = str(highlight_excerpt(prose, "analysis.ipynb"))
+    assert "border" not in html  # pygments marks Error tokens with a red border
+    assert "`device_type`" in html
+    code = str(highlight_excerpt("df = pd.read_csv('x.csv')", "analysis.ipynb"))
+    assert "style=" in code

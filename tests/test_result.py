@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from fixtures.report_samples import ASSIGNMENT, make_result, rubric, strong_graders
@@ -13,8 +14,10 @@ from harness.result import (
     ResultError,
     RunInfo,
     SubmissionInfo,
+    attach_similarity,
     build_result,
     dump_result,
+    harness_error_result,
     load_result,
     result_schema,
     write_result,
@@ -124,3 +127,65 @@ def test_result_model_forbids_unknown_fields():
     data["surprise"] = 1
     with pytest.raises(ValidationError, match="surprise"):
         GradingResult.model_validate(data)
+
+
+def fake_snapshot(**extra):
+    commit = SimpleNamespace(sha="abc", author_name="Ada Lovelace",
+                             author_email="ada@example.com", date="2026-11-20T09:00:00+00:00",
+                             message="explore data")
+    last = SimpleNamespace(**{**vars(commit), "date": "2026-11-22T21:00:00+00:00"})
+    return SimpleNamespace(name="ada", content_hash="sha256:" + "12" * 32, kind="git",
+                           files=["a.py", "b.ipynb"], git_commits=[commit, last],
+                           git_commit_count=2, **extra)
+
+
+def test_build_result_from_pipeline_objects():
+    assignment = SimpleNamespace(spec=SimpleNamespace(slug="churn", title="Churn"),
+                                 content_hash=lambda: "sha256:" + "cd" * 32)
+    result = build_result(
+        snapshot=fake_snapshot(), assignment=assignment, rubric=rubric(),
+        grader_results=strong_graders(), stages={}, status="graded",
+        run_info={"harness_version": "0.1.0", "image": "img", "image_digest": "",
+                  "timings": {"run": 3.0}, "container_starts": 1, "mode": "sandbox"},
+        source_display="ada.bundle")
+    assert result.submission.name == "ada" and result.submission.files == 2
+    assert result.submission.source == "ada.bundle"
+    assert result.assignment.slug == "churn" and result.assignment.content_hash.endswith("cd")
+    assert result.git.commit_count == 2 and result.git.span_days == 2.5
+    assert result.git.authors == ["Ada Lovelace <ada@example.com>"]
+    assert result.run.timings == {"run": 3.0} and result.total is not None
+
+
+def test_rejected_submission_without_snapshot():
+    result = build_result(snapshot=None, assignment=ASSIGNMENT, rubric=rubric(),
+                          grader_results={}, stages={}, status="rejected",
+                          status_reason="zip slip", source_display="evil.zip",
+                          run_info={"harness_version": "0.1.0"})
+    assert result.submission.name == "evil" and result.submission.content_hash == ""
+    assert result.total is None
+
+
+def test_harness_error_result_has_no_score():
+    result = harness_error_result(name="bob", assignment=ASSIGNMENT, rubric=rubric(),
+                                  reason="RuntimeError: docker went away", image="img")
+    assert result.status == "harness_error" and result.total is None and result.rubric is None
+    assert "docker went away" in result.status_reason
+
+
+def test_attach_similarity_adds_pairs_flag_and_question():
+    weak = make_result("weak")
+    pair = SimpleNamespace(first="other", second="sam-hurried", score=0.87,
+                           excerpts=[("theirs = 1", "mine = 1")], second_is_public=False)
+    unrelated = SimpleNamespace(first="x", second="y", score=0.99, excerpts=[])
+    updated = attach_similarity(weak, "sam-hurried", [pair, unrelated],
+                                content_hashes={"other": "sha256:" + "aa" * 32})
+    assert [p.other for p in updated.similarity] == ["other"]
+    assert updated.similarity[0].excerpts[0].excerpt == "mine = 1"
+    assert updated.similarity[0].excerpts[0].other_excerpt == "theirs = 1"
+    flag = next(f for f in updated.red_flags if f.id == "similarity.copied")
+    assert flag.severity == "high" and "87%" in flag.sentence
+    assert "similarity-copied" in [q.id for q in updated.questions]
+    strong = attach_similarity(make_result("strong"), "sam-hurried", [pair])
+    assert strong.questions[0].id == "similarity-copied"  # the only red flag
+    assert 3 <= len(updated.questions) <= 6
+    assert weak.similarity == [] and attach_similarity(weak, "nobody", [pair]) is weak

@@ -253,3 +253,62 @@ def test_cleanup_removes_orphans_but_not_live_sessions(sandbox_image):
             except docker.errors.NotFound:
                 pass
         client.close()
+
+
+# --- judging without Docker ----------------------------------------------------------------------
+
+
+def _outcome(code: int | None, *, timed_out: bool = False, stderr: bytes = b""):
+    from sandbox.runner import _ExecOutcome, _Tail
+
+    tail = _Tail(1024)
+    tail.add(stderr)
+    return _ExecOutcome(code, 1.0, _Tail(1024), tail, timed_out=timed_out)
+
+
+def _stats(oom: int = 0, pids: int = 0, full: tuple[str, ...] = ()):
+    from sandbox.runner import _Stats
+
+    return _Stats(memory_peak=1, oom_kill=oom, pids_max_hits=pids, full=list(full))
+
+
+@pytest.mark.parametrize(
+    ("code", "timed_out", "after", "verdict", "words"),
+    [
+        (0, False, _stats(), Verdict.OK, "exit code 0"),
+        (3, False, _stats(), Verdict.EXIT_NONZERO, "exit code 3"),
+        (None, True, _stats(oom=1), Verdict.TIMEOUT, "wall-clock limit of 7 s"),
+        (137, False, _stats(oom=1), Verdict.OOM, "memory limit of 256 MB"),
+        (1, False, _stats(pids=4), Verdict.PIDS_EXHAUSTED, "process limit of 64"),
+        (1, False, _stats(oom=1, pids=4), Verdict.OOM, "OOM killer"),
+        (0, False, _stats(oom=1), Verdict.OK, "OOM kill"),  # a worker died, the program coped
+        (1, False, _stats(full=("/output",)), Verdict.OUTPUT_LIMIT, "/output, 8 MB"),
+        (1, False, _stats(full=("/tmp",)), Verdict.EXIT_NONZERO, "/tmp is full"),
+        (153, False, _stats(), Verdict.EXIT_NONZERO, "SIGXFSZ"),
+    ],
+)
+def test_verdicts_come_from_exit_code_timer_and_counters(code, timed_out, after, verdict, words):
+    session = SandboxSession("any-image", limits=QUICK)
+    got, reason = session._judge(_outcome(code, timed_out=timed_out), 7, _stats(), after)
+    assert got == verdict
+    assert words in reason
+
+
+def test_a_container_lost_mid_exec_is_a_sandbox_error():
+    session = SandboxSession("any-image", limits=QUICK)
+    got, reason = session._judge(_outcome(137), 7, _stats(), None, container_lost=True)
+    assert got == Verdict.SANDBOX_ERROR
+    assert "container stopped during the stage" in reason
+
+
+def test_tails_keep_the_last_bytes_within_the_cap():
+    from sandbox.runner import _Tail
+
+    tail = _Tail(1000)
+    for index in range(5000):
+        tail.add(f"line {index}\n".encode())
+    text = tail.text()
+    assert len(text.encode()) <= 1000
+    assert text.startswith("[… ") and "earlier bytes not kept" in text
+    assert text.endswith("line 4999\n")
+    assert tail.total == sum(len(f"line {i}\n") for i in range(5000))

@@ -287,6 +287,7 @@ def test_hidden_labels_never_enter_the_container(sandbox_image, assignment, tmp_
     assert LABEL_COLUMN not in probe["header"].split(",")
     # the checks container (probe/look.py is a .py file) only ever sees the public sample
     assert "tests" not in art.stages and art.stages["lint"].verdict == "ok"
+    assert art.container_starts == 2
 
 
 @pytest.mark.docker
@@ -348,7 +349,8 @@ def test_repository_checks_use_the_harness_settings(sandbox_image, assignment, t
     (sub / "sitecustomize.py").write_text("")
     snapshot = ingest_dir(sub, tmp_path)
     art = run_stages(snapshot, assignment, image=sandbox_image, work_dir=tmp_path / "work")
-    assert art.container_starts == 2
+    assert art.container_starts == 1  # no notebook, no run command: only the checks container
+    assert "nothing to run" in art.stages["run"].reason
     assert art.stages["tests"].verdict == "exit_nonzero"  # one test fails: pytest exits 1
     assert art.stages["tests"].exit_code == 1
     assert art.stages["lint"].verdict == "ok"
@@ -403,3 +405,26 @@ def test_candidate_pylintrc_does_not_change_the_lint_result(sandbox_image, assig
         )
     assert results[0], "pylint reported nothing: the harness rcfile is not in effect"
     assert results[0] == results[1]
+
+
+@pytest.mark.docker
+def test_bundled_fraud_examples_run_and_grade(sandbox_image, repo_root, tmp_path):
+    from graders.base import GraderContext
+    from graders.heldout_metrics import HeldoutMetricsGrader
+
+    folder = repo_root / "assignments" / "fraud-detection"
+    if not (folder / "hidden" / "test_labels.csv").is_file():
+        pytest.skip("the bundled fraud-detection assignment is not there yet")
+    fraud = load_assignment(folder)
+    outcomes = {}
+    for example in ("weak", "broken"):
+        snapshot = ingest_dir(fraud.examples_dir / example, tmp_path / example)
+        art = run_stages(snapshot, fraud, image=sandbox_image, work_dir=tmp_path / f"w-{example}")
+        context = GraderContext(snapshot.root, snapshot.to_meta(), fraud, art)
+        outcomes[example] = (art, HeldoutMetricsGrader().grade(context))
+    weak_art, weak = outcomes["weak"]
+    assert weak_art.stages["run"].verdict == "ok" and weak_art.predictions is not None
+    assert weak.details["validation"]["ok"] and 0 < weak.score <= 1
+    broken_art, broken = outcomes["broken"]
+    assert broken_art.stages["run"].verdict == "exit_nonzero" and broken_art.notebook_errors
+    assert broken.score == 0.0 and not broken.checks[0].passed

@@ -8,6 +8,7 @@ paths) is replaced. Other submissions named in similarity pairs get their own ps
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -18,16 +19,22 @@ AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(?:<(?P<email>[^>]*)>)?\s*$")
 MIN_NAME_CHARS = 3
 
 
-def pseudonym(content_hash: str) -> str:
-    """``Candidate <first 8 hex digits of the content hash>``."""
+def pseudonym(content_hash: str, name: str = "") -> str:
+    """``Candidate <first 8 hex digits of the content hash>``.
+
+    Without a content hash (a rejected submission), the digits come from a hash of the name, so
+    the pseudonym stays stable without revealing the name.
+    """
     digest = content_hash.split(":", 1)[-1].strip().lower()
-    return f"Candidate {digest[:8] or 'unknown'}"
+    if not digest:
+        digest = hashlib.sha256(("takehome-name:" + name).encode("utf-8")).hexdigest()
+    return f"Candidate {digest[:8]}"
 
 
 def _identities(result: GradingResult) -> dict[str, str]:
     """Strings to replace, mapped to what replaces them (longest first when applied)."""
     names: dict[str, str] = {}
-    own = pseudonym(result.submission.content_hash)
+    own = pseudonym(result.submission.content_hash, result.submission.name)
 
     def add(text: str, replacement: str) -> None:
         text = text.strip()
@@ -87,9 +94,12 @@ def blind_result(result: GradingResult) -> GradingResult:
     pattern = None
     if lowered:
         alternatives = sorted(lowered, key=len, reverse=True)
-        pattern = re.compile("|".join(re.escape(a) for a in alternatives), re.IGNORECASE)
+        # whole words only: "Ada" must not rewrite "adapter"
+        pattern = re.compile(
+            r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(a) for a in alternatives)
+            + r")(?![A-Za-z0-9])", re.IGNORECASE)
     data = result.model_dump(mode="json")
-    own = pseudonym(result.submission.content_hash)
+    own = pseudonym(result.submission.content_hash, result.submission.name)
     # fields replaced wholesale (before scrubbing the rest)
     data["submission"]["name"] = own
     data["submission"]["source"] = "(hidden)"

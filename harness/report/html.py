@@ -18,6 +18,7 @@ from markupsafe import Markup
 from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer, TextLexer, get_lexer_for_filename
+from pygments.token import Error
 from pygments.util import ClassNotFound
 
 from graders.base import Evidence, GraderResult
@@ -83,6 +84,11 @@ def highlight_excerpt(excerpt: str | None, path: str | None = None) -> Markup:
                 lexer = TextLexer()
             if lexer.name in {"HTML", "XML", "SVG", "JavaScript+Ruby"}:
                 lexer = TextLexer()
+    if not isinstance(lexer, TextLexer) and any(
+            token in Error for token, _ in lexer.get_tokens(excerpt)):
+        # not code in that language (a markdown cell of a notebook, prose): plain text reads
+        # better than red error boxes
+        lexer = TextLexer()
     return Markup(pygments_highlight(excerpt, lexer, _FORMATTER))
 
 
@@ -301,23 +307,40 @@ def _position_bar(value: float | None, low: float | None, high: float | None,
 # --- view model ----------------------------------------------------------------------------------
 
 
+def _scalar(key: str, value: Any) -> str | None:
+    """A detail value for display, or None when it is not a short scalar."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and key.endswith("_bytes"):
+        return f"{value / 1048576:,.0f} MiB"
+    if isinstance(value, (int, float)):
+        return fmt_short(value)
+    if isinstance(value, str) and len(value) <= 200:
+        return value
+    if isinstance(value, list) and len(value) <= 8 and all(
+            isinstance(v, (str, int, float)) and len(str(v)) <= 60 for v in value):
+        return ", ".join(str(v) for v in value) if value else "none"
+    return None
+
+
 def _scalar_details(details: Mapping[str, Any], skip: set[str]) -> list[tuple[str, str]]:
-    """Scalar details (numbers, short strings, booleans) as display pairs, sorted by key."""
+    """Short details (numbers, short strings and lists, one level of nesting) as display
+    pairs, sorted by key; long or deep values are left to result.json."""
     rows: list[tuple[str, str]] = []
-    for key in sorted(details):
-        if key in skip:
+    for key in sorted(details, key=str):
+        if key in skip or key in ("harness_fault", "traceback"):
             continue
         value = details[key]
-        if isinstance(value, bool):
-            rows.append((str(key), "yes" if value else "no"))
-        elif isinstance(value, (int, float)):
-            rows.append((str(key), fmt_short(value)))
-        elif isinstance(value, str) and len(value) <= 200:
-            rows.append((str(key), value))
-        elif isinstance(value, list) and len(value) <= 8 and all(
-                isinstance(v, (str, int, float)) and len(str(v)) <= 60 for v in value):
-            rows.append((str(key), ", ".join(str(v) for v in value)))
-    return rows[:30]
+        if isinstance(value, Mapping):
+            for sub in sorted(value, key=str)[:12]:
+                shown = _scalar(str(sub), value[sub])
+                if shown is not None:
+                    rows.append((f"{key}.{sub}", shown))
+            continue
+        shown = _scalar(str(key), value)
+        if shown is not None:
+            rows.append((str(key), shown))
+    return rows[:40]
 
 
 _HELDOUT_KEYS = {"metrics", "primary_metric", "metric", "primary_value", "value", "score",

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from harness.report.blind import blind_result
 from harness.report.html import STATUS_LABELS, environment
-from harness.result import GradingResult, SimilarityPair
+from harness.result import GradingResult
 
 SORT_SCRIPT = """\
 document.querySelectorAll('table.sortable th').forEach(function (th, col) {
@@ -99,14 +99,14 @@ def _row(result: GradingResult, report: str, criteria: list[tuple[str, str]]) ->
 def render_index(
     results: Sequence[tuple[GradingResult, Path]],
     out_dir: Path,
-    similarity: list[tuple[str, str, SimilarityPair]] | list[dict[str, Any]] | None = None,
+    similarity: Sequence[Any] | None = None,
     blind: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``index.html`` and ``summary.csv`` for a batch; return both paths.
 
     ``results`` pairs each result with the path of its HTML report (linked relatively).
-    ``similarity`` lists flagged pairs, as dicts with ``a``, ``b``, ``score`` (names), shown in
-    a "Similarity" section. Rows are sorted by total (highest first, ungraded last).
+    ``similarity`` lists flagged pairs (``harness.similarity.SimilarityPair`` objects, or dicts
+    with ``a``, ``b``, ``score``), shown in a "Similarity" section. Rows are sorted by total (highest first, ungraded last).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,13 +121,19 @@ def render_index(
     rows = [_row(r, report_href(Path(p), out_dir), criteria) for r, p in prepared]
     pairs = []
     for item in similarity or []:
+        public = False
         if isinstance(item, dict):
             a, b, score = str(item.get("a", "")), str(item.get("b", "")), item.get("score")
+        elif hasattr(item, "first"):  # harness.similarity.SimilarityPair
+            a, b, score = str(item.first), str(item.second), getattr(item, "score", None)
+            public = bool(getattr(item, "second_is_public", False))
         else:
-            a, b, pair = item[0], item[1], item[2]
-            score = pair.score
+            a, b, score = str(item[0]), str(item[1]), getattr(item[2], "score", item[2])
         if blind:
-            a, b = names.get(a, "another submission"), names.get(b, "another submission")
+            a = names.get(a, "another submission")
+            b = names.get(b, "another submission") if not public else b
+        if public:
+            b = f"public solution: {b}"
         pairs.append({"a": a, "b": b,
                       "score": float(score) if isinstance(score, (int, float)) else None})
     pairs.sort(key=lambda p: (-(p["score"] or 0), p["a"], p["b"]))
