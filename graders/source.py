@@ -36,6 +36,8 @@ MAX_NOTEBOOK_BYTES = 50_000_000  # notebooks carry base64 images; their code is 
 MAX_FILES = 5_000
 MAX_TOTAL_BYTES = 200_000_000
 MAX_CELL_CHARS = 200_000
+MAX_NOTEBOOK_CELLS = 5_000  # cells past this are ignored
+MAX_CELL_OUTPUTS = 100  # outputs of one cell past this are ignored
 OUTPUT_TEXT_CHARS = 4_000
 MAX_TREE_DEPTH = 400  # deeper trees are refused: graders walk them recursively
 
@@ -232,14 +234,15 @@ def _read_cells(path: Path, max_bytes: int) -> list[tuple[str, str, list[Any]]] 
             return None
         raw_cells = document["cells"]
     cells: list[tuple[str, str, list[Any]]] = []
-    for raw in raw_cells:
+    for raw in raw_cells[:MAX_NOTEBOOK_CELLS]:
         if not isinstance(raw, Mapping):
             continue
         kind = raw.get("cell_type")
         kind = kind if isinstance(kind, str) else "unknown"
         source = _joined(raw.get("source"))[:MAX_CELL_CHARS]
         outputs = raw.get("outputs") if kind == "code" else None
-        cells.append((kind, source, list(outputs) if isinstance(outputs, list) else []))
+        kept = list(outputs[:MAX_CELL_OUTPUTS]) if isinstance(outputs, list) else []
+        cells.append((kind, source, kept))
     return cells
 
 

@@ -48,6 +48,9 @@ def solution_primary_scores(assignment: Assignment, image: str, work_root: Path)
         value = result.details.get("primary_value")
         if isinstance(value, (int, float)):
             scores[name] = float(value)
+            for bound in ("ci_low", "ci_high"):
+                if isinstance(result.details.get(bound), (int, float)):
+                    scores[f"{name}_{bound}"] = float(result.details[bound])
     return scores
 
 
@@ -57,7 +60,7 @@ def reference_scores(assignment: Assignment, image: str, work_root: Path) -> dic
     if path.is_file():
         try:
             data = json.loads(path.read_text())
-            return {k: float(v) for k, v in data.items() if k in SOLUTIONS}
+            return {k: float(v) for k, v in data.items()}
         except (ValueError, TypeError):
             pass  # a corrupt cache entry is recomputed
     scores = solution_primary_scores(assignment, image, work_root)
@@ -65,4 +68,30 @@ def reference_scores(assignment: Assignment, image: str, work_root: Path) -> dic
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(scores, sort_keys=True))
     tmp.replace(path)
+    return scores
+
+
+def calibrate_for_validation(assignment: Assignment) -> dict[str, float]:
+    """The `takehome validate` calibration hook: grade both solutions, check they separate.
+
+    The reference must beat the baseline (checked by the caller) and the baseline's primary
+    metric must fall outside the reference's bootstrap 95% confidence interval, so that the
+    scale from baseline (score 0) to reference (score 1) is wider than the metric's noise.
+    """
+    import tempfile
+
+    from harness.errors import SpecError
+    from sandbox.image import build_image
+
+    image = build_image(echo=lambda _m: None)
+    with tempfile.TemporaryDirectory(prefix="takehome-calibrate-") as tmp:
+        scores = reference_scores(assignment, image, Path(tmp))
+    low, high = scores.get("reference_ci_low"), scores.get("reference_ci_high")
+    baseline = scores.get("baseline")
+    if low is not None and high is not None and baseline is not None and low <= baseline <= high:
+        raise SpecError(
+            f"baseline {assignment.spec.primary_metric} {baseline:.4g} lies inside the "
+            f"reference's 95% CI [{low:.4g}, {high:.4g}]: the two are not separated",
+            hint="weaken solutions/baseline or strengthen solutions/reference",
+        )
     return scores

@@ -138,11 +138,18 @@ def new(slug: str, dest_root: Path) -> None:
 
 @main.command("validate")
 @click.argument("assignment")
-def validate(assignment: str) -> None:
-    """Check an assignment (slug or folder); list every problem with its fix, exit 1 if any."""
-    from harness.authoring import format_problems, validate_path
+@click.option("--no-calibrate", is_flag=True,
+              help="Skip grading the reference and baseline solutions in the sandbox.")
+def validate(assignment: str, no_calibrate: bool) -> None:
+    """Check an assignment (slug or folder); list every problem with its fix, exit 1 if any.
 
-    problems = validate_path(assignment)
+    Unless --no-calibrate, the reference and baseline solutions are graded in the sandbox: the
+    reference must beat the baseline by more than the metric's bootstrap confidence interval.
+    """
+    from harness.authoring import format_problems, validate_path
+    from harness.calibration import calibrate_for_validation
+
+    problems = validate_path(assignment, calibrate=None if no_calibrate else calibrate_for_validation)
     if problems:
         click.echo(format_problems(problems), err=True)
         click.echo(f"{len(problems)} problem(s) found", err=True)

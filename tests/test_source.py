@@ -265,3 +265,11 @@ def test_find_keywords_skips_none_and_false_but_not_zero(tmp_path: Path) -> None
     write_files(tmp_path, {"k.py": code})
     sites = find_keywords(load_source(tmp_path), ["random_state", "stratify"])
     assert [(s.line, s.name) for s in sites] == [(1, "random_state"), (3, "stratify")]
+
+
+def test_notebook_cells_and_outputs_are_capped(tmp_path: Path) -> None:
+    cells = [("code", f"x{i} = {i}") for i in range(5005)]
+    make_notebook(tmp_path, cells, outputs={0: [text_output("o")] * 150})
+    source = load_source(tmp_path)
+    assert len(source.code_units) == 5000
+    assert len(source.output_units) == 100
