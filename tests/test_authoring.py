@@ -289,12 +289,12 @@ def test_cli_new_then_validate(tmp_path: Path) -> None:
     runner = CliRunner()
     created = runner.invoke(main, ["new", "cli-task", "--dir", str(tmp_path)])
     assert created.exit_code == 0, created.output
-    checked = runner.invoke(main, ["validate", str(tmp_path / "cli-task")])
+    checked = runner.invoke(main, ["validate", "--no-calibrate", str(tmp_path / "cli-task")])
     assert checked.exit_code == 0 and "valid" in checked.output
 
 
 def test_cli_validate_lists_problems_and_exits_1(scaffold: Path) -> None:
     (scaffold / "hidden/test_labels.csv").unlink()
-    result = CliRunner().invoke(main, ["validate", str(scaffold)])
+    result = CliRunner().invoke(main, ["validate", "--no-calibrate", str(scaffold)])
     assert result.exit_code == 1
     assert "hidden/test_labels.csv: file missing (fix: run generate_data.py)" in result.output
