@@ -134,6 +134,31 @@ def sniff_image(data: bytes) -> ImageKind | None:
     return None
 
 
+def sniff_image_file(path: Path | str | None, max_bytes: int = MAX_IMAGE_BYTES) -> ImageKind | None:
+    """``sniff_image`` for a regular file of at most ``max_bytes``, reading only its header."""
+    if path is None:
+        return None
+    try:
+        info = os.lstat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        return None
+    try:
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError:
+        return None
+    try:
+        head = os.read(fd, 64) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return sniff_image(head)
+
+
 def read_image_capped(
     path: Path | str | None, max_bytes: int = MAX_IMAGE_BYTES
 ) -> tuple[ImageKind, bytes] | None:

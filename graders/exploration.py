@@ -13,7 +13,7 @@ import re
 import stat
 from pathlib import Path
 
-from graders.artifacts import read_bytes_capped, sniff_image
+from graders.artifacts import sniff_image_file
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from graders.source import (
     CallSite,
@@ -246,8 +246,7 @@ def _snapshot_images(root: Path) -> list[str]:
                     continue
             except OSError:
                 continue
-            data = read_bytes_capped(full, 20_000_000)
-            if data is not None and sniff_image(data):
+            if sniff_image_file(full):
                 found.append(full.relative_to(root).as_posix())
     return sorted(found)
 
@@ -264,8 +263,7 @@ def _artifact_figures(context: GraderContext) -> list[str]:
             rel = Path(figure).resolve().relative_to(root).as_posix()
         except (OSError, ValueError):
             continue
-        data = read_bytes_capped(figure, 20_000_000)
-        if data is not None and sniff_image(data):
+        if sniff_image_file(figure):
             found.append(rel)
     return sorted(found)
 

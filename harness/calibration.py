@@ -8,6 +8,7 @@ assignment's content hash and the image tag.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -25,9 +26,20 @@ def cache_dir() -> Path:
     return Path(base) if base else repo_root() / ".cache"
 
 
+def _solutions_hash(assignment: Assignment) -> str:
+    """Hash of the assignment's data and of every solution file (the cache must follow both)."""
+    digest = hashlib.sha256(assignment.content_hash().encode())
+    for path in sorted(assignment.solutions_dir.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(assignment.solutions_dir).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def _cache_file(assignment: Assignment, image: str) -> Path:
     safe_image = image.replace("/", "_").replace(":", "_")
-    return cache_dir() / "calibration" / f"{assignment.spec.slug}-{assignment.content_hash()[:16]}-{safe_image}.json"
+    key = _solutions_hash(assignment)[:16]
+    return cache_dir() / "calibration" / f"{assignment.spec.slug}-{key}-{safe_image}.json"
 
 
 def solution_primary_scores(assignment: Assignment, image: str, work_root: Path) -> dict[str, float]:

@@ -16,6 +16,7 @@ from graders.artifacts import (
     read_notebook_capped,
     read_text_capped,
     sniff_image,
+    sniff_image_file,
 )
 from graders.source import (
     blank_ipython_syntax,
@@ -228,6 +229,15 @@ def test_read_notebook_capped_validates(tmp_path: Path) -> None:
     write_files(tmp_path, {"broken.ipynb": json.dumps(broken)})
     assert read_notebook_capped(tmp_path / "broken.ipynb") is None
     assert read_notebook_capped(good, max_bytes=10) is None
+
+
+def test_sniff_image_file_reads_only_real_images(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.png": png_bytes(), "b.png": b"text" * 20, "big.png": png_bytes()})
+    assert sniff_image_file(tmp_path / "a.png") == "png"
+    assert sniff_image_file(tmp_path / "b.png") is None
+    assert sniff_image_file(tmp_path / "big.png", max_bytes=10) is None
+    os.symlink(tmp_path / "a.png", tmp_path / "link.png")
+    assert sniff_image_file(tmp_path / "link.png") is None
 
 
 def test_sniff_image() -> None:

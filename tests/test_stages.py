@@ -428,3 +428,41 @@ def test_bundled_fraud_examples_run_and_grade(sandbox_image, repo_root, tmp_path
     broken_art, broken = outcomes["broken"]
     assert broken_art.stages["run"].verdict == "exit_nonzero" and broken_art.notebook_errors
     assert broken.score == 0.0 and not broken.checks[0].passed
+
+
+@pytest.mark.docker
+def test_budget_stops_a_slow_notebook_before_the_host_timer(sandbox_image, assignment, tmp_path):
+    from sandbox.limits import Limits
+
+    sub = tmp_path / "sub"
+    write_notebook(sub / "slow.ipynb", ["import time\ntime.sleep(600)", "print('late')"])
+    art = run_stages(
+        ingest_dir(sub, tmp_path),
+        assignment,
+        image=sandbox_image,
+        work_dir=tmp_path / "work",
+        limits=Limits(wall_time_s=25, memory_mb=1024),
+    )
+    run = art.stages["run"]
+    assert run.verdict == "exit_nonzero" and run.wall_time_s < 25  # our budget, not the kill
+    error = art.notebook_errors["slow.ipynb"]
+    assert error["status"] == "timeout" and error["cell"] == 0
+    assert "slow.ipynb" in art.executed_notebooks  # saved although it did not finish
+
+
+@pytest.mark.docker
+def test_memory_exhaustion_is_reported_as_oom(sandbox_image, assignment, tmp_path):
+    from sandbox.limits import Limits
+
+    sub = tmp_path / "sub"
+    write_notebook(sub / "hungry.ipynb", ["blocks = [bytearray(50_000_000) for _ in range(40)]"])
+    art = run_stages(
+        ingest_dir(sub, tmp_path),
+        assignment,
+        image=sandbox_image,
+        work_dir=tmp_path / "work",
+        limits=Limits(wall_time_s=90, memory_mb=400),
+    )
+    run = art.stages["run"]
+    assert run.verdict == "oom", run
+    assert art.notebook_errors["hungry.ipynb"]["status"] == "kernel_died"

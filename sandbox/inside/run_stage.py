@@ -8,7 +8,9 @@ Usage (cwd /workspace, as the candidate user)::
 The host decides what runs (the run command from takehome.toml or a default; which notebooks)
 and passes it in; this script only executes it, within a total ``--budget`` of seconds:
 
-1. the command (if any), without a shell, output head+tail kept in ``command.log``;
+1. the command (if any), as an argv without a shell (``run_command_for`` already split it like
+   a shell line; a candidate who needs pipes or ``&&`` writes ``sh -c '...'`` or a script), in
+   its own process group, killed when the budget runs out; output head+tail in ``command.log``;
 2. each notebook top to bottom with nbclient (kernel ``python3`` forced, cwd = the notebook's
    folder, a per-cell timeout), stopping at the first failing cell. The executed notebook, even
    partially executed, is saved to ``notebooks/<rel path>`` with oversized outputs dropped.
