@@ -213,12 +213,14 @@ def grade_batch(
         kwargs = {} if similarity_threshold is None else {"threshold": similarity_threshold}
         similarity = find_similar(roots, public_solutions, starter, **kwargs)
 
+    hashes = {i.name: i.result.submission.content_hash for i in items if i.result is not None}
     for item in items:
         if item.result is None:
             continue
         pairs = [p for p in similarity if item.name in (p.first, p.second)]
         if pairs:
-            item.result = attach_similarity(item.result, item.name, pairs)
+            item.result = attach_similarity(item.result, item.name, pairs, rubric=rubric,
+                                            content_hashes=hashes)
         item.reports = render_reports(item.result, out_dir / item.name, formats=formats,
                                       blind=blind, artifacts_root=item.artifacts_root)
     index_html, summary_csv = render_index(
