@@ -415,6 +415,7 @@ def reusable_check(source: SubmissionSource) -> tuple[Check, RedFlag | None]:
         return Check(
             id="code_quality.reusable_code",
             passed=True,
+            weight=2.0,
             sentence=f"Reusable code lives in {plural(len(modules), '.py module')} with "
             "functions or classes.",
             evidence=[Evidence(path=p) for p in modules[:MAX_EVIDENCE]],
@@ -423,6 +424,7 @@ def reusable_check(source: SubmissionSource) -> tuple[Check, RedFlag | None]:
         return Check(
             id="code_quality.reusable_code",
             passed=False,
+            weight=2.0,
             sentence="No .py module defines a function or class: the code is written as "
             "top-level script statements.",
         ), None
@@ -443,6 +445,7 @@ def reusable_check(source: SubmissionSource) -> tuple[Check, RedFlag | None]:
     check = Check(
         id="code_quality.reusable_code",
         passed=False,
+        weight=2.0,
         sentence=f"No .py module holds reusable code (a function or class); {detail}.",
         evidence=evidence,
     )
@@ -808,7 +811,9 @@ class CodeQualityGrader:
             (*secret_checks(source, root), "secrets"),
             (*path_checks(units), "absolute_paths"),
         ):
-            checks.append(check)
+            # Hygiene is a penalty, not an achievement: a clean result adds no passed check.
+            if not check.passed:
+                checks.append(check)
             if flag is not None:
                 red_flags.append(flag)
             details[key] = count

@@ -581,6 +581,8 @@ class HeldoutMetricsGrader:
             "greater_is_better": better,
             "metrics": values,
             "ci": ci,
+            "ci_low": ci["low"] if ci else None,
+            "ci_high": ci["high"] if ci else None,
             "scale": {k: v for k, v in scale.items()},
             "n_rows": len(truth.ids),
             "validation": _validation_details(check),

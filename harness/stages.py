@@ -10,9 +10,11 @@ Two containers per submission, each from the sandbox image (see docs/architectur
 ``checks``
     Only when the submission has test files or .py files. ``/data`` holds the public train set
     and the public *sample* features only (never the hidden features). Execs of
-    ``/opt/takehome/checks_stage.py``: ``env`` (packages, integrity inventory), ``tests``
-    (pytest under coverage, only with test files) and ``lint`` (pylint with the harness's
-    rcfile). ``/output`` is copied to ``artifacts/checks``.
+    ``/opt/takehome/checks_stage.py``, in this order: ``tests`` (pytest under coverage in
+    ``/workspace``, only with test files), then ``env`` (packages, integrity inventory) and
+    ``lint`` (pylint with the harness's rcfile), both reading the read-only ``/submission`` so
+    that code run by the tests cannot change what they inspect. ``/output`` is copied to
+    ``artifacts/checks``.
 
 The held-out *labels* are never copied, mounted or read here. Each exec gives a
 :class:`graders.base.StageRecord` (``run``, ``tests``, ``lint``; ``environment`` only when that
@@ -365,11 +367,9 @@ def _checks_container(
     )
     with session as box:
         clock.measure("checks_start", started)
-        t0 = time.monotonic()
-        env = box.exec([*PYTHON, CHECKS_SCRIPT, "env"], timeout_s=min(ENV_TIMEOUT_S, per_exec))
-        clock.measure("env_exec", t0)
-        if getattr(env.verdict, "value", env.verdict) != "ok":
-            records["environment"] = _record("environment", env)
+        # Candidate code runs in the tests exec only, first: the supervisor kills whatever it
+        # left behind, and env/lint then read the read-only /submission, so the candidate's
+        # code can neither edit what they inspect nor rewrite what they write afterwards.
         if run_tests:
             progress("sandbox: tests")
             t0 = time.monotonic()
@@ -378,9 +378,20 @@ def _checks_container(
             )
             clock.measure("tests_exec", t0)
             records["tests"] = _record("tests", tests)
+        t0 = time.monotonic()
+        env = box.exec(
+            [*PYTHON, CHECKS_SCRIPT, "env", "--workspace", "/submission"],
+            timeout_s=min(ENV_TIMEOUT_S, per_exec),
+        )
+        clock.measure("env_exec", t0)
+        if getattr(env.verdict, "value", env.verdict) != "ok":
+            records["environment"] = _record("environment", env)
         progress("sandbox: lint")
         t0 = time.monotonic()
-        lint = box.exec([*PYTHON, CHECKS_SCRIPT, "lint", "--timeout", inner], timeout_s=per_exec)
+        lint = box.exec(
+            [*PYTHON, CHECKS_SCRIPT, "lint", "--timeout", inner, "--workspace", "/submission"],
+            timeout_s=per_exec,
+        )
         clock.measure("lint_exec", t0)
         records["lint"] = _record("lint", lint)
         t0 = time.monotonic()

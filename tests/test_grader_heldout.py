@@ -331,3 +331,11 @@ def test_scored_messages_carry_no_label_values(tmp_path, binary):
     # details hold aggregates only: no per-row arrays as long as the held-out set
     for key, value in result.details.items():
         assert not (isinstance(value, list) and len(value) == len(truth)), key
+
+
+def test_ci_bounds_are_also_flat_for_calibration(tmp_path, binary):
+    assignment, truth = binary
+    result = HeldoutMetricsGrader().grade(context(tmp_path, assignment, binary_predictions(truth)))
+    details = result.details
+    assert details["ci_low"] == details["ci"]["low"] <= details["primary_value"]
+    assert details["primary_value"] <= details["ci_high"] == details["ci"]["high"]

@@ -332,6 +332,14 @@ def test_repository_checks_use_the_harness_settings(sandbox_image, assignment, t
             data = os.environ["TAKEHOME_DATA_DIR"]
             assert sorted(os.listdir(data)) == ["test_features.csv", "train.csv"]
             assert sum(1 for _ in open(os.path.join(data, "test_features.csv"))) == 11
+
+
+        def test_tampering_with_the_inventory():
+            os.remove("conftest.py")  # the workspace copy; env reads /submission
+            out = os.path.join(os.environ["TAKEHOME_OUTPUT_DIR"], "takehome")
+            os.makedirs(out, exist_ok=True)
+            with open(os.path.join(out, "environment.json"), "w") as fh:
+                fh.write("{}")
         """)
     )
     (sub / "conftest.py").write_text(
@@ -356,7 +364,7 @@ def test_repository_checks_use_the_harness_settings(sandbox_image, assignment, t
     assert art.stages["lint"].verdict == "ok"
 
     junit = art.junit_xml.read_text()
-    assert 'tests="3"' in junit and 'failures="1"' in junit  # addopts ignored; public data only
+    assert 'tests="4"' in junit and 'failures="1"' in junit  # addopts ignored; public data only
 
     coverage = json.loads(art.coverage_json.read_text())
     assert "fraud/features.py" in coverage["files"]
