@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -288,11 +290,16 @@ def _run_reason(record: StageRecord, report: RunReport | None, config_error: str
 
 
 class _Clock:
+    """Accumulates per-step timings; shared by the run and checks threads."""
+
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def measure(self, key: str, started: float) -> None:
-        self.timings[key] = round(self.timings.get(key, 0.0) + time.monotonic() - started, 3)
+        elapsed = time.monotonic() - started
+        with self._lock:
+            self.timings[key] = round(self.timings.get(key, 0.0) + elapsed, 3)
 
 
 def _run_container(
@@ -503,8 +510,8 @@ def execute_stages(
     run_report: RunReport | None = None
     notebooks = select_notebooks(snapshot, assignment)
 
-    if "run" in stages:
-        records["run"], run_report, started = _run_stage(
+    def run_part() -> tuple[dict[str, StageRecord], RunReport | None, int]:
+        record, report, started = _run_stage(
             snapshot,
             assignment,
             image=image,
@@ -516,29 +523,41 @@ def execute_stages(
             clock=clock,
             say=say,
         )
-        starts += started
+        return {"run": record}, report, started
 
-    has_tests = any(is_test_file(rel) for rel in snapshot.python_files)
-    if "checks" in stages and (has_tests or snapshot.python_files):
+    def checks_part() -> tuple[dict[str, StageRecord], RunReport | None, int]:
         say("sandbox: checks")
         t0 = time.monotonic()
         data = _copy_data(
             work_dir / "data" / "checks", assignment.train_csv, assignment.sample_test_features_csv
         )
         clock.measure("data", t0)
-        starts += 1
-        records.update(
-            _checks_container(
-                snapshot,
-                image=image,
-                data_dir=data,
-                out_dir=root / "checks",
-                limits=box_limits,
-                run_tests=has_tests,
-                clock=clock,
-                progress=say,
-            )
+        found = _checks_container(
+            snapshot,
+            image=image,
+            data_dir=data,
+            out_dir=root / "checks",
+            limits=box_limits,
+            run_tests=has_tests,
+            clock=clock,
+            progress=say,
         )
+        return dict(found), None, 1
+
+    has_tests = any(is_test_file(rel) for rel in snapshot.python_files)
+    parts = []
+    if "run" in stages:
+        parts.append(run_part)
+    if "checks" in stages and (has_tests or snapshot.python_files or snapshot.notebooks):
+        parts.append(checks_part)
+    # The run and the checks containers are independent (separate mounts, separate outputs):
+    # running them side by side makes a submission's wall time the longer of the two, not the sum.
+    with ThreadPoolExecutor(max_workers=max(1, len(parts)), thread_name_prefix="stage") as pool:
+        outcomes = [future.result() for future in [pool.submit(part) for part in parts]]
+    for found, report, started in outcomes:
+        records.update(found)
+        run_report = report if report is not None else run_report
+        starts += started
 
     artifacts = _build_artifacts(
         root, records, notebooks, run_report, spec.submission.predictions_file, starts, clock
