@@ -328,8 +328,8 @@ def _scalar_details(details: Mapping[str, Any], skip: set[str]) -> list[tuple[st
     pairs, sorted by key; long or deep values are left to result.json."""
     rows: list[tuple[str, str]] = []
     for key in sorted(details, key=str):
-        if key in skip or key in ("harness_fault", "traceback"):
-            continue
+        if key in skip or key in ("harness_fault", "traceback", "sites"):
+            continue  # "sites" only counts evidence per check: the checks above already show it
         value = details[key]
         if isinstance(value, Mapping):
             for sub in sorted(value, key=str)[:12]:
