@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-wheels", action="store_true", help="skip the wheel download")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     args = parser.parse_args(argv)
-    command = "python bench/sandbox_bench.py " + shlex.join(
+    command = ".venv/bin/python bench/sandbox_bench.py " + shlex.join(
         argv if argv is not None else sys.argv[1:]
     )
 
@@ -339,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if not args.no_write:
         existing = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else ""
-        BENCHMARKS_MD.write_text(replace_section(existing, section))
+        staged = BENCHMARKS_MD.with_suffix(".md.sandbox-tmp")
+        staged.write_text(replace_section(existing, section))
+        staged.replace(BENCHMARKS_MD)  # atomic: other benchmark scripts write other sections
         print(f"updated {BENCHMARKS_MD.relative_to(REPO)}")
     return 0
 

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 WAIT_SECONDS="${TAKEHOME_DOCKERD_WAIT:-60}"
+# dockerd lives in /usr/sbin and needs iptables from there too; some root shells lack it.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 LOG_FILE="${TAKEHOME_DOCKERD_LOG:-/var/log/takehome-dockerd.log}"
 
 say() { printf 'ensure_docker: %s\n' "$*" >&2; }
