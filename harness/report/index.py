@@ -138,7 +138,8 @@ def render_index(
                       "score": float(score) if isinstance(score, (int, float)) else None})
     pairs.sort(key=lambda p: (-(p["score"] or 0), p["a"], p["b"]))
     html = environment().get_template("index.html.j2").render(
-        rows=rows, criteria=criteria, pairs=pairs, csp=index_csp(), script=SORT_SCRIPT,
+        rows=rows, criteria=criteria, pairs=pairs, similarity_checked=similarity is not None,
+        csp=index_csp(), script=SORT_SCRIPT,
         blind=blind,
     )
     index_path = out_dir / "index.html"
