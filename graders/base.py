@@ -84,7 +84,7 @@ class GraderResult(BaseModel):
         red_flags: list[RedFlag] | None = None,
         details: dict[str, Any] | None = None,
         reason: str | None = None,
-    ) -> "GraderResult":
+    ) -> GraderResult:
         """Score is the weighted share of passed checks (0 when there are no checks)."""
         total = sum(c.weight for c in checks)
         passed = sum(c.weight for c in checks if c.passed)
@@ -100,7 +100,7 @@ class GraderResult(BaseModel):
         )
 
     @classmethod
-    def not_applicable_result(cls, grader: str, version: str, reason: str) -> "GraderResult":
+    def not_applicable_result(cls, grader: str, version: str, reason: str) -> GraderResult:
         """A result saying the grader does not apply to this submission (and why)."""
         return cls(grader=grader, version=version, not_applicable=True, reason=reason)
 

@@ -13,16 +13,16 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from harness import __version__
 from harness.assignment import Assignment
 from harness.errors import SubmissionRejected
 from harness.intake import ingest
-from harness.pipeline import GradeSettings, GradedSubmission, grade_snapshot, grade_submission
+from harness.pipeline import GradedSubmission, GradeSettings, grade_snapshot, grade_submission
 from harness.result import GradingResult, attach_similarity
 from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar

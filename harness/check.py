@@ -8,9 +8,9 @@ row per sample id. It prints every problem with a fix and exits non-zero when th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from harness.assignment import Assignment, load_assignment, run_command_for
 from harness.errors import EXIT_FAILED, EXIT_OK, SubmissionRejected

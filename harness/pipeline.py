@@ -10,10 +10,10 @@ from __future__ import annotations
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from graders.base import Artifacts, GraderContext, GraderResult
 from graders.registry import load_graders, run_grader
@@ -53,7 +53,7 @@ class GradedSubmission:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def ingest_submission(source: Path, work_root: Path, caps: IntakeCaps) -> Snapshot:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import nbformat
 from copydetect import CodeFingerprint, compare_files
