@@ -64,7 +64,27 @@ def _status_kb(field: str, pid: str = "self") -> int | None:
     return None
 
 
-def child(sources_dir: Path, out_dir: Path, jobs: int, report: Path) -> int:
+def _force_serial_stages() -> bool:
+    """Investigation only (``--serial-stages``): run a submission's run and checks containers
+    one after the other, as before harness/stages.py started them side by side. Patches this
+    child process only; the harness's code is unchanged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import harness.stages as stages
+
+    if not hasattr(stages, "ThreadPoolExecutor"):
+        return False  # stages already serial
+
+    class Serial(ThreadPoolExecutor):
+        def __init__(self, max_workers=None, *args, **kwargs):
+            super().__init__(1, *args, **kwargs)
+
+    stages.ThreadPoolExecutor = Serial
+    return True
+
+
+def child(sources_dir: Path, out_dir: Path, jobs: int, report: Path,
+          serial_stages: bool = False) -> int:
     import resource
 
     from rich.console import Console
@@ -73,6 +93,7 @@ def child(sources_dir: Path, out_dir: Path, jobs: int, report: Path) -> int:
     from harness.batch import expand_sources
     from harness.grade import prepare_settings, print_summary, run_batch_with_progress
 
+    patched = _force_serial_stages() if serial_stages else False
     console = Console(file=io.StringIO(), width=120)
     assignment = load_assignment(SLUG)
     sources = expand_sources([sources_dir])
@@ -95,11 +116,13 @@ def child(sources_dir: Path, out_dir: Path, jobs: int, report: Path) -> int:
     } for i in outcome.items]
     report.write_text(json.dumps({
         "jobs": jobs,
+        "serial_stages": patched,
         "prepare_settings_s": t_settings,
         "batch_s": t_batch,
         "items": items,
         "similar_pairs": len(outcome.similarity),
         "vm_hwm_kb": _status_kb("VmHWM"),
+        "cpu_self_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         "vm_rss_before_batch_kb": rss_before,
         "ru_maxrss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "threads": threading.active_count(),
@@ -110,22 +133,90 @@ def child(sources_dir: Path, out_dir: Path, jobs: int, report: Path) -> int:
 # --- parent ---------------------------------------------------------------------------------------
 
 
-def run_batch(sources_dir: Path, out_dir: Path, jobs: int) -> dict[str, Any]:
-    """Run one batch in a child process; its report plus the parent's memory readings."""
-    report = out_dir.parent / f"report-j{jobs}.json"
+CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker")  # cgroup v1, cgroupfs driver
+
+
+class ContainerCpu:
+    """CPU seconds used by the containers of one process (label ``takehome.owner=<host>:<pid>``),
+    from their cgroup v1 ``cpuacct.usage``, sampled every poll (the last sample before a
+    container is removed counts; up to one poll interval of CPU per container can be missed).
+    Empty when the engine does not use cgroup v1 cgroupfs paths."""
+
+    def __init__(self, pid: int):
+        import socket
+
+        self.owner = f"{socket.gethostname()}:{pid}"
+        self.usage_ns: dict[str, int] = {}
+        self.foreign: set[str] = set()
+        self.available = CPUACCT.is_dir()
+        self._client = None
+
+    def _owned(self, cid: str) -> bool:
+        if cid in self.usage_ns:
+            return True
+        if cid in self.foreign:
+            return False
+        try:
+            if self._client is None:
+                import docker
+
+                self._client = docker.from_env()
+            labels = self._client.api.inspect_container(cid)["Config"]["Labels"] or {}
+        except Exception:  # noqa: BLE001 - gone already, or not ours
+            return False
+        if labels.get("takehome.owner") == self.owner:
+            self.usage_ns[cid] = 0
+            return True
+        self.foreign.add(cid)
+        return False
+
+    def sample(self) -> None:
+        if not self.available:
+            return
+        try:
+            entries = [e for e in os.scandir(CPUACCT) if e.is_dir()]
+        except OSError:
+            return
+        for entry in entries:
+            if not self._owned(entry.name):
+                continue
+            try:
+                value = int(Path(entry.path, "cpuacct.usage").read_text())
+            except (OSError, ValueError):
+                continue
+            self.usage_ns[entry.name] = max(self.usage_ns[entry.name], value)
+
+    def seconds(self) -> float | None:
+        return sum(self.usage_ns.values()) / 1e9 if self.available else None
+
+
+def _busy_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def run_batch(sources_dir: Path, out_dir: Path, jobs: int,
+              serial_stages: bool = False) -> dict[str, Any]:
+    """Run one batch in a child process; its report plus the parent's memory and CPU readings."""
+    report = out_dir.parent / f"report-j{jobs}{'-serial' if serial_stages else ''}.json"
     argv = [sys.executable, str(Path(__file__).resolve()), "--child",
             "--sources", str(sources_dir), "--out", str(out_dir), "--jobs", str(jobs),
-            "--report", str(report)]
+            "--report", str(report)] + (["--serial-stages"] if serial_stages else [])
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    busy0, total0 = _busy_jiffies()
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     peak = {"hwm": 0, "rss": 0}
     stop = threading.Event()
+    cpu = ContainerCpu(proc.pid)
 
     def poll() -> None:
         pid = str(proc.pid)
         while not stop.is_set():
+            cpu.sample()
             hwm, rss = _status_kb("VmHWM", pid), _status_kb("VmRSS", pid)
             if hwm:
                 peak["hwm"] = max(peak["hwm"], hwm)
@@ -141,36 +232,63 @@ def run_batch(sources_dir: Path, out_dir: Path, jobs: int) -> dict[str, Any]:
     stop.set()
     poller.join()
     wall = time.perf_counter() - t0
+    busy1, total1 = _busy_jiffies()
     if proc.returncode != 0 or not report.is_file():
         raise RuntimeError(f"batch child failed ({proc.returncode}):\n"
                            f"{output.decode(errors='replace')[-3000:]}")
     data = json.loads(report.read_text())
     data.update({"child_wall_s": wall, "polled_hwm_kb": peak["hwm"],
-                 "polled_rss_kb": peak["rss"], "wait4_maxrss_kb": usage.ru_maxrss})
+                 "polled_rss_kb": peak["rss"], "wait4_maxrss_kb": usage.ru_maxrss,
+                 "container_cpu_s": cpu.seconds(), "containers_seen": len(cpu.usage_ns),
+                 "machine_busy_fraction": (busy1 - busy0) / max(1, total1 - total0)})
     return data
 
 
-def measure(count: int = 20, jobs: int = 2, log=print) -> dict[str, Any]:
+def _cpu_per_submission(run: dict[str, Any], count: int) -> float | None:
+    if run.get("container_cpu_s") is None:
+        return None
+    return (run["container_cpu_s"] + run["cpu_self_s"]) / count
+
+
+def measure(count: int = 20, jobs: int = 2, log=print,
+            serial_comparison: bool = False) -> dict[str, Any]:
+    """Batches at -j 1 and -j ``jobs``; with ``serial_comparison`` also both again with the run
+    and checks containers of each submission forced one after the other (investigation)."""
+    variants = [False, True] if serial_comparison else [False]
+    out: dict[str, Any] = {"count": count, "jobs": jobs, "nproc": os.cpu_count() or 1}
     with tempfile.TemporaryDirectory(prefix="takehome-bench-batch-") as tmp:
         root = Path(tmp)
         sources = root / "submissions"
         make_submissions(sources, count)
-        runs: dict[int, dict[str, Any]] = {}
-        for j in (1, jobs):
-            (root / f"j{j}").mkdir()
-            runs[j] = run_batch(sources, root / f"j{j}" / "out", j)
-            statuses = sorted({i["status"] for i in runs[j]["items"]})
-            log(f"  batch of {count} at -j {j}: {runs[j]['batch_s']:.1f} s "
-                f"(statuses {statuses}), peak {runs[j]['vm_hwm_kb'] / 1024:.0f} MB")
-    t1, tj = runs[1]["batch_s"], runs[jobs]["batch_s"]
-    return {
-        "count": count,
-        "jobs": jobs,
-        "t1": t1,
-        "tj": tj,
-        "efficiency": t1 / (jobs * tj) if tj > 0 else float("nan"),
-        "runs": runs,
-    }
+        for serial in variants:
+            runs: dict[int, dict[str, Any]] = {}
+            for j in (1, jobs):
+                folder = root / f"j{j}{'-serial' if serial else ''}"
+                folder.mkdir()
+                runs[j] = run_batch(sources, folder / "out", j, serial_stages=serial)
+                statuses = sorted({str(i["status"]) for i in runs[j]["items"]})
+                cpu = _cpu_per_submission(runs[j], count)
+                log(f"  batch of {count} at -j {j}{' (stages forced serial)' if serial else ''}: "
+                    f"{runs[j]['batch_s']:.1f} s (statuses {statuses}), peak "
+                    f"{peak_mb(runs[j]):.0f} MB, CPU {fmt_s(cpu)} s per submission, machine "
+                    f"busy {runs[j]['machine_busy_fraction']:.0%}")
+            t1, tj = runs[1]["batch_s"], runs[jobs]["batch_s"]
+            entry = {"t1": t1, "tj": tj, "runs": runs,
+                     "efficiency": t1 / (jobs * tj) if tj > 0 else float("nan")}
+            # CPU-bound ceiling of the speed-up: -j 1 already keeps (CPU / T1) cores busy, so at
+            # most min(jobs, nproc) / that many batches' worth of work fit in parallel.
+            cpu1 = runs[1].get("container_cpu_s")
+            if cpu1:
+                busy_cores = (cpu1 + runs[1]["cpu_self_s"]) / t1
+                entry["cores_busy_j1"] = busy_cores
+                entry["efficiency_ceiling"] = min(1.0, min(jobs, out["nproc"])
+                                                  / (jobs * busy_cores))
+            out["serial" if serial else "default"] = entry
+    out.update({k: out["default"][k] for k in ("t1", "tj", "runs", "efficiency")})
+    for key in ("cores_busy_j1", "efficiency_ceiling"):
+        if key in out["default"]:
+            out[key] = out["default"][key]
+    return out
 
 
 def _per_item(run: dict[str, Any]) -> float:
@@ -185,7 +303,8 @@ def peak_mb(run: dict[str, Any]) -> float:
 def table(result: dict[str, Any]) -> str:
     jobs = result["jobs"]
     head = ["-j", "batch time (s)", "mean per submission (s)", "statuses", "containers",
-            "harness peak RSS (MB)", "RSS before batch (MB)"]
+            "CPU per submission (s)", "machine busy", "harness peak RSS (MB)",
+            "RSS before batch (MB)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for j in (1, jobs):
         run = result["runs"][j]
@@ -196,6 +315,8 @@ def table(result: dict[str, Any]) -> str:
             str(j), fmt_s(run["batch_s"], 1), fmt_s(_per_item(run)),
             ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
             str(sum(i["container_starts"] for i in run["items"])),
+            fmt_s(_cpu_per_submission(run, result["count"])),
+            f"{run['machine_busy_fraction']:.0%}",
             f"{peak_mb(run):.0f}", f"{(run['vm_rss_before_batch_kb'] or 0) / 1024:.0f}",
         ]) + " |")
     eff = result["efficiency"]
@@ -209,6 +330,20 @@ def table(result: dict[str, Any]) -> str:
         f"{MEMORY_TARGET_MB} MB: {'met' if mem < MEMORY_TARGET_MB else '**missed**'}); the "
         "larger of its own VmHWM at exit and /proc polling every 0.1 s",
     ]
+    if "efficiency_ceiling" in result:
+        lines.append(
+            f"- at -j 1 the batch already keeps {result['cores_busy_j1']:.2f} cores busy (CPU of "
+            "its containers from their cgroups plus the harness process, divided by T(j1)), so "
+            f"on {result['nproc']} CPUs the efficiency cannot exceed "
+            f"**{result['efficiency_ceiling']:.2f}** whatever the harness does")
+    serial = result.get("serial")
+    if serial:
+        lines.append(
+            f"- investigation, run and checks containers of a submission forced one after the "
+            f"other (child process patched, harness unchanged): T(j1) {fmt_s(serial['t1'], 1)} s, "
+            f"T(j{jobs}) {fmt_s(serial['tj'], 1)} s, efficiency **{serial['efficiency']:.2f}**"
+            + (f", ceiling {serial['efficiency_ceiling']:.2f}"
+               if "efficiency_ceiling" in serial else ""))
     return "\n".join(lines)
 
 
@@ -216,14 +351,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--serial-comparison", action="store_true",
+                        help="also run both batches with each submission's stages serial")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serial-stages", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sources", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.sources, args.out, args.jobs, args.report)
-    result = measure(args.submissions, args.jobs)
+        return child(args.sources, args.out, args.jobs, args.report, args.serial_stages)
+    result = measure(args.submissions, args.jobs, serial_comparison=args.serial_comparison)
     print(table(result))
     return 0
 

@@ -3,7 +3,7 @@
     make bench                                   # = .venv/bin/python bench/run_benchmarks.py
     .venv/bin/python bench/run_benchmarks.py --quick          # smoke run, docs left alone
     .venv/bin/python bench/run_benchmarks.py [--submissions 20] [--jobs 2] [--no-write]
-        [--skip stages,overhead,batch]
+        [--skip stages,overhead,batch] [--no-serial-comparison]
 
 Measures side by side, in one run on this machine:
 
@@ -12,7 +12,9 @@ Measures side by side, in one run on this machine:
    (bench/overhead_bench.py; target ≤ 1.3);
 3. the parallel efficiency of a batch of N distinct submissions at -j J versus -j 1, and
 4. the harness process's memory peak during those batches (bench/batch_bench.py; targets
-   ≥ 0.85 and < 300 MB).
+   ≥ 0.85 and < 300 MB); also, unless --quick or --no-serial-comparison, both batches again
+   with each submission's run and checks containers forced one after the other, to show what
+   the side-by-side stages of harness/stages.py do to the -j scaling.
 
 Prints every figure, saves the raw numbers to out/bench/results.json and replaces the sections
 "## Grading stages", "## Overhead versus a bare run" and "## Batch: parallel efficiency and
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="smoke run: 3 small examples, trivial overhead once, batch of 4")
     parser.add_argument("--submissions", type=int, default=None, help="batch size (20)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-serial-comparison", action="store_true",
+                        help="skip the batches with each submission's stages forced serial")
     parser.add_argument("--skip", default="", help="comma-separated: stages,overhead,batch")
     parser.add_argument("--write", action="store_true", help="update the docs even with --quick")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
@@ -186,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         if "batch" not in skip:
             print(f"\n== batch of {count}: -j 1 versus -j {args.jobs} ==")
             loads = [loadavg()]
-            batch = batch_bench.measure(count, args.jobs)
+            batch = batch_bench.measure(
+                count, args.jobs,
+                serial_comparison=not (args.quick or args.no_serial_comparison))
             loads.append(loadavg())
             print(batch_bench.table(batch))
             results["batch"] = batch

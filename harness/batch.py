@@ -28,7 +28,8 @@ from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
 from harness.store import ResultKey, ResultStore
 
-SUBMISSION_MARKERS = (".git", "takehome.toml", "README.md", "requirements.txt", "pyproject.toml")
+SUBMISSION_MARKERS = (".git", "takehome.toml", "README.md", "README.rst", "README.txt", "README",
+                      "requirements.txt", "pyproject.toml", "setup.py", "Makefile")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".ipynb", ".bundle")
 
 StageCallback = Callable[[str, str], None]  # (submission name, stage)
@@ -60,16 +61,22 @@ class BatchOutcome:
 
 
 def _looks_like_submission(folder: Path) -> bool:
+    """A folder with project files (or a single notebook) is one submission."""
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".") or p.name == ".git"]
     if any((folder / marker).exists() for marker in SUBMISSION_MARKERS):
         return True
-    return any(p.suffix in {".py", ".ipynb"} for p in folder.iterdir() if p.is_file())
+    if any(p.is_file() and p.suffix == ".py" for p in entries):
+        return True
+    items = [p for p in entries if p.is_dir() or p.name.endswith(ARCHIVE_SUFFIXES)]
+    return len(items) < 2
 
 
 def expand_sources(paths: Sequence[Path]) -> list[Path]:
     """Each argument is a submission, or a folder whose entries are submissions.
 
-    A folder counts as one submission when it holds code, a README, a takehome.toml or a .git
-    at its top level; otherwise each of its entries (folders, archives, notebooks) is one.
+    A folder counts as one submission when it holds a README, a takehome.toml, a .git,
+    requirements or ``.py`` files at its top level, or a single notebook; otherwise (a folder of
+    notebooks, archives or submission folders) each of its entries is one submission.
     """
     sources: list[Path] = []
     for path in paths:

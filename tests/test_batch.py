@@ -28,8 +28,8 @@ from sklearn.linear_model import Ridge
 data = os.environ["TAKEHOME_DATA_DIR"]
 train = pd.read_csv(os.path.join(data, "train.csv"))
 test = pd.read_csv(os.path.join(data, "test_features.csv"))
-features = [c for c in train.columns if c not in ("patient_id", "target")]
-model = Ridge(alpha={alpha}).fit(train[features], train["target"])
+features = [c for c in train.columns if c not in ("patient_id", "progression")]
+model = Ridge(alpha={alpha}).fit(train[features], train["progression"])
 out = pd.DataFrame({{"patient_id": test["patient_id"], "prediction": model.predict(test[features])}})
 out.to_csv(os.path.join(os.environ["TAKEHOME_OUTPUT_DIR"], "predictions.csv"), index=False)
 """
@@ -47,7 +47,7 @@ def notebook(path: Path, *sources: str) -> Path:
 def diabetes():
     assignment = load_assignment("diabetes-progression")
     spec = assignment.spec
-    if spec.id_column != "patient_id" or spec.target != "target":
+    if spec.id_column != "patient_id" or spec.target != "progression":
         pytest.skip("fixture code assumes the bundled diabetes column names")
     return assignment
 

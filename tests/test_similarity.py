@@ -131,3 +131,23 @@ def test_copy_of_a_known_public_solution_is_flagged(tmp_path):
     assert [(p.first, p.second, p.second_is_public) for p in pairs] == [
         ("dave", "public:blog-post", True)
     ]
+
+
+def test_folder_of_notebooks_is_many_submissions_but_a_project_is_one(tmp_path):
+    from harness.batch import expand_sources
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("a.ipynb", "b.ipynb"):
+        (batch / name).write_text("{}")
+    (batch / "c.zip").write_bytes(b"")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# hi")
+    (project / "x.ipynb").write_text("{}")
+    (project / "y.ipynb").write_text("{}")
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "only.ipynb").write_text("{}")
+    assert [p.name for p in expand_sources([batch])] == ["a.ipynb", "b.ipynb", "c.zip"]
+    assert expand_sources([project, single]) == [project, single]

@@ -220,16 +220,17 @@ def test_notebook_predictions_and_figures_are_collected(sandbox_image, assignmen
         ingest_dir(sub, tmp_path), assignment, image=sandbox_image, work_dir=tmp_path / "work"
     )
     assert art.stages["run"].verdict == "ok", art.stages["run"]
-    assert set(art.stages) == {"run"}  # no .py files: no checks container
+    # A notebook-only submission: no tests to run, but its code is still linted.
+    assert set(art.stages) == {"run", "lint"}
     assert art.predictions is not None and art.predictions.name == "predictions.csv"
     assert set(art.executed_notebooks) == {"solution.ipynb"}
     executed = nbformat.read(str(art.executed_notebooks["solution.ipynb"]), as_version=4)
     assert executed.cells[0].get("execution_count") == 1
     assert [f.name for f in art.figures] == ["curve.png"]
     assert art.notebook_errors == {}
-    assert isinstance(art, StageArtifacts) and art.container_starts == 1
+    assert isinstance(art, StageArtifacts) and art.container_starts == 2
     assert {"run_start", "run_exec", "run_copy_out"} <= set(art.timings)
-    assert json.loads((art.root / "stages.json").read_text())["container_starts"] == 1
+    assert json.loads((art.root / "stages.json").read_text())["container_starts"] == 2
 
 
 @pytest.mark.docker

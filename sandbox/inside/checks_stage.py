@@ -186,7 +186,7 @@ def _coveragerc(workspace: Path) -> Path:
         f"data_file = {SCRATCH / 'coverage.data'}\n"
         f"source = {workspace}\n"
         "omit =\n    */tests/*\n    */test/*\n    */test_*.py\n    */*_test.py\n"
-        "    */conftest.py\n    /tmp/*\n    /opt/*\n"
+        f"    */conftest.py\n    {SCRATCH}/*\n    /opt/*\n"
         "relative_files = True\n"
         "branch = False\n"
         "[report]\nignore_errors = True\n",
