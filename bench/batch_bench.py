@@ -190,6 +190,46 @@ class ContainerCpu:
         return sum(self.usage_ns.values()) / 1e9 if self.available else None
 
 
+ENGINE_COMMS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc")
+
+
+class EngineCpu:
+    """CPU seconds of the Docker engine's processes (dockerd, containerd, the shims and runc
+    they wait for), sampled every poll: own plus reaped-children time of each, counted from the
+    first sample (processes born during the batch from zero). Machine-wide: any other user of
+    the engine is counted too."""
+
+    def __init__(self) -> None:
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.first: dict[tuple[int, str], int] = {}
+        self.last: dict[tuple[int, str], int] = {}
+        self.started = False
+
+    def sample(self) -> None:
+        try:
+            pids = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
+        except OSError:
+            return
+        for pid in pids:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            comm = stat[stat.find("(") + 1: stat.rfind(")")]
+            if not comm.startswith(ENGINE_COMMS):
+                continue
+            fields = stat[stat.rfind(")") + 2:].split()
+            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            key = (pid, fields[19])  # pid + start time
+            if key not in self.first:
+                self.first[key] = ticks if not self.started else 0
+            self.last[key] = max(self.last.get(key, 0), ticks)
+        self.started = True
+
+    def seconds(self) -> float:
+        return sum(self.last[k] - self.first[k] for k in self.last) / self.tick
+
+
 def _busy_jiffies() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -212,11 +252,14 @@ def run_batch(sources_dir: Path, out_dir: Path, jobs: int,
     peak = {"hwm": 0, "rss": 0}
     stop = threading.Event()
     cpu = ContainerCpu(proc.pid)
+    engine = EngineCpu()
+    engine.sample()
 
     def poll() -> None:
         pid = str(proc.pid)
         while not stop.is_set():
             cpu.sample()
+            engine.sample()
             hwm, rss = _status_kb("VmHWM", pid), _status_kb("VmRSS", pid)
             if hwm:
                 peak["hwm"] = max(peak["hwm"], hwm)
@@ -233,21 +276,25 @@ def run_batch(sources_dir: Path, out_dir: Path, jobs: int,
     poller.join()
     wall = time.perf_counter() - t0
     busy1, total1 = _busy_jiffies()
+    engine.sample()
     if proc.returncode != 0 or not report.is_file():
         raise RuntimeError(f"batch child failed ({proc.returncode}):\n"
                            f"{output.decode(errors='replace')[-3000:]}")
     data = json.loads(report.read_text())
     data.update({"child_wall_s": wall, "polled_hwm_kb": peak["hwm"],
                  "polled_rss_kb": peak["rss"], "wait4_maxrss_kb": usage.ru_maxrss,
-                 "container_cpu_s": cpu.seconds(), "containers_seen": len(cpu.usage_ns),
+                 "container_cpu_s": cpu.seconds(), "engine_cpu_s": engine.seconds(),
+                 "machine_cores_busy": (busy1 - busy0) / max(1, total1 - total0)
+                 * (os.cpu_count() or 1), "containers_seen": len(cpu.usage_ns),
                  "machine_busy_fraction": (busy1 - busy0) / max(1, total1 - total0)})
     return data
 
 
-def _cpu_per_submission(run: dict[str, Any], count: int) -> float | None:
+def _cpu_per_submission(run: dict[str, Any], count: int, engine: bool = False) -> float | None:
     if run.get("container_cpu_s") is None:
         return None
-    return (run["container_cpu_s"] + run["cpu_self_s"]) / count
+    extra = run.get("engine_cpu_s", 0.0) if engine else 0.0
+    return (run["container_cpu_s"] + run["cpu_self_s"] + extra) / count
 
 
 def measure(count: int = 20, jobs: int = 2, log=print,
@@ -270,8 +317,9 @@ def measure(count: int = 20, jobs: int = 2, log=print,
                 cpu = _cpu_per_submission(runs[j], count)
                 log(f"  batch of {count} at -j {j}{' (stages forced serial)' if serial else ''}: "
                     f"{runs[j]['batch_s']:.1f} s (statuses {statuses}), peak "
-                    f"{peak_mb(runs[j]):.0f} MB, CPU {fmt_s(cpu)} s per submission, machine "
-                    f"busy {runs[j]['machine_busy_fraction']:.0%}")
+                    f"{peak_mb(runs[j]):.0f} MB, CPU {fmt_s(cpu)} s per submission + engine "
+                    f"{fmt_s(runs[j]['engine_cpu_s'] / count)} s, machine busy "
+                    f"{runs[j]['machine_busy_fraction']:.0%}")
             t1, tj = runs[1]["batch_s"], runs[jobs]["batch_s"]
             entry = {"t1": t1, "tj": tj, "runs": runs,
                      "efficiency": t1 / (jobs * tj) if tj > 0 else float("nan")}
@@ -279,7 +327,7 @@ def measure(count: int = 20, jobs: int = 2, log=print,
             # most min(jobs, nproc) / that many batches' worth of work fit in parallel.
             cpu1 = runs[1].get("container_cpu_s")
             if cpu1:
-                busy_cores = (cpu1 + runs[1]["cpu_self_s"]) / t1
+                busy_cores = (cpu1 + runs[1]["cpu_self_s"] + runs[1]["engine_cpu_s"]) / t1
                 entry["cores_busy_j1"] = busy_cores
                 entry["efficiency_ceiling"] = min(1.0, min(jobs, out["nproc"])
                                                   / (jobs * busy_cores))
@@ -303,8 +351,8 @@ def peak_mb(run: dict[str, Any]) -> float:
 def table(result: dict[str, Any]) -> str:
     jobs = result["jobs"]
     head = ["-j", "batch time (s)", "mean per submission (s)", "statuses", "containers",
-            "CPU per submission (s)", "machine busy", "harness peak RSS (MB)",
-            "RSS before batch (MB)"]
+            "CPU per submission: containers + harness (s)", "+ engine (s)",
+            "machine cores busy", "harness peak RSS (MB)", "RSS before batch (MB)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for j in (1, jobs):
         run = result["runs"][j]
@@ -316,7 +364,8 @@ def table(result: dict[str, Any]) -> str:
             ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
             str(sum(i["container_starts"] for i in run["items"])),
             fmt_s(_cpu_per_submission(run, result["count"])),
-            f"{run['machine_busy_fraction']:.0%}",
+            fmt_s(run["engine_cpu_s"] / result["count"]),
+            f"{run['machine_cores_busy']:.2f} of {result['nproc']}",
             f"{peak_mb(run):.0f}", f"{(run['vm_rss_before_batch_kb'] or 0) / 1024:.0f}",
         ]) + " |")
     eff = result["efficiency"]
@@ -333,7 +382,8 @@ def table(result: dict[str, Any]) -> str:
     if "efficiency_ceiling" in result:
         lines.append(
             f"- at -j 1 the batch already keeps {result['cores_busy_j1']:.2f} cores busy (CPU of "
-            "its containers from their cgroups plus the harness process, divided by T(j1)), so "
+            "its containers from their cgroups, of the harness process and of the Docker engine's "
+            "processes, divided by T(j1)), so "
             f"on {result['nproc']} CPUs the efficiency cannot exceed "
             f"**{result['efficiency_ceiling']:.2f}** whatever the harness does")
     serial = result.get("serial")

@@ -86,14 +86,15 @@ def run_batch_with_progress(assignment: Assignment, sources: Sequence[Path], out
 def print_summary(outcome: BatchOutcome, console: Console) -> None:
     """A final table: one row per submission."""
     table = Table(title="takehome results")
-    for column in ("submission", "status", "total", "red flags", "time (s)", "report"):
-        table.add_column(column)
+    for column in ("submission", "status", "total", "red flags", "time (s)"):
+        table.add_column(column, overflow="fold")
+    table.add_column("report", overflow="fold", min_width=20)
     for item in outcome.items:
         result = item.result
         total = "-" if result is None or result.total is None else f"{result.total:.1f}"
         flags = "-" if result is None else str(len(result.red_flags))
         status = "-" if result is None else result.status + (" (cached)" if item.reused else "")
-        report = str(item.reports.get("html", ""))
+        report = str(item.reports.get("html") or item.reports.get("md") or "")
         table.add_row(item.name, status, total, flags, f"{item.seconds:.1f}", report)
     console.print(table)
     if outcome.similarity:
