@@ -194,10 +194,10 @@ ENGINE_COMMS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-run
 
 
 class EngineCpu:
-    """CPU seconds of the Docker engine's processes (dockerd, containerd, the shims and runc
-    they wait for), sampled every poll: own plus reaped-children time of each, counted from the
-    first sample (processes born during the batch from zero). Machine-wide: any other user of
-    the engine is counted too."""
+    """CPU seconds of the Docker engine's processes (dockerd, containerd, the shims, runc),
+    sampled every poll: each one's own user + system time, counted from the first sample
+    (processes born during the batch from zero). A lower bound (a short-lived runc between two
+    samples is missed) and machine-wide (other users of the engine count too)."""
 
     def __init__(self) -> None:
         self.tick = os.sysconf("SC_CLK_TCK")
@@ -219,7 +219,8 @@ class EngineCpu:
             if not comm.startswith(ENGINE_COMMS):
                 continue
             fields = stat[stat.rfind(")") + 2:].split()
-            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime (children's time would
+            # count the containers' own processes, which the shims reap)
             key = (pid, fields[19])  # pid + start time
             if key not in self.first:
                 self.first[key] = ticks if not self.started else 0

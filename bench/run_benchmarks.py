@@ -96,7 +96,12 @@ def overhead_body(rows: list[dict[str, Any]], head: str) -> str:
     for row in rows:
         t = row["graded_timings"]
         parts = ", ".join(f"{k} {fmt_s(v, 1)}" for k, v in t.items() if v >= 0.05)
-        lines.append(f"- {row['label'].split(' (')[0]}: graded stage timings (s): {parts}.")
+        name = row["label"].split(" (")[0]
+        rest = row["graded"] - t.get("sandbox_total", 0.0) - t.get("host_graders", 0.0)
+        lines.append(
+            f"- {name}: graded − bare = {fmt_s(row['graded'] - row['bare'])} s. Graded stage "
+            f"timings (s, medians): {parts}; outside the sandbox and graders (intake, rubric, "
+            f"reports, index): {fmt_s(rest)} s.")
     if rows:
         lines.append(f"- `prepare_settings` (image check, cached calibration), once per batch "
                      f"and not in the figures above: "

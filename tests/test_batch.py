@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -52,9 +53,32 @@ def diabetes():
     return assignment
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def managed_containers() -> list:
+    """takehome containers left behind: made by this process, or by a process that is gone.
+
+    Containers of other live processes (another batch running on the same engine) are theirs.
+    """
     client = docker.from_env()
-    return client.containers.list(all=True, filters={"label": "takehome.managed=1"})
+    found = client.containers.list(all=True, filters={"label": "takehome.managed=1"})
+    host = socket.gethostname()
+    leftovers = []
+    for container in found:
+        owner_host, _, pid = container.labels.get("takehome.owner", "").partition(":")
+        if owner_host != host or not pid.isdigit():
+            continue
+        if int(pid) == os.getpid() or not _alive(int(pid)):
+            leftovers.append(container)
+    return leftovers
 
 
 def test_hostile_broken_and_good_submissions_all_get_a_status(diabetes, tmp_path):
