@@ -298,32 +298,46 @@ def _cpu_per_submission(run: dict[str, Any], count: int, engine: bool = False) -
     return (run["container_cpu_s"] + run["cpu_self_s"] + extra) / count
 
 
-def measure(count: int = 20, jobs: int = 2, log=print,
+def measure(count: int = 20, jobs: int = 2, log=print, rounds: int = 1,
             serial_comparison: bool = False) -> dict[str, Any]:
-    """Batches at -j 1 and -j ``jobs``; with ``serial_comparison`` also both again with the run
-    and checks containers of each submission forced one after the other (investigation)."""
+    """``rounds`` × (a batch at -j 1, then one at -j ``jobs``), alternating so that a burst of
+    other load on the machine hits both; T(j) is the median over the rounds. With
+    ``serial_comparison`` the same again with the run and checks containers of each submission
+    forced one after the other (investigation)."""
     variants = [False, True] if serial_comparison else [False]
-    out: dict[str, Any] = {"count": count, "jobs": jobs, "nproc": os.cpu_count() or 1}
+    out: dict[str, Any] = {"count": count, "jobs": jobs, "nproc": os.cpu_count() or 1,
+                           "rounds": rounds}
     with tempfile.TemporaryDirectory(prefix="takehome-bench-batch-") as tmp:
         root = Path(tmp)
         sources = root / "submissions"
         make_submissions(sources, count)
         for serial in variants:
-            runs: dict[int, dict[str, Any]] = {}
-            for j in (1, jobs):
-                folder = root / f"j{j}{'-serial' if serial else ''}"
-                folder.mkdir()
-                runs[j] = run_batch(sources, folder / "out", j, serial_stages=serial)
-                statuses = sorted({str(i["status"]) for i in runs[j]["items"]})
-                cpu = _cpu_per_submission(runs[j], count)
-                log(f"  batch of {count} at -j {j}{' (stages forced serial)' if serial else ''}: "
-                    f"{runs[j]['batch_s']:.1f} s (statuses {statuses}), peak "
-                    f"{peak_mb(runs[j]):.0f} MB, CPU {fmt_s(cpu)} s per submission + engine "
-                    f"{fmt_s(runs[j]['engine_cpu_s'] / count)} s, machine busy "
-                    f"{runs[j]['machine_busy_fraction']:.0%}")
+            all_runs: dict[int, list[dict[str, Any]]] = {1: [], jobs: []}
+            for r in range(rounds):
+                for j in (1, jobs):
+                    folder = root / f"j{j}{'-serial' if serial else ''}-r{r}"
+                    folder.mkdir()
+                    run = run_batch(sources, folder / "out", j, serial_stages=serial)
+                    all_runs[j].append(run)
+                    statuses = sorted({str(i["status"]) for i in run["items"]})
+                    cpu = _cpu_per_submission(run, count)
+                    log(f"  batch of {count} at -j {j}"
+                        f"{' (stages forced serial)' if serial else ''}, round {r + 1}/{rounds}: "
+                        f"{run['batch_s']:.1f} s (statuses {statuses}), peak "
+                        f"{peak_mb(run):.0f} MB, CPU {fmt_s(cpu)} s per submission + engine "
+                        f"{fmt_s(run['engine_cpu_s'] / count)} s, machine cores busy "
+                        f"{run['machine_cores_busy']:.2f}")
+            runs = {}
+            for j, found in all_runs.items():
+                ordered = sorted(found, key=lambda run: run["batch_s"])
+                runs[j] = dict(ordered[(len(ordered) - 1) // 2])  # the (lower) median run
+                runs[j]["peak_all_rounds_mb"] = max(peak_mb(run) for run in found)
+                runs[j]["batch_s_rounds"] = [run["batch_s"] for run in found]
             t1, tj = runs[1]["batch_s"], runs[jobs]["batch_s"]
             entry = {"t1": t1, "tj": tj, "runs": runs,
-                     "efficiency": t1 / (jobs * tj) if tj > 0 else float("nan")}
+                     "efficiency": t1 / (jobs * tj) if tj > 0 else float("nan"),
+                     "efficiency_rounds": [a["batch_s"] / (jobs * b["batch_s"])
+                                           for a, b in zip(all_runs[1], all_runs[jobs])]}
             # CPU-bound ceiling of the speed-up: -j 1 already keeps (CPU / T1) cores busy, so at
             # most min(jobs, nproc) / that many batches' worth of work fit in parallel.
             cpu1 = runs[1].get("container_cpu_s")
@@ -333,7 +347,8 @@ def measure(count: int = 20, jobs: int = 2, log=print,
                 entry["efficiency_ceiling"] = min(1.0, min(jobs, out["nproc"])
                                                   / (jobs * busy_cores))
             out["serial" if serial else "default"] = entry
-    out.update({k: out["default"][k] for k in ("t1", "tj", "runs", "efficiency")})
+    out.update({k: out["default"][k] for k in ("t1", "tj", "runs", "efficiency",
+                                                "efficiency_rounds")})
     for key in ("cores_busy_j1", "efficiency_ceiling"):
         if key in out["default"]:
             out[key] = out["default"][key]
@@ -367,10 +382,12 @@ def table(result: dict[str, Any]) -> str:
             fmt_s(_cpu_per_submission(run, result["count"])),
             fmt_s(run["engine_cpu_s"] / result["count"]),
             f"{run['machine_cores_busy']:.2f} of {result['nproc']}",
-            f"{peak_mb(run):.0f}", f"{(run['vm_rss_before_batch_kb'] or 0) / 1024:.0f}",
+            f"{run.get('peak_all_rounds_mb', peak_mb(run)):.0f}",
+            f"{(run['vm_rss_before_batch_kb'] or 0) / 1024:.0f}",
         ]) + " |")
     eff = result["efficiency"]
-    mem = max(peak_mb(result["runs"][j]) for j in (1, jobs))
+    mem = max(result["runs"][j].get("peak_all_rounds_mb", peak_mb(result["runs"][j]))
+              for j in (1, jobs))
     lines += [
         "",
         f"- parallel efficiency T(j1) / ({jobs} × T(j{jobs})) = {fmt_s(result['t1'], 1)} / "
@@ -380,6 +397,13 @@ def table(result: dict[str, Any]) -> str:
         f"{MEMORY_TARGET_MB} MB: {'met' if mem < MEMORY_TARGET_MB else '**missed**'}); the "
         "larger of its own VmHWM at exit and /proc polling every 0.1 s",
     ]
+    if result.get("rounds", 1) > 1:
+        per_round = ", ".join(
+            f"{a:.1f}/{b:.1f} s ({e:.2f})" for a, b, e in zip(
+                result["runs"][1]["batch_s_rounds"], result["runs"][jobs]["batch_s_rounds"],
+                result["efficiency_rounds"]))
+        lines.append(f"- {result['rounds']} alternating rounds, T(j1)/T(j{jobs}) (efficiency) per "
+                     f"round: {per_round}; the table shows the median round of each")
     if "efficiency_ceiling" in result:
         lines.append(
             f"- at -j 1 the batch already keeps {result['cores_busy_j1']:.2f} cores busy (CPU of "
@@ -402,6 +426,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="alternating j1/jJ rounds")
     parser.add_argument("--serial-comparison", action="store_true",
                         help="also run both batches with each submission's stages serial")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -412,7 +437,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return child(args.sources, args.out, args.jobs, args.report, args.serial_stages)
-    result = measure(args.submissions, args.jobs, serial_comparison=args.serial_comparison)
+    result = measure(args.submissions, args.jobs, rounds=args.rounds,
+                     serial_comparison=args.serial_comparison)
     print(table(result))
     return 0
 

@@ -3,7 +3,7 @@
     make bench                                   # = .venv/bin/python bench/run_benchmarks.py
     .venv/bin/python bench/run_benchmarks.py --quick          # smoke run, docs left alone
     .venv/bin/python bench/run_benchmarks.py [--submissions 20] [--jobs 2] [--no-write]
-        [--skip stages,overhead,batch] [--no-serial-comparison]
+        [--skip stages,overhead,batch] [--rounds 2] [--serial-comparison]
 
 Measures side by side, in one run on this machine:
 
@@ -12,9 +12,9 @@ Measures side by side, in one run on this machine:
    (bench/overhead_bench.py; target ≤ 1.3);
 3. the parallel efficiency of a batch of N distinct submissions at -j J versus -j 1, and
 4. the harness process's memory peak during those batches (bench/batch_bench.py; targets
-   ≥ 0.85 and < 300 MB); also, unless --quick or --no-serial-comparison, both batches again
-   with each submission's run and checks containers forced one after the other, to show what
-   the side-by-side stages of harness/stages.py do to the -j scaling.
+   ≥ 0.85 and < 300 MB): two alternating rounds of -j 1 / -j J by default; with
+   --serial-comparison also with each submission's run and checks containers forced one after
+   the other, to show what the side-by-side stages of harness/stages.py do to the -j scaling.
 
 Prints every figure, saves the raw numbers to out/bench/results.json and replaces the sections
 "## Grading stages", "## Overhead versus a bare run" and "## Batch: parallel efficiency and
@@ -117,7 +117,8 @@ def batch_body(result: dict[str, Any], head: str) -> str:
         "",
         f"{result['count']} distinct generated diabetes-progression submissions (the trivial "
         "mean-model notebook with a different constant each), graded as one batch at `-j 1` and "
-        f"at `-j {result['jobs']}`, each in a fresh output folder with `force` (no stored "
+        f"at `-j {result['jobs']}`, alternating, {result.get('rounds', 1)} round(s) (median "
+        "round shown), each batch in a fresh output folder with `force` (no stored "
         "result reused). Each batch runs in a child process doing what `takehome grade "
         f"diabetes-progression <folder> -o OUT -j J --force` does (`prepare_settings`, "
         "`run_batch_with_progress`, `print_summary`); the time is `run_batch_with_progress` "
@@ -134,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="smoke run: 3 small examples, trivial overhead once, batch of 4")
     parser.add_argument("--submissions", type=int, default=None, help="batch size (20)")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--no-serial-comparison", action="store_true",
-                        help="skip the batches with each submission's stages forced serial")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="alternating -j 1 / -j J batch rounds (2; 1 with --quick)")
+    parser.add_argument("--serial-comparison", action="store_true",
+                        help="also batches with each submission's stages forced serial")
     parser.add_argument("--skip", default="", help="comma-separated: stages,overhead,batch")
     parser.add_argument("--write", action="store_true", help="update the docs even with --quick")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
@@ -196,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== batch of {count}: -j 1 versus -j {args.jobs} ==")
             loads = [loadavg()]
             batch = batch_bench.measure(
-                count, args.jobs,
-                serial_comparison=not (args.quick or args.no_serial_comparison))
+                count, args.jobs, rounds=args.rounds or (1 if args.quick else 2),
+                serial_comparison=args.serial_comparison)
             loads.append(loadavg())
             print(batch_bench.table(batch))
             results["batch"] = batch

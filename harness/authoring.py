@@ -185,10 +185,23 @@ def _check_layout(assignment: Assignment) -> list[Problem]:
     return problems
 
 
+def _check_rubric_loads(rubric: Path) -> list[Problem]:
+    """The rubric must validate (schema, known graders, weights, thresholds), not just exist."""
+    from graders.registry import discover_graders
+    from harness.rubric import load_rubric
+
+    graders, _failures = discover_graders()
+    try:
+        load_rubric(rubric, known_graders=[g.name for g in graders])
+    except TakehomeError as exc:
+        return [Problem(str(rubric.name), f"rubric is invalid: {exc}", "fix the rubric file")]
+    return []
+
+
 def _check_rubric(assignment: Assignment, rubrics_dir: Path) -> list[Problem]:
     rubric = rubrics_dir / f"{assignment.spec.rubric}.yaml"
     if rubric.is_file():
-        return []
+        return _check_rubric_loads(rubric)
     known = sorted(p.stem for p in rubrics_dir.glob("*.yaml")) if rubrics_dir.is_dir() else []
     return [
         Problem(

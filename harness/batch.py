@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import __version__
 from harness.assignment import Assignment
 from harness.errors import SubmissionRejected
+from harness.fingerprint import harness_build
 from harness.intake import ingest
 from harness.pipeline import GradedSubmission, GradeSettings, grade_snapshot, grade_submission
 from harness.result import GradingResult, attach_similarity
@@ -101,6 +101,16 @@ def display_name(source: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "submission"
 
 
+def report_folder(item: BatchItem, blind: bool) -> str:
+    """The report folder's name: the submission's name, or its pseudonym in blind mode."""
+    if not blind:
+        return item.name
+    from harness.report.blind import pseudonym
+
+    digest = item.result.submission.content_hash if item.result is not None else ""
+    return pseudonym(digest, item.name).lower().replace(" ", "-")
+
+
 def _mem_total_mb() -> int:
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
@@ -173,7 +183,7 @@ def grade_batch(
             return item
         item.snapshot_root = snapshot.root
         key = ResultKey(snapshot.content_hash, a_hash, r_hash,
-                        settings.image_digest or "static", __version__)
+                        settings.image_digest or "static", harness_build())
         stored = None if force else store.get(key)
         work_dir = work_root / "runs" / snapshot.content_hash[:16]
         if stored is not None:
@@ -193,7 +203,7 @@ def grade_batch(
                     store.put(key, name=item.name, status=graded.result.status,
                               total=graded.result.total,
                               result_json=graded.result.model_dump_json(),
-                              report_path=str(out_dir / item.name / "report.html"))
+                              report_path=str(out_dir / report_folder(item, blind) / "report.html"))
             stage(item.name, graded.result.status)
         item.seconds = time.monotonic() - started
         return item
@@ -228,10 +238,12 @@ def grade_batch(
         if pairs:
             item.result = attach_similarity(item.result, item.name, pairs, rubric=rubric,
                                             content_hashes=hashes)
-        item.reports = render_reports(item.result, out_dir / item.name, formats=formats,
+        item.reports = render_reports(item.result, out_dir / report_folder(item, blind),
+                                      formats=formats,
                                       blind=blind, artifacts_root=item.artifacts_root)
     index_html, summary_csv = render_index(
-        [(i.result, i.reports.get("html", out_dir / i.name / "report.html")) for i in items
+        [(i.result, i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
+         for i in items
          if i.result is not None],
         out_dir, similarity=similarity, blind=blind,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from graders.base import GraderContext
 from harness.assignment import Assignment, repo_root
+from harness.fingerprint import code_fingerprint
 from harness.intake import IntakeCaps, ingest
 
 SOLUTIONS = ("reference", "baseline")
@@ -28,7 +29,7 @@ def cache_dir() -> Path:
 
 def _solutions_hash(assignment: Assignment) -> str:
     """Hash of the assignment's data and of every solution file (the cache must follow both)."""
-    digest = hashlib.sha256(assignment.content_hash().encode())
+    digest = hashlib.sha256(assignment.content_hash().encode() + code_fingerprint().encode())
     for path in sorted(assignment.solutions_dir.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(assignment.solutions_dir).as_posix().encode() + b"\0")

@@ -38,6 +38,37 @@ def _what_runs(snapshot_root: Path, notebooks: list[str], assignment: Assignment
     return " and ".join(parts) or None
 
 
+def _tail(text: str, lines: int = 12) -> str:
+    """The last lines of a log, indented for the terminal."""
+    kept = [ln for ln in (text or "").strip().splitlines() if ln.strip()][-lines:]
+    return "\n".join("    " + ln for ln in kept)
+
+
+def _candidate_frame(traceback: str) -> str:
+    """The candidate's own frame of an IPython traceback ("Cell In[n], line k" and its code)."""
+    lines = [ln for ln in traceback.splitlines() if ln.strip()]
+    starts = [i for i, ln in enumerate(lines) if ln.lstrip().startswith(("Cell In[", "Input In["))]
+    if not starts:
+        return _tail(traceback, 6)
+    frame = [lines[starts[-1]]]
+    for line in lines[starts[-1] + 1 : starts[-1] + 6]:
+        if line.lstrip().startswith("File "):
+            break  # library frames follow
+        frame.append(line)
+    return "\n".join("    " + ln for ln in frame)
+
+
+def _failure_detail(errors: dict) -> str:
+    """The failing cell and the end of its traceback (public data only, so safe to show)."""
+    parts = []
+    for path, error in sorted(errors.items()):
+        cell = error.get("cell")
+        where = f"{path}, cell {cell}" if cell is not None else path
+        parts.append(f"  in {where}: {error.get('ename', '')}: {error.get('evalue', '')}")
+        parts.append(_candidate_frame(str(error.get("traceback", ""))))
+    return "\n".join(p for p in parts if p)
+
+
 def check_submission(assignment: Assignment, submission: Path, work_dir: Path,
                      image: str) -> tuple[list[ContractProblem], str]:
     """Run the contract checks; returns the problems and a one-line description of the run."""
@@ -60,8 +91,9 @@ def check_submission(assignment: Assignment, submission: Path, work_dir: Path,
     problems: list[ContractProblem] = []
     run = artifacts.stages.get("run")
     if run is not None and run.verdict != "ok":
+        detail = _failure_detail(artifacts.notebook_errors) or _tail(run.stderr_tail)
         problems.append(ContractProblem(
-            f"the run failed ({run.verdict}): {run.reason}",
+            f"the run failed ({run.verdict}): {run.reason}" + (f"\n{detail}" if detail else ""),
             "run it top to bottom in a fresh environment; read data only from $TAKEHOME_DATA_DIR",
         ))
     spec = assignment.spec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,11 +104,16 @@ def print_summary(outcome: BatchOutcome, console: Console) -> None:
         console.print(f"index: {outcome.index_html}")
 
 
+def _console() -> Console:
+    """Progress and tables go to stderr; wide enough for paths when it is not a terminal."""
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
 def grade(assignment_name: str, submissions: list[Path], *, out_dir: Path, formats: str = "html,json,md",
           blind: bool = False, jobs: int | None = None, force: bool = False, run: bool = True,
           json_out: Path | None = None, public_solutions: Path | None = None) -> int:
     """Grade submissions; returns the exit code (0 graded, 1 some rejected/failed, 4 harness fault)."""
-    console = Console(stderr=True)
+    console = _console()
     assignment = load_assignment(assignment_name)
     fmt = parse_formats(formats)
     sources = expand_sources(submissions)
@@ -133,7 +139,7 @@ def grade(assignment_name: str, submissions: list[Path], *, out_dir: Path, forma
 
 def demo(out_dir: Path, jobs: int | None = None) -> int:
     """Grade every bundled assignment's examples as a batch; print where the reports are."""
-    console = Console(stderr=True)
+    console = _console()
     root = repo_root() / "assignments"
     indexes: list[tuple[str, Path]] = []
     code = EXIT_OK

@@ -298,3 +298,15 @@ def test_cli_validate_lists_problems_and_exits_1(scaffold: Path) -> None:
     result = CliRunner().invoke(main, ["validate", "--no-calibrate", str(scaffold)])
     assert result.exit_code == 1
     assert "hidden/test_labels.csv: file missing (fix: run generate_data.py)" in result.output
+
+
+def test_an_invalid_rubric_is_a_problem_not_just_a_missing_one(scaffold: Path, tmp_path: Path) -> None:
+    from harness.assignment import load_assignment
+    from harness.authoring import validate_assignment
+
+    rubrics = tmp_path / "rubrics"
+    rubrics.mkdir()
+    spec = load_assignment(scaffold).spec
+    (rubrics / f"{spec.rubric}.yaml").write_text("criteria: not-a-list\n")
+    problems = validate_assignment(load_assignment(scaffold), rubrics_dir=rubrics)
+    assert any("rubric is invalid" in p.message for p in problems)

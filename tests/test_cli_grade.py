@@ -38,9 +38,12 @@ def test_blind_mode_hides_the_submission_name(repo_root, tmp_path):
         "--no-run", "--blind", "-o", str(out),
     ])
     assert result.exit_code == 0, result.output
-    html = (out / "strong" / "report.html").read_text(encoding="utf-8")
+    assert not (out / "strong").exists(), "folder names must not reveal the submission's name"
+    [report] = list(out.glob("candidate-*/report.html"))
+    html = report.read_text(encoding="utf-8")
     assert "Candidate " in html
     assert ">strong<" not in html
+    assert "strong/" not in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_unknown_format_is_a_one_line_error(repo_root, tmp_path):

@@ -305,3 +305,25 @@ def test_sha256_repository_keeps_history(tmp_path: Path) -> None:
     snap = ingest(repo, tmp_path / "out")
     assert snap.git_commits is not None and len(snap.git_commits) == 1
     assert len(snap.git_commits[0].sha) == 64
+
+
+def test_git_repository_ingests_into_a_relative_output_folder(tmp_path, monkeypatch):
+    """A relative destination (the CLI's default `out`) works for git history too."""
+    import subprocess
+
+    from harness.intake import ingest
+
+    repo = tmp_path / "jane"
+    repo.mkdir()
+    env = {"GIT_AUTHOR_NAME": "J", "GIT_AUTHOR_EMAIL": "j@example.com",
+           "GIT_COMMITTER_NAME": "J", "GIT_COMMITTER_EMAIL": "j@example.com",
+           "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    (repo / "a.py").write_text("x = 1\n")
+    for args in (["init", "-q"], ["add", "a.py"], ["commit", "-q", "-m", "first commit here"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    snapshot = ingest(repo, Path("out/snapshots"))
+    assert snapshot.git_commits is not None and len(snapshot.git_commits) == 1
+    assert snapshot.root.is_absolute()

@@ -215,6 +215,7 @@ def ingest(source: Path, dest_root: Path, caps: IntakeCaps = DEFAULT_CAPS) -> Sn
     kind = detect_kind(source)
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
+    dest_root = dest_root.resolve()  # git runs in another working directory: paths must be absolute
     if kind in ("directory", "git") and dest_root.resolve().is_relative_to(source):
         raise EnvironmentProblem(
             f"snapshot folder {dest_root} is inside the submission {source}",

@@ -86,22 +86,66 @@ def render_index(*args, **kwargs):
     return _render_index(*args, **kwargs)
 
 
-__all__ = ["FILE_NAMES", "FORMATS", "prepare", "render_index", "render_reports", "report_from_file"]
+def refresh_index(*args, **kwargs):
+    """See :func:`harness.report.index.refresh_index`."""
+    from harness.report.index import refresh_index as _refresh_index
+
+    return _refresh_index(*args, **kwargs)
+
+
+__all__ = ["FILE_NAMES", "FORMATS", "find_artifacts_root", "prepare", "refresh_index",
+           "render_index", "render_reports", "report_from_file"]
+
+
+def find_artifacts_root(result_path: Path, result: GradingResult) -> Path | None:
+    """Where the candidate's figures of a result file are, or None when they cannot be found.
+
+    ``<result dir>/artifacts`` first (a copied or exported result), then the batch's work folder
+    ``<result dir>/../.work/runs/<content hash[:16]>/artifacts`` (where ``takehome grade`` keeps
+    them).
+    """
+    folder = Path(result_path).parent
+    candidates = [folder / "artifacts"]
+    digest = result.submission.content_hash.split(":")[-1]
+    if digest:
+        candidates.append(folder.parent / ".work" / "runs" / digest[:16] / "artifacts")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def is_batch_folder(folder: Path) -> bool:
+    """A batch output folder: ``index.html`` and ``summary.csv`` next to ``*/result.json``."""
+    folder = Path(folder)
+    return ((folder / "index.html").is_file() and (folder / "summary.csv").is_file()
+            and any(folder.glob("*/result.json")))
+
+
+def in_place_formats(folder: Path) -> list[str]:
+    """What ``takehome report`` re-renders in place: HTML and Markdown, and the Gradescope file
+    when it was written before (never ``result.json``)."""
+    formats = ["html", "md"]
+    if (Path(folder) / FILE_NAMES["gradescope"]).is_file():
+        formats.append("gradescope")
+    return formats
 
 
 def report_from_file(
     result_path: Path,
     out_dir: Path | None = None,
-    formats: Iterable[str] = DEFAULT_FORMATS,
+    formats: Iterable[str] | None = None,
     blind: bool = False,
     overrides_path: Path | None = None,
     artifacts_root: Path | None = None,
+    refresh_batch: bool = True,
 ) -> dict[str, Path]:
     """Re-render the reports of a result file (the ``takehome report`` verb).
 
-    Defaults: reports go to ``<result dir>/report``; the overrides file next to the result is
-    applied when it exists; ``<result dir>/artifacts`` is used for candidate images when it
-    exists. The result file itself is never written.
+    Defaults: the reports are re-rendered in place, next to the result (HTML, Markdown, and the
+    Gradescope file when present; ``formats`` defaults to ``html,json,md`` with ``out_dir``);
+    the overrides file next to the result is applied when it exists; candidate figures come
+    from :func:`find_artifacts_root`. The result file itself is never written. When the result's
+    folder is part of a batch (see :func:`is_batch_folder`) and the reports were written in
+    place, the batch's ``index.html`` and ``summary.csv`` are refreshed too (key ``index`` and
+    ``csv`` in the returned mapping).
     """
     from harness.overrides import load_overrides, overrides_path_for
     from harness.result import load_result
@@ -111,14 +155,25 @@ def report_from_file(
     if overrides_path is None and overrides_path_for(result_path).is_file():
         overrides_path = overrides_path_for(result_path)
     overrides = load_overrides(overrides_path) if overrides_path is not None else None
-    out_dir = Path(out_dir) if out_dir is not None else result_path.parent / "report"
-    wanted = list(formats)
+    in_place = out_dir is None or Path(out_dir).resolve() == result_path.parent.resolve()
+    out_dir = result_path.parent if out_dir is None else Path(out_dir)
+    if formats is None:
+        wanted = in_place_formats(out_dir) if in_place else list(DEFAULT_FORMATS)
+    else:
+        wanted = list(formats)
     for fmt in wanted:
         target = out_dir / FILE_NAMES.get(fmt, "")
         if fmt in FILE_NAMES and target.resolve() == result_path.resolve():
             raise TakehomeError(f"{target}: writing the {fmt} report would overwrite the result "
-                                "file", hint="choose another output folder with -o")
-    if artifacts_root is None and (result_path.parent / "artifacts").is_dir():
-        artifacts_root = result_path.parent / "artifacts"
-    return render_reports(result, out_dir, wanted, blind=blind, overrides=overrides,
-                          artifacts_root=artifacts_root)
+                                "file", hint="choose another output folder with -o, or leave "
+                                "json out of --format")
+    if artifacts_root is None:
+        artifacts_root = find_artifacts_root(result_path, result)
+    written = render_reports(result, out_dir, wanted, blind=blind, overrides=overrides,
+                             artifacts_root=artifacts_root)
+    batch_dir = result_path.parent.parent
+    if refresh_batch and in_place and not blind and is_batch_folder(batch_dir):
+        from harness.report.index import refresh_index
+
+        written["index"], written["csv"] = refresh_index(batch_dir)
+    return written
