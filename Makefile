@@ -13,6 +13,7 @@ OUT ?= out/demo
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	bash sandbox/scripts/ensure_venv.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
