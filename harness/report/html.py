@@ -41,6 +41,7 @@ STATUS_LABELS = {
     "harness_error": "Harness error — not graded",
 }
 HELDOUT_GRADER = "heldout_metrics"
+NO_ARTIFACTS = "figure not available (artifacts not found)"
 _FORMATTER = HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
 
 
@@ -155,20 +156,30 @@ class ImageBudget:
         self.left = max_images
         self.max_bytes = max_bytes
         self.cache: dict[str, str | None] = {}
+        self.problems: dict[str, str] = {}
         self.skipped: list[str] = []
 
     def uri(self, relative: str | None) -> str | None:
         """A data: URI for an artifact-relative image path, or None when refused."""
-        if not relative or not self.roots:
+        if not relative:
+            return None
+        if not self.roots:
+            self.problems[relative] = NO_ARTIFACTS
             return None
         if relative in self.cache:
             return self.cache[relative]
         self.cache[relative] = value = self._load(relative)
         return value
 
+    def problem(self, relative: str | None) -> str:
+        """Why an image was not shown (after :meth:`uri` returned None)."""
+        return self.problems.get(relative or "", "not shown")
+
     def _load(self, relative: str) -> str | None:
         """Evidence images are relative to the artifacts root, else to the snapshot root."""
+        original = relative
         if self.left <= 0:
+            self.problems[original] = "not shown: image limit reached"
             self.skipped.append(f"{relative}: image limit reached")
             return None
         relative = relative.removeprefix("artifact:")
@@ -195,6 +206,9 @@ class ImageBudget:
                 continue
             self.left -= 1
             return plots.data_uri(data, mime)
+        self.problems[original] = (
+            "figure not available (not found in the artifacts folder)" if problem == "missing"
+            else f"not shown: {problem}")
         self.skipped.append(f"{relative}: {problem}")
         return None
 
@@ -220,10 +234,10 @@ def _first(details: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
-def heldout_view(result: GraderResult | None) -> dict[str, Any] | None:
-    """What the held-out panel shows (metrics table, position bar, plots); None to omit it."""
+def heldout_primary(result: GraderResult | None) -> tuple[str | None, float | None]:
+    """(primary metric name, held-out value) of a held-out grader result; Nones when absent."""
     if result is None or result.not_applicable:
-        return None
+        return None, None
     details = result.details or {}
     metrics = details.get("metrics") if isinstance(details.get("metrics"), Mapping) else {}
     primary = _first(details, "primary_metric", "metric")
@@ -231,6 +245,16 @@ def heldout_view(result: GraderResult | None) -> dict[str, Any] | None:
     value = _num(_first(details, "primary_value", "value", "score"))
     if value is None and primary and primary in metrics:
         value = _num(metrics[primary])
+    return primary, value
+
+
+def heldout_view(result: GraderResult | None) -> dict[str, Any] | None:
+    """What the held-out panel shows (metrics table, position bar, plots); None to omit it."""
+    if result is None or result.not_applicable:
+        return None
+    details = result.details or {}
+    metrics = details.get("metrics") if isinstance(details.get("metrics"), Mapping) else {}
+    primary, value = heldout_primary(result)
     scale = details.get("scale") if isinstance(details.get("scale"), Mapping) else {}
     reference = _num(_first(details, "reference", "reference_score"), primary)
     if reference is None:
@@ -252,7 +276,8 @@ def heldout_view(result: GraderResult | None) -> dict[str, Any] | None:
         "reference_source": str(scale.get("source_reference") or "reference"),
         "primary": primary, "value": value, "reference": reference, "baseline": baseline,
         "ci_low": ci_low, "ci_high": ci_high, "greater_is_better": greater,
-        "metrics": [(str(k), _num(v)) for k, v in sorted(metrics.items()) if _num(v) is not None],
+        "metrics": [(str(k), _num(v)) for k, v in sorted(metrics.items())
+                    if _num(v) is not None and str(k) != primary],
         "bar": _position_bar(value, ci_low, ci_high, baseline, reference),
         "plots": [],
     }

@@ -248,9 +248,9 @@ def refresh_index(batch_dir: Path) -> tuple[Path, Path]:
     if not results:
         raise TakehomeError(f"{batch_dir}: no */result.json to index")
     pairs = _pairs_from_results(results)
-    blind = all(r.blind for r, _ in results)
-    return render_index(results, batch_dir, similarity=pairs, blind=False) if not blind else \
-        _render_blind_refresh(results, batch_dir, pairs)
+    if all(r.blind for r, _ in results):
+        return _render_blind_refresh(results, batch_dir, pairs)
+    return render_index(results, batch_dir, similarity=pairs)
 
 
 def _render_blind_refresh(results: Sequence[tuple[GradingResult, Path]], batch_dir: Path,

@@ -14,10 +14,17 @@ Usage (cwd /workspace, as the candidate user; one exec per mode)::
 ``tests``
     The candidate's tests (``test_*.py``/``*_test.py``) under coverage, with the harness's own
     settings: ``coverage run --rcfile=<ours>`` (source = the workspace minus tests),
-    ``pytest -p no:cacheprovider -o addopts= --rootdir=/workspace --junitxml=junit.xml``,
-    ``PYTHONDONTWRITEBYTECODE=1``, plugin autoload off. Writes ``junit.xml``, ``coverage.json``
-    and ``tests.json`` (argv, exit codes, timings). Exit status: pytest's (0 passed, 1 some
-    failed, 5 none collected, ...), 124 on timeout.
+    ``pytest -p no:cacheprovider -o addopts= -rN -q --rootdir=/workspace``,
+    ``PYTHONDONTWRITEBYTECODE=1``, plugin autoload off. pytest writes its JUnit XML into a
+    fresh private directory (random name, mode 0700), read as soon as pytest exits and only
+    then copied to ``junit.xml``: a candidate's ``atexit`` handler, hook or background process
+    that rewrites ``$TAKEHOME_OUTPUT_DIR/takehome/junit.xml`` is overwritten, and files it
+    planted in that folder while the tests ran are listed. Writes ``junit.xml``,
+    ``coverage.json`` and ``tests.json`` (argv, exit codes, timings, and the ``evidence`` the
+    host cross-checks: pytest's exit code, the JUnit counts parsed at once, pytest's terminal
+    summary line, planted files), and prints that evidence as the last line of its own stdout
+    (``TAKEHOME_TESTS_EVIDENCE {json}``), a channel candidate code cannot write to. Exit
+    status: pytest's (0 passed, 1 some failed, 5 none collected, ...), 124 on timeout.
 ``lint``
     pylint with ``--rcfile=/opt/takehome/pylintrc`` (the candidate's pylintrc, setup.cfg and
     pyproject settings are never read: an explicit rcfile disables discovery) on the
@@ -35,9 +42,12 @@ import ast
 import json
 import os
 import platform
+import re
+import shutil
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +68,13 @@ TOOL_OUTPUT_CHARS = 16_000
 PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 PYLINT_CONFIGS = ("pylintrc", ".pylintrc", "pyproject.toml", "setup.cfg", "tox.ini")
 COVERAGE_CONFIGS = (".coveragerc", "setup.cfg", "tox.ini", "pyproject.toml")
+MAX_JUNIT_BYTES = 5_000_000
+SUMMARY_LINE_CHARS = 300
+EVIDENCE_MARKER = "TAKEHOME_TESTS_EVIDENCE"
+# pytest's final line with -q, e.g. "2 failed, 1 passed, 1 warning in 0.12s" or "no tests ran in".
+_SUMMARY_LINE = re.compile(
+    r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran) in [\d.]+s(?: \([^)]*\))?\s*=*$"
+)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -195,21 +212,109 @@ def _coveragerc(workspace: Path) -> Path:
     return rc
 
 
-def mode_tests(workspace: Path, out: Path, timeout_s: float) -> int:
-    started = time.monotonic()
-    tests = [p for p in walk_files(workspace) if is_test_file(p)][:MAX_TEST_FILES]
-    record: dict[str, Any] = {
-        "test_files": [_rel(p, workspace) for p in tests],
-        "pytest": None,
-        "coverage_json": None,
-    }
-    if not tests:
-        record["reason"] = "no test files (test_*.py or *_test.py)"
-        write_json(out / "tests.json", record)
-        return 5
-    rc = _coveragerc(workspace)
-    python = [sys.executable, "-E", "-s"]
-    argv = python + [
+def _nondumpable() -> None:
+    """Make this process non-dumpable: same-uid candidate code cannot read its /proc fds."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
+def junit_counts(data: bytes) -> dict[str, int] | None:
+    """``{tests, passed, failed, error, skipped}`` counted over a JUnit XML's testcases.
+
+    None when the document is missing, too large, declares entities or is not JUnit XML.
+    """
+    if not data or len(data) > MAX_JUNIT_BYTES or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return None
+    try:
+        root = ET.fromstring(data)
+    except (ET.ParseError, ValueError, RecursionError):
+        return None
+    if root.tag not in {"testsuites", "testsuite"}:
+        return None
+    counts = {"tests": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    for case in root.iter("testcase"):
+        tags = {child.tag for child in case}
+        outcome = (
+            "failed"
+            if "failure" in tags
+            else "error"
+            if "error" in tags
+            else "skipped"
+            if "skipped" in tags
+            else "passed"
+        )
+        counts["tests"] += 1
+        counts[outcome] += 1
+    return counts
+
+
+def summary_line(output: str) -> str | None:
+    """pytest's last terminal summary line (``2 failed, 1 passed in 0.10s``), capped, or None."""
+    for line in reversed(output.splitlines()):
+        line = line.strip()
+        if _SUMMARY_LINE.match(line):
+            return line[:SUMMARY_LINE_CHARS]
+    return None
+
+
+def _snapshot_names(folder: Path) -> dict[str, tuple[int, int]]:
+    """``{name: (inode, mtime_ns)}`` of the entries of ``folder`` (not followed)."""
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        for entry in os.scandir(folder):
+            info = entry.stat(follow_symlinks=False)
+            found[entry.name] = (info.st_ino, info.st_mtime_ns)
+    except OSError:
+        pass
+    return found
+
+
+def _planted(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """Names created or changed in the harness's output folder while candidate code ran."""
+    return sorted(name for name, stamp in after.items() if before.get(name) != stamp)[:50]
+
+
+def _publish_junit(data: bytes | None, out: Path) -> None:
+    """Replace ``out/junit.xml`` (whatever the candidate put there) with pytest's own report."""
+    target = out / "junit.xml"
+    try:
+        if target.is_symlink() or target.is_dir():
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink()
+        if data is None:
+            target.unlink(missing_ok=True)
+            return
+        tmp = out / f".junit.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The JUnit XML pytest wrote to our private directory (capped; None when absent)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_JUNIT_BYTES + 1)
+
+
+def _pytest_argv(workspace: Path, rc: Path, junit: Path, tests: list[Path]) -> list[str]:
+    return [
+        sys.executable,
+        "-E",
+        "-s",
         "-m",
         "coverage",
         "run",
@@ -225,26 +330,73 @@ def mode_tests(workspace: Path, out: Path, timeout_s: float) -> int:
         "-o",
         "junit_logging=no",
         f"--rootdir={workspace}",
-        f"--junitxml={out / 'junit.xml'}",
+        f"--junitxml={junit}",
+        "-rN",
         "-q",
         "--color=no",
         *[_rel(p, workspace) for p in tests],
     ]
-    env = _tool_env()
-    result = run_bounded(argv, cwd=workspace, timeout_s=timeout_s, env=env)
+
+
+def run_pytest(workspace: Path, out: Path, tests: list[Path], timeout_s: float) -> dict[str, Any]:
+    """Run the tests with the JUnit XML in a private directory; return result and evidence.
+
+    The report is read the moment pytest exits and only then published as ``out/junit.xml``.
+    """
+    rc = _coveragerc(workspace)
+    private = Path(tempfile.mkdtemp(prefix=f"{os.urandom(6).hex()}-"))  # mode 0700
+    junit = private / f"{os.urandom(8).hex()}.xml"
+    before = _snapshot_names(out)
+    result = run_bounded(
+        _pytest_argv(workspace, rc, junit, tests),
+        cwd=workspace,
+        timeout_s=timeout_s,
+        env=_tool_env(),
+    )
+    data = _read_private(junit)
+    planted = _planted(before, _snapshot_names(out))
+    shutil.rmtree(private, ignore_errors=True)
+    _publish_junit(data, out)
+    evidence = {
+        "exit_code": result["exit_code"],
+        "timed_out": result["timed_out"],
+        "junit_counts": junit_counts(data) if data else None,
+        "summary_line": summary_line(result["output"]),
+        "planted": planted,
+    }
     result["output"] = cap_tail(result["output"], TOOL_OUTPUT_CHARS)
-    record["pytest"] = result
+    return {"pytest": result, "evidence": evidence, "rc": rc}
+
+
+def mode_tests(workspace: Path, out: Path, timeout_s: float) -> int:
+    started = time.monotonic()
+    _nondumpable()
+    tests = [p for p in walk_files(workspace) if is_test_file(p)][:MAX_TEST_FILES]
+    record: dict[str, Any] = {
+        "test_files": [_rel(p, workspace) for p in tests],
+        "pytest": None,
+        "coverage_json": None,
+    }
+    if not tests:
+        record["reason"] = "no test files (test_*.py or *_test.py)"
+        write_json(out / "tests.json", record)
+        return 5
+    ran = run_pytest(workspace, out, tests, timeout_s)
+    result, rc = ran["pytest"], ran["rc"]
+    record["pytest"], record["evidence"] = result, ran["evidence"]
+    python = [sys.executable, "-E", "-s"]
     remaining = max(timeout_s - (time.monotonic() - started), 10)
     report = run_bounded(
         python + ["-m", "coverage", "json", f"--rcfile={rc}", "-o", str(out / "coverage.json")],
         cwd=workspace,
         timeout_s=min(remaining, 120),
-        env=env,
+        env=_tool_env(),
     )
     report["output"] = cap_tail(report["output"], 4000)
     record["coverage_json"] = report
     record["duration_s"] = round(time.monotonic() - started, 3)
     write_json(out / "tests.json", record)
+    print(f"{EVIDENCE_MARKER} {json.dumps(ran['evidence'], sort_keys=True)}", flush=True)
     if result["timed_out"]:
         return 124
     code = result["exit_code"]
