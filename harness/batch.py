@@ -127,7 +127,8 @@ def default_jobs(assignment: Assignment) -> int:
     limits = assignment.spec.limits
     cpus = os.cpu_count() or 1
     by_cpu = max(1, int(cpus // max(1.0, math.ceil(limits.cpus))))
-    by_mem = max(1, int((_mem_total_mb() * 0.8) // max(1, limits.memory_mb)))
+    # Each submission runs two containers side by side (run and checks), each with the limit.
+    by_mem = max(1, int((_mem_total_mb() * 0.8) // max(1, 2 * limits.memory_mb)))
     return max(1, min(by_cpu, by_mem))
 
 

@@ -375,17 +375,63 @@ _HELDOUT_KEYS = {"metrics", "primary_metric", "metric", "primary_value", "value"
                  "positive_rate", "prevalence"}
 
 
+# a few details worth a line of their own, per grader; everything else that is short and not
+# empty goes into a collapsed "more details" block (the checks above already say what matters)
+KEY_DETAILS = {
+    "code_quality": ("pylint_score",),
+    "data_quality": ("train_has_missing_values",),
+    "documentation": ("readme_words", "notebook_markdown_words"),
+    "exploration": ("target",),
+    "heldout_metrics": ("n_rows",),
+    "imbalance": ("minority_share",),
+    "modeling": ("estimators",),
+    "reproducibility": ("run_wall_time_s", "run_peak_memory_bytes"),
+    "tests": ("coverage_percent", "test_functions"),
+}
+# details that only repeat what a check (or the held-out panel) already shows
+HIDDEN_DETAILS = {"validation.ok", "validation.errors", "validation.warnings"}
+
+
+def split_details(name: str, details: Mapping[str, Any],
+                  skip: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(key details, the rest) of a grader's details, without empty values and duplicates."""
+    rows = [(k, v) for k, v in _scalar_details(details, skip)
+            if v not in ("none", "") and k not in HIDDEN_DETAILS]
+    keys = KEY_DETAILS.get(name, ())
+    main = [(k, v) for k, v in rows if k in keys]
+    main.sort(key=lambda kv: keys.index(kv[0]))
+    return main, [(k, v) for k, v in rows if k not in keys]
+
+
+def _figure_note(check: Any, images: ImageBudget) -> str:
+    """Says how many of a check's figures are shown, and why the others are not."""
+    figures = [e.image for e in check.evidence if e.image]
+    if not figures:
+        return ""
+    shown = sum(1 for f in figures if images.uri(f))
+    missing = len(figures) - shown
+    note = (f"{shown} figure{'' if shown == 1 else 's'} shown"
+            f"{' (' + str(missing) + ' not available)' if missing else ''}; "
+            "the grader attaches at most 2 saved figures as evidence")
+    if check.id == "exploration.figures" and images.roots:
+        note += ", the others are in the run's artifacts folder"
+    return note + "."
+
+
 def _grader_view(name: str, result: GraderResult | None, images: ImageBudget) -> dict[str, Any]:
     if result is None:
         return {"name": name, "missing": True}
     skip = _HELDOUT_KEYS if name == HELDOUT_GRADER else set()
     checks = sorted(result.checks, key=lambda c: (c.passed, -c.weight, c.id))
+    main, more = split_details(name, result.details or {}, skip)
     return {
         "name": name,
         "missing": False,
         "result": result,
         "checks": checks,
-        "details": _scalar_details(result.details or {}, skip),
+        "figure_notes": {c.id: _figure_note(c, images) for c in checks},
+        "details": main,
+        "more_details": more,
         "heldout": heldout_view(result) if name == HELDOUT_GRADER else None,
     }
 
@@ -424,6 +470,7 @@ def build_view(result: GradingResult, artifacts_root: Path | None = None,
         "failing_cells": failing_cells,
         "top_flags": result.red_flags[:5],
         "image_uri": images.uri,
+        "image_problem": images.problem,
         "images_skipped": images.skipped,
         "not_reproduced": any(
             not e.reproduced
