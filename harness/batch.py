@@ -22,6 +22,7 @@ from harness.assignment import Assignment
 from harness.errors import SubmissionRejected
 from harness.fingerprint import harness_build
 from harness.intake import ingest
+from harness.overrides import OverridesFile, apply_overrides, load_overrides, overrides_path_for
 from harness.pipeline import GradedSubmission, GradeSettings, grade_snapshot, grade_submission
 from harness.result import GradingResult, attach_similarity
 from harness.rubric import load_rubric, rubric_hash
@@ -47,6 +48,7 @@ class BatchItem:
     artifacts_root: Path | None = None
     reused: bool = False
     seconds: float = 0.0
+    overrides: OverridesFile | None = None  # an interviewer's review, kept across regrades
 
 
 @dataclass
@@ -99,6 +101,12 @@ def display_name(source: Path) -> str:
             name = name[: -len(suffix)]
             break
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "submission"
+
+
+def _existing_overrides(folder: Path) -> OverridesFile | None:
+    """The interviewer's overrides already recorded next to a previous result, if any."""
+    path = overrides_path_for(folder / "result.json")
+    return load_overrides(path) if path.is_file() else None
 
 
 def report_folder(item: BatchItem, blind: bool) -> str:
@@ -239,11 +247,18 @@ def grade_batch(
         if pairs:
             item.result = attach_similarity(item.result, item.name, pairs, rubric=rubric,
                                             content_hashes=hashes)
-        item.reports = render_reports(item.result, out_dir / report_folder(item, blind),
-                                      formats=formats,
-                                      blind=blind, artifacts_root=item.artifacts_root)
+        folder = out_dir / report_folder(item, blind)
+        item.overrides = _existing_overrides(folder) if item.result.rubric is not None else None
+        # result.json stays the canonical, unreviewed result; the views apply the review.
+        canonical = [f for f in formats if f == "json"]
+        views = [f for f in formats if f != "json"]
+        item.reports = render_reports(item.result, folder, formats=canonical, blind=blind)
+        item.reports |= render_reports(item.result, folder, formats=views, blind=blind,
+                                       overrides=item.overrides,
+                                       artifacts_root=item.artifacts_root)
     index_html, summary_csv = render_index(
-        [(i.result, i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
+        [(apply_overrides(i.result, i.overrides),
+          i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
          for i in items
          if i.result is not None],
         out_dir, similarity=similarity, blind=blind,

@@ -166,19 +166,21 @@ def validate(assignment: str, no_calibrate: bool) -> None:
               default=None, help="Reviewer overrides YAML (default: <result>.overrides.yaml "
               "when it exists).")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Output folder (default: <result dir>/report).")
-@click.option("--format", "formats", default="html,json,md", show_default=True,
-              help="Comma-separated formats: html, json, md, gradescope.")
+              default=None, help="Output folder (default: next to the result, in place; the "
+              "batch index and summary.csv are refreshed too).")
+@click.option("--format", "formats", default=None,
+              help="Comma-separated formats: html, json, md, gradescope (default: html,md and "
+              "gradescope when present in place; html,json,md with -o).")
 @click.option("--blind", is_flag=True, help="Hide names, e-mails and git authors.")
 @click.option("--artifacts", "artifacts_root", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Artifacts folder for candidate figures "
-              "(default: <result dir>/artifacts when it exists).")
-def report(result: Path, overrides_path: Path | None, out_dir: Path | None, formats: str,
+              default=None, help="Artifacts folder for candidate figures (default: "
+              "<result dir>/artifacts, else the batch's .work/runs/<hash>/artifacts).")
+def report(result: Path, overrides_path: Path | None, out_dir: Path | None, formats: str | None,
            blind: bool, artifacts_root: Path | None) -> None:
-    """Render the reports of a result.json (applying reviewer overrides)."""
+    """Re-render the reports of a result.json, applying reviewer overrides (never writes it)."""
     from harness.report import report_from_file
 
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    wanted = None if formats is None else [f.strip() for f in formats.split(",") if f.strip()]
     written = report_from_file(result, out_dir, wanted, blind=blind,
                                overrides_path=overrides_path, artifacts_root=artifacts_root)
     for fmt, path in written.items():
@@ -194,11 +196,17 @@ def report(result: Path, overrides_path: Path | None, out_dir: Path | None, form
 @click.option("--note", default=None, help="An extra note (notes accumulate).")
 def review(result: Path, criterion: str, level: int, reviewer: str, reason: str,
            note: str | None) -> None:
-    """Override one criterion's level; writes <result>.overrides.yaml (never the result)."""
+    """Override one criterion's level; writes <result>.overrides.yaml (never the result).
+
+    The reports are not changed: run `takehome report RESULT` to re-render them (and the batch
+    index) with the override applied.
+    """
     from harness.overrides import review_result_file
 
     click.echo(review_result_file(result, criterion=criterion, level=level, reviewer=reviewer,
                                   reason=reason, note=note))
+    click.echo(f"next: takehome report {result}   (re-renders the report and the batch index "
+               "with this review)", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

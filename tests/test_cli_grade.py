@@ -78,3 +78,22 @@ def test_check_passes_a_good_submission_and_explains_a_broken_one(repo_root, tmp
     assert "the run failed" in broken.output
     assert "predictions.csv" in broken.output
     assert "fix:" in broken.output
+
+
+def test_a_review_survives_regrading_the_batch(repo_root, tmp_path):
+    """Overrides recorded with `takehome review` are applied when the batch is graded again."""
+    out = tmp_path / "out"
+    args = ["grade", "fraud-detection", str(examples(repo_root, "fraud-detection") / "weak"),
+            "--no-run", "-o", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    result_json = out / "weak" / "result.json"
+    reviewed = CliRunner().invoke(main, [
+        "review", str(result_json), "--criterion", "tests", "--level", "3",
+        "--reviewer", "Dana", "--reason", "tests were in a separate branch",
+    ])
+    assert reviewed.exit_code == 0, reviewed.output
+    before = result_json.read_bytes()
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert result_json.read_bytes() == before  # the canonical result is never rewritten
+    assert "Dana" in (out / "weak" / "report.html").read_text(encoding="utf-8")
+    assert "Dana" in (out / "weak" / "summary.md").read_text(encoding="utf-8")

@@ -131,6 +131,11 @@ def test_index_sorts_with_its_hashed_script_only(browser, tmp_path):
             )
 
         assert first_column()[0] == "92.6"
+        # the table fits a 1280-px window: no horizontal scrollbar
+        page.set_viewport_size({"width": 1280, "height": 900})
+        assert page.evaluate(
+            "(() => { const c = document.querySelector('#submissions').parentElement;"
+            " return c.scrollWidth <= c.clientWidth; })()")
         page.click("#submissions th:nth-child(3)")  # Total, ascending
         ascending = first_column()
         assert ascending == sorted(ascending, key=float)
@@ -159,3 +164,102 @@ def test_the_watch_would_catch_a_script_and_a_fetch(browser, tmp_path):
         assert ("log", "ran") in watch.console
     finally:
         context.close()
+
+
+def _hostile_submission(root: Path) -> Path:
+    """A real submission folder whose every part tries to inject markup or script."""
+    import json
+
+    root.mkdir(parents=True)
+    script = "<script>window.__pwned=1;document.title='PWNED';alert(1)</script>"
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=4;alert(4)">'
+           "<script>window.__pwned=5</script><image href='http://127.0.0.1:9/svg.png'/></svg>")
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "id": "m1", "metadata": {},
+             "source": [f"# Fraud {script}\n",
+                        ("Look at [this](javascript:window.__pwned=3) and "
+                         "<img src=x onerror=\"window.__pwned=2;alert(2)\"> "
+                         "<iframe src='http://127.0.0.1:9/frame'></iframe>\n")]},
+            {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1,
+             "source": ["import pandas as pd\n", "df = pd.read_csv('data/train.csv')\n",
+                        "df.describe()\n"],
+             "outputs": [
+                 {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                  "data": {"text/html": [(f"<b>table</b>{script}"
+                                          "<img src='http://127.0.0.1:9/out.png'>")],
+                           "text/plain": ["table"]}},
+                 {"output_type": "display_data", "metadata": {},
+                  "data": {"image/svg+xml": [svg], "text/plain": ["<Figure>"]}},
+                 {"output_type": "stream", "name": "stdout",
+                  "text": [f"{script}\n"]},
+             ]},
+        ],
+    }
+    (root / "solution.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    (root / "README.md").write_text(
+        f"# Approach {script}\n\n"
+        "[docs](javascript:window.__pwned=6) <a href=\"javascript:alert(7)\" "
+        "onmouseover=\"window.__pwned=7\">hover</a>\n\n"
+        "![beacon](http://127.0.0.1:9/readme.png) <img src=x onerror=alert(8)>\n",
+        encoding="utf-8",
+    )
+    (root / "model.py").write_text(
+        '"""Model <script>window.__pwned=9</script> <img src=x onerror=alert(9)>."""\n\n'
+        "import pandas as pd\n\n\n"
+        "def train(path='/home/evil/<b>data</b>.csv'):\n"
+        '    """Train <svg onload=alert(10)></svg>."""\n'
+        "    return pd.read_csv(path)\n",
+        encoding="utf-8",
+    )
+    try:
+        (root / "<img src=x onerror=alert(11)>.py").write_text("X = 1\n", encoding="utf-8")
+    except OSError:  # a filesystem that refuses the name: keep the payload in a README
+        (root / "NOTES.md").write_text("<img src=x onerror=alert(11)>.py\n", encoding="utf-8")
+    return root
+
+
+def test_real_hostile_submission_graded_statically_runs_nothing(browser, tmp_path):
+    """Grade a hostile submission through the real pipeline (no sandbox) and open its report
+    and the batch index: no script, no dialog, no request but the page itself and data: URIs."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    submission = _hostile_submission(tmp_path / "hostile")
+    out = tmp_path / "out"
+    outcome = CliRunner().invoke(
+        main, ["grade", "fraud-detection", str(submission), "--no-run", "-o", str(out),
+               "--format", "html,json,md"], catch_exceptions=False)
+    assert outcome.exit_code in (0, 1), outcome.output  # 1: graded, below the pass mark
+    report = out / "hostile" / "report.html"
+    assert report.is_file(), outcome.output
+    text = report.read_text(encoding="utf-8")
+    assert "Graded statically" in text  # graded without running, and the report says so
+    for page_path in (report, out / "index.html"):
+        context, page, watch = open_page(browser, page_path)
+        try:
+            page.hover("body")
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            assert page.title() != "PWNED"
+            assert watch.dialogs == []
+            assert watch.errors == []
+            assert watch.foreign_requests() == []
+            assert page.evaluate(
+                "document.querySelectorAll('iframe, object, embed, svg').length") == 0
+            if page_path == report:
+                assert page.evaluate("document.scripts.length") == 0
+                assert watch.console == []
+                hrefs = page.eval_on_selector_all(
+                    "a[href]", "els => els.map(e => e.getAttribute('href'))")
+                assert all(h.startswith("#") for h in hrefs), hrefs
+                assert page.evaluate(
+                    "[...document.querySelectorAll('*')].filter(e => [...e.attributes]"
+                    ".some(a => a.name.startsWith('on'))).length") == 0
+        finally:
+            context.close()
+    # the payloads reached the report (the graders read them) and are shown as escaped text
+    assert "&lt;script&gt;window.__pwned=1" in text

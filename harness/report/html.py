@@ -164,7 +164,9 @@ class ImageBudget:
         if not relative:
             return None
         if not self.roots:
-            self.problems[relative] = NO_ARTIFACTS
+            if relative not in self.problems:
+                self.problems[relative] = NO_ARTIFACTS
+                self.skipped.append(f"{relative}: artifacts not found")
             return None
         if relative in self.cache:
             return self.cache[relative]
@@ -409,12 +411,12 @@ def _figure_note(check: Any, images: ImageBudget) -> str:
     if not figures:
         return ""
     shown = sum(1 for f in figures if images.uri(f))
-    missing = len(figures) - shown
-    note = (f"{shown} figure{'' if shown == 1 else 's'} shown"
-            f"{' (' + str(missing) + ' not available)' if missing else ''}; "
-            "the grader attaches at most 2 saved figures as evidence")
-    if check.id == "exploration.figures" and images.roots:
-        note += ", the others are in the run's artifacts folder"
+    note = f"{shown} of {len(figures)} figure{'' if len(figures) == 1 else 's'} shown"
+    if shown < len(figures):
+        note += " (the others: see the reason under each)"
+    if check.id == "exploration.figures":
+        note += ("; the grader keeps at most 2 saved figures and 3 notebook image outputs as "
+                 "evidence, so the counts in the sentence can be higher")
     return note + "."
 
 

@@ -58,14 +58,27 @@ def render_markdown(result: GradingResult) -> str:
     if result.rubric:
         lines.append("| Criterion | Level | Score | Weight |")
         lines.append("|---|---|---:|---:|")
+        reviews = []
         for c in result.rubric.criteria:
             score = f"{100 * c.score:.0f}%" if c.score is not None else "–"
             weight = f"{100 * c.effective_weight:.0f}%" if c.graded else "–"
             title = md_escape(c.title, 80)
+            level = _level(c.level, c.harness_fault)
             if c.review:
-                auto = "–" if c.automatic_level is None else str(c.automatic_level)
-                title += f" (reviewed by {md_escape(c.review.reviewer, 60)}; automatic level {auto})"
-            lines.append(f"| {title} | {_level(c.level, c.harness_fault)} | {score} | {weight} |")
+                auto = "not graded" if c.automatic_level is None else str(c.automatic_level)
+                title += f" (reviewed by {md_escape(c.review.reviewer, 60)})"
+                level = f"{c.level}/4 (reviewed; auto {auto})"
+                if c.automatic_level != c.level:
+                    score += " (level/4, set by review)"
+                reviews.append(f"- {md_escape(c.title, 80)}: level {auto} → {c.level} by "
+                               f"{md_escape(c.review.reviewer, 60)}: "
+                               f"{md_escape(c.review.reason, 400)}")
+            lines.append(f"| {title} | {level} | {score} | {weight} |")
+        if reviews:
+            lines.append("")
+            lines.append("Reviews:")
+            lines.append("")
+            lines.extend(reviews)
         lines.append("")
     lines.append("### Red flags")
     lines.append("")
