@@ -58,6 +58,8 @@ SECTION_LABELS = {
     "limitations": "limitations / next steps",
 }
 MIN_README_SECTIONS = 4
+MIN_SECTION_WORDS = 15  # prose under a section heading (until the next same-or-higher heading)
+BOLD_LEVEL = 7  # bold-only lines rank below every real heading level
 
 CONCLUSION_HEADING = re.compile(
     r"\b(conclusion|summary|takeaway|key finding|findings|final thoughts|wrap[- ]?up|next steps|"
@@ -76,10 +78,18 @@ _TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
 
 @dataclass(frozen=True)
 class Heading:
-    """A markdown/rst heading: its text and 1-based line."""
+    """A markdown/rst heading: its text, 1-based line and level (1 = top).
+
+    ``level`` is 1-6 for ATX headings, 1 for ``===`` and 2 for ``---`` underlines (other
+    reStructuredText underline characters get 3, 4, ... in order of first use) and
+    :data:`BOLD_LEVEL` for bold-only lines. ``underlined`` marks a setext/rst heading, whose
+    next line is its underline.
+    """
 
     text: str
     line: int
+    level: int = 1
+    underlined: bool = False
 
 
 def headings(text: str) -> list[Heading]:
@@ -87,7 +97,11 @@ def headings(text: str) -> list[Heading]:
     found: list[Heading] = []
     lines = text.splitlines()
     in_fence = False
+    underline_levels = {"=": 1, "-": 2}
+    underline_at = -1  # the line under a setext/rst heading (a ``~~~`` one is not a fence)
     for index, line in enumerate(lines):
+        if index == underline_at:
+            continue
         if line.strip().startswith(("```", "~~~")):
             in_fence = not in_fence
             continue
@@ -95,18 +109,42 @@ def headings(text: str) -> list[Heading]:
             continue
         atx = _ATX.match(line)
         if atx:
-            found.append(Heading(atx.group(2).strip(), index + 1))
+            found.append(Heading(atx.group(2).strip(), index + 1, len(atx.group(1))))
             continue
         bold = _BOLD_LINE.match(line)
         if bold:
-            found.append(Heading(bold.group(1).strip(), index + 1))
+            found.append(Heading(bold.group(1).strip(), index + 1, BOLD_LEVEL))
             continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
         title = line.strip()
         underlined = _UNDERLINE.match(following) and len(following.strip()) >= min(len(title), 3)
         if title and underlined and not _UNDERLINE.match(line):
-            found.append(Heading(title, index + 1))
+            char = following.strip()[0]
+            level = underline_levels.setdefault(char, len(underline_levels) + 1)
+            found.append(Heading(title, index + 1, level, underlined=True))
+            underline_at = index + 1
     return found
+
+
+def section_body(text: str, heading: Heading, all_headings: list[Heading]) -> str:
+    """The text under ``heading`` until the next heading of the same or a higher level.
+
+    Subsection headings themselves are left out; their prose counts for the section.
+    """
+    lines = text.splitlines()
+    start = heading.line + (1 if heading.underlined else 0)  # 0-based index of the first body line
+    end = len(lines)
+    skip: set[int] = set()
+    for other in all_headings:
+        if other.line <= heading.line:
+            continue
+        if other.level <= heading.level:
+            end = min(end, other.line - 1)
+            break
+        skip.add(other.line - 1)
+        if other.underlined:
+            skip.add(other.line)
+    return "\n".join(lines[i] for i in range(start, end) if i not in skip)
 
 
 def find_readme(root: Path) -> tuple[str, str] | None:
@@ -132,6 +170,45 @@ def find_readme(root: Path) -> tuple[str, str] | None:
 
 
 # --------------------------------------------------------------------------- README
+
+
+def find_sections(text: str) -> tuple[dict[str, Heading], dict[str, Heading]]:
+    """``(sections with prose, sections present but nearly empty)`` of a README.
+
+    A section counts when one of its matching headings has at least
+    :data:`MIN_SECTION_WORDS` words of prose under it; otherwise its first matching heading is
+    reported as empty.
+    """
+    all_headings = headings(text)
+    found: dict[str, Heading] = {}
+    empty: dict[str, Heading] = {}
+    for heading in all_headings:
+        lowered = heading.text.lower()
+        for section, pattern in README_SECTIONS.items():
+            if section in found or not pattern.search(lowered):
+                continue
+            if word_count(section_body(text, heading, all_headings)) >= MIN_SECTION_WORDS:
+                found[section] = heading
+                empty.pop(section, None)
+            else:
+                empty.setdefault(section, heading)
+    return found, empty
+
+
+def sections_sentence(path: str, found: dict[str, Heading], empty: dict[str, Heading]) -> str:
+    """Which of the five sections are written, which are empty headings, which are missing."""
+    have = [SECTION_LABELS[s] for s in README_SECTIONS if s in found]
+    hollow = [SECTION_LABELS[s] for s in README_SECTIONS if s in empty]
+    missing = [SECTION_LABELS[s] for s in README_SECTIONS if s not in found and s not in empty]
+    sentence = f"{path} has {len(found)} of the 5 sections an interviewer needs"
+    sentence += f" ({', '.join(have)})" if have else ""
+    if hollow:
+        sentence += (
+            f"; present but nearly empty (under {MIN_SECTION_WORDS} words of prose): "
+            f"{', '.join(hollow)}"
+        )
+    sentence += f"; missing: {', '.join(missing)}." if missing else "."
+    return sentence
 
 
 def readme_checks(readme: tuple[str, str] | None) -> list[Check]:
@@ -175,25 +252,24 @@ def readme_checks(readme: tuple[str, str] | None) -> list[Check]:
             )
         ],
     )
-    found: dict[str, Heading] = {}
-    for heading in headings(text):
-        lowered = heading.text.lower()
-        for section, pattern in README_SECTIONS.items():
-            if section not in found and pattern.search(lowered):
-                found[section] = heading
-    missing = [SECTION_LABELS[s] for s in README_SECTIONS if s not in found]
-    have = [SECTION_LABELS[s] for s in README_SECTIONS if s in found]
-    sentence = f"{path} has {len(found)} of the 5 sections an interviewer needs"
-    sentence += f" ({', '.join(have)})" if have else ""
-    sentence += f"; missing: {', '.join(missing)}." if missing else "."
+    found, empty = find_sections(text)
     sections = Check(
         id="documentation.readme_sections",
         passed=len(found) >= MIN_README_SECTIONS,
         weight=2.0,
-        sentence=sentence,
+        sentence=sections_sentence(path, found, empty),
         evidence=[
             Evidence(path=path, line=h.line, excerpt=h.text, note=SECTION_LABELS[s])
             for s, h in sorted(found.items(), key=lambda item: (item[1].line, item[0]))
+        ]
+        + [
+            Evidence(
+                path=path,
+                line=h.line,
+                excerpt=h.text,
+                note=f"{SECTION_LABELS[s]}: under {MIN_SECTION_WORDS} words",
+            )
+            for s, h in sorted(empty.items(), key=lambda item: (item[1].line, item[0]))
         ],
     )
     return [present, sections]

@@ -7,13 +7,21 @@ start-up files such as ``sitecustomize.py`` / ``*.pth``).
 
 Run part (when the sandbox ran the tests stage): outcomes per test case from the JUnit XML and
 the line coverage of the candidate's non-test modules from ``coverage json``. Both files were
-written next to candidate code and are parsed as hostile input.
+written next to candidate code and are parsed as hostile input. The outcomes are cross-checked
+against the other readings of the same run: pytest's exit code (as the host and the stage script
+saw it), the JUnit counts the stage script parsed the moment pytest exited, pytest's terminal
+summary line and the number of test functions found statically. Any contradiction raises
+``tests.tampering`` and ``tests.pass`` then never passes.
+
+With ``--no-run`` (no artifacts) the grader is not applicable: presence and assertions alone
+cannot judge tests that never ran; the static findings and red flags are still reported.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import json
 import os
 import re
 import stat
@@ -31,6 +39,7 @@ from graders.base import (
     GraderContext,
     GraderResult,
     RedFlag,
+    StageRecord,
     clip,
 )
 from graders.source import CodeUnit, SubmissionSource, dotted_name, source_for
@@ -38,8 +47,18 @@ from graders.source import CodeUnit, SubmissionSource, dotted_name, source_for
 MAX_JUNIT_BYTES = 5_000_000
 MAX_TESTCASES = 20_000
 MAX_EVIDENCE = 10
+EXCERPT_SENTENCE_CHARS = 900
 COVERAGE_BANDS = ((80.0, "high"), (50.0, "moderate"), (0.0, "low"))  # lower bound, band
 MIN_COVERAGE = 50.0
+EVIDENCE_MARKER = "TAKEHOME_TESTS_EVIDENCE"  # last stdout line of the tests stage script
+MAX_EVIDENCE_LINE = 4_000
+# Constructs that make one test function yield several JUnit test cases (or collect others).
+MULTIPLIERS = re.compile(
+    r"parametri[sz]e|\bparams\s*=|pytest_generate_tests|pytest_collect_file|"
+    r"pytest_pycollect_makeitem"
+)
+_SUMMARY_PART = re.compile(r"(\d+) ([a-z]+)")
+_SUMMARY_WORDS = {"error": "error", "errors": "error", "warning": "", "warnings": ""}
 
 TAMPER_HOOKS = frozenset(
     {
@@ -365,11 +384,19 @@ def _case_location(
 
 
 def run_check(
-    cases: list[CaseResult], root: Path, static: dict[tuple[str, str], TestFunction]
+    cases: list[CaseResult],
+    root: Path,
+    static: dict[tuple[str, str], TestFunction],
+    cross: CrossCheck | None = None,
 ) -> tuple[Check, dict[str, int]]:
-    """``tests.pass``: every collected test passes (skips allowed), at least one ran."""
-    counts = Counter(case.outcome for case in cases)
-    summary = {k: counts.get(k, 0) for k in ("passed", "failed", "error", "skipped")}
+    """``tests.pass``: every collected test passes (skips allowed), at least one ran.
+
+    With a cross-check, the worst reading counts and contradictory readings never pass; a
+    known exit code other than 0 fails too.
+    """
+    summary = _counts_of(cases)
+    if cross is not None and cross.problems:
+        summary = pessimistic(cross.readings)
     bad = [c for c in cases if c.outcome in {"failed", "error"}]
     evidence = [Evidence(metric=dict(summary))]
     for case in bad[:MAX_EVIDENCE]:
@@ -389,15 +416,312 @@ def run_check(
     )
     if not cases:
         sentence = "pytest ran in the sandbox but collected no test cases."
+    passed = ran > 0 and not bad and summary["failed"] + summary["error"] == 0
+    if cross is not None and cross.problems:
+        passed = False
+        sentence = (
+            "The readings of the test run contradict each other (see tests.tampering), so the "
+            f"worst counts: at most {summary['passed']} tests passed, at least "
+            f"{summary['failed']} failed and {summary['error']} errored."
+        )
+    elif passed and cross is not None and cross.exit_code not in (None, 0):
+        passed = False
+        sentence += (
+            f" pytest exited with {cross.exit_code} "
+            f"({_EXIT_MEANING.get(cross.exit_code, 'other')})."
+        )
     return (
-        Check(
-            id="tests.pass",
-            passed=ran > 0 and not bad,
-            weight=2.0,
-            sentence=sentence,
-            evidence=evidence,
-        ),
+        Check(id="tests.pass", passed=passed, weight=2.0, sentence=sentence, evidence=evidence),
         summary,
+    )
+
+
+# --------------------------------------------------------------------------- cross-check
+
+_EXIT_MEANING = {
+    0: "all tests passed",
+    1: "some tests failed",
+    2: "interrupted",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
+
+
+@dataclass(frozen=True)
+class RunEvidence:
+    """What the stage script recorded about the pytest run the moment pytest exited."""
+
+    exit_code: int | None  # pytest's exit code as the stage script saw it
+    timed_out: bool
+    junit_counts: dict[str, int] | None  # parsed from the private JUnit XML at once
+    summary_line: str | None  # pytest's terminal summary line
+    summary_lines: tuple[str, ...]  # every summary-shaped line pytest's output held
+    planted: tuple[str, ...]  # files candidate code wrote into the harness's output folder
+    origin: str  # "stage output" (host-captured stdout) or "tests.json"
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _counts_or_none(value: Any) -> dict[str, int] | None:
+    if not isinstance(value, dict):
+        return None
+    keys = ("passed", "failed", "error", "skipped")
+    counts = {k: _int_or_none(value.get(k)) for k in keys}
+    if any(v is None or v < 0 for v in counts.values()):
+        return None
+    return {k: int(v or 0) for k, v in counts.items()}
+
+
+def evidence_from(document: Any, origin: str) -> RunEvidence | None:
+    """A :class:`RunEvidence` from the stage script's ``evidence`` mapping, None if malformed."""
+    if not isinstance(document, dict):
+        return None
+    line = document.get("summary_line")
+    planted = document.get("planted")
+    lines = document.get("summary_lines")
+    return RunEvidence(
+        exit_code=_int_or_none(document.get("exit_code")),
+        timed_out=document.get("timed_out") is True,
+        junit_counts=_counts_or_none(document.get("junit_counts")),
+        summary_line=clip(line, 300) if isinstance(line, str) else None,
+        summary_lines=tuple(
+            clip(x, 300)
+            for x in (lines if isinstance(lines, list) else [])[:5]
+            if isinstance(x, str)
+        ),
+        planted=tuple(
+            clip(p, 120)
+            for p in (planted if isinstance(planted, list) else [])[:20]
+            if isinstance(p, str)
+        ),
+        origin=origin,
+    )
+
+
+def stdout_evidence(stage: StageRecord | None) -> RunEvidence | None:
+    """The evidence line the stage script printed last on its own stdout (host-captured)."""
+    if stage is None:
+        return None
+    for line in reversed(stage.stdout_tail.splitlines()):
+        if line.startswith(EVIDENCE_MARKER + " ") and len(line) <= MAX_EVIDENCE_LINE:
+            try:
+                document = json.loads(line[len(EVIDENCE_MARKER) + 1 :])
+            except (ValueError, RecursionError):
+                return None
+            return evidence_from(document, "stage output")
+    return None
+
+
+def file_evidence(artifacts: Artifacts) -> RunEvidence | None:
+    """The ``evidence`` recorded in ``tests.json`` (next to junit.xml), None when absent."""
+    candidates = [artifacts.root / "checks" / "takehome" / "tests.json"]
+    if artifacts.junit_xml is not None:
+        candidates.append(artifacts.junit_xml.parent / "tests.json")
+    for path in candidates:
+        if path.is_file() and not path.is_symlink():
+            document = read_json_capped(path)
+            if isinstance(document, dict):
+                return evidence_from(document.get("evidence"), "tests.json")
+    return None
+
+
+def summary_counts(line: str | None) -> dict[str, int] | None:
+    """``{passed, failed, error, skipped, xfailed, xpassed}`` from pytest's summary line."""
+    if line is None:
+        return None
+    head = line.strip(" =").rsplit(" in ", 1)[0]
+    counts = dict.fromkeys(("passed", "failed", "error", "skipped", "xfailed", "xpassed"), 0)
+    for number, word in _SUMMARY_PART.findall(head):
+        key = _SUMMARY_WORDS.get(word, word)
+        if key in counts:
+            counts[key] += int(number)
+    return counts
+
+
+def _describe(counts: dict[str, int]) -> str:
+    return f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errored"
+
+
+def _exit_disagrees(code: int, counts: dict[str, int]) -> bool:
+    """True when pytest's exit code cannot come from a run with these outcomes."""
+    bad = counts["failed"] + counts["error"]
+    ran = counts["passed"] + bad
+    return (code == 0 and bad > 0) or (code == 1 and bad == 0) or (code == 5 and ran > 0)
+
+
+def _multiplying_class(node: ast.AST) -> bool:
+    """A class inheriting another ``Test*`` class, or holding a nested ``Test*`` class."""
+    if not isinstance(node, ast.ClassDef):
+        return False
+    bases = [(dotted_name(b) or "").rsplit(".", 1)[-1] for b in node.bases]
+    if any(b.startswith("Test") and b != "TestCase" for b in bases):
+        return True
+    return any(isinstance(n, ast.ClassDef) and n.name.startswith("Test") for n in node.body)
+
+
+def uses_multipliers(source: SubmissionSource) -> bool:
+    """True when tests may yield more JUnit cases than the ``def test`` functions found.
+
+    Parametrisation, fixture params, collection hooks, a test class inheriting another
+    ``Test*`` class (its tests run once per subclass) or a nested ``Test*`` class.
+    """
+    for unit in source.code_units:
+        if unit.origin != "py":
+            continue
+        if not (is_test_file(unit.path) or PurePosixPath(unit.path).name == "conftest.py"):
+            continue
+        if MULTIPLIERS.search(unit.code):
+            return True
+        if unit.tree is not None and any(_multiplying_class(n) for n in ast.walk(unit.tree)):
+            return True
+    return False
+
+
+@dataclass
+class CrossCheck:
+    """The readings of one pytest run and the contradictions between them."""
+
+    readings: dict[str, dict[str, int]]  # name -> passed/failed/error/skipped
+    exit_code: int | None
+    problems: list[str]
+
+
+def cross_check(
+    cases: list[CaseResult],
+    stage: StageRecord | None,
+    evidence: list[RunEvidence],
+    static_tests: int,
+    multiplied: bool,
+) -> CrossCheck:
+    """Compare every reading of the run; each sentence in ``problems`` names what disagrees."""
+    junit = _counts_of(cases)
+    readings: dict[str, dict[str, int]] = {"the published junit.xml": junit}
+    problems: list[str] = []
+    host_code = stage.exit_code if stage and stage.verdict in {"ok", "exit_nonzero"} else None
+    primary = evidence[0] if evidence else None
+    if primary is not None and primary.junit_counts is not None:
+        readings["the JUnit report read as pytest exited"] = primary.junit_counts
+    summary = summary_counts(primary.summary_line) if primary else None
+    if summary is not None:
+        readings[f"pytest's summary line ({primary.summary_line!r})"] = {
+            "passed": summary["passed"] + summary["xpassed"],
+            "failed": summary["failed"],
+            "error": summary["error"],
+            "skipped": summary["skipped"] + summary["xfailed"],
+        }
+    problems += _evidence_problems(evidence, host_code)
+    problems += _reading_problems(readings, junit, summary)
+    code = primary.exit_code if primary and not primary.timed_out else None
+    code = host_code if code is None else code
+    if code is not None:
+        for name, counts in readings.items():
+            if _exit_disagrees(code, counts):
+                problems.append(
+                    f"pytest exited with {code} ({_EXIT_MEANING.get(code, 'other')}) but "
+                    f"{name} says {_describe(counts)}"
+                )
+    collected = sum(1 for c in cases if c.classname or c.outcome != "error")
+    if collected > static_tests and not multiplied:
+        problems.append(
+            f"the published junit.xml lists {collected} test cases but only "
+            f"{_plural(static_tests, 'test function')} exist and nothing is parametrised"
+        )
+    return CrossCheck(readings, code, problems)
+
+
+def _counts_of(cases: list[CaseResult]) -> dict[str, int]:
+    counts = Counter(case.outcome for case in cases)
+    return {k: counts.get(k, 0) for k in ("passed", "failed", "error", "skipped")}
+
+
+def _evidence_problems(evidence: list[RunEvidence], host_code: int | None) -> list[str]:
+    """Planted files, the stage record against the host's exit code, and the two records."""
+    problems: list[str] = []
+    planted = sorted({p for e in evidence for p in e.planted})
+    if planted:
+        problems.append(
+            "candidate code wrote the harness's own files while the tests ran ("
+            + ", ".join(f"takehome/{p}" for p in planted[:5])
+            + ")"
+        )
+    primary = evidence[0] if evidence else None
+    if primary is not None and len(set(primary.summary_lines)) > 1:
+        problems.append(
+            f"pytest's output holds {len(primary.summary_lines)} different summary lines "
+            f"({'; '.join(repr(x) for x in primary.summary_lines[:3])}) where pytest prints one"
+        )
+    if primary is not None and primary.exit_code is not None and host_code is not None:
+        code = primary.exit_code
+        expected = 124 if primary.timed_out else code if 0 <= code < 124 else 1
+        if expected != host_code:
+            problems.append(
+                f"the tests stage exited with {host_code} but {primary.origin} says pytest "
+                f"exited with {code}"
+            )
+    if len(evidence) == 2 and (evidence[0].exit_code, evidence[0].junit_counts) != (
+        evidence[1].exit_code,
+        evidence[1].junit_counts,
+    ):
+        problems.append("tests.json disagrees with what the tests stage printed (rewritten)")
+    return problems
+
+
+def _reading_problems(
+    readings: dict[str, dict[str, int]],
+    junit: dict[str, int],
+    summary: dict[str, int] | None,
+) -> list[str]:
+    """The published JUnit counts against the at-exit JUnit counts and the summary line."""
+    problems: list[str] = []
+    published = "the published junit.xml"
+    for name, counts in readings.items():
+        if name == published:
+            continue
+        if name.startswith("pytest's summary") and summary is not None:
+            # A passing test whose teardown errors is "1 passed, 1 error" in the summary and a
+            # single errored case in JUnit: allow exactly that slack, nothing else.
+            agree = (
+                counts["failed"] == junit["failed"]
+                and junit["error"] <= counts["error"]
+                and counts["passed"] - counts["error"] <= junit["passed"] <= counts["passed"]
+            )
+        else:
+            agree = counts == junit
+        if not agree:
+            problems.append(
+                f"{name} says {_describe(counts)} but {published} says {_describe(junit)}"
+            )
+    return problems
+
+
+def pessimistic(readings: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The worst reading: fewest passed, most failed, errored and skipped."""
+    values = list(readings.values())
+    return {
+        "passed": min(r["passed"] for r in values),
+        "failed": max(r["failed"] for r in values),
+        "error": max(r["error"] for r in values),
+        "skipped": max(r["skipped"] for r in values),
+    }
+
+
+def tampering_from_run(problems: list[str]) -> RedFlag | None:
+    """``tests.tampering`` (high) naming which readings of the test run disagree."""
+    if not problems:
+        return None
+    return RedFlag(
+        id="tests.tampering",
+        severity="high",
+        sentence=clip(
+            "The test results contradict each other, so something rewrote them: "
+            + "; ".join(problems[:4])
+            + ".",
+            EXCERPT_SENTENCE_CHARS,
+        ),
+        evidence=[Evidence(note=clip(p, 300)) for p in problems[:MAX_EVIDENCE]],
     )
 
 
@@ -521,6 +845,101 @@ def integrity_hooks(integrity: dict[str, Any], root: Path) -> list[tuple[str, st
     return sorted(found)
 
 
+def absent_check(test_files: list[str]) -> Check:
+    """``tests.present`` (failed): no test function anywhere."""
+    return Check(
+        id="tests.present",
+        passed=False,
+        sentence=(
+            "No tests: no test_*.py or *_test.py file defines a test function."
+            if not test_files
+            else f"{_plural(len(test_files), 'test file')} but no test function "
+            "(def test...) in them."
+        ),
+        evidence=[Evidence(path=p) for p in test_files[:MAX_EVIDENCE]],
+    )
+
+
+def present_check(tests: list[TestFunction], test_files: list[str]) -> Check:
+    """``tests.present`` (passed): how many test functions in how many files."""
+    return Check(
+        id="tests.present",
+        passed=True,
+        sentence=f"{_plural(len(tests), 'test function')} in "
+        f"{_plural(len(test_files), 'test file')}.",
+        evidence=[
+            Evidence(path=t.path, line=t.line, excerpt=t.excerpt) for t in tests[:MAX_EVIDENCE]
+        ],
+    )
+
+
+def _silent_evidence(silent: list[TestFunction]) -> list[Evidence]:
+    return [
+        Evidence(path=t.path, line=t.line, excerpt=t.excerpt, note=t.name)
+        for t in silent[:MAX_EVIDENCE]
+    ]
+
+
+def assertions_check(tests: list[TestFunction], silent: list[TestFunction]) -> Check:
+    """``tests.assertions``: every test asserts something."""
+    return Check(
+        id="tests.assertions",
+        passed=not silent,
+        sentence=(
+            f"Every one of the {len(tests)} tests asserts something."
+            if not silent
+            else f"{len(silent)} of {len(tests)} tests assert nothing (no assert, "
+            "pytest.raises or assert_* call): they pass whatever the code does."
+        ),
+        evidence=_silent_evidence(silent),
+    )
+
+
+def assert_free_flag(tests: list[TestFunction], silent: list[TestFunction]) -> RedFlag | None:
+    """``tests.assert_free`` (medium) when some tests assert nothing."""
+    if not silent:
+        return None
+    return RedFlag(
+        id="tests.assert_free",
+        severity="medium",
+        sentence=f"{len(silent)} of {len(tests)} tests assert nothing, so their "
+        "passing proves nothing.",
+        evidence=_silent_evidence(silent),
+    )
+
+
+def no_report_check(stage: StageRecord) -> Check:
+    """``tests.pass`` (failed) when the tests stage left no readable JUnit report."""
+    return Check(
+        id="tests.pass",
+        passed=False,
+        weight=2.0,
+        sentence=(
+            f"The tests stage ended with verdict {stage.verdict}"
+            f"{': ' + clip(stage.reason, 200) if stage.reason else ''} and left no "
+            "readable JUnit report."
+        ),
+        evidence=[
+            Evidence(
+                excerpt=clip(stage.stderr_tail or stage.stdout_tail, 600) or None,
+                note="tests stage output tail",
+            )
+        ],
+    )
+
+
+def merge_flags(static: RedFlag | None, run: RedFlag) -> RedFlag:
+    """One ``tests.tampering`` flag from the static finding (if any) and the run's."""
+    if static is None:
+        return run
+    return RedFlag(
+        id="tests.tampering",
+        severity="high",
+        sentence=clip(f"{static.sentence} {run.sentence}", EXCERPT_SENTENCE_CHARS),
+        evidence=(static.evidence + run.evidence)[: MAX_EVIDENCE * 3],
+    )
+
+
 class TestsGrader:
     """Judges the candidate's tests: presence, outcomes, coverage, assertions, integrity."""
 
@@ -533,133 +952,84 @@ class TestsGrader:
         source = source_for(context)
         root = context.snapshot_root
         artifacts = context.artifacts
-        integrity = _integrity(artifacts)
-        red_flags: list[RedFlag] = []
-        tampering = tampering_flag(source, root, integrity)
-        if tampering is not None:
-            red_flags.append(tampering)
-
+        tampering = tampering_flag(source, root, _integrity(artifacts))
         test_files = sorted(
             u.path for u in source.code_units if u.origin == "py" and is_test_file(u.path)
         )
         tests = [t for u in source.code_units if u.origin == "py" for t in find_test_functions(u)]
         tests.sort(key=lambda t: (t.path, t.line, t.name))
-        details: dict[str, Any] = {"test_files": test_files, "test_functions": len(tests)}
-        if not tests:
-            check = Check(
-                id="tests.present",
-                passed=False,
-                sentence=(
-                    "No tests: no test_*.py or *_test.py file defines a test function."
-                    if not test_files
-                    else f"{_plural(len(test_files), 'test file')} but no test function "
-                    "(def test...) in them."
+        silent = [t for t in tests if not t.asserts]
+        details: dict[str, Any] = {
+            "test_files": test_files,
+            "test_functions": len(tests),
+            "assert_free": len(silent),
+        }
+        flags = [f for f in (tampering, assert_free_flag(tests, silent)) if f is not None]
+        if artifacts is None:
+            return GraderResult(
+                grader=self.name,
+                version=self.version,
+                not_applicable=True,
+                reason=(
+                    f"tests were not run (graded with --no-run): "
+                    f"{_plural(len(tests), 'test function')} found in "
+                    f"{_plural(len(test_files), 'file')}, {len(silent)} assert-free"
                 ),
-                evidence=[Evidence(path=p) for p in test_files[:MAX_EVIDENCE]],
+                red_flags=flags,
+                details=details,
             )
+        if not tests:
             return GraderResult.from_checks(
                 self.name,
                 self.version,
-                [check],
-                red_flags,
+                [absent_check(test_files)],
+                flags,
                 details=details,
                 reason="No tests were written, so this scores 0.",
             )
-
-        checks = [
-            Check(
-                id="tests.present",
-                passed=True,
-                sentence=f"{_plural(len(tests), 'test function')} in "
-                f"{_plural(len(test_files), 'test file')}.",
-                evidence=[
-                    Evidence(path=t.path, line=t.line, excerpt=t.excerpt)
-                    for t in tests[:MAX_EVIDENCE]
-                ],
-            )
-        ]
-        silent = [t for t in tests if not t.asserts]
-        checks.append(
-            Check(
-                id="tests.assertions",
-                passed=not silent,
-                sentence=(
-                    f"Every one of the {len(tests)} tests asserts something."
-                    if not silent
-                    else f"{len(silent)} of {len(tests)} tests assert nothing (no assert, "
-                    "pytest.raises or assert_* call): they pass whatever the code does."
-                ),
-                evidence=[
-                    Evidence(path=t.path, line=t.line, excerpt=t.excerpt, note=t.name)
-                    for t in silent[:MAX_EVIDENCE]
-                ],
-            )
-        )
-        if silent:
-            red_flags.append(
-                RedFlag(
-                    id="tests.assert_free",
-                    severity="medium",
-                    sentence=f"{len(silent)} of {len(tests)} tests assert nothing, so their "
-                    "passing proves nothing.",
-                    evidence=[
-                        Evidence(path=t.path, line=t.line, excerpt=t.excerpt, note=t.name)
-                        for t in silent[:MAX_EVIDENCE]
-                    ],
-                )
-            )
-        reason = self._run_checks(artifacts, root, tests, checks, details)
+        checks = [present_check(tests, test_files), assertions_check(tests, silent)]
+        reason, problems = self._run_checks(source, artifacts, root, tests, checks, details)
+        run_flag = tampering_from_run(problems)
+        if run_flag is not None:
+            flags = [f for f in flags if f.id != "tests.tampering"]
+            flags.insert(0, merge_flags(tampering, run_flag))
         return GraderResult.from_checks(
-            self.name, self.version, checks, red_flags, details=details, reason=reason
+            self.name, self.version, checks, flags, details=details, reason=reason
         )
 
     def _run_checks(
         self,
-        artifacts: Artifacts | None,
+        source: SubmissionSource,
+        artifacts: Artifacts,
         root: Path,
         tests: list[TestFunction],
         checks: list[Check],
         details: dict[str, Any],
-    ) -> str:
-        """Append ``tests.pass`` / ``tests.coverage`` when the sandbox ran the tests."""
+    ) -> tuple[str, list[str]]:
+        """Append ``tests.pass`` / ``tests.coverage``; return the reason and contradictions."""
         found = f"{len(tests)} tests found statically"
-        if artifacts is None:
-            return f"{found}; not run (graded with --no-run)."
         stage = artifacts.stages.get("tests")
         if stage is not None and stage.verdict == "sandbox_error":
             details["tests_stage"] = stage.verdict
-            return f"{found}; run not scored: the sandbox failed (not the candidate's fault)."
+            return f"{found}; run not scored: the sandbox failed (not the candidate's fault).", []
         text = (
             read_text_capped(artifacts.junit_xml, MAX_JUNIT_BYTES) if artifacts.junit_xml else None
         )
         cases = parse_junit(text) if text is not None else None
         if cases is None:
             if stage is None:
-                return f"{found}; not run (the sandbox did not run a tests stage)."
-            checks.append(
-                Check(
-                    id="tests.pass",
-                    passed=False,
-                    weight=2.0,
-                    sentence=(
-                        f"The tests stage ended with verdict {stage.verdict}"
-                        f"{': ' + clip(stage.reason, 200) if stage.reason else ''} and left no "
-                        "readable JUnit report."
-                    ),
-                    evidence=[
-                        Evidence(
-                            excerpt=clip(stage.stderr_tail or stage.stdout_tail, 600) or None,
-                            note="tests stage output tail",
-                        )
-                    ],
-                )
-            )
+                return f"{found}; not run (the sandbox did not run a tests stage).", []
+            checks.append(no_report_check(stage))
             details["tests_stage"] = stage.verdict
-            return f"{found}; the tests stage produced no results ({stage.verdict})."
+            return f"{found}; the tests stage produced no results ({stage.verdict}).", []
+        evidence = [e for e in (stdout_evidence(stage), file_evidence(artifacts)) if e]
+        cross = cross_check(cases, stage, evidence, len(tests), uses_multipliers(source))
         static = {(t.path, t.name): t for t in tests}
-        check, summary = run_check(cases, root, static)
+        check, summary = run_check(cases, root, static, cross)
         checks.append(check)
-        details["junit"] = summary
+        details["junit"] = _counts_of(cases)
+        if cross.problems:
+            details["run_contradictions"] = cross.problems
         if stage is not None:
             details["tests_stage"] = stage.verdict
         document = read_json_capped(artifacts.coverage_json) if artifacts.coverage_json else None
@@ -668,7 +1038,9 @@ class TestsGrader:
             checks.append(coverage)
             metric = coverage.evidence[0].metric if coverage.evidence else None
             details["coverage_percent"] = metric.get("percent_covered") if metric else None
-        return (
-            f"{found}; in the sandbox {summary['passed']} passed, {summary['failed']} failed, "
-            f"{summary['error']} errored, {summary['skipped']} skipped."
+        worst = "at worst " if cross.problems else ""
+        reason = (
+            f"{found}; in the sandbox {worst}{summary['passed']} passed, {summary['failed']} "
+            f"failed, {summary['error']} errored, {summary['skipped']} skipped."
         )
+        return reason, cross.problems

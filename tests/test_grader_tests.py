@@ -113,7 +113,7 @@ def snapshot(tmp_path: Path) -> Path:
 def test_no_tests_scores_zero_with_a_sentence(tmp_path: Path) -> None:
     root = snapshot(tmp_path)
     write_files(root, {"model.py": MODEL})
-    result = grade(make_context(root))
+    result = grade(make_context(root, artifacts=artifacts_with(tmp_path)))
     assert not result.not_applicable
     assert result.score == 0.0
     [check] = result.checks
@@ -122,20 +122,45 @@ def test_no_tests_scores_zero_with_a_sentence(tmp_path: Path) -> None:
     assert result.reason == "No tests were written, so this scores 0."
 
 
-def test_static_only_without_a_run(tmp_path: Path) -> None:
+def test_no_run_is_not_applicable_but_keeps_findings(tmp_path: Path) -> None:
     root = snapshot(tmp_path)
     submission(root)
+    result = grade(make_context(root))  # artifacts None: graded with --no-run
+    assert result.not_applicable and result.score is None
+    assert result.checks == []
+    assert result.reason == (
+        "tests were not run (graded with --no-run): 6 test functions found in 1 file, 1 assert-free"
+    )
+    assert result.details == {
+        "test_files": ["tests/test_model.py"],
+        "test_functions": 6,
+        "assert_free": 1,
+    }
+    [flag] = result.red_flags
+    assert (flag.id, flag.severity) == ("tests.assert_free", "medium")
+    assert cell_locations(flag) == [("tests/test_model.py", None, 14)]
+
+
+def test_no_run_without_tests_is_not_applicable_too(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"model.py": MODEL, "tests/test_model.py": "import model\n"})
     result = grade(make_context(root))
+    assert result.not_applicable
+    assert result.reason == (
+        "tests were not run (graded with --no-run): 0 test functions found in 1 file, 0 assert-free"
+    )
+
+
+def test_static_checks_with_a_run(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    submission(root)
+    result = grade(make_context(root, artifacts=artifacts_with(tmp_path)))
     assert [c.id for c in result.checks] == ["tests.present", "tests.assertions"]
     assert [c.id for c in result.checks if c.passed] == ["tests.present"]
-    assert result.reason == "6 tests found statically; not run (graded with --no-run)."
     assertions = by_id(result.checks)["tests.assertions"]
     assert [(e.path, e.line, e.note) for e in assertions.evidence] == [
         ("tests/test_model.py", 14, "test_fit_runs")
     ]
-    [flag] = result.red_flags
-    assert (flag.id, flag.severity) == ("tests.assert_free", "medium")
-    assert cell_locations(flag) == [("tests/test_model.py", None, 14)]
 
 
 def test_junit_outcomes_and_coverage(tmp_path: Path) -> None:
@@ -303,7 +328,7 @@ def test_helpers_that_assert_through_other_helpers_count(tmp_path: Path) -> None
             "def test_uses_outer():\n    outer(1)\n\n\ndef test_silent():\n    outer\n",
         },
     )
-    result = grade(make_context(root))
+    result = grade(make_context(root, artifacts=artifacts_with(tmp_path)))
     silent = by_id(result.checks)["tests.assertions"]
     assert [(e.path, e.line, e.note) for e in silent.evidence] == [
         ("test_chain.py", 13, "test_silent")
@@ -332,3 +357,209 @@ def test_sandbox_inventory_adds_hooks_the_static_view_missed(tmp_path: Path) -> 
     assert [(e.path, e.note) for e in flag.evidence] == [
         ("tests/conftest.py", "defines pytest_terminal_summary (sandbox inventory)")
     ]
+
+
+# --- cross-checking the readings of one run ---------------------------------------------------
+
+TWO_TESTS = (
+    "from model import fit\n\n\ndef test_a():\n    assert fit(1) == 2\n\n\n"
+    "def test_b():\n    assert fit(2) == 3\n"
+)
+
+
+def junit_cases(passed: int = 0, failed: int = 0) -> str:
+    """A JUnit document with ``passed`` passing and ``failed`` failing cases of test_two."""
+    cases = [f'<testcase classname="test_two" name="test_{i}"/>' for i in range(passed)]
+    cases += [
+        f'<testcase classname="test_two" name="test_f{i}"><failure message="boom"/></testcase>'
+        for i in range(failed)
+    ]
+    return f"<testsuites><testsuite>{''.join(cases)}</testsuite></testsuites>"
+
+
+def evidence_line(exit_code: int, passed: int, failed: int, summary: str, planted=()) -> str:
+    """The last stdout line the checks stage prints after pytest exits."""
+    counts = {
+        "tests": passed + failed,
+        "passed": passed,
+        "failed": failed,
+        "error": 0,
+        "skipped": 0,
+    }
+    document = {
+        "exit_code": exit_code,
+        "timed_out": False,
+        "junit_counts": counts,
+        "summary_line": summary,
+        "planted": list(planted),
+    }
+    return "TAKEHOME_TESTS_EVIDENCE " + json.dumps(document)
+
+
+def run_stage(exit_code: int, stdout: str = "") -> StageRecord:
+    verdict = "ok" if exit_code == 0 else "exit_nonzero"
+    return StageRecord(stage="tests", verdict=verdict, exit_code=exit_code, stdout_tail=stdout)
+
+
+def two_test_submission(tmp_path: Path) -> Path:
+    root = snapshot(tmp_path)
+    write_files(root, {"model.py": MODEL, "test_two.py": TWO_TESTS})
+    return root
+
+
+def tampering(result: GraderResult):
+    return [f for f in result.red_flags if f.id == "tests.tampering"]
+
+
+def test_consistent_readings_pass_without_a_flag(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    stage = run_stage(0, "noise\n" + evidence_line(0, 2, 0, "2 passed in 0.10s"))
+    result = grade(
+        make_context(root, artifacts=artifacts_with(tmp_path, junit_cases(2), stage=stage))
+    )
+    assert by_id(result.checks)["tests.pass"].passed
+    assert tampering(result) == []
+    assert "run_contradictions" not in result.details
+
+
+def test_forged_junit_is_caught_and_never_passes(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    stage = run_stage(1, evidence_line(1, 0, 2, "2 failed in 0.10s", planted=["junit.xml"]))
+    artifacts = artifacts_with(tmp_path, junit_cases(12), stage=stage)
+    result = grade(make_context(root, artifacts=artifacts))
+    run = by_id(result.checks)["tests.pass"]
+    assert not run.passed
+    assert run.evidence[0].metric == {"passed": 0, "failed": 2, "error": 0, "skipped": 0}
+    assert "at most 0 tests passed, at least 2 failed" in run.sentence
+    [flag] = tampering(result)
+    assert flag.severity == "high"
+    assert (
+        "candidate code wrote the harness's own files while the tests ran "
+        "(takehome/junit.xml)" in flag.sentence
+    )
+    assert (
+        "the JUnit report read as pytest exited says 0 passed, 2 failed, 0 errored but "
+        "the published junit.xml says 12 passed, 0 failed, 0 errored" in flag.sentence
+    )
+    problems = result.details["run_contradictions"]
+    assert (
+        "pytest exited with 1 (some tests failed) but the published junit.xml says "
+        "12 passed, 0 failed, 0 errored" in problems
+    )
+    assert (
+        "the published junit.xml lists 12 test cases but only 2 test functions exist and "
+        "nothing is parametrised" in problems
+    )
+    assert "at worst 0 passed, 2 failed" in (result.reason or "")
+
+
+def test_forged_summary_line_is_a_contradiction(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    stage = run_stage(1, evidence_line(1, 0, 2, "12 passed in 0.01s"))
+    result = grade(
+        make_context(root, artifacts=artifacts_with(tmp_path, junit_cases(0, 2), stage=stage))
+    )
+    [flag] = tampering(result)
+    assert "pytest's summary line ('12 passed in 0.01s') says 12 passed, 0 failed" in flag.sentence
+    assert not by_id(result.checks)["tests.pass"].passed
+
+
+def test_host_exit_code_contradicting_the_junit_is_flagged(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)  # no evidence line: an old or killed stage script
+    result = grade(
+        make_context(root, artifacts=artifacts_with(tmp_path, junit_cases(2), stage=run_stage(1)))
+    )
+    [flag] = tampering(result)
+    assert (
+        "pytest exited with 1 (some tests failed) but the published junit.xml says 2 passed"
+        in flag.sentence
+    )
+    assert not by_id(result.checks)["tests.pass"].passed
+
+
+def test_stage_record_disagreeing_with_the_host_exit_code(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    stage = run_stage(1, evidence_line(0, 2, 0, "2 passed in 0.10s"))
+    result = grade(
+        make_context(root, artifacts=artifacts_with(tmp_path, junit_cases(2), stage=stage))
+    )
+    assert (
+        "the tests stage exited with 1 but stage output says pytest exited with 0"
+        in (result.details["run_contradictions"])
+    )
+
+
+def test_rewritten_tests_json_disagrees_with_the_stage_output(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    stage = run_stage(1, evidence_line(1, 0, 2, "2 failed in 0.10s"))
+    artifacts = artifacts_with(tmp_path, junit_cases(0, 2), stage=stage)
+    forged = json.loads(evidence_line(0, 2, 0, "2 passed in 0.1s").split(" ", 1)[1])
+    (artifacts.root / "tests.json").write_text(json.dumps({"evidence": forged}))
+    result = grade(make_context(root, artifacts=artifacts))
+    assert result.details["run_contradictions"] == [
+        "tests.json disagrees with what the tests stage printed (rewritten)"
+    ]
+
+
+def test_more_cases_than_functions_is_fine_when_parametrised(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "model.py": MODEL,
+            "test_two.py": "import pytest\n\n\n@pytest.mark.parametrize('x', range(12))\n"
+            "def test_a(x):\n    assert x >= 0\n",
+        },
+    )
+    stage = run_stage(0, evidence_line(0, 12, 0, "12 passed in 0.10s"))
+    result = grade(
+        make_context(root, artifacts=artifacts_with(tmp_path, junit_cases(12), stage=stage))
+    )
+    assert tampering(result) == []
+    assert by_id(result.checks)["tests.pass"].passed
+
+
+def test_teardown_error_slack_in_the_summary_is_not_tampering(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    junit = (
+        '<testsuites><testsuite><testcase classname="test_two" name="test_a"/>'
+        '<testcase classname="test_two" name="test_b"><error message="teardown"/></testcase>'
+        "</testsuite></testsuites>"
+    )
+    document = json.loads(evidence_line(1, 1, 0, "2 passed, 1 error in 0.1s").split(" ", 1)[1])
+    document["junit_counts"] = {"tests": 2, "passed": 1, "failed": 0, "error": 1, "skipped": 0}
+    stage = run_stage(1, "TAKEHOME_TESTS_EVIDENCE " + json.dumps(document))
+    result = grade(make_context(root, artifacts=artifacts_with(tmp_path, junit, stage=stage)))
+    assert tampering(result) == []
+    assert not by_id(result.checks)["tests.pass"].passed
+
+
+def test_a_second_summary_line_is_a_contradiction(tmp_path: Path) -> None:
+    root = two_test_submission(tmp_path)
+    document = json.loads(evidence_line(0, 2, 0, "2 passed in 0.01s").split(" ", 1)[1])
+    document["summary_lines"] = ["2 failed in 0.10s", "2 passed in 0.01s"]
+    stage = run_stage(0, "TAKEHOME_TESTS_EVIDENCE " + json.dumps(document))
+    result = grade(
+        make_context(root, artifacts=artifacts_with(tmp_path, junit_cases(2), stage=stage))
+    )
+    expected = (
+        "pytest's output holds 2 different summary lines ('2 failed in 0.10s'; "
+        "'2 passed in 0.01s') where pytest prints one"
+    )
+    assert result.details["run_contradictions"] == [expected]
+    assert not by_id(result.checks)["tests.pass"].passed
+
+
+def test_nested_and_inherited_test_classes_explain_extra_cases(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "model.py": MODEL,
+            "test_two.py": "class TestA:\n    def test_a(self):\n        assert 1\n\n\n"
+            "class TestB(TestA):\n    pass\n",
+        },
+    )
+    stage = run_stage(0, evidence_line(0, 2, 0, "2 passed in 0.10s"))
+    artifacts = artifacts_with(tmp_path, junit_cases(2), stage=stage)
+    assert tampering(grade(make_context(root, artifacts=artifacts))) == []

@@ -252,3 +252,85 @@ def test_tests_mode_ignores_candidate_addopts(dirs):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'tests="1"' in (out / "takehome" / "junit.xml").read_text()
     assert "lib.py" in json.loads((out / "takehome" / "coverage.json").read_text())["files"]
+
+
+FORGER = textwrap.dedent("""\
+    import atexit
+    import os
+
+    FORGED = (
+        '<testsuites><testsuite name="pytest" tests="12">'
+        + '<testcase classname="test_forge" name="t"/>' * 12
+        + "</testsuite></testsuites>"
+    )
+
+
+    def _forge():
+        path = os.path.join(os.environ["TAKEHOME_OUTPUT_DIR"], "takehome", "junit.xml")
+        with open(path, "w") as handle:
+            handle.write(FORGED)
+        print("12 passed in 0.01s")
+
+
+    atexit.register(_forge)
+
+
+    def test_one():
+        assert 1 == 2
+
+
+    def test_two():
+        assert "a" == "b"
+    """)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("coverage") is None,
+    reason="coverage is installed in the sandbox image only",
+)
+def test_tests_mode_publishes_pytests_own_junit_over_a_forgery(dirs):
+    workspace, out = dirs
+    (workspace / "test_forge.py").write_text(FORGER)
+    proc = run_script("checks_stage.py", ["tests"], workspace, out)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    junit = (out / "takehome" / "junit.xml").read_text()
+    assert 'tests="2"' in junit and 'failures="2"' in junit  # the forgery was overwritten
+    record = json.loads((out / "takehome" / "tests.json").read_text())
+    evidence = record["evidence"]
+    assert evidence["exit_code"] == 1
+    assert evidence["junit_counts"] == {
+        "tests": 2,
+        "passed": 0,
+        "failed": 2,
+        "error": 0,
+        "skipped": 0,
+    }
+    assert evidence["planted"] == ["junit.xml"]
+    assert evidence["summary_line"] == "12 passed in 0.01s"  # forged, but the host sees it
+    assert evidence["summary_lines"][0].startswith("2 failed in ")  # pytest's own, kept too
+    assert evidence["summary_lines"][1:] == ["12 passed in 0.01s"]
+    assert "--junitxml=" + str(out) not in " ".join(record["pytest"]["argv"])
+    [line] = [x for x in proc.stdout.splitlines() if x.startswith("TAKEHOME_TESTS_EVIDENCE ")]
+    assert json.loads(line.split(" ", 1)[1]) == evidence
+    assert proc.stdout.rstrip().endswith(line)
+
+
+def test_summary_line_and_junit_counts_parsers():
+    sys.path.insert(0, str(INSIDE))
+    try:
+        import checks_stage
+    finally:
+        sys.path.remove(str(INSIDE))
+    output = "....F\n===== 1 failed, 4 passed, 2 warnings in 0.31s =====\ntrailing noise\n"
+    assert (
+        checks_stage.summary_line(output) == "===== 1 failed, 4 passed, 2 warnings in 0.31s ====="
+    )
+    assert checks_stage.summary_line("no tests ran in 0.01s\n") == "no tests ran in 0.01s"
+    assert checks_stage.summary_line("FAILED test_x.py::test_y\n") is None
+    assert checks_stage.junit_counts(b'<!DOCTYPE x [<!ENTITY a "a">]><testsuite/>') is None
+    assert checks_stage.junit_counts(b"<html/>") is None
+    counts = checks_stage.junit_counts(
+        b'<testsuites><testsuite><testcase name="a"/><testcase name="b"><skipped/></testcase>'
+        b'<testcase name="c"><error/></testcase></testsuite></testsuites>'
+    )
+    assert counts == {"tests": 3, "passed": 1, "failed": 0, "error": 1, "skipped": 1}

@@ -475,3 +475,68 @@ def test_memory_exhaustion_is_reported_as_oom(sandbox_image, assignment, tmp_pat
     run = art.stages["run"]
     assert run.verdict == "oom", run
     assert art.notebook_errors["hungry.ipynb"]["status"] == "kernel_died"
+
+
+FORGING_TESTS = """\
+import atexit
+import os
+
+from fraud.score import double
+
+FORGED = (
+    '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" '
+    'failures="0" skipped="0" tests="12">'
+    + "".join(f'<testcase classname="tests.test_forge" name="test_{i}"/>' for i in range(12))
+    + "</testsuite></testsuites>"
+)
+
+
+def _forge():
+    path = os.path.join(os.environ["TAKEHOME_OUTPUT_DIR"], "takehome", "junit.xml")
+    with open(path, "w") as handle:
+        handle.write(FORGED)
+    print("12 passed in 0.01s")
+
+
+atexit.register(_forge)
+
+
+def test_double():
+    assert double(2) == 5
+
+
+def test_double_zero():
+    assert double(0) == 1
+"""
+
+
+@pytest.mark.docker
+def test_forged_junit_from_an_atexit_handler_is_caught(sandbox_image, assignment, tmp_path):
+    """A test file's atexit handler rewrites junit.xml to claim 12 passes: no pass, a red flag."""
+    from graders.base import GraderContext
+    from graders.registry import is_harness_fault, run_grader
+    from graders.testing import TestsGrader
+
+    sub = tmp_path / "forger"
+    (sub / "fraud").mkdir(parents=True)
+    (sub / "tests").mkdir()
+    (sub / "fraud" / "__init__.py").write_text("")
+    (sub / "fraud" / "score.py").write_text("def double(x):\n    return 2 * x\n")
+    (sub / "tests" / "test_forge.py").write_text(FORGING_TESTS)
+    snapshot = ingest_dir(sub, tmp_path)
+    art = run_stages(
+        snapshot, assignment, image=sandbox_image, work_dir=tmp_path / "work", stages=("checks",)
+    )
+    assert art.stages["tests"].exit_code == 1, art.stages["tests"]
+    assert 'tests="2"' in art.junit_xml.read_text()  # pytest's own report, not the forgery
+
+    context = GraderContext(snapshot.root, snapshot.to_meta(), assignment, art)
+    result = run_grader(TestsGrader(), context)
+    assert not is_harness_fault(result), result.reason
+    checks = {c.id: c for c in result.checks}
+    assert not checks["tests.pass"].passed
+    assert checks["tests.pass"].evidence[0].metric["failed"] == 2
+    [flag] = [f for f in result.red_flags if f.id == "tests.tampering"]
+    assert flag.severity == "high"
+    assert "takehome/junit.xml" in flag.sentence  # written by candidate code during the run
+    assert "12 passed" in flag.sentence  # the forged summary line contradicts the exit code

@@ -252,13 +252,19 @@ def junit_counts(data: bytes) -> dict[str, int] | None:
     return counts
 
 
+def summary_lines(output: str) -> list[str]:
+    """Every line of ``output`` shaped like pytest's terminal summary, in order, capped.
+
+    pytest prints exactly one; more means something printed a second one after it.
+    """
+    found = [line.strip() for line in output.splitlines() if _SUMMARY_LINE.match(line.strip())]
+    return [line[:SUMMARY_LINE_CHARS] for line in found[-5:]]
+
+
 def summary_line(output: str) -> str | None:
     """pytest's last terminal summary line (``2 failed, 1 passed in 0.10s``), capped, or None."""
-    for line in reversed(output.splitlines()):
-        line = line.strip()
-        if _SUMMARY_LINE.match(line):
-            return line[:SUMMARY_LINE_CHARS]
-    return None
+    lines = summary_lines(output)
+    return lines[-1] if lines else None
 
 
 def _snapshot_names(folder: Path) -> dict[str, tuple[int, int]]:
@@ -362,6 +368,7 @@ def run_pytest(workspace: Path, out: Path, tests: list[Path], timeout_s: float) 
         "timed_out": result["timed_out"],
         "junit_counts": junit_counts(data) if data else None,
         "summary_line": summary_line(result["output"]),
+        "summary_lines": summary_lines(result["output"]),
         "planted": planted,
     }
     result["output"] = cap_tail(result["output"], TOOL_OUTPUT_CHARS)
