@@ -53,7 +53,7 @@ def _header(info: dict[str, Any], image: str, when: str, command: str, loads: li
     return (
         f"Measured {when} on {machine_line(info)}; image `{image}`; harness revision "
         f"{info['revision']}. Load average (1/5/15 min) at the start/end of this part: "
-        f"{' → '.join(loads)} (other jobs may share the machine; see the notes). "
+        f"{' → '.join(loads)} (a load above 2 means other jobs shared these 2 CPUs: times are then inflated and ratios noisy; re-run `make bench` on an idle machine to check a target). "
         f"Produced by `{command}`."
     )
 
@@ -173,49 +173,74 @@ def main(argv: list[str] | None = None) -> int:
                                    "command": command}
         sections: list[tuple[str, str, str]] = []
 
+        failures: dict[str, str] = {}
+
+        def attempt(part: str, action):
+            """Run one part; a failure (the harness is changing under us) is reported, the
+            other parts still run, and that part's section of the docs is left as it was."""
+            try:
+                return action()
+            except Exception as exc:  # noqa: BLE001
+                import traceback
+
+                failures[part] = f"{type(exc).__name__}: {exc}"
+                print(f"!! {part} failed:\n{traceback.format_exc()}", file=sys.stderr)
+                return None
+
         if "stages" not in skip:
             print("\n== grading stages ==")
             loads = [loadavg()]
             examples = QUICK_EXAMPLES if args.quick else stage_split.EXAMPLES
-            rows = stage_split.measure(examples, settings_cache=cache)
+            rows = attempt("stages", lambda: stage_split.measure(examples, settings_cache=cache))
+        if "stages" not in skip and rows is not None:
             loads.append(loadavg())
             print(stage_split.table(rows))
             results["stages"] = rows
             sections.append(("stages", "## Grading stages",
                              stages_body(rows, _header(info, image, when, command, loads))))
+            if write:
+                write_sections(sections[-1:])  # at once: a later failure keeps it
 
         if "overhead" not in skip:
             print("\n== overhead versus a bare run ==")
             loads = [loadavg()]
-            rows = overhead_bench.measure(1 if args.quick else 3, 0 if args.quick else 2,
-                                          settings_cache=cache)
+            rows = attempt("overhead", lambda: overhead_bench.measure(
+                1 if args.quick else 3, 0 if args.quick else 2, settings_cache=cache))
+        if "overhead" not in skip and rows is not None:
             loads.append(loadavg())
             print(overhead_bench.table(rows))
             results["overhead"] = rows
             sections.append(("overhead", "## Overhead versus a bare run",
                              overhead_body(rows, _header(info, image, when, command, loads))))
+            if write:
+                write_sections(sections[-1:])  # at once: a later failure keeps it
 
         if "batch" not in skip:
             print(f"\n== batch of {count}: -j 1 versus -j {args.jobs} ==")
             loads = [loadavg()]
-            batch = batch_bench.measure(
+            batch = attempt("batch", lambda: batch_bench.measure(
                 count, args.jobs, rounds=args.rounds or (1 if args.quick else 2),
-                serial_comparison=args.serial_comparison)
+                serial_comparison=args.serial_comparison))
+        if "batch" not in skip and batch is not None:
             loads.append(loadavg())
             print(batch_bench.table(batch))
             results["batch"] = batch
             sections.append(("batch", "## Batch: parallel efficiency and memory",
                              batch_body(batch, _header(info, image, when, command, loads))))
+            if write:
+                write_sections(sections[-1:])  # at once: a later failure keeps it
 
+    results["failures"] = failures
     results["seconds"] = time.perf_counter() - started
     out = REPO / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     print(f"\nraw figures: {out / 'results.json'}; whole run {results['seconds'] / 60:.1f} min")
     if write and sections:
-        write_sections(sections)
         print(f"updated {REPO / 'docs' / 'benchmarks.md'}: {', '.join(k for k, _, _ in sections)}")
-    return 0
+    for part, error in failures.items():
+        print(f"FAILED {part}: {error} (its section of docs/benchmarks.md was left as it was)")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ not crowd out the others), those triggered by a red flag first (by severity), th
 criterion first (lowest level, then score, then heaviest); then the remaining triggered
 questions in the order above.
 A template is used at most once, and two templates with the same text count once.
+
+Templates limited to some task types (``task_types``) are only considered when the assignment's
+task type is known and listed: the ``task_type`` argument, else the one recorded on the rubric
+result, else the one inferred from the grader results (:func:`harness.rubric.infer_task_type`).
+So a regression assignment is never asked a question written for rare positives.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from harness.rubric import (
     QuestionTemplate,
     Rubric,
     RubricResult,
+    infer_task_type,
     qualified_id,
 )
 
@@ -57,12 +63,25 @@ class FlagRef(BaseModel):
     severity: str
 
 
-def _templates(rubric: Rubric) -> list[tuple[Criterion | None, QuestionTemplate]]:
+def _templates(rubric: Rubric,
+               task_type: str | None) -> list[tuple[Criterion | None, QuestionTemplate]]:
+    """Every template that applies to ``task_type``, with its criterion (None: cross-cutting)."""
     pairs: list[tuple[Criterion | None, QuestionTemplate]] = []
     for criterion in rubric.criteria:
-        pairs.extend((criterion, q) for q in criterion.questions)
-    pairs.extend((None, q) for q in rubric.questions)
+        pairs.extend((criterion, q) for q in criterion.questions if q.applies_to(task_type))
+    pairs.extend((None, q) for q in rubric.questions if q.applies_to(task_type))
     return pairs
+
+
+def resolve_task_type(rubric_result: RubricResult | None,
+                      grader_results: Mapping[str, GraderResult],
+                      task_type: str | None = None) -> str | None:
+    """The task type to filter templates by: given, else recorded on the result, else inferred."""
+    if task_type:
+        return task_type
+    if rubric_result is not None and rubric_result.task_type:
+        return rubric_result.task_type
+    return infer_task_type(grader_results)
 
 
 def _flags(grader_results: Mapping[str, GraderResult],
@@ -101,8 +120,15 @@ def select_questions(
     extra_flags: Iterable[FlagRef] = (),
     min_questions: int = MIN_QUESTIONS,
     max_questions: int = MAX_QUESTIONS,
+    task_type: str | None = None,
 ) -> list[Question]:
-    """3–6 questions for this submission (see the module docstring for the order)."""
+    """3–6 questions for this submission (see the module docstring for the order).
+
+    ``task_type`` is the assignment's task type; when None it is taken from ``rubric_result``
+    or inferred from the grader results (templates limited to task types are skipped when it
+    stays unknown).
+    """
+    task = resolve_task_type(rubric_result, grader_results, task_type)
     flags = _flags(grader_results, extra_flags)
     failed = _failed_checks(grader_results)
     scored: dict[str, CriterionResult] = {c.id: c for c in rubric_result.criteria}
@@ -110,7 +136,7 @@ def select_questions(
 
     # (group, sort key..., question) tuples; the smallest sorts first
     candidates: list[tuple[tuple, Question]] = []
-    for criterion, template in _templates(rubric):
+    for criterion, template in _templates(rubric, task):
         cid = criterion.id if criterion else None
         best: tuple | None = None
         best_q: Question | None = None
@@ -178,13 +204,18 @@ def select_questions(
             add(question)
 
     if len(chosen) < min_questions:
-        add_generic(rubric, scored, weight_of, add, lambda: len(chosen) >= min_questions)
+        add_generic(rubric, scored, weight_of, add, lambda: len(chosen) >= min_questions,
+                    task_type=task)
     return chosen
 
 
 def add_generic(rubric: Rubric, scored: Mapping[str, CriterionResult],
-                weight_of: Mapping[str, float], add, done) -> None:
-    """Add untriggered criterion questions, weakest criterion first, until ``done()``."""
+                weight_of: Mapping[str, float], add, done,
+                task_type: str | None = None) -> None:
+    """Add untriggered criterion questions, weakest criterion first, until ``done()``.
+
+    Only templates that apply to ``task_type`` are used.
+    """
 
     def weakness(criterion: Criterion) -> tuple:
         result = scored.get(criterion.id)
@@ -196,7 +227,7 @@ def add_generic(rubric: Rubric, scored: Mapping[str, CriterionResult],
         for template in criterion.questions:
             if done():
                 return
-            if template.triggers:
+            if template.triggers or not template.applies_to(task_type):
                 continue
             add(Question(id=template.id, text=template.text, criterion=criterion.id,
                          why=f"general question on {criterion.title}"))
@@ -205,5 +236,7 @@ def add_generic(rubric: Rubric, scored: Mapping[str, CriterionResult],
         for template in criterion.questions:
             if done():
                 return
+            if not template.applies_to(task_type):
+                continue
             add(Question(id=template.id, text=template.text, criterion=criterion.id,
                          why=f"general question on {criterion.title}"))

@@ -237,7 +237,8 @@ def build_result(
     questions: list[Question] = []
     extra = list(extra_red_flags)
     if rubric is not None and status in ("graded", "execution_failed"):
-        rubric_result = score_rubric(rubric, graders)
+        task_type = getattr(getattr(assignment, "spec", None), "task_type", None)
+        rubric_result = score_rubric(rubric, graders, task_type=task_type)
         extra.extend(harness_fault_flags(rubric_result))
         questions = select_questions(
             rubric, rubric_result, graders,

@@ -12,6 +12,13 @@ Scoring (:func:`score_rubric`):
 * a grader result that is a harness fault (its reason starts with ``"grader error"``, its
   ``details["harness_fault"]`` is true, or the result is missing) never becomes a score: the whole criterion is "not graded (harness fault)",
   is left out of the total, and the rubric result is flagged (``harness_fault``);
+* a criterion's ``caps`` bound its level: when a listed red flag was raised (or a listed check
+  failed), the level is at most the cap's ``max_level``; the caps that set the level are recorded
+  on the result (``CriterionResult.caps``, ``uncapped_level``) and explained in its ``note``.
+  Caps bound the level and its descriptor, not the score;
+* descriptors and question templates may depend on the assignment's task type
+  (``levels_by_task``, ``task_types``); :func:`score_rubric` takes the task type or infers it from
+  the grader results (:func:`infer_task_type`) and records it on the result;
 * the total is **score-based**: ``100 × Σ effective_weight × score`` over graded criteria, with the
   level shown beside each score. A reviewer's override that changes a criterion's level replaces
   that criterion's score by ``level / 4`` (see :mod:`harness.overrides`).
@@ -26,12 +33,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from graders.base import GraderResult
+from graders.base import GraderResult, Severity, clip
+from harness.assignment import TaskType
 from harness.errors import SpecError
 
 HARNESS_FAULT_PREFIX = "grader error"
@@ -41,6 +49,12 @@ MAX_RUBRIC_BYTES = 512 * 1024
 _LEVEL_TRIGGER = re.compile(r"^level<=([0-4])$")
 _ID_TRIGGER = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.\-]+$")
 _ID = re.compile(r"^[a-z][a-z0-9_\-]*$")
+TASK_TYPES: tuple[str, ...] = get_args(TaskType)
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+#: Primary metrics that tell the task type on their own (score-based metrics are binary-only).
+_REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
+_BINARY_ONLY_METRICS = frozenset({"average_precision", "roc_auc", "log_loss"})
+_TASK_IN_REASON = re.compile(r"task_type '([a-z_]+)'")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,11 +72,25 @@ class QuestionTemplate(_Strict):
     ``triggers`` are red-flag ids or check ids (``"<grader>.<id>"``, a check triggers when it
     failed) or ``"level<=N"`` (the criterion's level is N or lower; criterion templates only).
     A template with no trigger is a generic question used to reach the minimum count.
+    ``task_types`` limits the template to assignments of those task types (empty: every task);
+    a limited template is never used when the task type is unknown.
     """
 
     id: str
     text: str = Field(min_length=5, max_length=400)
     triggers: list[str] = Field(default_factory=list)
+    task_types: list[TaskType] = Field(default_factory=list)
+
+    @field_validator("task_types")
+    @classmethod
+    def _unique_task_types(cls, value: list[str]) -> list[str]:
+        if len(value) != len(set(value)):
+            raise ValueError(f"task_types lists a task type twice: {value}")
+        return value
+
+    def applies_to(self, task_type: str | None) -> bool:
+        """True when the template may be asked for an assignment of ``task_type``."""
+        return not self.task_types or task_type in self.task_types
 
     @field_validator("id")
     @classmethod
@@ -91,8 +119,34 @@ class GraderRef(_Strict):
     checks: list[str] = Field(default_factory=list)
 
 
+class LevelCap(_Strict):
+    """A ceiling on a criterion's level while a red flag is raised or a check failed.
+
+    ``when`` is a red-flag id or a check id written ``"<grader>.<id>"``; a check triggers the cap
+    when it failed (a check that was not run does not). ``min_severity`` (red flags only) limits
+    the cap to flags of at least that severity. ``reason`` is shown in the result.
+    """
+
+    when: str
+    max_level: int = Field(ge=0, le=3)
+    reason: str = Field(default="", max_length=300)
+    min_severity: Severity | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _when_shape(cls, value: str) -> str:
+        if not _ID_TRIGGER.match(value):
+            raise ValueError(f"cap trigger {value!r} must be '<grader>.<id>' (a red flag or a check)")
+        return value
+
+
 class Criterion(_Strict):
-    """One line of the rubric: what is judged, how much it counts, what each level means."""
+    """One line of the rubric: what is judged, how much it counts, what each level means.
+
+    ``levels_by_task`` replaces some or all of the descriptors for one task type (e.g. a
+    ``regression`` wording of a criterion written for classification); ``caps`` bound the level
+    while a red flag is raised or a check failed (see :class:`LevelCap`).
+    """
 
     id: str
     title: str = Field(min_length=1, max_length=80)
@@ -101,6 +155,8 @@ class Criterion(_Strict):
     levels: dict[int, str]
     thresholds: list[float] | None = None  # None: the rubric's default thresholds
     questions: list[QuestionTemplate] = Field(default_factory=list)
+    levels_by_task: dict[TaskType, dict[int, str]] = Field(default_factory=dict)
+    caps: list[LevelCap] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
@@ -108,6 +164,35 @@ class Criterion(_Strict):
         if not _ID.match(value):
             raise ValueError(f"criterion id {value!r} must be lowercase letters, digits, _ or -")
         return value
+
+    @field_validator("levels_by_task")
+    @classmethod
+    def _task_levels(cls, value: dict[str, dict[int, str]]) -> dict[str, dict[int, str]]:
+        for task, levels in value.items():
+            if not levels:
+                raise ValueError(f"levels_by_task.{task} describes no level")
+            unknown = sorted(set(levels) - {0, 1, 2, 3, 4})
+            if unknown:
+                raise ValueError(f"levels_by_task.{task}: levels must be 0–4, got {unknown}")
+            for level, text in levels.items():
+                if not text.strip():
+                    raise ValueError(f"levels_by_task.{task}: level {level} has an empty descriptor")
+        return value
+
+    @field_validator("caps")
+    @classmethod
+    def _unique_caps(cls, value: list[LevelCap]) -> list[LevelCap]:
+        keys = [(cap.when, cap.min_severity) for cap in value]
+        dupes = sorted({cap.when for cap, key in zip(value, keys, strict=True)
+                        if keys.count(key) > 1})
+        if dupes:
+            raise ValueError(f"caps list the same trigger twice: {', '.join(dupes)}")
+        return value
+
+    def descriptors_for(self, task_type: str | None) -> list[str]:
+        """The five level descriptors (index = level) for ``task_type``."""
+        variant = self.levels_by_task.get(task_type, {}) if task_type else {}
+        return [variant.get(level, self.levels[level]) for level in range(5)]
 
     @field_validator("graders", mode="before")
     @classmethod
@@ -328,12 +413,36 @@ def load_rubric(name_or_path: str | Path, known_graders: Iterable[str] | None = 
                         f"{ref.grader!r}",
                         hint=f"known graders: {', '.join(sorted(known))}",
                     )
+            for ki, cap in enumerate(criterion.caps):
+                grader = cap.when.split(".", 1)[0]
+                if grader not in known:
+                    line = line_for(lines, ("criteria", ci, "caps", ki, "when"))
+                    raise SpecError(
+                        f"{path}:{line}: criteria[{ci}].caps[{ki}] ({criterion.id}): "
+                        f"{cap.when!r} names unknown grader {grader!r}",
+                        hint=f"known graders: {', '.join(sorted(known))}",
+                    )
     return rubric
+
+
+#: Optional keys added after the first rubric format; left out of the hash while empty, so a
+#: rubric that does not use them keeps the hash it always had.
+_HASH_OPTIONAL_KEYS = ("caps", "levels_by_task", "task_types")
+
+
+def _drop_empty_optional(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _drop_empty_optional(value) for key, value in data.items()
+                if not (key in _HASH_OPTIONAL_KEYS and value in ([], {}))}
+    if isinstance(data, list):
+        return [_drop_empty_optional(item) for item in data]
+    return data
 
 
 def rubric_hash(rubric: Rubric) -> str:
     """A stable hash of the rubric's content (sha256 hex of its canonical JSON)."""
-    canonical = json.dumps(rubric.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    payload = _drop_empty_optional(rubric.model_dump(mode="json"))
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -352,8 +461,24 @@ class CriterionReview(BaseModel):
     at: str | None = None  # ISO 8601 time of the review
 
 
+class AppliedCap(BaseModel):
+    """A cap that set a criterion's level: what triggered it, the ceiling, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trigger: str  # "<grader>.<id>" of the red flag or failed check
+    kind: Literal["red_flag", "failed_check"]
+    max_level: int = Field(ge=0, le=4)
+    reason: str = ""  # the rubric's reason for the cap
+    sentence: str = ""  # the grader's own sentence about the flag or check (clipped)
+
+
 class CriterionResult(BaseModel):
-    """One criterion, scored. ``score``/``level`` are None when the criterion was not graded."""
+    """One criterion, scored. ``score``/``level`` are None when the criterion was not graded.
+
+    When caps lowered the level, ``uncapped_level`` is the level the score alone reaches and
+    ``caps`` lists the caps that set the level (both empty/None otherwise).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -373,6 +498,8 @@ class CriterionResult(BaseModel):
     automatic_score: float | None = None  # set when a review changed the level
     automatic_level: int | None = None
     review: CriterionReview | None = None
+    uncapped_level: int | None = Field(default=None, ge=0, le=4)  # set when caps lowered it
+    caps: list[AppliedCap] = Field(default_factory=list)
 
     @property
     def graded(self) -> bool:
@@ -392,6 +519,7 @@ class RubricResult(BaseModel):
     criteria: list[CriterionResult] = Field(default_factory=list)
     harness_fault: bool = False
     automatic_total: float | None = None  # set when reviews changed the total
+    task_type: str | None = None  # the task type the descriptors were chosen for (None: unknown)
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         """The scored criterion with this id (KeyError when there is none)."""
@@ -435,11 +563,109 @@ def _ref_score(ref: GraderRef, result: GraderResult) -> float | None:
     return sum(c.weight for c in chosen if c.passed) / total
 
 
+def infer_task_type(grader_results: Mapping[str, GraderResult]) -> str | None:
+    """The assignment's task type as far as the grader results tell it (None: unknown).
+
+    In order: a ``details["task_type"]`` any grader recorded; the imbalance grader's
+    "not a classification task (task_type '...')" reason; the held-out primary metric (rmse, mae
+    and r2 mean regression; average precision, ROC AUC and log loss are binary-only); the number
+    of classes in the imbalance grader's ``class_shares`` or the held-out confusion matrix.
+    """
+    ordered = sorted(grader_results.items())
+    for _, result in ordered:
+        declared = result.details.get("task_type") if isinstance(result.details, dict) else None
+        if declared in TASK_TYPES:
+            return str(declared)
+    imbalance = grader_results.get("imbalance")
+    if imbalance is not None and imbalance.reason:
+        match = _TASK_IN_REASON.search(imbalance.reason)
+        if match and match.group(1) in TASK_TYPES:
+            return match.group(1)
+    heldout = grader_results.get("heldout_metrics")
+    metric = heldout.details.get("primary_metric") if heldout is not None else None
+    if metric in _REGRESSION_METRICS:
+        return "regression"
+    if metric in _BINARY_ONLY_METRICS:
+        return "binary_classification"
+    shares = imbalance.details.get("class_shares") if imbalance is not None else None
+    classes = len(shares) if isinstance(shares, dict | list) else 0
+    if not classes and heldout is not None:
+        matrix = heldout.details.get("confusion_matrix")
+        if isinstance(matrix, dict):
+            matrix = matrix.get("labels") or matrix.get("matrix")
+        classes = len(matrix) if isinstance(matrix, list) else 0
+    if classes == 2:
+        return "binary_classification"
+    if classes > 2:
+        return "multiclass_classification"
+    return None
+
+
+class _Findings:
+    """Red flags raised and checks failed across all grader results, by qualified id."""
+
+    def __init__(self, results: Mapping[str, GraderResult]) -> None:
+        self.flags: dict[str, tuple[str, str]] = {}  # id -> (most severe severity, its sentence)
+        self.failed: dict[str, str] = {}  # id -> sentence of the (first) failed check
+        for name, result in sorted(results.items()):
+            if result is None:
+                continue
+            for flag in result.red_flags:
+                key = qualified_id(name, flag.id)
+                current = self.flags.get(key)
+                if current is None or SEVERITY_RANK[flag.severity] < SEVERITY_RANK[current[0]]:
+                    self.flags[key] = (flag.severity, flag.sentence)
+            if result.not_applicable:
+                continue
+            for check in result.checks:
+                if not check.passed:
+                    self.failed.setdefault(qualified_id(name, check.id), check.sentence)
+
+    def hit(self, cap: LevelCap) -> AppliedCap | None:
+        """The applied cap when its trigger is present (a flag of enough severity, or a failure)."""
+        flag = self.flags.get(cap.when)
+        if flag is not None and (cap.min_severity is None
+                                 or SEVERITY_RANK[flag[0]] <= SEVERITY_RANK[cap.min_severity]):
+            return AppliedCap(trigger=cap.when, kind="red_flag", max_level=cap.max_level,
+                              reason=cap.reason, sentence=clip(flag[1], 300))
+        if cap.when in self.failed:
+            return AppliedCap(trigger=cap.when, kind="failed_check", max_level=cap.max_level,
+                              reason=cap.reason, sentence=clip(self.failed[cap.when], 300))
+        return None
+
+
+def cap_note(applied: Sequence[AppliedCap], uncapped_level: int) -> str:
+    """A sentence for reports: the capped level, the level the score reached, and why."""
+    level = min(cap.max_level for cap in applied)
+    why = "; ".join(
+        f"{'red flag' if cap.kind == 'red_flag' else 'failed check'} {cap.trigger}"
+        + (f" ({cap.reason})" if cap.reason else "")
+        for cap in applied
+    )
+    return f"Level capped at {level} (the score alone reaches {uncapped_level}): {why}."
+
+
+def _apply_caps(scored: CriterionResult, criterion: Criterion, findings: _Findings) -> None:
+    """Lower ``scored.level`` to the lowest cap that triggered; record the caps that set it."""
+    if scored.level is None:
+        return
+    hits = [hit for cap in criterion.caps if (hit := findings.hit(cap)) is not None]
+    lowering = [hit for hit in hits if hit.max_level < scored.level]
+    if not lowering:
+        return
+    level = min(hit.max_level for hit in lowering)
+    scored.uncapped_level = scored.level
+    scored.level = level
+    scored.caps = [hit for hit in lowering if hit.max_level == level]
+    scored.note = cap_note(scored.caps, scored.uncapped_level)
+
+
 def _score_criterion(rubric: Rubric, criterion: Criterion,
-                     results: Mapping[str, GraderResult]) -> CriterionResult:
+                     results: Mapping[str, GraderResult], task_type: str | None = None,
+                     findings: _Findings | None = None) -> CriterionResult:
     scored = CriterionResult(
         id=criterion.id, title=criterion.title, weight=criterion.weight,
-        level_descriptors=[criterion.levels[level] for level in range(5)],
+        level_descriptors=criterion.descriptors_for(task_type),
     )
     faults = [ref.grader for ref in criterion.graders if is_harness_fault(results.get(ref.grader))]
     if faults:
@@ -469,7 +695,9 @@ def _score_criterion(rubric: Rubric, criterion: Criterion,
     score = sum(w * v for w, v in weighted) / sum(w for w, _ in weighted)
     scored.score = round(score, 6)
     scored.level = level_for(score, rubric.thresholds_for(criterion))
-    scored.descriptor = criterion.levels[scored.level]
+    if criterion.caps:
+        _apply_caps(scored, criterion, findings or _Findings(results))
+    scored.descriptor = scored.level_descriptors[scored.level]
     return scored
 
 
@@ -487,9 +715,20 @@ def recompute_total(criteria: list[CriterionResult]) -> float | None:
     return round(total, 1)
 
 
-def score_rubric(rubric: Rubric, grader_results: Mapping[str, GraderResult]) -> RubricResult:
-    """Score every criterion of ``rubric`` from the grader results, and the weighted total."""
-    criteria = [_score_criterion(rubric, c, grader_results) for c in rubric.criteria]
+def score_rubric(rubric: Rubric, grader_results: Mapping[str, GraderResult],
+                 task_type: str | None = None) -> RubricResult:
+    """Score every criterion of ``rubric`` from the grader results, and the weighted total.
+
+    ``task_type`` (the assignment's ``spec.task_type``) chooses the level descriptors; when it
+    is None it is inferred from the grader results (:func:`infer_task_type`). Caps are applied
+    from the red flags and failed checks of all grader results.
+    """
+    if task_type is not None and task_type not in TASK_TYPES:
+        raise ValueError(f"unknown task type {task_type!r} (known: {', '.join(TASK_TYPES)})")
+    task = task_type or infer_task_type(grader_results)
+    findings = _Findings(grader_results)
+    criteria = [_score_criterion(rubric, c, grader_results, task, findings)
+                for c in rubric.criteria]
     total = recompute_total(criteria)
     return RubricResult(
         rubric=rubric.name,
@@ -497,4 +736,5 @@ def score_rubric(rubric: Rubric, grader_results: Mapping[str, GraderResult]) -> 
         total=total,
         criteria=criteria,
         harness_fault=any(c.harness_fault for c in criteria),
+        task_type=task,
     )

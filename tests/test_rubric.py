@@ -396,3 +396,299 @@ def test_registry_harness_fault_shape_is_never_scored(tmp_path):
     )
     assert scored.criterion("tests").harness_fault and scored.criterion("tests").score is None
     assert scored.harness_fault and scored.total == 100.0
+
+
+# --- caps ----------------------------------------------------------------------------------------
+
+CAPPED = MINIMAL.replace(
+    "    levels: {0: none, 1: weak, 2: partial, 3: solid, 4: excellent}\n"
+    "    questions:\n      - id: tests-first",
+    "    levels: {0: none, 1: weak, 2: partial, 3: solid, 4: excellent}\n"
+    "    caps:\n"
+    "      - when: tests.tampering\n"
+    "        max_level: 1\n"
+    "        reason: the test run was tampered with\n"
+    "      - when: tests.coverage\n"
+    "        max_level: 3\n"
+    "      - when: code_quality.secrets\n"
+    "        min_severity: high\n"
+    "        max_level: 0\n"
+    "        reason: a credential is in the code\n"
+    "    questions:\n      - id: tests-first",
+)
+CAP_LINE = 18  # "    caps:" in CAPPED; its first entry starts on the next line
+
+
+def capped(tmp_path: Path) -> Rubric:
+    return load_rubric(write(tmp_path, CAPPED), known_graders=GRADERS)
+
+
+def graded_tests(*, coverage: bool = True, flags: list[RedFlag] | None = None) -> GraderResult:
+    return GraderResult.from_checks(
+        "tests",
+        "1",
+        [
+            Check(id="pass", passed=True, weight=3, sentence="all pass"),
+            Check(id="coverage", passed=coverage, sentence="coverage is 12%"),
+        ],
+        red_flags=flags,
+    )
+
+
+def graded_with(tests: GraderResult, **others: GraderResult) -> dict[str, GraderResult]:
+    results = {name: result(name, 1.0) for name in ("exploration", "code_quality", "documentation")}
+    results["tests"] = tests
+    results.update(others)
+    return results
+
+
+def test_cap_that_does_not_lower_the_level_is_not_recorded(tmp_path):
+    scored = score_rubric(capped(tmp_path), graded_with(graded_tests(coverage=False)))
+    tests = scored.criterion("tests")
+    assert tests.score == pytest.approx(0.75)  # 3 of 4: level 3 anyway, the cap does not lower it
+    assert tests.level == 3 and tests.uncapped_level is None and tests.caps == []
+
+
+def test_red_flag_caps_the_level_below_what_the_score_reaches(tmp_path):
+    flag = RedFlag(id="tampering", severity="high", sentence="conftest rewrites outcomes")
+    scored = score_rubric(capped(tmp_path), graded_with(graded_tests(flags=[flag])))
+    tests = scored.criterion("tests")
+    assert tests.score == 1.0 and tests.uncapped_level == 4 and tests.level == 1
+    assert tests.descriptor == "weak"  # the capped level's descriptor, not the score's
+    [cap] = tests.caps
+    assert (cap.trigger, cap.kind, cap.max_level) == ("tests.tampering", "red_flag", 1)
+    assert cap.reason == "the test run was tampered with"
+    assert cap.sentence == "conftest rewrites outcomes"
+    assert tests.note == (
+        "Level capped at 1 (the score alone reaches 4): red flag tests.tampering "
+        "(the test run was tampered with)."
+    )
+    # caps bound the level, not the score: the total is still score-based
+    assert scored.total == 100.0
+
+
+def test_failed_check_cap_lowers_a_perfect_looking_score(tmp_path):
+    tests = GraderResult.from_checks(
+        "tests",
+        "1",
+        [
+            Check(id="pass", passed=True, weight=9, sentence="all pass"),
+            Check(id="coverage", passed=False, sentence="coverage is 12%"),
+        ],
+    )
+    scored = score_rubric(capped(tmp_path), graded_with(tests)).criterion("tests")
+    assert scored.score == pytest.approx(0.9) and scored.uncapped_level == 4
+    assert scored.level == 3
+    assert [(c.trigger, c.kind) for c in scored.caps] == [("tests.coverage", "failed_check")]
+
+
+def test_cap_needs_its_minimum_severity(tmp_path):
+    def code_quality(severity: str) -> GraderResult:
+        return GraderResult(
+            grader="code_quality",
+            version="1",
+            score=1.0,
+            red_flags=[RedFlag(id="secrets", severity=severity, sentence="AKIA[masked]")],
+        )
+
+    low = score_rubric(
+        capped(tmp_path), graded_with(graded_tests(), code_quality=code_quality("low"))
+    )
+    assert low.criterion("tests").level == 4 and low.criterion("tests").caps == []
+    high = score_rubric(
+        capped(tmp_path), graded_with(graded_tests(), code_quality=code_quality("high"))
+    )
+    assert high.criterion("tests").level == 0  # a flag from another grader can cap too
+    assert high.criterion("tests").caps[0].trigger == "code_quality.secrets"
+
+
+def test_only_the_binding_caps_are_recorded(tmp_path):
+    flags = [RedFlag(id="tampering", severity="high", sentence="x")]
+    tests = GraderResult.from_checks(
+        "tests",
+        "1",
+        [
+            Check(id="pass", passed=True, weight=9, sentence="all pass"),
+            Check(id="coverage", passed=False, sentence="12%"),
+        ],
+        red_flags=flags,
+    )
+    scored = score_rubric(capped(tmp_path), graded_with(tests)).criterion("tests")
+    assert scored.level == 1 and [c.trigger for c in scored.caps] == ["tests.tampering"]
+
+
+def test_a_check_that_was_not_run_does_not_trigger_a_cap(tmp_path):
+    tests = GraderResult.from_checks(
+        "tests", "1", [Check(id="pass", passed=True, sentence="all pass")]
+    )  # no coverage check at all (coverage not measured)
+    scored = score_rubric(capped(tmp_path), graded_with(tests)).criterion("tests")
+    assert scored.level == 4 and scored.caps == []
+
+
+def test_caps_do_not_apply_to_criteria_that_were_not_graded(tmp_path):
+    flag = RedFlag(id="tampering", severity="high", sentence="x")
+    tests = GraderResult(
+        grader="tests", version="1", not_applicable=True, reason="n/a", red_flags=[flag]
+    )
+    scored = score_rubric(capped(tmp_path), graded_with(tests)).criterion("tests")
+    assert scored.level is None and scored.caps == [] and scored.uncapped_level is None
+
+
+@pytest.mark.parametrize(
+    "old,new,message,line",
+    [
+        (
+            "        max_level: 1\n",
+            "        max_level: 4\n",
+            "less than or equal to 3",
+            CAP_LINE + 2,
+        ),
+        ("      - when: tests.tampering", "      - when: tampering", "cap trigger", CAP_LINE + 1),
+        (
+            "        max_level: 1\n",
+            "        max_level: 1\n        maximum: 2\n",
+            "maximum",
+            CAP_LINE + 3,
+        ),
+        (
+            "        min_severity: high",
+            "        min_severity: severe",
+            "min_severity",
+            CAP_LINE + 7,
+        ),
+    ],
+)
+def test_invalid_caps_are_errors_with_their_line(tmp_path, old, new, message, line):
+    path = write(tmp_path, CAPPED.replace(old, new, 1))
+    with pytest.raises(SpecError, match=message) as excinfo:
+        load_rubric(path, known_graders=GRADERS)
+    assert error_line(excinfo, path) == line
+
+
+def test_cap_naming_an_unknown_grader_is_an_error_with_its_line(tmp_path):
+    path = write(tmp_path, CAPPED.replace("when: tests.coverage", "when: testz.coverage"))
+    with pytest.raises(SpecError, match="unknown grader 'testz'") as excinfo:
+        load_rubric(path, known_graders=GRADERS)
+    assert error_line(excinfo, path) == CAP_LINE + 4
+
+
+def test_duplicate_caps_are_rejected(tmp_path):
+    path = write(tmp_path, CAPPED.replace("when: tests.coverage", "when: tests.tampering"))
+    with pytest.raises(SpecError, match="same trigger twice: tests.tampering"):
+        load_rubric(path, known_graders=GRADERS)
+
+
+def test_rubrics_without_the_new_keys_keep_their_hash(tmp_path):
+    # the hash of MINIMAL before caps, levels_by_task and task_types existed
+    assert rubric_hash(mini(tmp_path)) == (
+        "a5f6e44971ce8f737ea0f3dc2931a7979adc0e7971e54ea75f5f009fe8854dde"
+    )
+    assert rubric_hash(capped(tmp_path)) != rubric_hash(mini(tmp_path))
+
+
+def test_results_without_caps_or_task_type_still_validate():
+    weak = make_result("weak")
+    data = weak.model_dump(mode="json")
+    del data["rubric"]["task_type"]
+    for criterion in data["rubric"]["criteria"]:
+        criterion.pop("caps")
+        criterion.pop("uncapped_level")
+    from harness.result import GradingResult
+
+    loaded = GradingResult.model_validate(data)
+    assert loaded.rubric is not None and loaded.rubric.task_type is None
+    assert all(c.caps == [] for c in loaded.rubric.criteria)
+
+
+# --- task types: descriptors ---------------------------------------------------------------------
+
+TASKED = MINIMAL.replace(
+    "    levels: {0: none, 1: weak, 2: partial, 3: solid, 4: excellent}\n"
+    "    questions:\n      - id: explore-generic",
+    "    levels: {0: none, 1: weak, 2: partial, 3: solid, 4: excellent}\n"
+    "    levels_by_task:\n"
+    "      regression: {0: no look at the target, 2: some looks}\n"
+    "    questions:\n      - id: explore-generic",
+)
+
+
+def test_task_descriptors_replace_the_defaults_for_that_task(tmp_path):
+    loaded = load_rubric(write(tmp_path, TASKED), known_graders=GRADERS)
+    graders = graded_with(result("tests", 1.0), exploration=result("exploration", 0.5))
+    regression = score_rubric(loaded, graders, task_type="regression").criterion("explore")
+    assert regression.level_descriptors == [
+        "no look at the target",
+        "weak",
+        "some looks",
+        "solid",
+        "excellent",
+    ]
+    assert regression.descriptor == "some looks"
+    binary = score_rubric(loaded, graders, task_type="binary_classification")
+    assert binary.criterion("explore").descriptor == "partial"
+    assert binary.task_type == "binary_classification"
+    assert score_rubric(loaded, graders).task_type is None  # nothing tells the task type
+
+
+def test_unknown_task_type_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="unknown task type"):
+        score_rubric(mini(tmp_path), {}, task_type="ranking")
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("regression: {0:", "regresion: {0:", "levels_by_task"),
+        ("0: no look at the target, 2:", "7: no look at the target, 2:", "levels must be 0"),
+        ("0: no look at the target, 2:", "0: ' ', 2:", "empty descriptor"),
+    ],
+)
+def test_invalid_task_descriptors_are_errors_with_their_line(tmp_path, old, new, message):
+    path = write(tmp_path, TASKED.replace(old, new))
+    with pytest.raises(SpecError, match=message) as excinfo:
+        load_rubric(path, known_graders=GRADERS)
+    assert error_line(excinfo, path) in (10, 11)
+
+
+def test_invalid_question_task_type_is_an_error_with_its_line(tmp_path):
+    text = MINIMAL.replace(
+        "        text: What did you look at first?\n",
+        "        text: What did you look at first?\n        task_types: [classification]\n",
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError, match="task_types") as excinfo:
+        load_rubric(path, known_graders=GRADERS)
+    assert error_line(excinfo, path) == 13
+
+
+# --- the default rubric's descriptors --------------------------------------------------------------
+
+
+def test_default_descriptors_name_leakage_only_conditionally():
+    for criterion in rubric().criteria:
+        for task in (None, "binary_classification", "multiclass_classification", "regression"):
+            for level, text in enumerate(criterion.descriptors_for(task)):
+                if "leak" in text.lower():
+                    assert "red flag" in text, (criterion.id, task, level, text)
+
+
+def test_reproducibility_mentions_history_only_when_it_was_submitted():
+    repro = rubric().criterion("reproducibility")
+    for text in repro.descriptors_for(None):
+        if "commit" in text or "history" in text:
+            assert "when git history was submitted" in text, text
+
+
+def test_regression_descriptors_do_not_talk_about_imbalance():
+    data = rubric().criterion("data_imbalance").descriptors_for("regression")
+    assert not any("imbalance" in text or "stratif" in text for text in data)
+    classification = rubric().criterion("data_imbalance").descriptors_for("binary_classification")
+    assert any("imbalanced target" in text for text in classification)
+
+
+def test_default_rubric_caps_name_known_graders_and_useful_levels():
+    loaded = rubric()
+    caps = {(c.id, cap.when): cap.max_level for c in loaded.criteria for cap in c.caps}
+    assert caps[("code_quality", "code_quality.notebook_only")] == 2
+    assert caps[("reproducibility", "reproducibility.failed_to_run")] == 1
+    assert all(cap.split(".", 1)[0] in GRADERS for _, cap in caps)
