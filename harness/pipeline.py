@@ -56,6 +56,21 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _run_info(settings: GradeSettings, *, started: str, timings: dict[str, float] | None = None,
+              container_starts: int = 0) -> dict:
+    """Run metadata for the result (RunInfo fields)."""
+    return {
+        "harness_version": __version__,
+        "image": settings.image or "",
+        "image_digest": settings.image_digest,
+        "started_at": started,
+        "finished_at": _now(),
+        "timings": timings or {},
+        "container_starts": container_starts,
+        "mode": "sandbox" if settings.run else "static",
+    }
+
+
 def ingest_submission(source: Path, work_root: Path, caps: IntakeCaps) -> Snapshot:
     """Turn a submission into a read-only snapshot under ``work_root/snapshots``."""
     return ingest(source, work_root / "snapshots", caps)
@@ -123,16 +138,8 @@ def grade_snapshot(
         rubric=rubric,
         grader_results=grader_results,
         stages=dict(artifacts.stages) if artifacts else {},
-        run_info={
-            "harness_version": __version__,
-            "image": settings.image or "",
-            "image_digest": settings.image_digest,
-            "started_at": started,
-            "finished_at": _now(),
-            "timings": timings,
-            "container_starts": container_starts,
-            "mode": "sandbox" if settings.run else "static",
-        },
+        run_info=_run_info(settings, started=started, timings=timings,
+                           container_starts=container_starts),
         status=status,
         status_reason=status_reason,
         source_display=source_display,
@@ -160,10 +167,7 @@ def grade_submission(
             rubric=rubric,
             grader_results={},
             stages={},
-            run_info={"harness_version": __version__, "image": settings.image or "",
-                      "image_digest": settings.image_digest, "started_at": _now(),
-                      "finished_at": _now(), "timings": {}, "container_starts": 0,
-                      "mode": "sandbox" if settings.run else "static"},
+            run_info=_run_info(settings, started=_now()),
             status="rejected",
             status_reason=str(error),
             source_display=source.name,
@@ -182,10 +186,7 @@ def grade_submission(
             rubric=rubric,
             grader_results={},
             stages={},
-            run_info={"harness_version": __version__, "image": settings.image or "",
-                      "image_digest": settings.image_digest, "started_at": _now(),
-                      "finished_at": _now(), "timings": {}, "container_starts": 0,
-                      "mode": "sandbox" if settings.run else "static"},
+            run_info=_run_info(settings, started=_now()),
             status="harness_error",
             status_reason=f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-600:]}",
             source_display=source.name,
