@@ -314,7 +314,6 @@ def _run_container(
     command: list[str] | None,
     clock: _Clock,
 ) -> StageRecord:
-    from sandbox.runner import Mount, SandboxSession
 
     argv = [
         *PYTHON,
@@ -329,13 +328,7 @@ def _run_container(
     for rel in notebooks:
         argv += ["--notebook", rel]
     started = time.monotonic()
-    session = SandboxSession(
-        image,
-        submission=snapshot.root,
-        mounts=[Mount(source=data_dir, target="/data", read_only=True)],
-        limits=limits,
-        labels={"takehome.stage": "run", "takehome.snapshot": snapshot.content_hash[:16]},
-    )
+    session = _session(image, snapshot, data_dir, limits, "run")
     with session as box:
         clock.measure("run_start", started)
         t0 = time.monotonic()
@@ -346,6 +339,19 @@ def _run_container(
         clock.measure("run_copy_out", t0)
     clock.measure("run_total", started)
     return _apply_copy_report(_record("run", result), report)
+
+
+def _session(image: str, snapshot: Snapshot, data_dir: Path, limits: Limits, stage: str):
+    """A sandbox session over ``snapshot`` with ``data_dir`` read-only at /data."""
+    from sandbox.runner import Mount, SandboxSession
+
+    return SandboxSession(
+        image,
+        submission=snapshot.root,
+        mounts=[Mount(source=data_dir, target="/data", read_only=True)],
+        limits=limits,
+        labels={"takehome.stage": stage, "takehome.snapshot": snapshot.content_hash[:16]},
+    )
 
 
 def _checks_container(
@@ -359,19 +365,12 @@ def _checks_container(
     clock: _Clock,
     progress: Progress,
 ) -> dict[str, StageRecord]:
-    from sandbox.runner import Mount, SandboxSession
 
     per_exec = min(float(limits.wall_time_s), CHECKS_TIMEOUT_S)
     inner = f"{max(per_exec - SAVE_MARGIN_S, 5):g}"
     records: dict[str, StageRecord] = {}
     started = time.monotonic()
-    session = SandboxSession(
-        image,
-        submission=snapshot.root,
-        mounts=[Mount(source=data_dir, target="/data", read_only=True)],
-        limits=limits,
-        labels={"takehome.stage": "checks", "takehome.snapshot": snapshot.content_hash[:16]},
-    )
+    session = _session(image, snapshot, data_dir, limits, "checks")
     with session as box:
         clock.measure("checks_start", started)
         # Candidate code runs in the tests exec only, first: the supervisor kills whatever it
