@@ -67,8 +67,8 @@ def stages_body(rows: list[dict[str, Any]], head: str) -> str:
         "`render_reports` html/json/md). Seconds; stage times are `result.run.timings` "
         "(harness/stages.py, harness/pipeline.py), containers `result.run.container_starts`. "
         "*sandbox start* = container create + copy of the submission (run and checks "
-        "containers summed), *execution* = the run exec (run command and notebooks), *env / "
-        "tests / lint* = the checks container's execs, *copy-out* = both `/output` tar "
+        "containers summed), *execution* = the run exec (run command and notebooks), *tests* "
+        "and *env + lint* = the checks container's execs (the inventory and pylint share one), *copy-out* = both `/output` tar "
         "streams, *teardown* = container removal, *other* = rubric and result building. When "
         "the run and checks containers run side by side the columns overlap and add up to more "
         "than the total.",

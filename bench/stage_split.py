@@ -37,9 +37,8 @@ COLUMNS = (  # (column, timing keys summed); seconds
     ("data copy", ("data",)),
     ("sandbox start", ("run_start", "checks_start")),
     ("execution", ("run_exec",)),
-    ("env", ("env_exec",)),
     ("tests", ("tests_exec",)),
-    ("lint", ("lint_exec",)),
+    ("env + lint", ("lint_exec",)),
     ("copy-out", ("run_copy_out", "checks_copy_out")),
     ("teardown", ("teardown",)),
     ("host graders", ("host_graders",)),
@@ -52,7 +51,7 @@ def _teardown(timings: dict[str, float]) -> float:
     total = 0.0
     for box, parts in (
         ("run", ("run_start", "run_exec", "run_copy_out")),
-        ("checks", ("checks_start", "env_exec", "tests_exec", "lint_exec", "checks_copy_out")),
+        ("checks", ("checks_start", "tests_exec", "lint_exec", "checks_copy_out")),
     ):
         if f"{box}_total" in timings:
             total += timings[f"{box}_total"] - sum(timings.get(p, 0.0) for p in parts)

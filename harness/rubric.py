@@ -26,6 +26,7 @@ Scoring (:func:`score_rubric`):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -398,11 +399,25 @@ def load_rubric(name_or_path: str | Path, known_graders: Iterable[str] | None = 
     none are registered, e.g. in a source tree that was never installed).
     """
     path = resolve_rubric_path(name_or_path)
+    known = frozenset(known_graders if known_graders is not None else registered_graders())
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the rubric: {exc.strerror or exc}") from None
+    return _load_checked(path, (path.resolve(), info.st_mtime_ns, info.st_size), known)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_checked(path: Path, _version: tuple, known: frozenset[str]) -> Rubric:
+    """Parse and check one rubric file; cached per file version (a Rubric is immutable).
+
+    Every batch and report loads its rubric; YAML parsing with line numbers costs about 0.15 s.
+    ``_version`` (real path, modification time, size) makes an edited file load again.
+    """
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: a rubric must be a YAML mapping")
     rubric = validate_yaml_model(Rubric, data, lines, path)
-    known = set(known_graders) if known_graders is not None else set(registered_graders())
     if known:
         for ci, criterion in enumerate(rubric.criteria):
             for gi, ref in enumerate(criterion.graders):

@@ -11,15 +11,15 @@ Two containers per submission, each from the sandbox image (see docs/architectur
     Only when the submission has test files or .py files. ``/data`` holds the public train set
     and the public *sample* features only (never the hidden features). Execs of
     ``/opt/takehome/checks_stage.py``, in this order: ``tests`` (pytest under coverage in
-    ``/workspace``, only with test files), then ``env`` (packages, integrity inventory) and
-    ``lint`` (pylint with the harness's rcfile), both reading the read-only ``/submission`` so
-    that code run by the tests cannot change what they inspect. ``/output`` is copied to
-    ``artifacts/checks``.
+    ``/workspace``, only with test files), then ``inspect``: the environment inventory
+    (packages, integrity findings) and ``lint`` (pylint with the harness's rcfile) in one exec,
+    both reading the read-only ``/submission`` so that code run by the tests cannot change what
+    they inspect. ``/output`` is copied to ``artifacts/checks``.
 
 The held-out *labels* are never copied, mounted or read here. Each exec gives a
-:class:`graders.base.StageRecord` (``run``, ``tests``, ``lint``; ``environment`` only when that
-exec failed) whose verdict comes from the host. ``sandbox_error`` is a harness fault and stays
-one: it is never turned into a candidate failure.
+:class:`graders.base.StageRecord` (``run``, ``tests``, ``lint``; ``lint`` also covers the
+environment inventory) whose verdict comes from the host. ``sandbox_error`` is a harness fault
+and stays one: it is never turned into a candidate failure.
 
 Artifacts layout under ``work_dir``::
 
@@ -67,7 +67,6 @@ MAX_FIGURES = 50
 RUN_JSON_BYTES = 4_000_000
 SAVE_MARGIN_S = 15.0  # run_stage.py's budget stops this long before the host's timer
 CHECKS_TIMEOUT_S = 600.0  # cap per checks exec (tests, lint)
-ENV_TIMEOUT_S = 120.0
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 RUN_SCRIPT = "/opt/takehome/run_stage.py"
 CHECKS_SCRIPT = "/opt/takehome/checks_stage.py"
@@ -148,7 +147,7 @@ class StageArtifacts(Artifacts):
     """:class:`Artifacts` plus how the stages ran: container starts and timings (seconds).
 
     ``timings`` keys: ``data``, ``<container>_start`` (run/checks: create + copy of the
-    submission), ``<exec>_exec`` (run, env, tests, lint), ``<container>_copy_out``,
+    submission), ``<exec>_exec`` (run, tests, lint), ``<container>_copy_out``,
     ``<container>_total``.
     """
 
@@ -384,18 +383,10 @@ def _checks_container(
             )
             clock.measure("tests_exec", t0)
             records["tests"] = _record("tests", tests)
-        t0 = time.monotonic()
-        env = box.exec(
-            [*PYTHON, CHECKS_SCRIPT, "env", "--workspace", "/submission"],
-            timeout_s=min(ENV_TIMEOUT_S, per_exec),
-        )
-        clock.measure("env_exec", t0)
-        if getattr(env.verdict, "value", env.verdict) != "ok":
-            records["environment"] = _record("environment", env)
         progress("sandbox: lint")
         t0 = time.monotonic()
-        lint = box.exec(
-            [*PYTHON, CHECKS_SCRIPT, "lint", "--timeout", inner, "--workspace", "/submission"],
+        lint = box.exec(  # the environment inventory, then pylint: one exec
+            [*PYTHON, CHECKS_SCRIPT, "inspect", "--timeout", inner, "--workspace", "/submission"],
             timeout_s=per_exec,
         )
         clock.measure("lint_exec", t0)

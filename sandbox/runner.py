@@ -567,9 +567,10 @@ class SandboxSession:
         with SandboxSession._starts_lock:
             SandboxSession.container_starts += 1
         self._dead_reason = None
-        if self.submission is not None:
-            self._copy_submission()
-        check = self._run_helper(["--reap", "--stats"], HELPER_TIMEOUT_S)
+        if self.submission is not None:  # the copy also reads the baseline counters
+            check = self._copy_submission()
+        else:
+            check = self._run_helper(["--reap", "--stats"], HELPER_TIMEOUT_S)
         self._stats = _Stats.parse(check.stdout.text()) if check.exit_code == 0 else None
         if self._stats is None:
             self._raise_broken_image(check)
@@ -585,10 +586,13 @@ class SandboxSession:
             hint=BUILD_HINT,
         )
 
-    def _copy_submission(self) -> None:
-        outcome = self._run_helper(["--copy", "/submission", "/workspace"], COPY_TIMEOUT_S)
+    def _copy_submission(self) -> _ExecOutcome:
+        """Copy /submission to /workspace; the outcome's stdout holds the baseline counters."""
+        outcome = self._run_helper(
+            ["--copy", "/submission", "/workspace", "--stats"], COPY_TIMEOUT_S
+        )
         if outcome.exit_code == 0:
-            return
+            return outcome
         detail = outcome.stderr.text().strip().splitlines()
         message = detail[-1] if detail else (outcome.error or "no message")
         if outcome.exit_code == EXIT_NO_SPACE:

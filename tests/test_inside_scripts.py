@@ -334,3 +334,102 @@ def test_summary_line_and_junit_counts_parsers():
         b'<testcase name="c"><error/></testcase></testsuite></testsuites>'
     )
     assert counts == {"tests": 3, "passed": 1, "failed": 0, "error": 1, "skipped": 1}
+
+
+def test_inspect_mode_writes_the_inventory_then_lints_in_one_process(dirs):
+    workspace, out = dirs
+    (workspace / "model.py").write_text('"""Model."""\nimport os\n')
+    (workspace / "conftest.py").write_text("")
+    proc = run_script("checks_stage.py", ["inspect"], workspace, out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    takehome = out / "takehome"
+    env = json.loads((takehome / "environment.json").read_text())
+    assert env["integrity"]["conftest"] == ["conftest.py"]
+    report = json.loads((takehome / "pylint.json").read_text())
+    assert ("model.py", "unused-import") in {(m["path"], m["symbol"]) for m in report["messages"]}
+
+
+LINT_PROBE = textwrap.dedent("""\
+    import json, runpy, sys
+    hook, target, report = sys.argv[1:4]
+    if hook != "-":
+        runpy.run_path(hook, run_name="takehome_lint_hook")
+    from pylint.lint import Run
+    Run(["--rcfile=" + {rcfile!r}, "--output-format=json2:" + report, target], exit=False)
+    import astroid
+    parsed = sorted(m for m in astroid.MANAGER.astroid_cache if m.split(".")[0] == "sklearn")
+    print(json.dumps(parsed))
+""")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
+def test_lint_hook_keeps_astroid_out_of_installed_packages_with_the_same_messages(tmp_path):
+    target = tmp_path / "analysis.py"
+    target.write_text(
+        '"""Analysis."""\nimport os\nimport json\nfrom sklearn.linear_model import Ridge\n\n'
+        'MODEL = Ridge(alpha=os.cpu_count()).fit([[0], [1]], [0, 1])\nprint(MODEL.coef_)\n'
+    )
+    probe = tmp_path / "probe.py"
+    probe.write_text(LINT_PROBE.format(rcfile=str(INSIDE / "pylintrc")))
+    outcome = {}
+    for hook in ("-", str(INSIDE / "lint_hook.py")):
+        report = tmp_path / f"report{len(outcome)}.json"
+        proc = subprocess.run(
+            [sys.executable, "-I", str(probe), hook, str(target), str(report)],
+            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr
+        messages = json.loads(report.read_text())["messages"]
+        outcome[hook] = (
+            json.loads(proc.stdout.strip().splitlines()[-1]),
+            sorted((m["symbol"], m["line"]) for m in messages),
+        )
+    (parsed_without, messages_without), (parsed_with, messages_with) = outcome.values()
+    # pylintrc's ignored-modules only match exact names: sklearn.linear_model is parsed
+    assert parsed_without, "without the hook astroid parses sklearn (the cost the hook removes)"
+    assert parsed_with == []
+    assert messages_with == messages_without
+    assert ("unused-import", 3) in messages_with
+
+
+def test_lint_hook_denylist_matches_site_packages_modules_only(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("takehome_lint_hook_test", INSIDE / "lint_hook.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    site, local = tmp_path / "site-packages", tmp_path / "workspace"
+    (site / "fakepkg").mkdir(parents=True)
+    (site / "fakepkg" / "__init__.py").write_text("")
+    (site / "fakemod.py").write_text("")
+    local.mkdir()
+    (local / "helpers.py").write_text("")
+    monkeypatch.syspath_prepend(str(local))
+    monkeypatch.syspath_prepend(str(site))
+    denylist = hook.ThirdPartyDenylist({"exact.name"}, site_dirs=[str(site.resolve()) + os.sep])
+    assert "fakepkg" in denylist and "fakepkg.sub.module" in denylist and "fakemod" in denylist
+    assert "exact.name" in denylist  # pylint's ignored-modules entries are kept
+    assert "helpers" not in denylist and "os" not in denylist and "json.decoder" not in denylist
+    assert "no_such_module_anywhere" not in denylist and "" not in denylist
+    denylist.update({"added"})  # pylint adds its ignored-modules this way
+    assert "added" in denylist
+
+
+def test_supervisor_copy_with_stats_prints_the_counters_after_copying(tmp_path):
+    source, target = tmp_path / "submission", tmp_path / "workspace"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "a.py").write_text("A = 1\n")
+    target.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-I", str(INSIDE / "supervise.py"), "--copy", str(source), str(target),
+         "--stats"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "pkg" / "a.py").read_text() == "A = 1\n"
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"memory_peak", "oom_kill", "pids_max_hits", "full"} <= set(stats)
+    bad = subprocess.run(
+        [sys.executable, "-I", str(INSIDE / "supervise.py"), "--copy", str(source),
+         str(tmp_path / "other"), "--bogus"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert bad.returncode == 2 and "usage" in bad.stderr

@@ -8,6 +8,7 @@ escaped text; images are embedded only after their PNG/JPEG magic bytes are chec
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,8 +46,13 @@ NO_ARTIFACTS = "figure not available (artifacts not found)"
 _FORMATTER = HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
 
 
+@functools.cache
 def environment() -> Environment:
-    """The Jinja2 environment shared by the report templates (autoescape always on)."""
+    """The Jinja2 environment shared by the report templates (autoescape always on).
+
+    One per process: Jinja2 then compiles each template once, not once per report (the
+    environment is thread-safe for rendering and nobody changes it after this function).
+    """
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(default=True, default_for_string=True),

@@ -5,6 +5,7 @@ Usage (cwd /workspace, as the candidate user; one exec per mode)::
     python3 -I /opt/takehome/checks_stage.py env
     python3 -I /opt/takehome/checks_stage.py tests [--timeout S]
     python3 -I /opt/takehome/checks_stage.py lint [--timeout S]
+    python3 -I /opt/takehome/checks_stage.py inspect [--timeout S]
 
 ``env``
     ``environment.json``: the image's installed packages (``importlib.metadata``) and an
@@ -30,7 +31,11 @@ Usage (cwd /workspace, as the candidate user; one exec per mode)::
     pyproject settings are never read: an explicit rcfile disables discovery) on the
     candidate's .py files and on notebook code exported to ``/tmp`` (magics commented out;
     ``lint_sources.json`` maps export lines back to notebook cells). Writes ``pylint.json``
-    (json2) and ``lint.json``. Exit 0 when pylint produced its report, 1 otherwise.
+    (json2) and ``lint.json``. Exit 0 when pylint produced its report, 1 otherwise. Astroid does
+    not analyse installed third-party packages (``lint_hook.py``).
+``inspect``
+    ``env`` then ``lint`` in one process, as the harness runs them (one exec instead of two).
+    An ``env`` failure is reported on stderr and lint still runs; exit 1 when either failed.
 
 The tools run as ``python -E -s`` (no PYTHON* variables, no user site); pylint with ``-I``.
 """
@@ -57,6 +62,8 @@ from stage_common import cap_tail, output_dir, run_bounded, walk_files, write_js
 
 HERE = Path(__file__).resolve().parent
 PYLINTRC = HERE / "pylintrc"
+LINT_HOOK = HERE / "lint_hook.py"  # astroid skips installed third-party packages (speed)
+LINT_INIT_HOOK = f"import runpy; runpy.run_path({str(LINT_HOOK)!r}, run_name='takehome_lint_hook')"
 SCRATCH = Path(tempfile.gettempdir()) / "takehome"  # /tmp/takehome in the sandbox
 MAX_PY_FILES = 500
 MAX_PY_BYTES = 1_000_000
@@ -468,6 +475,7 @@ def mode_lint(workspace: Path, out: Path, timeout_s: float) -> int:
         "-m",
         "pylint",
         f"--rcfile={PYLINTRC}",
+        f"--init-hook={LINT_INIT_HOOK}",
         f"--output-format=json2:{report}",
         "--persistent=n",
         "--jobs=1",
@@ -481,9 +489,19 @@ def mode_lint(workspace: Path, out: Path, timeout_s: float) -> int:
     return 0 if report.is_file() and not result["timed_out"] else 1
 
 
+def mode_inspect(workspace: Path, out: Path, timeout_s: float) -> int:
+    """``env`` then ``lint``; a failed inventory does not stop the lint."""
+    env_status = 1
+    try:
+        env_status = mode_env(workspace, out)
+    except Exception as exc:  # noqa: BLE001 - reported, and the lint still runs
+        sys.stderr.write(f"takehome-checks: environment inventory failed: {exc!r}\n")
+    return mode_lint(workspace, out, timeout_s) or env_status
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["env", "tests", "lint"])
+    parser.add_argument("mode", choices=["env", "tests", "lint", "inspect"])
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--workspace", default=".")
     args = parser.parse_args(argv)
@@ -493,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         return mode_env(workspace, out)
     if args.mode == "tests":
         return mode_tests(workspace, out, args.timeout)
+    if args.mode == "inspect":
+        return mode_inspect(workspace, out, args.timeout)
     return mode_lint(workspace, out, args.timeout)
 
 

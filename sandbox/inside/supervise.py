@@ -8,9 +8,11 @@ Modes (exactly one):
 ``--init``
     The container's main process (pid 1): reaps orphans forever, installs no handler for
     catchable signals (so the candidate cannot signal it: pid-namespace init ignores them).
-``--copy SRC DST``
+``--copy SRC DST [--stats]``
     Copy the read-only submission into the writable workspace. Exit 0, or 28 when the
-    workspace is full (ENOSPC), or 1 with a one-line message on stderr.
+    workspace is full (ENOSPC), or 1 with a one-line message on stderr. With ``--stats``, a
+    successful copy then prints the cgroup counters like ``--reap --stats`` (one exec fewer
+    when a container starts).
 ``[--workdir DIR] [--timeout SECONDS] -- COMMAND...``
     Run COMMAND with the allow-listed environment, wait for it, then SIGKILL every other
     process of this user (``kill(-1)`` spares pid 1 and the caller), so the exec's output stream
@@ -318,8 +320,11 @@ def main(argv: list[str]) -> int:
         return run_command(command, workdir, timeout)
     if argv[:1] == ["--init"]:
         return run_init()
-    if argv[:1] == ["--copy"] and len(argv) == 3:
-        return copy_tree(argv[1], argv[2])
+    if argv[:1] == ["--copy"] and len(argv) in (3, 4) and argv[3:] in ([], ["--stats"]):
+        status = copy_tree(argv[1], argv[2])
+        if status == 0 and argv[3:] == ["--stats"]:
+            sys.stdout.write(json.dumps(cgroup_stats()) + "\n")
+        return status
     if argv[:1] == ["--reap"]:
         _nondumpable()
         kill_all()
@@ -330,7 +335,10 @@ def main(argv: list[str]) -> int:
         _nondumpable()
         kill_all()
         return write_tar(argv[1])
-    _say("usage: supervise.py --init | --copy SRC DST | --reap [--stats] | --tar DIR | -- CMD...")
+    _say(
+        "usage: supervise.py --init | --copy SRC DST [--stats] | --reap [--stats] | --tar DIR "
+        "| -- CMD..."
+    )
     return 2
 
 
