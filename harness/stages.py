@@ -296,9 +296,17 @@ class _Clock:
         self._lock = threading.Lock()
 
     def measure(self, key: str, started: float) -> None:
+        self._add(key, time.monotonic() - started)
+
+    def split(self, first: str, rest: str, started: float, first_s: float) -> None:
+        """Time since ``started``: ``first_s`` of it to ``first``, the remainder to ``rest``."""
         elapsed = time.monotonic() - started
+        self._add(first, min(first_s, elapsed))
+        self._add(rest, max(elapsed - first_s, 0.0))
+
+    def _add(self, key: str, seconds: float) -> None:
         with self._lock:
-            self.timings[key] = round(self.timings.get(key, 0.0) + elapsed, 3)
+            self.timings[key] = round(self.timings.get(key, 0.0) + seconds, 3)
 
 
 def _run_container(
@@ -331,11 +339,8 @@ def _run_container(
     with session as box:
         clock.measure("run_start", started)
         t0 = time.monotonic()
-        result = box.exec(argv, timeout_s=limits.wall_time_s)
-        clock.measure("run_exec", t0)
-        t0 = time.monotonic()
-        report = box.collect_output(out_dir)
-        clock.measure("run_copy_out", t0)
+        result, report = box.exec_then_collect(argv, out_dir, timeout_s=limits.wall_time_s)
+        clock.split("run_exec", "run_copy_out", t0, result.wall_time_s)
     clock.measure("run_total", started)
     return _apply_copy_report(_record("run", result), report)
 
@@ -385,15 +390,13 @@ def _checks_container(
             records["tests"] = _record("tests", tests)
         progress("sandbox: lint")
         t0 = time.monotonic()
-        lint = box.exec(  # the environment inventory, then pylint: one exec
+        lint, report = box.exec_then_collect(  # the environment inventory, then pylint
             [*PYTHON, CHECKS_SCRIPT, "inspect", "--timeout", inner, "--workspace", "/submission"],
+            out_dir,
             timeout_s=per_exec,
         )
-        clock.measure("lint_exec", t0)
+        clock.split("lint_exec", "checks_copy_out", t0, lint.wall_time_s)
         records["lint"] = _record("lint", lint)
-        t0 = time.monotonic()
-        report = box.collect_output(out_dir)
-        clock.measure("checks_copy_out", t0)
     clock.measure("checks_total", started)
     return {name: _apply_copy_report(record, report) for name, record in records.items()}
 

@@ -224,6 +224,14 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[done:]
 
 
+def check_dest(dest: Path) -> None:
+    """Raise ValueError unless ``dest`` can receive a copy-out (absent, or an empty folder)."""
+    if dest.is_symlink():
+        raise ValueError(f"copy-out destination {dest} is a symbolic link; pass a real folder")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise ValueError(f"copy-out destination {dest} is not empty; pass a new or empty folder")
+
+
 def _prepare_dest(dest: Path) -> int:
     """Create ``dest`` (0755) if missing; refuse a link or a non-empty folder. Returns a dir fd."""
     if dest.is_symlink():

@@ -37,7 +37,7 @@ from docker.types import Ulimit
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import EnvironmentProblem, SubmissionRejected
-from sandbox.copyout import CopyReport, RejectedEntry, extract_tar_stream
+from sandbox.copyout import CopyReport, RejectedEntry, check_dest, extract_tar_stream
 from sandbox.limits import MIB, Limits
 
 DEFAULT_LIMITS = Limits()  # frozen: safe to share as a default
@@ -63,6 +63,7 @@ EXIT_TIMEOUT = 124  # supervise.py: its own timer fired and it killed everything
 SUPERVISOR_GRACE_S = 5.0  # the host's backstop timer fires this long after the supervisor's
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SKIPPED = re.compile(r"^takehome-supervise: skipped '(.*)': (.*)$")
+_STATS_LINE = re.compile(r"^takehome-supervise: stats (\{.*\})$")
 
 _DOCKER_ERRORS: tuple[type[BaseException], ...] = (
     docker.errors.DockerException,
@@ -763,6 +764,36 @@ class SandboxSession:
         ``timeout_s`` defaults to ``limits.wall_time_s``. Never raises for candidate behaviour;
         harness faults come back as ``sandbox_error``.
         """
+        return self._exec_checked(command, timeout_s, workdir, env, None)[0]
+
+    def exec_then_collect(
+        self,
+        command: Sequence[str],
+        dest: Path,
+        *,
+        timeout_s: float | None = None,
+        workdir: str = "/workspace",
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[RunResult, CopyReport]:
+        """:meth:`exec`, then :meth:`collect_output` into ``dest``, with one exec fewer.
+
+        For a session's last command: the copy-out kills every leftover process and reads the
+        cgroup counters the verdict needs, so no separate counters exec runs in between.
+        Raises ValueError like :meth:`collect_output` when ``dest`` is unusable.
+        """
+        check_dest(Path(dest))
+        result, report = self._exec_checked(command, timeout_s, workdir, env, Path(dest))
+        assert report is not None
+        return result, report
+
+    def _exec_checked(
+        self,
+        command: Sequence[str],
+        timeout_s: float | None,
+        workdir: str,
+        env: Mapping[str, str] | None,
+        dest: Path | None,
+    ) -> tuple[RunResult, CopyReport | None]:
         if isinstance(command, str) or not command or not all(isinstance(a, str) for a in command):
             raise ValueError("command must be a non-empty sequence of strings")
         if self._container is None:
@@ -771,17 +802,25 @@ class SandboxSession:
         timeout = float(timeout_s if timeout_s is not None else self.limits.wall_time_s)
         with self._lock:
             try:
-                return self._exec_locked(list(command), timeout, workdir, extra)
+                return self._exec_locked(list(command), timeout, workdir, extra, dest)
             except Exception as exc:  # noqa: BLE001 - a harness fault, never the candidate's
-                return self._error_result(f"sandbox fault: {type(exc).__name__}: {_one_line(exc)}")
+                why = f"sandbox fault: {type(exc).__name__}: {_one_line(exc)}"
+                report = None if dest is None else CopyReport(dest=dest, error=why)
+                return self._error_result(why), report
 
     def _exec_locked(
-        self, command: list[str], timeout: float, workdir: str, extra: dict[str, str]
-    ) -> RunResult:
+        self,
+        command: list[str],
+        timeout: float,
+        workdir: str,
+        extra: dict[str, str],
+        dest: Path | None,
+    ) -> tuple[RunResult, CopyReport | None]:
         try:
             note = self._ensure_running()
         except (EnvironmentProblem, SubmissionRejected) as exc:
-            return self._error_result(f"cannot restart the sandbox container: {exc}")
+            result = self._error_result(f"cannot restart the sandbox container: {exc}")
+            return result, None if dest is None else self._collect_locked(dest)[0]
         argv = [*PYTHON, SUPERVISOR, "--workdir", workdir, "--timeout", f"{timeout:g}"]
         outcome = self._pump(
             [*argv, "--", *command], self._exec_env(extra), timeout + SUPERVISOR_GRACE_S
@@ -791,7 +830,12 @@ class SandboxSession:
         if outcome.timed_out:
             outcome.exit_code = None
         before = self._stats
-        after = self._read_stats() if not outcome.container_killed else None
+        after: _Stats | None = None
+        report = None
+        if dest is not None:  # the copy-out also kills leftovers and reads the counters
+            report, after = self._collect_locked(dest, read_stats=True)
+        if after is None and not outcome.container_killed:
+            after = self._read_stats()
         lost = False
         if after is not None:
             self._stats = after
@@ -800,7 +844,7 @@ class SandboxSession:
             lost = True
         verdict, reason = self._judge(outcome, timeout, before, after, lost)
         peak = after.memory_peak if after else (before.memory_peak if before else None)
-        return RunResult(
+        result = RunResult(
             verdict=verdict,
             reason=reason + note,
             exit_code=outcome.exit_code,
@@ -809,6 +853,7 @@ class SandboxSession:
             stdout_tail=outcome.stdout.text(),
             stderr_tail=outcome.stderr.text(),
         )
+        return result, report
 
     def _error_result(self, reason: str) -> RunResult:
         return RunResult(
@@ -905,35 +950,38 @@ class SandboxSession:
         """
         if self._container is None:
             raise RuntimeError("collect_output() must be called inside `with SandboxSession`")
-        dest = Path(dest)
         with self._lock:
-            if self._dead_reason is not None or not self._alive():
-                why = self._dead_reason or "it stopped"
-                report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
-                report.error = (
-                    f"/output could not be collected: the container was removed because {why}"
-                )
-                return report
-            try:
-                return self._copy_out(dest)
-            except ValueError:
-                raise  # the destination itself is unusable: the caller's mistake
-            except Exception as exc:  # noqa: BLE001 - a harness fault, never the candidate's
-                return CopyReport(
-                    dest=dest, error=f"copy-out fault: {type(exc).__name__}: {_one_line(exc)}"
-                )
+            return self._collect_locked(Path(dest))[0]
 
-    def _copy_out(self, dest: Path) -> CopyReport:
+    def _collect_locked(
+        self, dest: Path, *, read_stats: bool = False
+    ) -> tuple[CopyReport, _Stats | None]:
+        """The copy-out, and with ``read_stats`` the counters read right after it (or None)."""
+        if self._dead_reason is not None or not self._alive():
+            why = self._dead_reason or "it stopped"
+            report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
+            report.error = (
+                f"/output could not be collected: the container was removed because {why}"
+            )
+            return report, None
+        try:
+            return self._copy_out(dest, read_stats)
+        except ValueError:
+            raise  # the destination itself is unusable: the caller's mistake
+        except Exception as exc:  # noqa: BLE001 - a harness fault, never the candidate's
+            error = f"copy-out fault: {type(exc).__name__}: {_one_line(exc)}"
+            return CopyReport(dest=dest, error=error), None
+
+    def _copy_out(self, dest: Path, read_stats: bool) -> tuple[CopyReport, _Stats | None]:
         lim = self.limits
         stderr = _Tail(lim.tail_bytes)
+        argv = [*PYTHON, SUPERVISOR, "--tar", "/output", *(["--stats"] if read_stats else [])]
         try:
-            exec_id, stream = self._start_exec(
-                [*PYTHON, SUPERVISOR, "--tar", "/output"], self._exec_env({})
-            )
+            exec_id, stream = self._start_exec(argv, self._exec_env({}))
         except _DOCKER_ERRORS as exc:
             report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
             report.error = f"cannot start the copy-out: {_one_line(exc)}"
-            return report
+            return report, None
         watchdog = threading.Timer(COPY_TIMEOUT_S, stream.close)
         watchdog.daemon = True
         watchdog.start()
@@ -947,19 +995,23 @@ class SandboxSession:
         finally:
             watchdog.cancel()
             stream.close()
+        stats = None
         for line in stderr.text().splitlines():
             match = _SKIPPED.match(line)
             if match:
                 report.rejected.append(
                     RejectedEntry(name=match.group(1), kind="other", reason=match.group(2))
                 )
+            counters = _STATS_LINE.match(line)
+            if counters:  # only the supervisor writes to this exec's stderr
+                stats = _Stats.parse(counters.group(1))
         if report.ok:
             code = self._exit_code(exec_id)
             if code not in (0, None):
                 report.error = (
                     f"copy-out failed (exit code {code}): {_one_line(Exception(stderr.text()))}"
                 )
-        return report
+        return report, (stats if report.ok and report.error is None else None)
 
 
 def _drain(reader: _StdoutReader, *, limit: int) -> None:
@@ -1020,10 +1072,11 @@ def run_in_sandbox(
     with SandboxSession(
         image, submission=submission, mounts=mounts, limits=limits, env=env
     ) as session:
-        result = session.exec(command, timeout_s=limits.wall_time_s)
         if output_dest is None:
-            return result
-        report = session.collect_output(Path(output_dest))
+            return session.exec(command, timeout_s=limits.wall_time_s)
+        result, report = session.exec_then_collect(
+            command, Path(output_dest), timeout_s=limits.wall_time_s
+        )
     update: dict[str, Any] = {"output_dir": Path(output_dest), "output_files": report.files}
     if report.error is not None:
         update["reason"] = f"{result.reason}; {report.error}"

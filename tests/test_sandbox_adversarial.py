@@ -159,6 +159,54 @@ def test_memory_bomb_is_oom(sandbox_image, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("code", "limits", "verdict"),
+    [
+        (FORK_UNTIL_FAILURE, SMALL, Verdict.PIDS_EXHAUSTED),
+        ("chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n",
+         SMALL.model_copy(update={"memory_mb": 128}), Verdict.OOM),
+        ("while True:\n    pass\n", SMALL.model_copy(update={"wall_time_s": 3}), Verdict.TIMEOUT),
+    ],
+    ids=["pids", "oom", "timeout"],
+)
+def test_verdicts_hold_when_the_copy_out_reads_the_counters(sandbox_image, tmp_path, code,
+                                                            limits, verdict):
+    # run_in_sandbox with an output folder uses exec_then_collect: no separate counters exec
+    result = _run(sandbox_image, tmp_path, code, limits=limits, collect=True)
+    assert result.verdict == verdict, result
+    assert result.peak_memory_bytes is not None and result.output_dir is not None
+
+
+def test_exec_then_collect_reads_the_counters_from_the_copy_out(sandbox_image, tmp_path,
+                                                                monkeypatch):
+    sub = _submission(tmp_path, "import os\nopen(os.environ['TAKEHOME_OUTPUT_DIR'] + '/a.txt', "
+                                "'w').write('x' * 4096)\nblob = b'x' * (40 << 20)\n")
+    separate_reads = []
+    original = SandboxSession._read_stats
+    monkeypatch.setattr(SandboxSession, "_read_stats",
+                        lambda self: separate_reads.append(1) or original(self))
+    with SandboxSession(sandbox_image, submission=sub, limits=SMALL) as box:
+        result, report = box.exec_then_collect(["python3", "prog.py"], tmp_path / "out")
+    assert result.verdict == Verdict.OK, result
+    assert report.ok and report.files == ["a.txt"]
+    assert (tmp_path / "out" / "a.txt").read_text() == "x" * 4096
+    assert separate_reads == []
+    assert result.peak_memory_bytes is not None and result.peak_memory_bytes > 40 * 2**20
+
+
+def test_exec_then_collect_refuses_a_non_empty_destination_before_running(sandbox_image,
+                                                                         tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    sub = _submission(tmp_path, "raise SystemExit('must not run')\n")
+    with (
+        SandboxSession(sandbox_image, submission=sub, limits=SMALL) as box,
+        pytest.raises(ValueError, match="not empty"),
+    ):
+        box.exec_then_collect(["python3", "prog.py"], tmp_path / "out")
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
     "code",
     ["while True:\n    pass\n", "import time\ntime.sleep(10**6)\n"],
     ids=["busy_loop", "sleep_forever"],

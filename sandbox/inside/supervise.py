@@ -22,9 +22,11 @@ Modes (exactly one):
 ``--reap``
     Kill every other process of this user. With ``--stats``: then print the cgroup counters as
     one JSON line (memory peak, OOM kills, pids-limit hits).
-``--tar DIR``
+``--tar DIR [--stats]``
     Kill every other process of this user, then write DIR as an uncompressed tar stream to
-    stdout without following links (the host validates every member).
+    stdout without following links (the host validates every member). With ``--stats``, then
+    print the cgroup counters on stderr as ``takehome-supervise: stats {json}`` (the session's
+    last exec reads them this way, one exec fewer).
 """
 
 from __future__ import annotations
@@ -331,13 +333,16 @@ def main(argv: list[str]) -> int:
         if "--stats" in argv:
             sys.stdout.write(json.dumps(cgroup_stats()) + "\n")
         return 0
-    if argv[:1] == ["--tar"] and len(argv) == 2:
+    if argv[:1] == ["--tar"] and len(argv) in (2, 3) and argv[2:] in ([], ["--stats"]):
         _nondumpable()
         kill_all()
-        return write_tar(argv[1])
+        status = write_tar(argv[1])
+        if argv[2:] == ["--stats"]:
+            _say("stats " + json.dumps(cgroup_stats()))
+        return status
     _say(
-        "usage: supervise.py --init | --copy SRC DST [--stats] | --reap [--stats] | --tar DIR "
-        "| -- CMD..."
+        "usage: supervise.py --init | --copy SRC DST [--stats] | --reap [--stats] "
+        "| --tar DIR [--stats] | -- CMD..."
     )
     return 2
 
