@@ -27,6 +27,7 @@ from harness.pipeline import GradedSubmission, GradeSettings, grade_snapshot, gr
 from harness.result import GradingResult, attach_similarity
 from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
+from harness.stages import SandboxSlots
 from harness.store import ResultKey, ResultStore
 
 SUBMISSION_MARKERS = (".git", "takehome.toml", "README.md", "README.rst", "README.txt", "README",
@@ -140,6 +141,18 @@ def default_jobs(assignment: Assignment) -> int:
     return max(1, min(by_cpu, by_mem))
 
 
+def sandbox_slots(jobs: int, assignment: Assignment) -> int:
+    """Containers a batch with ``jobs`` workers runs at once (see harness.stages.SandboxSlots).
+
+    Two per submission while the CPUs allow it (a lone submission's run and checks containers
+    side by side), never fewer than one per worker, never more than two per worker (the memory
+    budget of :func:`default_jobs`). On 2 CPUs: 2 at -j 1 and at -j 2.
+    """
+    cpus = os.cpu_count() or 1
+    by_cpu = max(2, int(cpus // max(1.0, math.ceil(assignment.spec.limits.cpus))))
+    return max(jobs, min(2 * jobs, by_cpu))
+
+
 def _unique_names(sources: Sequence[Path]) -> list[str]:
     seen: dict[str, int] = {}
     names = []
@@ -178,6 +191,8 @@ def grade_batch(
     items = [BatchItem(source=s, name=n) for s, n in zip(sources, names)]
     stage = on_stage or (lambda _n, _s: None)
     lock = threading.Lock()
+    n_jobs = max(1, jobs or default_jobs(assignment))
+    slots = SandboxSlots(sandbox_slots(n_jobs, assignment))
 
     def work(item: BatchItem) -> BatchItem:
         started = time.monotonic()
@@ -204,6 +219,7 @@ def grade_batch(
             graded: GradedSubmission = grade_snapshot(
                 snapshot, assignment, rubric, settings, work_dir,
                 progress=lambda s: stage(item.name, s), source_display=item.source.name,
+                slots=slots,
             )
             item.result = graded.result
             item.artifacts_root = graded.artifacts_root
@@ -226,7 +242,6 @@ def grade_batch(
             stage(item.name, "harness_error")
             return item
 
-    n_jobs = jobs or default_jobs(assignment)
     with ThreadPoolExecutor(max_workers=max(1, n_jobs), thread_name_prefix="grade") as pool:
         futures = [pool.submit(safe_work, item) for item in items]
         for future in as_completed(futures):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graders.base import Artifacts, GraderContext, GraderResult
 from graders.registry import load_graders, run_grader
@@ -23,6 +24,9 @@ from harness.errors import SubmissionRejected, TakehomeError
 from harness.intake import IntakeCaps, Snapshot, ingest
 from harness.result import GradingResult, build_result
 from harness.rubric import Rubric, load_rubric
+
+if TYPE_CHECKING:
+    from harness.stages import SandboxSlots
 
 Progress = Callable[[str], None]
 
@@ -92,8 +96,9 @@ def grade_snapshot(
     work_dir: Path,
     progress: Progress = _noop,
     source_display: str | None = None,
+    slots: SandboxSlots | None = None,
 ) -> GradedSubmission:
-    """Grade an already ingested snapshot."""
+    """Grade an already ingested snapshot (``slots``: the batch's shared container slots)."""
     from harness.stages import run_stages  # imported here: it pulls in the docker SDK
 
     started = _now()
@@ -108,7 +113,7 @@ def grade_snapshot(
             shutil.rmtree(work_dir)
         work_dir.mkdir(parents=True)
         artifacts = run_stages(snapshot, assignment, image=settings.image, work_dir=work_dir,
-                               progress=progress)
+                               progress=progress, slots=slots)
         timings.update(getattr(artifacts, "timings", {}) or {})
         timings["sandbox_total"] = round(time.monotonic() - t0, 3)
         container_starts = int(getattr(artifacts, "container_starts", 0) or 0)

@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -288,6 +288,30 @@ def _run_reason(record: StageRecord, report: RunReport | None, config_error: str
 # --- the stages ----------------------------------------------------------------------------------
 
 
+class SandboxSlots:
+    """How many sandbox containers may run at once, shared by the submissions of a batch.
+
+    Each stage container holds a slot while it runs. A lone submission gets its run and checks
+    containers side by side (its wall time is the longer of the two, not the sum); when the
+    other submissions of the batch already keep the CPUs busy, its containers wait for a slot
+    instead of oversubscribing the machine (contention cost more than it saved: see
+    docs/benchmarks.md).
+    """
+
+    def __init__(self, count: int):
+        if count < 1:
+            raise ValueError("a batch needs at least one sandbox slot")
+        self.count = count
+        self._semaphore = threading.BoundedSemaphore(count)
+
+    def __enter__(self) -> Self:
+        self._semaphore.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._semaphore.release()
+
+
 class _Clock:
     """Accumulates per-step timings; shared by the run and checks threads."""
 
@@ -479,9 +503,12 @@ def execute_stages(
     stages: Sequence[str] = STAGE_NAMES,
     limits: Limits | None = None,
     progress: Progress | None = None,
+    slots: SandboxSlots | None = None,
 ) -> StageArtifacts:
     """Run the requested stages (``run``, ``checks``) and return what they produced.
 
+    ``slots``: a batch's shared :class:`SandboxSlots` (each stage's container holds one while
+    it runs); None runs both stages side by side at once.
     Raises :class:`harness.errors.EnvironmentProblem` when no container can be started (no
     engine, no image); every later harness fault is a ``sandbox_error`` stage record.
     """
@@ -545,8 +572,14 @@ def execute_stages(
         parts.append(checks_part)
     # The run and the checks containers are independent (separate mounts, separate outputs):
     # running them side by side makes a submission's wall time the longer of the two, not the sum.
+    def in_slot(part: Callable[[], Any]) -> Any:
+        if slots is None:
+            return part()
+        with slots:
+            return part()
+
     with ThreadPoolExecutor(max_workers=max(1, len(parts)), thread_name_prefix="stage") as pool:
-        outcomes = [future.result() for future in [pool.submit(part) for part in parts]]
+        outcomes = [future.result() for future in [pool.submit(in_slot, p) for p in parts]]
     for found, report, started in outcomes:
         records.update(found)
         run_report = report if report is not None else run_report
@@ -569,11 +602,13 @@ def run_stages(
     stages: Sequence[str] = STAGE_NAMES,
     limits: Limits | None = None,
     progress: Progress | None = None,
+    slots: SandboxSlots | None = None,
 ) -> Artifacts:
     """Run the sandbox stages for one snapshot; a :class:`StageArtifacts` (an Artifacts).
 
     ``limits`` (sandbox.limits.Limits) replaces the defaults entirely; without it the defaults
-    apply with the assignment's ``wall_time_s``, ``memory_mb`` and ``cpus``.
+    apply with the assignment's ``wall_time_s``, ``memory_mb`` and ``cpus``. ``slots``: see
+    :func:`execute_stages`.
     """
     return execute_stages(
         snapshot,
@@ -584,6 +619,7 @@ def run_stages(
         stages=stages,
         limits=limits,
         progress=progress,
+        slots=slots,
     )
 
 

@@ -8,9 +8,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 
 import docker
 import nbformat
@@ -155,4 +157,54 @@ def test_batch_resumes_after_sigkill_without_duplicates_or_leftovers(diabetes, t
     after = dict(rows)
     for sub_hash, graded_at in before.items():
         assert after[sub_hash] == graded_at, "already graded results are reused, not regraded"
+    assert not managed_containers()
+
+
+class CountingSlots:
+    """harness.stages.SandboxSlots that records how many containers held a slot at once."""
+
+    instances: ClassVar[list[CountingSlots]] = []
+
+    def __init__(self, count: int):
+        from harness.stages import SandboxSlots
+
+        self.count, self.inner = count, SandboxSlots(count)
+        self.lock, self.in_use, self.peak, self.entries = threading.Lock(), 0, 0, 0
+        CountingSlots.instances.append(self)
+
+    def __enter__(self):
+        self.inner.__enter__()
+        with self.lock:
+            self.in_use += 1
+            self.entries += 1
+            self.peak = max(self.peak, self.in_use)
+        time.sleep(0.3)  # widen the window in which an overlap would show
+        return self
+
+    def __exit__(self, *exc_info):
+        with self.lock:
+            self.in_use -= 1
+        self.inner.__exit__(*exc_info)
+
+
+def test_a_batch_never_runs_more_containers_than_its_slots(diabetes, tmp_path, monkeypatch):
+    import harness.batch
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for i in range(3):  # notebook + a .py file: a run and a checks container each
+        (subs / f"s{i}").mkdir()
+        notebook(subs / f"s{i}" / "solution.ipynb", PREDICT.format(alpha=1.0 + i))
+        (subs / f"s{i}" / "helpers.py").write_text(f'"""Helpers."""\nALPHA = {i}\n')
+    monkeypatch.setattr(harness.batch, "SandboxSlots", CountingSlots)
+    monkeypatch.setattr(harness.batch, "sandbox_slots", lambda jobs, assignment: 2)
+    CountingSlots.instances.clear()
+    settings = prepare_settings(diabetes, True, tmp_path / "out" / ".work")
+    outcome = grade_batch(
+        diabetes, expand_sources([subs]), tmp_path / "out", settings=settings, jobs=3
+    )
+    assert [i.result.status for i in outcome.items] == ["graded"] * 3
+    [slots] = CountingSlots.instances
+    assert slots.entries == 6  # every container went through the slots
+    assert slots.peak == 2  # three workers, yet never more than two containers at once
     assert not managed_containers()

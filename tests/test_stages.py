@@ -540,3 +540,44 @@ def test_forged_junit_from_an_atexit_handler_is_caught(sandbox_image, assignment
     assert flag.severity == "high"
     assert "takehome/junit.xml" in flag.sentence  # written by candidate code during the run
     assert "12 passed" in flag.sentence  # the forged summary line contradicts the exit code
+
+
+@pytest.mark.parametrize(
+    ("cpus", "jobs", "expected"),
+    [(2, 1, 2), (2, 2, 2), (2, 4, 4), (8, 1, 2), (8, 2, 4), (8, 8, 8), (1, 1, 2), (16, 3, 6)],
+)
+def test_sandbox_slots_pair_a_lone_submissions_containers_without_oversubscribing(
+    monkeypatch, cpus, jobs, expected
+):
+    import harness.batch
+
+    monkeypatch.setattr(harness.batch.os, "cpu_count", lambda: cpus)
+    assignment = SimpleNamespace(spec=SimpleNamespace(limits=SimpleNamespace(cpus=1.0)))
+    assert harness.batch.sandbox_slots(jobs, assignment) == expected
+
+
+def test_sandbox_slots_bound_how_many_holders_run_at_once():
+    import threading
+    import time
+
+    from harness.stages import SandboxSlots
+
+    slots, lock, state = SandboxSlots(2), threading.Lock(), {"now": 0, "peak": 0}
+
+    def hold():
+        with slots:
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            time.sleep(0.05)
+            with lock:
+                state["now"] -= 1
+
+    threads = [threading.Thread(target=hold) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert state == {"now": 0, "peak": 2}
+    with pytest.raises(ValueError):
+        SandboxSlots(0)
