@@ -419,6 +419,12 @@ def table(result: dict[str, Any]) -> str:
             f"T(j{jobs}) {fmt_s(serial['tj'], 1)} s, efficiency **{serial['efficiency']:.2f}**"
             + (f", ceiling {serial['efficiency_ceiling']:.2f}"
                if "efficiency_ceiling" in serial else ""))
+        versus_sequential = serial["t1"] / (jobs * result["tj"])
+        lines.append(
+            f"- speed-up of the default -j {jobs} over grading one container at a time (a "
+            f"sequential grader on one core, the forced-serial -j 1 above): "
+            f"T_serial(j1) / ({jobs} × T(j{jobs})) = {fmt_s(serial['t1'], 1)} / ({jobs} × "
+            f"{fmt_s(result['tj'], 1)}) = **{versus_sequential:.2f}** of linear")
     return "\n".join(lines)
 
 

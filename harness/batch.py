@@ -144,13 +144,14 @@ def default_jobs(assignment: Assignment) -> int:
 def sandbox_slots(jobs: int, assignment: Assignment) -> int:
     """Containers a batch with ``jobs`` workers runs at once (see harness.stages.SandboxSlots).
 
-    Two per submission while the CPUs allow it (a lone submission's run and checks containers
-    side by side), never fewer than one per worker, never more than two per worker (the memory
-    budget of :func:`default_jobs`). On 2 CPUs: 2 at -j 1 and at -j 2.
+    One more than the CPUs can run (a container starting, stopping or waiting on the host
+    leaves its CPU idle), at least one per worker and at most two (a lone submission's run and
+    checks containers side by side; the memory budget of :func:`default_jobs`). On 2 CPUs: 2
+    at -j 1, 3 at -j 2 (measured against 2 and 4 in docs/benchmarks.md).
     """
     cpus = os.cpu_count() or 1
-    by_cpu = max(2, int(cpus // max(1.0, math.ceil(assignment.spec.limits.cpus))))
-    return max(jobs, min(2 * jobs, by_cpu))
+    by_cpu = max(1, int(cpus // max(1.0, math.ceil(assignment.spec.limits.cpus))))
+    return max(jobs, min(2 * jobs, by_cpu + 1))
 
 
 def _unique_names(sources: Sequence[Path]) -> list[str]:

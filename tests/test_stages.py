@@ -544,7 +544,7 @@ def test_forged_junit_from_an_atexit_handler_is_caught(sandbox_image, assignment
 
 @pytest.mark.parametrize(
     ("cpus", "jobs", "expected"),
-    [(2, 1, 2), (2, 2, 2), (2, 4, 4), (8, 1, 2), (8, 2, 4), (8, 8, 8), (1, 1, 2), (16, 3, 6)],
+    [(2, 1, 2), (2, 2, 3), (2, 4, 4), (8, 1, 2), (8, 2, 4), (8, 8, 9), (1, 1, 2), (16, 3, 6)],
 )
 def test_sandbox_slots_pair_a_lone_submissions_containers_without_oversubscribing(
     monkeypatch, cpus, jobs, expected
