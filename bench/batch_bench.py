@@ -70,7 +70,7 @@ def _force_serial_stages() -> bool:
     child process only; the harness's code is unchanged."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import harness.stages as stages
+    from harness import stages
 
     if not hasattr(stages, "ThreadPoolExecutor"):
         return False  # stages already serial
@@ -390,12 +390,12 @@ def table(result: dict[str, Any]) -> str:
               for j in (1, jobs))
     lines += [
         "",
-        f"- parallel efficiency T(j1) / ({jobs} × T(j{jobs})) = {fmt_s(result['t1'], 1)} / "
+        (f"- parallel efficiency T(j1) / ({jobs} × T(j{jobs})) = {fmt_s(result['t1'], 1)} / "
         f"({jobs} × {fmt_s(result['tj'], 1)}) = **{eff:.2f}** (target ≥ {EFFICIENCY_TARGET}: "
-        f"{'met' if eff >= EFFICIENCY_TARGET else '**missed**'})",
-        f"- host-side memory peak of the harness process: **{mem:.0f} MB** (target < "
+        f"{'met' if eff >= EFFICIENCY_TARGET else '**missed**'})"),
+        (f"- host-side memory peak of the harness process: **{mem:.0f} MB** (target < "
         f"{MEMORY_TARGET_MB} MB: {'met' if mem < MEMORY_TARGET_MB else '**missed**'}); the "
-        "larger of its own VmHWM at exit and /proc polling every 0.1 s",
+        "larger of its own VmHWM at exit and /proc polling every 0.1 s"),
     ]
     if result.get("rounds", 1) > 1:
         per_round = ", ".join(

@@ -109,17 +109,17 @@ def settings_for(slug: str, work_root: Path) -> tuple[Any, Any, float]:
 
 TRIVIAL_CELLS = [
     "import os\nimport pandas as pd",
-    "data_dir = os.environ.get('TAKEHOME_DATA_DIR', 'data')\n"
+    ("data_dir = os.environ.get('TAKEHOME_DATA_DIR', 'data')\n"
     "out_dir = os.environ.get('TAKEHOME_OUTPUT_DIR', 'outputs')\n"
     "train = pd.read_csv(os.path.join(data_dir, 'train.csv'))\n"
     "test = pd.read_csv(os.path.join(data_dir, 'test_features.csv'))\n"
-    "OFFSET = {offset!r}  # varies per generated copy so that content hashes differ",
-    "# constant model: the training mean of the target\n"
+    "OFFSET = {offset!r}  # varies per generated copy so that content hashes differ"),
+    ("# constant model: the training mean of the target\n"
     "mean = float(train['progression'].mean()) + OFFSET\n"
-    "print(f'predicting the mean, {{mean:.2f}}, for {{len(test)}} patients')",
-    "os.makedirs(out_dir, exist_ok=True)\n"
+    "print(f'predicting the mean, {{mean:.2f}}, for {{len(test)}} patients')"),
+    ("os.makedirs(out_dir, exist_ok=True)\n"
     "pd.DataFrame({{'patient_id': test['patient_id'], 'prediction': mean}})"
-    ".to_csv(os.path.join(out_dir, 'predictions.csv'), index=False)",
+    ".to_csv(os.path.join(out_dir, 'predictions.csv'), index=False)"),
 ]
 
 

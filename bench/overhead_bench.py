@@ -40,7 +40,11 @@ try:
     from bench.common import ASSIGNMENTS, fmt_s, median, settings_for, write_trivial_submission
 except ImportError:
     from common import (  # type: ignore[no-redef]
-        ASSIGNMENTS, fmt_s, median, settings_for, write_trivial_submission,
+        ASSIGNMENTS,
+        fmt_s,
+        median,
+        settings_for,
+        write_trivial_submission,
     )
 
 VENV_BIN = Path(sys.executable).parent
@@ -73,8 +77,7 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 def bare_run(source: Path, assignment: Any) -> dict[str, float]:
     """Run the submission's command, notebooks and tests on the host; seconds per step."""
     from harness.assignment import run_command_for
-    from harness.intake import ingest
-    from harness.intake import IntakeCaps
+    from harness.intake import IntakeCaps, ingest
     from harness.stages import is_test_file, select_notebooks
 
     with tempfile.TemporaryDirectory(prefix="takehome-bench-bare-") as tmp:

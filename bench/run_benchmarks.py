@@ -31,17 +31,24 @@ import json
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import batch_bench  # noqa: E402
-import overhead_bench  # noqa: E402
-import stage_split  # noqa: E402
-from common import (  # noqa: E402
-    REPO, fmt_s, git_revision, loadavg, machine, machine_line, settings_for, write_sections,
+import batch_bench
+import overhead_bench
+import stage_split
+from common import (
+    REPO,
+    fmt_s,
+    git_revision,
+    loadavg,
+    machine,
+    machine_line,
+    settings_for,
+    write_sections,
 )
 
 QUICK_EXAMPLES = ("fraud-detection/weak", "diabetes-progression/weak",
@@ -62,7 +69,7 @@ def stages_body(rows: list[dict[str, Any]], head: str) -> str:
     return "\n".join([
         head,
         "",
-        "Each bundled example graded once, in a fresh work folder, through the Python API "
+        ("Each bundled example graded once, in a fresh work folder, through the Python API "
         "(`ingest_submission` + `grade_snapshot` as `grade_submission` does, then "
         "`render_reports` html/json/md). Seconds; stage times are `result.run.timings` "
         "(harness/stages.py, harness/pipeline.py), containers `result.run.container_starts`. "
@@ -71,7 +78,7 @@ def stages_body(rows: list[dict[str, Any]], head: str) -> str:
         "and *env + lint* = the checks container's execs (the inventory and pylint share one), *copy-out* = both `/output` tar "
         "streams, *teardown* = container removal, *other* = rubric and result building. When "
         "the run and checks containers run side by side the columns overlap and add up to more "
-        "than the total.",
+        "than the total."),
         "",
         stage_split.table(rows),
     ])
@@ -81,14 +88,14 @@ def overhead_body(rows: list[dict[str, Any]], head: str) -> str:
     lines = [
         head,
         "",
-        "*bare*: the same code on the host, without takehome, in a temporary copy of the "
+        ("*bare*: the same code on the host, without takehome, in a temporary copy of the "
         "submission with `TAKEHOME_DATA_DIR` at fresh copies of `train.csv` and the held-out "
         "`test_features.csv` (never the labels) and `TAKEHOME_OUTPUT_DIR` at an empty folder: "
         "the run command (if any), `jupyter nbconvert --to notebook --execute` of each notebook "
         "the run stage executes, `python -m pytest -q` when there are tests (tools from "
         "`.venv`, same versions as the image). *graded*: `grade_batch` of that one submission, "
         "`force=True`, fresh output folder (intake, sandbox, host graders, rubric, reports, "
-        "index). Medians over the runs, alternating bare and graded.",
+        "index). Medians over the runs, alternating bare and graded."),
         "",
         overhead_bench.table(rows),
         "",
@@ -103,8 +110,8 @@ def overhead_body(rows: list[dict[str, Any]], head: str) -> str:
             f"timings (s, medians): {parts}; outside the sandbox and graders (intake, rubric, "
             f"reports, index): {fmt_s(rest)} s.")
     if rows:
-        lines.append(f"- `prepare_settings` (image check, cached calibration), once per batch "
-                     f"and not in the figures above: "
+        lines.append("- `prepare_settings` (image check, cached calibration), once per batch "
+                     "and not in the figures above: "
                      + ", ".join(f"{r['slug']} {fmt_s(r['prepare_settings'], 1)} s"
                                  for r in rows) + ".")
     return "\n".join(lines)
@@ -115,7 +122,7 @@ def batch_body(result: dict[str, Any], head: str) -> str:
     return "\n".join([
         head,
         "",
-        f"{result['count']} distinct generated diabetes-progression submissions (the trivial "
+        (f"{result['count']} distinct generated diabetes-progression submissions (the trivial "
         "mean-model notebook with a different constant each), graded as one batch at `-j 1` and "
         f"at `-j {result['jobs']}`, alternating, {result.get('rounds', 1)} round(s) (median "
         "round shown), each batch in a fresh output folder with `force` (no stored "
@@ -123,7 +130,7 @@ def batch_body(result: dict[str, Any], head: str) -> str:
         f"diabetes-progression <folder> -o OUT -j J --force` does (`prepare_settings`, "
         "`run_batch_with_progress`, `print_summary`); the time is `run_batch_with_progress` "
         "alone (similarity, reports and index included; `prepare_settings` took "
-        f"{fmt_s(runs[1]['prepare_settings_s'], 1)} s and is excluded).",
+        f"{fmt_s(runs[1]['prepare_settings_s'], 1)} s and is excluded)."),
         "",
         batch_bench.table(result),
     ])
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     write = (args.write or not args.quick) and not args.no_write
 
     started = time.perf_counter()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     info = machine()
     info["revision"] = git_revision()
     print(f"machine: {machine_line(info)}; revision {info['revision']}; load {loadavg()}")

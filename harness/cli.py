@@ -59,6 +59,24 @@ def sandbox_build(base_image: str | None, force: bool) -> None:
     click.echo(tag)
 
 
+@sandbox.command("prune")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+def sandbox_prune(dry_run: bool) -> None:
+    """Remove old takehome-sandbox images (every input change builds a new ~0.8 GB tag)."""
+    from sandbox.image import prune_images
+
+    report = prune_images(dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for tag in report.removed:
+        click.echo(f"{verb} {tag}")
+    for tag in report.kept_in_use:
+        click.echo(f"kept {tag}: a container still uses it")
+    if not report.removed:
+        click.echo("no old sandbox images")
+    else:
+        click.echo(f"{verb} {len(report.removed)} tag(s), {report.freed_bytes / 1e9:.1f} GB")
+
+
 @sandbox.command("doctor")
 def sandbox_doctor() -> None:
     """Report engine version, cgroup limit support and the image, with a fix for each problem."""

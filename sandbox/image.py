@@ -39,6 +39,7 @@ from harness.errors import EnvironmentProblem
 Echo = Callable[[str], None]
 
 IMAGE_REPOSITORY = "takehome-sandbox"
+INPUTS_LABEL = "org.takehome.inputs"  # on every image built here: the digest of its inputs
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 BOOTSTRAP_BASE_IMAGE = "takehome-base:bookworm"
 # Bump when the build procedure changes in a way the hashed files do not show.
@@ -465,7 +466,7 @@ def build_image(base_image: str | None = None, force: bool = False, echo: Echo =
         with tempfile.TemporaryDirectory(prefix="build-context-", dir=cache_dir()) as context:
             inputs.write_context(Path(context), wheels)
             labels = {
-                "org.takehome.inputs": inputs.digest(base_id),
+                INPUTS_LABEL: inputs.digest(base_id),
                 "org.takehome.base": f"{base_ref}@{base_id}",
             }
             _run_build(Path(context), tag, base_id, labels, force, echo)
@@ -522,3 +523,64 @@ def _run_build(
             f"the build finished but {tag} does not exist", hint=f"full log in {log_path}"
         )
     echo(f"built {tag} in {time.monotonic() - started:.0f}s")
+
+
+# --- clean-up ------------------------------------------------------------------------------
+
+
+@dataclass
+class PruneReport:
+    """What :func:`prune_images` removed (or would remove) and what it had to keep."""
+
+    removed: list[str]
+    kept_in_use: list[str]
+    freed_bytes: int
+
+
+def prune_images(keep: str | None = None, dry_run: bool = False) -> PruneReport:
+    """Remove ``takehome-sandbox`` tags other than ``keep`` (default: the current image's tag).
+
+    Every input change builds a new tag of about 0.8 GB and old ones are never used again;
+    earlier builds of a tag rebuilt with ``--force`` (our label, no tag left) go too. An image
+    that a container still uses is kept (the engine refuses to remove it) and listed in
+    ``kept_in_use``. ``freed_bytes`` counts images that go entirely. With ``dry_run``, nothing
+    is removed.
+    """
+    client = docker_client()
+    keep = keep if keep is not None else find_image()
+    used = {c.attrs.get("Image") for c in client.containers.list(all=True)}  # image ids
+    report = PruneReport(removed=[], kept_in_use=[], freed_bytes=0)
+    for image in client.images.list(name=IMAGE_REPOSITORY):
+        stale = sorted(t for t in image.tags if t.startswith(f"{IMAGE_REPOSITORY}:") and t != keep)
+        goes_entirely = bool(stale) and len(stale) == len(image.tags)
+        if goes_entirely and image.id in used:
+            report.kept_in_use += stale
+            continue
+        removed = [tag for tag in stale if _remove_image(client, tag, tag, report, dry_run)]
+        if goes_entirely and removed == stale:
+            report.freed_bytes += int(image.attrs.get("Size") or 0)
+    for image in client.images.list(filters={"dangling": True, "label": INPUTS_LABEL}):
+        name = f"{image.short_id.removeprefix('sha256:')} (untagged)"
+        if image.id in used:
+            report.kept_in_use.append(name)
+        elif _remove_image(client, image.id, name, report, dry_run):
+            report.freed_bytes += int(image.attrs.get("Size") or 0)
+    return report
+
+
+def _remove_image(
+    client: DockerClient, ref: str, name: str, report: PruneReport, dry_run: bool
+) -> bool:
+    """Remove (untag) one image reference, noting it in ``report``; False when it stays."""
+    if not dry_run:
+        try:
+            client.images.remove(ref)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise EnvironmentProblem(f"cannot remove image {name}: {_one_line(exc)}") from None
+            report.kept_in_use.append(name)  # a container started using it meanwhile
+            return False
+    report.removed.append(name)
+    return True

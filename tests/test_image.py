@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import docker
 import docker.errors
 import pytest
 
@@ -305,3 +306,44 @@ def test_unpullable_explicit_base_fails_without_bootstrapping(base_calls: list[s
         image.resolve_base_image(_FakeClient({}), "example/base:1", echo=lambda _: None)
     assert "example/base:1" in str(caught.value) and "no such host" in str(caught.value)
     assert base_calls == ["pull example/base:1"]
+
+
+@pytest.mark.docker
+def test_prune_removes_old_tags_keeps_the_current_and_those_in_use(sandbox_image: str) -> None:
+    import uuid
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    client = docker.from_env()
+    current = client.images.get(sandbox_image)
+    old = f"{image.IMAGE_REPOSITORY}:prune-test-{uuid.uuid4().hex[:8]}"
+    in_use = f"{image.IMAGE_REPOSITORY}:prune-test-{uuid.uuid4().hex[:8]}"
+    # a distinct image (its own id) that a stopped container still refers to
+    container = client.containers.create(sandbox_image, ["true"], labels={"takehome.test": "1"})
+    committed = container.commit(repository=image.IMAGE_REPOSITORY, tag=in_use.split(":", 1)[1])
+    user = client.containers.create(committed.id, ["true"], labels={"takehome.test": "1"})
+    current.tag(old)
+    try:
+        dry = CliRunner().invoke(main, ["sandbox", "prune", "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert f"would remove {old}" in dry.output
+        assert f"kept {in_use}: a container still uses it" in dry.output
+        assert old in client.images.get(sandbox_image).tags  # a dry run removes nothing
+
+        real = CliRunner().invoke(main, ["sandbox", "prune"])
+        assert real.exit_code == 0, real.output
+        assert f"removed {old}" in real.output
+        tags = client.images.get(sandbox_image).tags
+        assert sandbox_image in tags and old not in tags
+        assert in_use in client.images.get(committed.id).tags
+    finally:
+        for leftover in (user, container):
+            leftover.remove(force=True)
+        for tag in (old, in_use):
+            try:
+                client.images.remove(tag)
+            except docker.errors.ImageNotFound:
+                pass
+        client.close()
