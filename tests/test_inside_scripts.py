@@ -433,3 +433,54 @@ def test_supervisor_copy_with_stats_prints_the_counters_after_copying(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def _supervisor_module():
+    spec = importlib.util.spec_from_file_location("takehome_supervise_test", INSIDE / "supervise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+@pytest.mark.parametrize("nested", ["/", "/docker/abc123"], ids=["cgroupns", "host-namespace"])
+def test_supervisor_reads_cgroup_v2_counters(tmp_path, nested):
+    # this host runs cgroup v1; the v2 layout is checked on a fake /sys/fs/cgroup
+    supervise = _supervisor_module()
+    root, proc = tmp_path / "cgroup", tmp_path / "proc_self_cgroup"
+    unified = root / nested.lstrip("/")
+    proc.write_text(f"0::{nested}\n")
+    _files(root, {"cgroup.controllers": "cpu memory pids\n"})
+    _files(unified, {
+        "memory.events": "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\n",
+        "memory.peak": "268435456\n",
+        "pids.events": "max 3\n",
+    })
+    assert supervise._cgroup_counters(str(root), str(proc)) == {
+        "cgroup": 2, "memory_peak": 268435456, "oom_kill": 1, "memory_max_hits": 7,
+        "pids_max_hits": 3,
+    }
+    (unified / "memory.peak").unlink()  # kernels before 5.19 have no memory.peak
+    assert supervise._cgroup_counters(str(root), str(proc))["memory_peak"] is None
+
+
+def test_supervisor_reads_cgroup_v1_counters_from_nested_controllers(tmp_path):
+    supervise = _supervisor_module()
+    root, proc = tmp_path / "cgroup", tmp_path / "proc_self_cgroup"
+    proc.write_text("12:pids:/docker/abc\n9:memory:/docker/abc\n1:name=systemd:/docker/abc\n")
+    _files(root, {
+        "memory/docker/abc/memory.max_usage_in_bytes": "1048576\n",
+        "memory/docker/abc/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        "memory/docker/abc/memory.failcnt": "5\n",
+        "pids/docker/abc/pids.events": "max 4\n",
+        "memory/memory.max_usage_in_bytes": "999\n",  # the host's: must not be read
+    })
+    assert supervise._cgroup_counters(str(root), str(proc)) == {
+        "cgroup": 1, "memory_peak": 1048576, "oom_kill": 2, "memory_max_hits": 5,
+        "pids_max_hits": 4,
+    }

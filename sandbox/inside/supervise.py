@@ -187,11 +187,15 @@ def copy_tree(source: str, target: str) -> int:
     return 0
 
 
-def _cgroup_dir(controller: str | None) -> str:
+CGROUP_ROOT = "/sys/fs/cgroup"
+PROC_CGROUP = "/proc/self/cgroup"
+
+
+def _cgroup_dir(controller: str | None, root: str = CGROUP_ROOT, proc: str = PROC_CGROUP) -> str:
     """The container's cgroup directory for a v1 controller, or the v2 unified one (None)."""
-    base = "/sys/fs/cgroup" if controller is None else f"/sys/fs/cgroup/{controller}"
+    base = root if controller is None else os.path.join(root, controller)
     try:
-        with open("/proc/self/cgroup", encoding="utf-8") as handle:
+        with open(proc, encoding="utf-8") as handle:
             lines = handle.read().splitlines()
     except OSError:
         return base
@@ -252,20 +256,21 @@ def cgroup_stats() -> dict[str, object]:
     return stats
 
 
-def _cgroup_counters() -> dict[str, object]:
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # cgroup v2
-        root = _cgroup_dir(None)
-        events = _read_keyed(os.path.join(root, "memory.events"))
-        pids_events = _read_keyed(os.path.join(root, "pids.events"))
+def _cgroup_counters(root: str = CGROUP_ROOT, proc: str = PROC_CGROUP) -> dict[str, object]:
+    """The counters from cgroup v2 (unified) or v1 files under ``root``."""
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):  # cgroup v2
+        unified = _cgroup_dir(None, root, proc)
+        events = _read_keyed(os.path.join(unified, "memory.events"))
+        pids_events = _read_keyed(os.path.join(unified, "pids.events"))
         return {
             "cgroup": 2,
-            "memory_peak": _read_int(os.path.join(root, "memory.peak")),
+            "memory_peak": _read_int(os.path.join(unified, "memory.peak")),
             "oom_kill": events.get("oom_kill"),
             "memory_max_hits": events.get("max"),
             "pids_max_hits": pids_events.get("max"),
         }
-    memory = _cgroup_dir("memory")
-    pids = _cgroup_dir("pids")
+    memory = _cgroup_dir("memory", root, proc)
+    pids = _cgroup_dir("pids", root, proc)
     oom_control = _read_keyed(os.path.join(memory, "memory.oom_control"))
     return {
         "cgroup": 1,
