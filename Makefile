@@ -41,7 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff check harness graders sandbox tests bench
 
 bench: image
-	$(PY) bench/run_benchmarks.py
+	$(PY) bench/run_benchmarks.py --serial-comparison
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

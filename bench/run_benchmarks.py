@@ -1,6 +1,6 @@
 """Grading benchmarks (issues 4 and 6): stage split, overhead versus a bare run, batch scaling.
 
-    make bench                                   # = .venv/bin/python bench/run_benchmarks.py
+    make bench      # = .venv/bin/python bench/run_benchmarks.py --serial-comparison (~10 min)
     .venv/bin/python bench/run_benchmarks.py --quick          # smoke run, docs left alone
     .venv/bin/python bench/run_benchmarks.py [--submissions 20] [--jobs 2] [--no-write]
         [--skip stages,overhead,batch] [--rounds 2] [--serial-comparison]
