@@ -131,11 +131,16 @@ def _mem_total_mb() -> int:
     return 4096
 
 
+def _sandboxes_by_cpu(assignment: Assignment) -> int:
+    """How many of the assignment's sandboxes (``limits.cpus`` each) the CPUs can run at once."""
+    cpus = os.cpu_count() or 1
+    return max(1, int(cpus // max(1.0, math.ceil(assignment.spec.limits.cpus))))
+
+
 def default_jobs(assignment: Assignment) -> int:
     """As many sandboxes at once as the machine's CPUs and memory allow for this assignment."""
     limits = assignment.spec.limits
-    cpus = os.cpu_count() or 1
-    by_cpu = max(1, int(cpus // max(1.0, math.ceil(limits.cpus))))
+    by_cpu = _sandboxes_by_cpu(assignment)
     # Each submission runs two containers side by side (run and checks), each with the limit.
     by_mem = max(1, int((_mem_total_mb() * 0.8) // max(1, 2 * limits.memory_mb)))
     return max(1, min(by_cpu, by_mem))
@@ -149,9 +154,7 @@ def sandbox_slots(jobs: int, assignment: Assignment) -> int:
     checks containers side by side; the memory budget of :func:`default_jobs`). On 2 CPUs: 2
     at -j 1, 3 at -j 2 (measured against 2 and 4 in docs/benchmarks.md).
     """
-    cpus = os.cpu_count() or 1
-    by_cpu = max(1, int(cpus // max(1.0, math.ceil(assignment.spec.limits.cpus))))
-    return max(jobs, min(2 * jobs, by_cpu + 1))
+    return max(jobs, min(2 * jobs, _sandboxes_by_cpu(assignment) + 1))
 
 
 def _unique_names(sources: Sequence[Path]) -> list[str]:
@@ -243,7 +246,7 @@ def grade_batch(
             stage(item.name, "harness_error")
             return item
 
-    with ThreadPoolExecutor(max_workers=max(1, n_jobs), thread_name_prefix="grade") as pool:
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="grade") as pool:
         futures = [pool.submit(safe_work, item) for item in items]
         for future in as_completed(futures):
             future.result()

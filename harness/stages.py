@@ -36,6 +36,7 @@ Artifacts layout under ``work_dir``::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -301,7 +302,6 @@ class SandboxSlots:
     def __init__(self, count: int):
         if count < 1:
             raise ValueError("a batch needs at least one sandbox slot")
-        self.count = count
         self._semaphore = threading.BoundedSemaphore(count)
 
     def __enter__(self) -> Self:
@@ -573,9 +573,7 @@ def execute_stages(
     # The run and the checks containers are independent (separate mounts, separate outputs):
     # running them side by side makes a submission's wall time the longer of the two, not the sum.
     def in_slot(part: Callable[[], Any]) -> Any:
-        if slots is None:
-            return part()
-        with slots:
+        with slots or contextlib.nullcontext():
             return part()
 
     with ThreadPoolExecutor(max_workers=max(1, len(parts)), thread_name_prefix="stage") as pool:

@@ -224,23 +224,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[done:]
 
 
+def _not_empty(dest: Path) -> ValueError:
+    return ValueError(f"copy-out destination {dest} is not empty; pass a new or empty folder")
+
+
 def check_dest(dest: Path) -> None:
     """Raise ValueError unless ``dest`` can receive a copy-out (absent, or an empty folder)."""
     if dest.is_symlink():
         raise ValueError(f"copy-out destination {dest} is a symbolic link; pass a real folder")
     if dest.is_dir() and any(dest.iterdir()):
-        raise ValueError(f"copy-out destination {dest} is not empty; pass a new or empty folder")
+        raise _not_empty(dest)
 
 
 def _prepare_dest(dest: Path) -> int:
     """Create ``dest`` (0755) if missing; refuse a link or a non-empty folder. Returns a dir fd."""
-    if dest.is_symlink():
-        raise ValueError(f"copy-out destination {dest} is a symbolic link; pass a real folder")
+    check_dest(dest)
     dest.mkdir(parents=True, exist_ok=True, mode=0o755)
     fd = os.open(dest, _O_DIR)
-    if os.listdir(fd):
+    if os.listdir(fd):  # again through the descriptor: the folder may have changed meanwhile
         os.close(fd)
-        raise ValueError(f"copy-out destination {dest} is not empty; pass a new or empty folder")
+        raise _not_empty(dest)
     return fd
 
 

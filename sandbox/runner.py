@@ -959,11 +959,8 @@ class SandboxSession:
         """The copy-out, and with ``read_stats`` the counters read right after it (or None)."""
         if self._dead_reason is not None or not self._alive():
             why = self._dead_reason or "it stopped"
-            report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
-            report.error = (
-                f"/output could not be collected: the container was removed because {why}"
-            )
-            return report, None
+            error = f"/output could not be collected: the container was removed because {why}"
+            return _nothing_copied(dest, error), None
         try:
             return self._copy_out(dest, read_stats)
         except ValueError:
@@ -979,9 +976,7 @@ class SandboxSession:
         try:
             exec_id, stream = self._start_exec(argv, self._exec_env({}))
         except _DOCKER_ERRORS as exc:
-            report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
-            report.error = f"cannot start the copy-out: {_one_line(exc)}"
-            return report, None
+            return _nothing_copied(dest, f"cannot start the copy-out: {_one_line(exc)}"), None
         watchdog = threading.Timer(COPY_TIMEOUT_S, stream.close)
         watchdog.daemon = True
         watchdog.start()
@@ -1027,6 +1022,13 @@ def _drain(reader: _StdoutReader, *, limit: int) -> None:
 class _EmptyStream:
     def read(self, size: int = -1) -> bytes:
         return b""
+
+
+def _nothing_copied(dest: Path, error: str) -> CopyReport:
+    """A failed copy-out's report; ``dest`` is still created empty, as a copy-out would."""
+    report = extract_tar_stream(_EmptyStream(), dest, max_bytes=1, max_files=1)
+    report.error = error
+    return report
 
 
 class _StdoutReader:
