@@ -13,10 +13,13 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
-from copydetect import CodeFingerprint, compare_files
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # copydetect pulls in matplotlib: imported only when comparing
+    from copydetect import CodeFingerprint
 
 NOISE_K = 25  # tokens per k-gram: shorter matches are noise
 WINDOW = 4  # winnowing window (guarantees matches of NOISE_K + WINDOW - 1 tokens are found)
@@ -74,6 +77,8 @@ def collect_code(root: Path, name: str) -> CodeDocument:
 
 
 def _fingerprint(doc: CodeDocument, boilerplate: list[int]) -> CodeFingerprint:
+    from copydetect import CodeFingerprint  # slow (matplotlib): only when comparing
+
     return CodeFingerprint(
         f"{doc.name}.py",
         NOISE_K,
@@ -114,6 +119,8 @@ def compare_documents(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[SimilarityPair]:
     """Pairwise comparison of ``documents`` and of each against the ``public`` solutions."""
+    from copydetect import compare_files  # slow (matplotlib): only when comparing
+
     plate = list(boilerplate)
     prints = {d.name: _fingerprint(d, plate) for d in documents if d.text.strip()}
     public_prints = {d.name: _fingerprint(d, plate) for d in public if d.text.strip()}
