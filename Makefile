@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TAKEHOME := $(VENV)/bin/takehome
 OUT ?= out/demo
 
-.PHONY: setup engine image demo test test-fast lint browser bench clean
+.PHONY: setup engine image demo test test-fast lint browser bench validity clean
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ lint: setup
 
 bench: image
 	$(PY) bench/run_benchmarks.py --serial-comparison
+
+# Agreement with expert reviewers on the real-submission corpus (docs/validity.md); no Docker.
+validity: setup
+	$(PY) bench/validity.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
