@@ -442,8 +442,11 @@ class HeldoutMetricsGrader:
         """Validate predictions, compute metrics + CI, map the primary metric to [0, 1]."""
         artifacts = context.artifacts
         if artifacts is None:
+            # takehome screen: there is no assignment, hence no held-out set at all.
+            reason = getattr(context.assignment, "no_heldout_reason", None)
             return GraderResult.not_applicable_result(
-                NAME, VERSION, "Submission code was not run (--no-run): no held-out predictions."
+                NAME, VERSION,
+                reason or "Submission code was not run (--no-run): no held-out predictions."
             )
         run = artifacts.stages.get("run")
         if run is not None and run.verdict == "sandbox_error":

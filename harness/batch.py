@@ -21,7 +21,7 @@ from pathlib import Path
 from harness.assignment import Assignment
 from harness.errors import SubmissionRejected
 from harness.fingerprint import harness_build
-from harness.intake import ingest
+from harness.intake import Snapshot, ingest
 from harness.overrides import OverridesFile, apply_overrides, load_overrides, overrides_path_for
 from harness.pipeline import GradedSubmission, GradeSettings, grade_snapshot, grade_submission
 from harness.result import GradingResult, attach_similarity
@@ -181,8 +181,13 @@ def grade_batch(
     public_solutions: Path | None = None,
     similarity_threshold: float | None = None,
     on_stage: StageCallback | None = None,
+    assignment_for: Callable[[Snapshot], Assignment] | None = None,
 ) -> BatchOutcome:
-    """Grade ``sources`` into ``out_dir`` (reports, index, summary.csv, results.sqlite)."""
+    """Grade ``sources`` into ``out_dir`` (reports, index, summary.csv, results.sqlite).
+
+    ``assignment_for`` gives each ingested submission its own task context (``takehome
+    screen``: inferred from the submission); its ``content_hash()`` is part of the store key.
+    """
     from harness.report import render_index, render_reports
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +215,9 @@ def grade_batch(
             item.seconds = time.monotonic() - started
             return item
         item.snapshot_root = snapshot.root
-        key = ResultKey(snapshot.content_hash, a_hash, r_hash,
+        task = assignment_for(snapshot) if assignment_for is not None else assignment
+        key = ResultKey(snapshot.content_hash, task.content_hash() if task is not assignment
+                        else a_hash, r_hash,
                         settings.image_digest or "static", harness_build())
         stored = None if force else store.get(key)
         work_dir = work_root / "runs" / snapshot.content_hash[:16]
@@ -221,7 +228,7 @@ def grade_batch(
             stage(item.name, "cached")
         else:
             graded: GradedSubmission = grade_snapshot(
-                snapshot, assignment, rubric, settings, work_dir,
+                snapshot, task, rubric, settings, work_dir,
                 progress=lambda s: stage(item.name, s), source_display=item.source.name,
                 slots=slots,
             )

@@ -115,6 +115,32 @@ def grade_cmd(assignment: str, submissions: tuple[Path, ...], out_dir: Path, for
                    public_solutions=public_solutions))
 
 
+@main.command("screen")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "out_dir", default="out", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for reports, index and results store.")
+@click.option("--format", "formats", default="html,json,md", show_default=True,
+              help="Report formats: html, json, md, gradescope (comma separated).")
+@click.option("--blind", is_flag=True, help="Hide names, emails and git authors in reports.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once (default: what CPUs and memory allow).")
+@click.option("--force", is_flag=True, help="Regrade submissions already in the results store.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the (single) submission's result JSON to this path.")
+def screen_cmd(submissions: tuple[Path, ...], out_dir: Path, formats: str, blind: bool,
+               jobs: int | None, force: bool, json_out: Path | None) -> None:
+    """Grade SUBMISSIONS statically without an assignment (task inferred from each one).
+
+    For repositories that answer no bundled assignment (e.g. a candidate's public ML project):
+    the target, task type and class balance are inferred from the code, data and README;
+    candidate code is never run and Docker is not needed.
+    """
+    from harness.screen import screen
+
+    sys.exit(screen(list(submissions), out_dir=out_dir, formats=formats, blind=blind,
+                    jobs=jobs, force=force, json_out=json_out))
+
+
 @main.command("check")
 @click.argument("assignment")
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))

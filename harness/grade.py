@@ -104,7 +104,7 @@ def print_summary(outcome: BatchOutcome, console: Console) -> None:
         console.print(f"index: {outcome.index_html}")
 
 
-def _console() -> Console:
+def progress_console() -> Console:
     """Progress and tables go to stderr; wide enough for paths when it is not a terminal."""
     return Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
@@ -113,7 +113,7 @@ def grade(assignment_name: str, submissions: list[Path], *, out_dir: Path, forma
           blind: bool = False, jobs: int | None = None, force: bool = False, run: bool = True,
           json_out: Path | None = None, public_solutions: Path | None = None) -> int:
     """Grade submissions; returns the exit code (0 graded, 1 some rejected/failed, 4 harness fault)."""
-    console = _console()
+    console = progress_console()
     assignment = load_assignment(assignment_name)
     fmt = parse_formats(formats)
     sources = expand_sources(submissions)
@@ -123,6 +123,11 @@ def grade(assignment_name: str, submissions: list[Path], *, out_dir: Path, forma
     outcome = run_batch_with_progress(assignment, sources, out_dir, settings, console,
                                       jobs=jobs, force=force, formats=fmt, blind=blind,
                                       public_solutions=public_solutions)
+    return finish_batch(outcome, console, json_out)
+
+
+def finish_batch(outcome: BatchOutcome, console: Console, json_out: Path | None) -> int:
+    """Print the summary, write ``--json`` and return the batch's exit code."""
     print_summary(outcome, console)
     if json_out is not None:
         results = [i.result.model_dump(mode="json") for i in outcome.items if i.result]
@@ -139,7 +144,7 @@ def grade(assignment_name: str, submissions: list[Path], *, out_dir: Path, forma
 
 def demo(out_dir: Path, jobs: int | None = None) -> int:
     """Grade every bundled assignment's examples as a batch; print where the reports are."""
-    console = _console()
+    console = progress_console()
     root = repo_root() / "assignments"
     indexes: list[tuple[str, Path]] = []
     code = EXIT_OK

@@ -52,12 +52,41 @@ class SubmissionInfo(_Model):
     files: int = 0
 
 
+class InferenceEvidence(_Model):
+    """Where one inferred fact of a screening task context came from."""
+
+    field: str
+    value: Any = None
+    source: str  # code | data | config | text
+    path: str = ""
+    cell: int | None = None
+    line: int | None = None
+    excerpt: str = ""
+
+
+class TaskContextInfo(_Model):
+    """A task context inferred from the submission (``takehome screen``); None values: unknown."""
+
+    inferred: bool = True
+    target: str | None = None
+    task_type: str | None = None
+    positive_class: int | str | None = None
+    classes: list[int | str] | None = None
+    id_column: str | None = None
+    class_shares: dict[str, float] | None = None
+    stated_minority_share: float | None = None
+    data_file: str | None = None
+    evidence: list[InferenceEvidence] = Field(default_factory=list)
+    not_judged: list[str] = Field(default_factory=list)
+
+
 class AssignmentInfo(_Model):
-    """The assignment the submission answers."""
+    """The assignment the submission answers (``task_context``: inferred, when screening)."""
 
     slug: str
     title: str
     content_hash: str = ""
+    task_context: TaskContextInfo | None = None
 
 
 class RunInfo(_Model):
@@ -197,7 +226,9 @@ def assignment_info(assignment: Any) -> AssignmentInfo:
     if isinstance(assignment, AssignmentInfo):
         return assignment
     spec = assignment.spec
-    return AssignmentInfo(slug=spec.slug, title=spec.title, content_hash=assignment.content_hash())
+    inferred = getattr(assignment, "inferred_context", None)
+    return AssignmentInfo(slug=spec.slug, title=spec.title, content_hash=assignment.content_hash(),
+                          task_context=TaskContextInfo(**inferred()) if callable(inferred) else None)
 
 
 def build_result(

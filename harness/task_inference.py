@@ -1,0 +1,671 @@
+"""Infer a submission's task context (target, task type, class balance) from the submission.
+
+``takehome screen`` grades submissions that belong to no bundled assignment (a candidate's
+public repository, say). The graders still need to know the label column, whether the task is
+classification or regression and how imbalanced the classes are; this module reads them from
+the submission itself, statically (nothing is executed, every read is capped):
+
+* the **target** from the code (``y = df["c"]``, ``X, y = df.drop("c", axis=1), df["c"]``,
+  ``train_test_split(X, df["c"])``, ``stratify=df["c"]``, ``target = "c"`` then ``df[target]``,
+  ``X = df.drop(columns=["c"])``), from a config file (``target: c``) or from a sentence of the
+  README or a markdown cell (``the target variable is `c` ``);
+* the **task type** from the estimators, metrics and objectives the code uses, and binary vs
+  multiclass from the data (number of distinct labels) or from the code (``[:, 1]`` on
+  ``predict_proba``, ``average="macro"``, ``multi_class=``);
+* the **class shares** from a small data file the submission ships that has the target column
+  (``train_csv`` then points at it), else a share the text states (``1.6% fraud``) as
+  ``stated_minority_share``;
+* the **id column** when the data has an obviously named, unique column.
+
+Whatever cannot be inferred stays None. :class:`InferredTask` has the shape graders read from a
+bundled :class:`harness.assignment.Assignment` (``spec.target``, ``spec.task_type``, ``train_csv``
+...), plus the evidence of every inference for the report.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import stat
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders.artifacts import read_csv_capped, read_text_capped
+from graders.source import (
+    CodeUnit,
+    SubmissionSource,
+    dotted_name,
+    excerpt_of,
+    import_aliases,
+    iter_trees,
+    load_source,
+)
+from harness.assignment import Limits, SubmissionContract
+
+INFERENCE_VERSION = "1"
+SCREEN_SLUG = "screen"
+SCREEN_TITLE = "Screening (no assignment)"
+NO_HELDOUT_REASON = "no held-out set: screening"
+
+MAX_DATA_BYTES = 5_000_000  # data files larger than this are not read for class shares
+MAX_DATA_ROWS = 200_000
+MAX_DATA_FILES = 40  # data files considered per submission
+MAX_CONFIG_BYTES = 200_000
+MAX_CLASSES = 20  # more distinct labels than this: not a classification target
+DATA_SUFFIXES = (".csv",)
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")
+SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "__MACOSX",
+                          "build", "dist", "mlruns"})
+
+# Names a label vector is usually bound to.
+_Y_NAME = re.compile(r"^(y|Y)(_?(train|trn|all|full|data|raw|true|tr|dev))?$|^(target|labels?)$")
+# Names a feature matrix is usually bound to.
+_X_NAME = re.compile(r"^(X|x)(_?(train|trn|all|full|data|raw|tr|dev))?$|^features?$")
+# Names a target column name is usually bound to (``TARGET = "churn"``).
+_TARGET_CONST = re.compile(r"^(target|label|y)(_?(col|column|name|var|variable|feature))?$",
+                           re.IGNORECASE)
+_ID_NAME = re.compile(r"(^id$|^.*_id$|^.*Id$|^.*ID$|^id_)")
+
+_CONFIG_TARGET = re.compile(
+    r"""^\s*["']?(?:target|target_col(?:umn)?|target_name|target_variable|label_col(?:umn)?|
+    label|y_col(?:umn)?)["']?\s*[:=]\s*["']?([A-Za-z_][\w.\- ]{0,60}?)["']?\s*,?\s*$""",
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+_TEXT_TARGET = re.compile(
+    r"""(?:target|label|dependent)\s+(?:variable|column|feature|label)?\s*(?:\([^)]{0,40}\)\s*)?
+    (?:is|:|=|will\s+be|named|called)\s*[`'"*]+([A-Za-z_][\w\-]{0,60})[`'"*]+""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_SHARE = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d+)?)\s?%")
+_SHARE_CONTEXT = re.compile(
+    r"imbalanc|minority|positive|rare|skew|only|fraud|churn|default|class|of (?:all|the) "
+    r"(?:transactions|customers|samples|records|rows|cases|data)",
+    re.IGNORECASE,
+)
+
+CLASSIFIER_WORDS = ("Classifier", "LogisticRegression", "SVC", "NaiveBayes", "GaussianNB",
+                    "BernoulliNB", "MultinomialNB", "LinearDiscriminantAnalysis",
+                    "RidgeClassifier", "Perceptron", "IsolationForest")
+REGRESSOR_WORDS = ("Regressor", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "SVR",
+                   "BayesianRidge", "HuberRegressor", "PoissonRegressor", "TweedieRegressor")
+CLASSIFICATION_METRICS = frozenset({
+    "roc_auc_score", "f1_score", "accuracy_score", "precision_score", "recall_score",
+    "confusion_matrix", "classification_report", "average_precision_score", "roc_curve",
+    "precision_recall_curve", "balanced_accuracy_score", "matthews_corrcoef", "log_loss",
+    "fbeta_score", "ConfusionMatrixDisplay", "RocCurveDisplay", "PrecisionRecallDisplay",
+    "cohen_kappa_score", "brier_score_loss",
+})
+REGRESSION_METRICS = frozenset({
+    "mean_squared_error", "mean_absolute_error", "r2_score", "root_mean_squared_error",
+    "mean_absolute_percentage_error", "median_absolute_error", "explained_variance_score",
+    "mean_squared_log_error",
+})
+_CLASSIFICATION_STRINGS = re.compile(r"^(binary:\w+|multi:\w+|binary|multiclass|"
+                                     r"roc_auc|f1(_\w+)?|accuracy|average_precision|"
+                                     r"precision|recall|balanced_accuracy|Logloss|AUC)$")
+_MULTICLASS_STRINGS = re.compile(r"^(multi:\w+|multiclass|multi_logloss|MultiClass|"
+                                 r"f1_macro|f1_weighted|f1_micro|ovr|ovo)$")
+_REGRESSION_STRINGS = re.compile(r"^(reg:\w+|regression|rmse|mae|r2|neg_mean_squared_error|"
+                                 r"neg_root_mean_squared_error|neg_mean_absolute_error|RMSE)$")
+
+
+@dataclass(frozen=True)
+class Inference:
+    """One inferred fact and where it came from (``source``: code, data, config or text)."""
+
+    field: str
+    value: Any
+    source: str
+    path: str = ""
+    cell: int | None = None
+    line: int | None = None
+    excerpt: str = ""
+
+
+@dataclass(frozen=True)
+class InferredSpec:
+    """The part of an assignment spec graders read; unknown facts are None, never placeholders."""
+
+    target: str | None = None
+    task_type: str | None = None
+    positive_class: Any = None
+    classes: list[Any] | None = None
+    id_column: str | None = None
+    slug: str = SCREEN_SLUG
+    title: str = SCREEN_TITLE
+    metrics: tuple[str, ...] = ()
+    primary_metric: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    rubric: str = "ml-take-home"
+    submission: SubmissionContract = field(default_factory=SubmissionContract)
+    starter_code: tuple[str, ...] = ()
+    time_budget_hours: float | None = None
+
+    @property
+    def is_classification(self) -> bool | None:
+        """True/False when the task type is known, None otherwise."""
+        return None if self.task_type is None else self.task_type != "regression"
+
+
+@dataclass(frozen=True)
+class InferredTask:
+    """A task context inferred from one submission, shaped like an ``Assignment`` for graders.
+
+    There is no held-out set and no assignment folder: ``hidden_labels_csv`` is None and
+    ``root`` is the submission's snapshot.
+    """
+
+    spec: InferredSpec
+    root: Path
+    train_csv: Path | None = None
+    class_shares: dict[str, float] | None = None
+    stated_minority_share: float | None = None
+    evidence: tuple[Inference, ...] = ()
+    not_judged: tuple[str, ...] = ()
+    screening: bool = True
+    no_heldout_reason: str = NO_HELDOUT_REASON
+    hidden_labels_csv: None = None
+    hidden_features_csv: None = None
+    sample_test_features_csv: None = None
+
+    def inferred_context(self) -> dict[str, Any]:
+        """The inferred context as plain JSON data (for the result and the cache key)."""
+        train = None
+        if self.train_csv is not None:
+            try:
+                train = self.train_csv.relative_to(self.root).as_posix()
+            except ValueError:
+                train = self.train_csv.name
+        return {
+            "inferred": True,
+            "target": self.spec.target,
+            "task_type": self.spec.task_type,
+            "positive_class": _jsonable(self.spec.positive_class),
+            "classes": [_jsonable(c) for c in self.spec.classes] if self.spec.classes else None,
+            "id_column": self.spec.id_column,
+            "class_shares": self.class_shares,
+            "stated_minority_share": self.stated_minority_share,
+            "data_file": train,
+            "evidence": [asdict(e) | {"value": _jsonable(e.value)} for e in self.evidence],
+            "not_judged": list(self.not_judged),
+        }
+
+    def content_hash(self) -> str:
+        """A hash of the inferred context: part of the results-store key."""
+        payload = json.dumps({"version": INFERENCE_VERSION, **self.inferred_context()}, sort_keys=True,
+                             default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def screening_task(root: Path) -> InferredTask:
+    """The context when nothing is known (a rejected submission)."""
+    return InferredTask(spec=InferredSpec(), root=root,
+                        not_judged=("target", "task type", "class balance"))
+
+
+# --------------------------------------------------------------------------- code walking
+
+
+@dataclass
+class _Votes:
+    """Weighted votes for candidate values, each with its first evidence."""
+
+    weights: Counter = field(default_factory=Counter)
+    first: dict[Any, Inference] = field(default_factory=dict)  # value -> its strongest evidence
+    _strongest: dict[Any, float] = field(default_factory=dict)
+
+    def add(self, value: Any, weight: float, evidence: Inference) -> None:
+        self.weights[value] += weight
+        if weight > self._strongest.get(value, 0.0):
+            self._strongest[value] = weight
+            self.first[value] = evidence
+
+    def best(self) -> tuple[Any, Inference] | None:
+        if not self.weights:
+            return None
+        order = list(self.first)  # first-seen order breaks ties deterministically
+        value = max(order, key=lambda v: (self.weights[v], -order.index(v)))
+        return value, self.first[value]
+
+
+def _code_evidence(field_name: str, value: Any, unit: CodeUnit, node: ast.AST) -> Inference:
+    line = getattr(node, "lineno", 1) or 1
+    return Inference(field_name, value, "code", unit.path, unit.cell, line,
+                     excerpt_of(unit, line))
+
+
+def _string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` bindings whose name looks like a target name."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
+                and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found.setdefault(target.id, node.value.value)
+    return found
+
+
+def _key_of(node: ast.AST, constants: dict[str, str]) -> list[str]:
+    """Column names selected by a subscript key: ``"c"``, ``["c"]``, ``TARGET``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name) and node.id in constants and _TARGET_CONST.match(node.id):
+        return [constants[node.id]]
+    if isinstance(node, ast.List | ast.Tuple):
+        keys = [k for element in node.elts for k in _key_of(element, constants)]
+        return keys if len(keys) == len(node.elts) else []
+    return []
+
+
+def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
+    """Columns an expression selects: ``df["c"]``, ``df.c``-free, ``df.pop("c")``, ``df.loc[:, "c"]``.
+
+    Selections inside a ``.drop(...)`` call are ignored (those are features being removed).
+    """
+    found: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "drop":
+            visit(node.func.value)
+            return
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if isinstance(key, ast.Tuple) and len(key.elts) == 2:  # .loc[:, "c"]
+                key = key.elts[1]
+            keys = _key_of(key, constants)
+            if len(keys) == 1:
+                found.append(keys[0])
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "pop" and node.args:
+            found.extend(_key_of(node.args[0], constants)[:1])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(expr)
+    return found
+
+
+def _dropped_columns(expr: ast.AST, constants: dict[str, str]) -> list[str] | None:
+    """Columns removed by ``df.drop("c", axis=1)`` / ``df.drop(columns=[...])``, else None."""
+    for node in ast.walk(expr):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "drop"):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        if "columns" in keywords:
+            return _key_of(keywords["columns"], constants) or None
+        axis = keywords.get("axis")
+        by_columns = (isinstance(axis, ast.Constant) and axis.value in (1, "columns")) or (
+            len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value in (1, "columns"))
+        if by_columns and node.args:
+            return _key_of(node.args[0], constants) or None
+    return None
+
+
+def _assign_pairs(stmt: ast.Assign) -> list[tuple[str, ast.AST]]:
+    """``(name, value)`` pairs of an assignment, including ``X, y = a, b``."""
+    pairs: list[tuple[str, ast.AST]] = []
+    for target in stmt.targets:
+        if isinstance(target, ast.Name):
+            pairs.append((target.id, stmt.value))
+        elif isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple) \
+                and len(target.elts) == len(stmt.value.elts):
+            pairs.extend((t.id, v) for t, v in zip(target.elts, stmt.value.elts)
+                         if isinstance(t, ast.Name))
+    return pairs
+
+
+def _target_votes(source: SubmissionSource) -> _Votes:
+    """Votes for the target column from the code's data path."""
+    votes = _Votes()
+    for unit, tree in iter_trees(source):
+        constants = _string_constants(tree)
+        for name, value in constants.items():
+            if _TARGET_CONST.match(name) and re.match(r"^[A-Za-z_][\w\- .]{0,60}$", value):
+                node = next((n for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                             and any(isinstance(t, ast.Name) and t.id == name
+                                     for t in n.targets)), tree)
+                votes.add(value, 2.0, _code_evidence("target", value, unit, node))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                for name, value in _assign_pairs(node):
+                    if _Y_NAME.match(name):
+                        columns = set(_selected_columns(value, constants))
+                        if len(columns) == 1:
+                            column = columns.pop()
+                            votes.add(column, 3.0, _code_evidence("target", column, unit, node))
+                    elif _X_NAME.match(name):
+                        dropped = _dropped_columns(value, constants)
+                        if dropped:
+                            weight = 1.5 / len(dropped)
+                            for column in dropped:
+                                votes.add(column, weight,
+                                          _code_evidence("target", column, unit, node))
+            elif isinstance(node, ast.Call):
+                _call_votes(node, unit, constants, votes)
+    return votes
+
+
+def _call_votes(call: ast.Call, unit: CodeUnit, constants: dict[str, str], votes: _Votes) -> None:
+    """``stratify=df["c"]``, ``train_test_split(X, df["c"])`` and ``.fit(X, df["c"])``."""
+    name = dotted_name(call.func) or ""
+    last = name.rsplit(".", 1)[-1]
+    for keyword in call.keywords:
+        if keyword.arg in ("stratify", "y"):
+            for column in set(_selected_columns(keyword.value, constants)):
+                votes.add(column, 2.0, _code_evidence("target", column, unit, call))
+    if last in ("train_test_split", "fit", "cross_val_score", "cross_validate") \
+            and len(call.args) >= 2:
+        for column in set(_selected_columns(call.args[1], constants)):
+            votes.add(column, 2.0, _code_evidence("target", column, unit, call))
+
+
+# --------------------------------------------------------------------------- task type
+
+
+def _task_signals(source: SubmissionSource) -> tuple[_Votes, _Votes]:
+    """Votes for classification vs regression, and for binary vs multiclass, from the code."""
+    kind = _Votes()
+    arity = _Votes()
+    aliases = import_aliases(source)
+    for unit, tree in iter_trees(source):
+        table = aliases.get(unit.path, {})
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = dotted_name(node.func) or ""
+                last = name.rsplit(".", 1)[-1]
+                last = table.get(last, last).rsplit(".", 1)[-1]
+                if last in CLASSIFICATION_METRICS or any(w in last for w in CLASSIFIER_WORDS):
+                    kind.add("classification", 1.0, _code_evidence("task_type", last, unit, node))
+                elif last in REGRESSION_METRICS or (
+                        any(w in last for w in REGRESSOR_WORDS) and "Classifier" not in last):
+                    kind.add("regression", 1.0, _code_evidence("task_type", last, unit, node))
+                for keyword in node.keywords:
+                    _arity_keyword(keyword, unit, node, arity)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if _MULTICLASS_STRINGS.match(text):
+                    arity.add("multiclass", 1.0, _code_evidence("task_type", text, unit, node))
+                if _CLASSIFICATION_STRINGS.match(text):
+                    kind.add("classification", 0.5, _code_evidence("task_type", text, unit, node))
+                elif _REGRESSION_STRINGS.match(text):
+                    kind.add("regression", 0.5, _code_evidence("task_type", text, unit, node))
+            elif isinstance(node, ast.Subscript) and _is_positive_column(node):
+                arity.add("binary", 1.0, _code_evidence("task_type", "[:, 1]", unit, node))
+    return kind, arity
+
+
+def _arity_keyword(keyword: ast.keyword, unit: CodeUnit, call: ast.Call, arity: _Votes) -> None:
+    value = keyword.value
+    if not isinstance(value, ast.Constant):
+        return
+    if keyword.arg == "average" and value.value in ("macro", "weighted", "micro"):
+        arity.add("multiclass", 0.5, _code_evidence("task_type", f"average={value.value}",
+                                                     unit, call))
+    elif keyword.arg == "average" and value.value == "binary" or keyword.arg == "pos_label":
+        arity.add("binary", 1.0, _code_evidence("task_type", keyword.arg, unit, call))
+    elif keyword.arg == "multi_class" and value.value in ("ovr", "ovo"):
+        arity.add("multiclass", 1.0, _code_evidence("task_type", "multi_class", unit, call))
+    elif keyword.arg == "num_class":
+        arity.add("multiclass", 1.0, _code_evidence("task_type", "num_class", unit, call))
+
+
+def _is_positive_column(node: ast.Subscript) -> bool:
+    """``proba[:, 1]``: the positive class's probability column."""
+    key = node.slice
+    return (isinstance(key, ast.Tuple) and len(key.elts) == 2
+            and isinstance(key.elts[0], ast.Slice)
+            and isinstance(key.elts[1], ast.Constant) and key.elts[1].value == 1)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _walk_files(root: Path, suffixes: tuple[str, ...], max_bytes: int, limit: int) -> list[Path]:
+    """Regular files under ``root`` with one of ``suffixes`` and at most ``max_bytes``, sorted."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and d not in SKIPPED_DIRS)
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.lower().endswith(suffixes):
+                continue
+            path = Path(dirpath) / name
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= max_bytes:
+                found.append(path)
+                if len(found) >= limit:
+                    return sorted(found)
+    return sorted(found)
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The first line of a csv split on commas (cheap; no full read)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(64_000)
+    except OSError:
+        return []
+    text = first.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+    return [part.strip().strip('"').strip() for part in text.split(",")]
+
+
+def _config_votes(root: Path, votes: _Votes) -> None:
+    """``target: churn`` in a small config file."""
+    for path in _walk_files(root, CONFIG_SUFFIXES, MAX_CONFIG_BYTES, 60):
+        text = read_text_capped(path, MAX_CONFIG_BYTES) or ""
+        for match in _CONFIG_TARGET.finditer(text):
+            value = match.group(1).strip()
+            line = text.count("\n", 0, match.start(1)) + 1
+            rel = path.relative_to(root).as_posix()
+            votes.add(value, 2.5, Inference("target", value, "config", rel, None, line,
+                                            match.group(0).strip()[:200]))
+
+
+def _text_votes(source: SubmissionSource, votes: _Votes) -> None:
+    """``The target variable is `churn` `` in the README or a markdown cell."""
+    for unit in source.markdown_units:
+        for match in _TEXT_TARGET.finditer(unit.text[:200_000]):
+            value = match.group(1)
+            line = unit.text.count("\n", 0, match.start()) + 1
+            votes.add(value, 1.0, Inference("target", value, "text", unit.path, unit.cell, line,
+                                            match.group(0).strip()[:200]))
+
+
+def _stated_share(source: SubmissionSource, target: str | None) -> Inference | None:
+    """A minority share the text states near an imbalance word ("only 1.6% are fraud")."""
+    units = sorted(source.markdown_units, key=lambda u: (u.cell is not None, u.path, u.cell or 0))
+    for unit in units:
+        text = unit.text[:200_000]
+        for match in _SHARE.finditer(text):
+            share = float(match.group(1)) / 100
+            if not 0 < share < 0.5:
+                continue
+            window = text[max(0, match.start() - 80): match.end() + 80]
+            hit = _SHARE_CONTEXT.search(window) or (target and target.lower() in window.lower())
+            if not hit:
+                continue
+            line = text.count("\n", 0, match.start()) + 1
+            excerpt = " ".join(window.split())[:200]
+            return Inference("stated_minority_share", round(share, 6), "text", unit.path,
+                             unit.cell, line, excerpt)
+    return None
+
+
+def _label_shares(root: Path, target: str) -> tuple[Path, dict[str, float]] | None:
+    """The first small data file with a ``target`` column, and the share of each label."""
+    files = [p for p in _walk_files(root, DATA_SUFFIXES, MAX_DATA_BYTES, MAX_DATA_FILES)
+             if target in _csv_header(p)]
+    files.sort(key=lambda p: ("train" not in p.name.lower(), "test" in p.name.lower(),
+                              p.relative_to(root).as_posix()))
+    for path in files:
+        frame = read_csv_capped(path, MAX_DATA_BYTES, MAX_DATA_ROWS, usecols=[target])
+        if frame is None or target not in frame.columns:
+            continue
+        values = frame[target].dropna().map(lambda v: str(v).strip())
+        values = values[values != ""]
+        counts = values.value_counts()
+        if len(counts) < 2:  # a file with one label (a test split, a filtered slice)
+            continue
+        return path, {str(k): round(float(v) / len(values), 6) for k, v in counts.items()}
+    return None
+
+
+def _numeric(values: list[str]) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        return None
+
+
+def _data_kind(shares: dict[str, float]) -> str:
+    """classification or regression, from the labels a data file holds."""
+    numbers = _numeric(list(shares))
+    if len(shares) > MAX_CLASSES:
+        return "regression" if numbers is not None else "unknown"
+    if numbers is not None and any(not n.is_integer() for n in numbers) and len(shares) > 5:
+        return "regression"
+    return "classification"
+
+
+def _label_value(text: str) -> Any:
+    """A label as the data holds it: an int when it is one, else the string."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else text
+
+
+def _id_column(root: Path, train: Path | None, target: str | None) -> str | None:
+    """An obviously named id column of the data file (``id``, ``customer_id``...) if unique."""
+    if train is None:
+        return None
+    for column in _csv_header(train):
+        if column and column != target and _ID_NAME.match(column):
+            frame = read_csv_capped(train, MAX_DATA_BYTES, MAX_DATA_ROWS, usecols=[column])
+            if frame is not None and len(frame) and frame[column].is_unique:
+                return column
+    return None
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def infer_task(root: Path) -> InferredTask:
+    """Infer the task context of the snapshot at ``root`` (deterministic, static, capped)."""
+    root = Path(root)
+    source = load_source(root)
+    evidence: list[Inference] = []
+    not_judged: list[str] = []
+
+    votes = _target_votes(source)
+    _config_votes(root, votes)
+    _text_votes(source, votes)
+    target, train, shares = _choose_target(root, votes, evidence)
+    if target is None:
+        not_judged.append("target: no label column found in the code, a config file or the text")
+
+    kind_votes, arity_votes = _task_signals(source)
+    task_type = _task_type(kind_votes, arity_votes, shares, evidence)
+    if task_type is None:
+        not_judged.append("task type: neither estimators, metrics nor the data tell "
+                          "classification from regression")
+
+    positive_class = classes = None
+    class_shares = None
+    if shares is not None and task_type in ("binary_classification",
+                                            "multiclass_classification"):
+        class_shares = dict(sorted(shares.items()))
+        classes = sorted((_label_value(k) for k in shares), key=str)
+        if task_type == "binary_classification" and len(shares) == 2:
+            positive_class = _label_value(min(shares, key=lambda k: (shares[k], k)))
+        evidence.append(Inference("class_shares", class_shares, "data",
+                                  train.relative_to(root).as_posix() if train else ""))
+
+    stated = None
+    if class_shares is None and task_type != "regression":
+        found = _stated_share(source, target)
+        if found is not None:
+            stated = float(found.value)
+            evidence.append(found)
+        else:
+            not_judged.append("class balance: no data file with the target and no stated share")
+    id_column = _id_column(root, train, target)
+    if id_column:
+        evidence.append(Inference("id_column", id_column, "data",
+                                  train.relative_to(root).as_posix() if train else ""))
+    spec = InferredSpec(target=target, task_type=task_type, positive_class=positive_class,
+                        classes=classes if task_type != "binary_classification"
+                        or len(classes or []) == 2 else None,
+                        id_column=id_column)
+    return InferredTask(spec=spec, root=root, train_csv=train, class_shares=class_shares,
+                        stated_minority_share=stated, evidence=tuple(evidence),
+                        not_judged=tuple(not_judged))
+
+
+def _choose_target(root: Path, votes: _Votes, evidence: list[Inference]
+                   ) -> tuple[str | None, Path | None, dict[str, float] | None]:
+    """The best-voted target; a candidate the shipped data confirms wins over one it does not."""
+    if not votes.weights:
+        return None, None, None
+    order = list(votes.first)
+    ranked = sorted(order, key=lambda v: (-votes.weights[v], order.index(v)))
+    best = ranked[0]
+    for candidate in ranked[:5]:
+        found = _label_shares(root, candidate)
+        if found is not None and votes.weights[candidate] >= votes.weights[best] / 2:
+            evidence.append(votes.first[candidate])
+            return candidate, found[0], found[1]
+    evidence.append(votes.first[best])
+    return best, None, None
+
+
+def _task_type(kind: _Votes, arity: _Votes, shares: dict[str, float] | None,
+               evidence: list[Inference]) -> str | None:
+    """binary/multiclass classification or regression from code signals and the data."""
+    data_kind = _data_kind(shares) if shares else None
+    best = kind.best()
+    code_kind = None
+    if best is not None:
+        other = "regression" if best[0] == "classification" else "classification"
+        if kind.weights[best[0]] > kind.weights.get(other, 0):
+            code_kind = best[0]
+    chosen = data_kind if data_kind in ("classification", "regression") else code_kind
+    if chosen is None:
+        return None
+    if chosen == code_kind and best is not None:
+        evidence.append(best[1])
+    if data_kind == chosen:
+        evidence.append(Inference("task_type", chosen, "data", "",
+                                  excerpt=f"{len(shares or {})} distinct target values"))
+    if chosen == "regression":
+        return "regression"
+    if shares is not None:
+        return "binary_classification" if len(shares) == 2 else (
+            "multiclass_classification" if len(shares) > 2 else None)
+    arity_best = arity.best()
+    if arity_best is not None and arity_best[0] == "multiclass" and \
+            arity.weights["multiclass"] > arity.weights.get("binary", 0):
+        evidence.append(arity_best[1])
+        return "multiclass_classification"
+    if arity_best is not None:
+        evidence.append(arity_best[1])
+    return "binary_classification"
