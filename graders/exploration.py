@@ -1,8 +1,15 @@
-"""Exploration: did the candidate look at the data before modelling, and say what they saw?
+"""Exploration: did the candidate study the training data, say what it showed, and act on it?
 
-Static evidence from the code (calls such as ``df.describe()``), real figures (PNG/JPEG outputs of
-notebook cells, or image files saved in the snapshot or by our run), and markdown commentary
-written next to the exploration code.
+Reviewers value interpretation and consequences far above API calls, so the checks climb the
+same ladder as the rubric: a mechanical look (overview, target distribution, plots), written
+findings, feature-vs-target analysis, data-quality issues found *and acted on*, and finally a
+narrated, systematic exploration that checks leakage or train/test drift.
+
+Only exploration of the training data counts: code in test files, data-validation modules or
+files that only read prediction outputs is not EDA. Written findings come from notebook markdown
+next to exploration code and from Markdown/R Markdown reports (or report sections) about the
+exploration; headings, plans ("we will explore ...") and descriptions of a figure do not count.
+Everything is static: the figures' content and the truth of the findings cannot be judged.
 """
 
 from __future__ import annotations
@@ -11,234 +18,680 @@ import ast
 import os
 import re
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.artifacts import sniff_image_file
+from graders.artifacts import read_text_capped, sniff_image_file
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
+from graders.exploration_text import findings
 from graders.source import (
     CallSite,
+    CodeUnit,
     SubmissionSource,
-    find_calls,
-    find_imports,
-    find_names,
+    comment_lines,
+    dotted_name,
+    flow_statements,
     iter_calls,
     iter_trees,
-    markdown_evidence,
     output_evidence,
     site_at,
     site_check,
     sort_sites,
     source_for,
     string_constants,
-    word_count,
+    walk_header,
 )
 
-OVERVIEW_CALLS = ("info", "describe", "profile_report", "ProfileReport", "nunique")
-OVERVIEW_ATTRIBUTES = ("shape", "dtypes")
-DISTRIBUTION_CALLS = ("value_counts", "countplot", "hist", "histplot", "bincount", "Counter")
-MISSING_CALLS = ("isnull", "isna", "notnull", "notna")
-DUPLICATE_CALLS = ("duplicated", "drop_duplicates")
-FEATURE_CALLS = (
+OVERVIEW_CALLS = (
+    "info", "describe", "head", "tail", "sample", "nunique", "unique", "value_counts",
+    "profile_report", "ProfileReport", "isnull", "isna", "duplicated",
+)  # fmt: skip
+OVERVIEW_ATTRIBUTES = ("shape", "dtypes", "columns")
+DISTRIBUTION_CALLS = ("value_counts", "countplot", "hist", "histplot", "bincount", "Counter",
+                      "pie", "barplot", "kdeplot", "displot", "distplot")  # fmt: skip
+PLOT_CALLS = (
     "hist", "histplot", "kdeplot", "displot", "distplot", "boxplot", "violinplot", "pairplot",
-    "heatmap", "corr", "scatter", "scatterplot", "jointplot", "crosstab", "scatter_matrix",
-    "regplot", "lmplot", "catplot", "stripplot", "swarmplot", "barplot",
+    "heatmap", "scatter", "scatterplot", "jointplot", "scatter_matrix", "regplot", "lmplot",
+    "catplot", "stripplot", "swarmplot", "barplot", "countplot", "lineplot", "pointplot",
+    "FacetGrid", "plot", "bar", "barh", "pie", "imshow", "probplot", "matrix", "heatmap",
 )  # fmt: skip
-OUTLIER_CALLS = (
-    "quantile", "zscore", "clip", "boxplot", "IsolationForest", "LocalOutlierFactor",
-    "EllipticEnvelope", "percentile",
+SEABORN_LIKE = frozenset(PLOT_CALLS) - {"plot", "bar", "barh", "pie", "imshow", "matrix"}
+TARGET_KEYWORDS = ("hue", "x", "y", "col", "row", "by", "color", "c", "column")
+GROUP_CALLS = ("groupby", "pivot_table", "crosstab", "corrwith", "pivot")
+TEST_CALLS = (
+    "chi2_contingency", "ttest_ind", "mannwhitneyu", "f_oneway", "kruskal", "pointbiserialr",
+    "mutual_info_classif", "mutual_info_regression", "f_classif", "chi2",
 )  # fmt: skip
-OUTLIER_NAMES = ("iqr", "IQR", "Q1", "Q3", "q1", "q3", "z_scores", "zscores", "outliers")
+DRIFT_CALLS = ("ks_2samp", "wasserstein_distance", "anderson_ksamp", "population_stability_index")
+LOAD_CALLS = ("read_csv", "read_parquet", "read_excel", "read_json", "read_sql", "read_table",
+              "read_feather", "load_dataset", "fetch_openml", "read_sql_query")  # fmt: skip
+MODEL_CALLS = ("fit", "fit_transform", "predict", "predict_proba", "cross_val_score",
+               "classification_report", "GridSearchCV", "train_test_split")  # fmt: skip
+
+# Data-quality detection (in the exploration) and treatment (anywhere on the data path), by kind.
+DETECTIONS = {
+    "missing": ("isnull", "isna", "notnull", "notna", "matrix", "heatmap"),
+    "duplicates": ("duplicated",),
+    "outliers": ("quantile", "percentile", "zscore", "boxplot", "describe", "IsolationForest"),
+    "categories": ("unique", "value_counts", "nunique"),
+}
+TREATMENTS = {
+    "missing": ("fillna", "dropna", "interpolate", "SimpleImputer", "KNNImputer",
+                "IterativeImputer", "ffill", "bfill"),
+    "duplicates": ("drop_duplicates",),
+    "outliers": ("clip", "winsorize", "where", "mask", "RobustScaler"),
+    "categories": ("replace", "map", "lower", "upper", "strip", "title", "capitalize"),
+}  # fmt: skip
+STRING_TREATMENTS = ("lower", "upper", "strip", "title", "capitalize")  # only through ``.str``
+
 SAVEFIG_CALLS = ("savefig", "write_image")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+REPORT_SUFFIXES = (".md", ".rst", ".rmd", ".qmd")
 MAX_IMAGE_FILES = 200
-COMMENTARY_WINDOW = 3  # a markdown cell at most this many cells after exploration code
-COMMENTARY_MIN_WORDS = 20
+MAX_REPORT_BYTES = 2_000_000
+PROSE_WINDOW_AFTER = 3  # a markdown cell up to this many cells after exploration code
+PROSE_WINDOW_BEFORE = 1  # or just before it ("the plot below shows that ...")
+SOME_FINDINGS = 3  # written findings for "basic plots with some written observations"
+NARRATED_FINDINGS = 15  # for "systematic and narrated"
+
 _Y_NAME = re.compile(r"^y(_(train|test|tr|te|val|valid|dev|all|full|true))?$")  # not y_pred
+_TARGET_VAR = re.compile(r"^(target|label|y)(_?(col|column|name|var|variable))?$", re.I)
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test\.py|conftest\.py)$")
+_VALIDATION_PATH = re.compile(r"validat|schema|monitor|dashboard|streamlit|^(app|api|serve|server)$",
+                              re.I)
+_EDA_NAME = re.compile(r"eda|explor|analys|visuali|insight|finding|report|profil", re.I)
+_EDA_HEADING = re.compile(
+    r"\b(eda|exploratory|exploration|explore|data analysis|insights?|findings|observations?|"
+    r"data quality|data understanding|key takeaways?|data overview)\b", re.I)
+_PREDICTION_SOURCE = re.compile(r"pred|output|result|submission|score|forecast", re.I)
+_TRAIN_NAME = re.compile(r"train", re.I)
+_TEST_NAME = re.compile(r"test|holdout|valid|oot", re.I)
+_LEAK_WORDS = re.compile(
+    r"\bleak\w*.{0,80}\b(feature|column|variable|field|target|label|future|outcome|after)\b|"
+    r"\b(feature|column|variable|field)\b.{0,80}\bleak\w*|"
+    r"\b(drift|shift)\w*.{0,60}\b(train|test)|\b(train|test)\w*.{0,60}\b(drift|shift)\w*|"
+    r"\btrain(ing)?\b.{0,40}\btest\b.{0,40}\b(distribution|differ|similar)", re.I)
+_NO_LEAK = re.compile(r"\b(no|avoid\w*|prevent\w*|without)\b.{0,20}\bleak", re.I)
+
+
+@dataclass
+class _Scope:
+    """What the grader judged as exploration of the training data."""
+
+    units: list[CodeUnit] = field(default_factory=list)
+    paths: set[str] = field(default_factory=set)
+    excluded: dict[str, str] = field(default_factory=dict)  # path -> why it is not EDA
 
 
 class ExplorationGrader:
-    """Looks for an overview, target and feature distributions, missing values, duplicates,
-    outliers, real figures and commentary on the findings."""
+    """Climbs the rubric's ladder: mechanical look, written findings, feature-vs-target analysis,
+    data-quality issues acted on, narrated and leakage/drift-aware exploration."""
 
     name = "exploration"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the exploration the submission shows (never raises for candidate faults)."""
         source = source_for(context)
-        target = getattr(getattr(context.assignment, "spec", None), "target", None)
-        overview = find_calls(source, OVERVIEW_CALLS) + [
-            s for s in find_names(source, OVERVIEW_ATTRIBUTES) if "." in s.name
-        ]
-        missing = find_calls(source, MISSING_CALLS) + _missingno_sites(source)
-        target_sites = _target_distribution_sites(source, target)
-        features = find_calls(source, FEATURE_CALLS)
-        outliers = find_calls(source, OUTLIER_CALLS) + find_names(source, OUTLIER_NAMES)
-        duplicates = find_calls(source, DUPLICATE_CALLS)
-        figures_check, figure_count = _figures_check(context, source)
+        scope = _eda_scope(source)
+        targets = _target_names(source, getattr(getattr(context.assignment, "spec", None),
+                                                "target", None))
+        reports = _report_texts(source)
+        prose = _notebook_prose(source, scope) + reports
+        written = [(ev, sentence) for ev, text in prose for sentence in findings(text)]
+        in_scope = _in_scope(scope)
+
+        overview = in_scope(_overview_sites(source)) + _report_code_sites(reports, "overview")
+        target_sites = in_scope(_target_distribution_sites(source, targets))
+        plots = in_scope(_calls(source, PLOT_CALLS)) + _report_code_sites(reports, "plots")
+        versus = in_scope(_feature_vs_target_sites(source, targets))
+        quality = _quality_acted_on(source, scope, targets)
+        leakage = in_scope(_drift_sites(source)) + _leak_comment_sites(source, scope)
+        leak_prose = [(ev, s) for ev, s in written if _LEAK_WORDS.search(s) and not _NO_LEAK.search(s)]
+        figures_evidence, figure_count = _figures(context, source)
+
         checks = [
             site_check(
                 "exploration.overview", overview, weight=1,
-                found="Looked at the data's shape, types or summary statistics ({names}).",
-                missing="No overview of the data (shape, dtypes, info(), describe()) was found.",
+                found="Took a mechanical look at the training data ({names}).",
+                missing="No overview of the training data (shape, info(), describe(), head()).",
             ),
+            _target_check(target_sites, targets),
+            _plots_check(plots, figures_evidence, figure_count),
+            _findings_check("exploration.observations", written, SOME_FINDINGS, weight=2),
             site_check(
-                "exploration.target_distribution", target_sites, weight=2,
-                found=f"Examined the distribution of the target {target!r} ({{names}}).",
-                missing=f"The distribution of the target {target!r} was not examined "
-                "(value_counts, countplot or histogram of the target).",
+                "exploration.feature_vs_target", versus, weight=2,
+                found="Related features to the target ({names}: plots split by the target, "
+                "target rates by group, correlation or tests against the target).",
+                missing="No feature-vs-target analysis (hue/x of the target, groupby on the "
+                "target, target rate by category, correlation with the target).",
             ),
-            site_check(
-                "exploration.missing_values", missing, weight=1,
-                found="Examined missing values ({names}).",
-                missing="Missing values were not examined (isnull/isna, missingno).",
-            ),
-            site_check(
-                "exploration.duplicates", duplicates, weight=1,
-                found="Checked for duplicate rows ({names}).",
-                missing="Duplicate rows were not checked (duplicated, drop_duplicates).",
-            ),
-            site_check(
-                "exploration.feature_distributions", features, weight=2,
-                found="Looked at feature distributions or relationships ({names}).",
-                missing="Feature distributions and relationships were not examined "
-                "(histograms, box plots, pair plots, correlations).",
-            ),
-            figures_check,
-            site_check(
-                "exploration.outliers", outliers, weight=1,
-                found="Looked for outliers ({names}).",
-                missing="Outliers were not examined (quantiles/IQR, z-scores, box plots, clip).",
-            ),
+            _quality_check(quality),
+            _findings_check("exploration.narrated", written, NARRATED_FINDINGS, weight=1),
+            _leakage_check(leakage, leak_prose),
         ]  # fmt: skip
-        exploration_sites = overview + missing + target_sites + features + outliers + duplicates
-        checks.append(_commentary_check(source, exploration_sites))
-        explored = sum(check.passed for check in checks[:-1])
-        red_flags = []
-        if explored <= 1:
-            red_flags.append(
-                RedFlag(
-                    id="exploration.none",
-                    severity="high",
-                    sentence="Essentially no exploratory data analysis: at most one of overview, "
-                    "target distribution, missing values, duplicates, feature distributions, "
-                    "figures and outliers was found.",
-                )
-            )
+        by_id = {check.id: check for check in checks}
+        red_flags = _red_flags(by_id, written)
         details = {
-            "target": target,
-            "explored_aspects": explored,
+            "targets": sorted(targets),
+            "eda_paths": sorted(scope.paths),
+            "excluded_paths": dict(sorted(scope.excluded.items())),
+            "written_findings": len(written),
             "figures": figure_count,
-            "sites": {c.id: len(c.evidence) for c in checks},
+            "not_judged": "Static: the figures' content and the truth of the written findings "
+            "were not checked; exploration written in R is seen only through its report text.",
         }
         return GraderResult.from_checks(
             self.name, self.version, checks, red_flags, details,
-            reason=f"{sum(c.passed for c in checks)} of {len(checks)} exploration checks passed.",
+            reason=f"{sum(c.passed for c in checks)} of {len(checks)} exploration checks passed "
+            f"({len(written)} written finding(s)).",
         )  # fmt: skip
 
 
-def _missingno_sites(source: SubmissionSource) -> list[CallSite]:
-    return [site for module, site in find_imports(source) if module.split(".")[0] == "missingno"]
+# --------------------------------------------------------------------------- scope
 
 
-def _target_distribution_sites(source: SubmissionSource, target: str | None) -> list[CallSite]:
-    """Distribution calls (value_counts, countplot, hist ...) that mention the target."""
-    if not target:
-        return []
-    aliases = _target_aliases(source, target)
+def _eda_scope(source: SubmissionSource) -> _Scope:
+    """Code units that explore the training data: notebooks, and scripts that load data or are
+    named for exploration; never tests, validation modules or readers of prediction outputs."""
+    scope = _Scope()
+    loads: dict[str, list[set[str]]] = {}
+    for unit, call, name, canonical in iter_calls(source):
+        if _last(name) in LOAD_CALLS or _last(canonical) in LOAD_CALLS:
+            loads.setdefault(unit.path, []).append(string_constants(call))
+    for unit in source.code_units:
+        path = unit.path
+        if _TEST_PATH.search(path):
+            scope.excluded[path] = "test file"
+        elif _VALIDATION_PATH.search(Path(path).name):
+            scope.excluded[path] = "data-validation or monitoring module"
+        elif path in loads and all(
+            any(_PREDICTION_SOURCE.search(s) for s in consts) for consts in loads[path]
+        ) and all(consts for consts in loads[path]):
+            scope.excluded[path] = "reads prediction outputs, not the training data"
+        elif unit.origin == "notebook" or path in loads or _EDA_NAME.search(Path(path).stem):
+            scope.units.append(unit)
+            scope.paths.add(path)
+    return scope
+
+
+def _in_scope(scope: _Scope):
+    """A filter keeping the sites that lie in the exploration scope."""
+
+    def keep(sites: list[CallSite]) -> list[CallSite]:
+        return [site for site in sites if site.path in scope.paths]
+
+    return keep
+
+
+def _last(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _calls(source: SubmissionSource, names: tuple[str, ...]) -> list[CallSite]:
+    wanted = set(names)
+    return sort_sites(site_at(unit, call, name) for unit, call, name, canonical in iter_calls(source)
+                      if _last(name) in wanted or _last(canonical) in wanted)
+
+
+def _overview_sites(source: SubmissionSource) -> list[CallSite]:
+    sites = _calls(source, OVERVIEW_CALLS)
+    for unit, tree in iter_trees(source):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in OVERVIEW_ATTRIBUTES:
+                if isinstance(node.value, ast.Name) and not node.value.id.startswith(("np", "X")):
+                    sites.append(site_at(unit, node, f"{node.value.id}.{node.attr}"))
+    return sort_sites(sites)
+
+
+# --------------------------------------------------------------------------- the target
+
+
+def _target_names(source: SubmissionSource, declared: str | None) -> set[str]:
+    """The target's column name(s): the declared one, plus those the code uses as ``y``
+    (``y = df["churn"]``, ``X = df.drop("churn", ...)``, ``df.pop("churn")``,
+    ``TARGET = "churn"``)."""
+    names = {declared} if declared else set()
+    for unit, tree in iter_trees(source):
+        if _TEST_PATH.search(unit.path):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                names |= _target_from_assign(node.targets[0], node.value)
+    return {n for n in names if n and len(n) <= 80}
+
+
+def _target_from_assign(target: ast.AST, value: ast.AST) -> set[str]:
+    name = target.id if isinstance(target, ast.Name) else None
+    if name is None:
+        return set()
+    if _TARGET_VAR.match(name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return {value.value}
+    if _Y_NAME.match(name) and isinstance(value, ast.Subscript):
+        inner = value.slice
+        if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
+            return {inner.value}
+    if _Y_NAME.match(name) and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if value.func.attr == "pop" and value.args and isinstance(value.args[0], ast.Constant):
+            return {str(value.args[0].value)}
+    if name.startswith("X") and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if value.func.attr == "drop":
+            dropped = [*value.args[:1], *(k.value for k in value.keywords if k.arg == "columns")]
+            consts = set().union(*(string_constants(d) for d in dropped)) if dropped else set()
+            if len(consts) == 1:
+                return consts
+    return set()
+
+
+def _aliases(source: SubmissionSource, targets: set[str]) -> dict[str, set[str]]:
+    """Per path, variables holding a target's name (``TARGET = "churn"``)."""
+    found: dict[str, set[str]] = {}
+    for unit, tree in iter_trees(source):
+        known = found.setdefault(unit.path, set())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                if node.value.value in targets:
+                    known.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return found
+
+
+def _mentions(node: ast.AST, targets: set[str], aliases: set[str]) -> bool:
+    for child in ast.walk(node):
+        if isinstance(child, ast.Constant) and child.value in targets:
+            return True
+        if isinstance(child, ast.Attribute) and child.attr in targets:
+            return True
+        if isinstance(child, ast.Name) and (child.id in aliases or _Y_NAME.match(child.id)):
+            return True
+    return False
+
+
+def _target_distribution_sites(source: SubmissionSource, targets: set[str]) -> list[CallSite]:
+    """Distribution calls (value_counts, countplot, hist ...) on the target."""
+    aliases = _aliases(source, targets)
     sites = []
     for unit, call, name, canonical in iter_calls(source):
-        last = canonical.rsplit(".", 1)[-1]
-        if last not in DISTRIBUTION_CALLS and not (
-            last in ("mean", "size", "plot") and target in string_constants(call)
-        ):
+        last = _last(canonical)
+        if last not in DISTRIBUTION_CALLS and _last(name) not in DISTRIBUTION_CALLS:
             continue
-        if _mentions_target(call, target, aliases.get(unit.path, set())):
+        subject = call.func.value if isinstance(call.func, ast.Attribute) else call
+        keywords = [k.value for k in call.keywords if k.arg in ("x", "y", "data", None)]
+        nodes = [subject, *call.args[:1], *keywords]
+        if last in ("countplot", "pie", "bincount", "Counter", "hist", "histplot", "kdeplot",
+                    "displot", "distplot", "barplot", "value_counts"):
+            nodes = [n for n in nodes if not _has_other_hue(call)]
+        if any(_mentions(n, targets, aliases.get(unit.path, set())) for n in nodes):
             sites.append(site_at(unit, call, name))
     return sort_sites(sites)
 
 
-def _target_aliases(source: SubmissionSource, target: str) -> dict[str, set[str]]:
-    """Per path, variables holding the target name or column (``TARGET = "y"``, ``y = df[t]``)."""
-    aliases: dict[str, set[str]] = {}
+def _has_other_hue(call: ast.Call) -> bool:
+    return any(k.arg == "hue" for k in call.keywords)
+
+
+def _feature_vs_target_sites(source: SubmissionSource, targets: set[str]) -> list[CallSite]:
+    """Plots split by the target, groupby/crosstab/pivot with the target, correlation with the
+    target, statistical tests."""
+    aliases = _aliases(source, targets)
+    sites = []
+    for unit, call, name, canonical in iter_calls(source):
+        last = _last(canonical)
+        known = aliases.get(unit.path, set())
+        if last in SEABORN_LIKE or last in ("plot", "bar"):
+            for keyword in call.keywords:
+                if keyword.arg in TARGET_KEYWORDS and _mentions(keyword.value, targets, known):
+                    other = [k for k in call.keywords if k.arg in TARGET_KEYWORDS and k is not keyword]
+                    if other or keyword.arg in ("hue", "by", "col", "row", "c", "color"):
+                        sites.append(site_at(unit, call, name))
+                        break
+        elif last in GROUP_CALLS or last in TEST_CALLS:
+            if last in TEST_CALLS or _mentions(call, targets, known):
+                sites.append(site_at(unit, call, name))
+        elif last == "corr" and isinstance(call.func, ast.Attribute):
+            if call.args and _mentions(call.args[0], targets, known):
+                sites.append(site_at(unit, call, name))
     for unit, tree in iter_trees(source):
-        known = aliases.setdefault(unit.path, set())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and _is_target_expr(node.value, target, known):
-                known.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return aliases
+        known = aliases.get(unit.path, set())
+        for node in ast.walk(tree):  # df.corr()["churn"], groupby(...)["churn"].mean()
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call):
+                inner = dotted_name(node.value.func) or ""
+                if _last(inner) in ("corr", "groupby") and _mentions(node.slice, targets, known):
+                    sites.append(site_at(unit, node, inner + "[]"))
+    return sort_sites(sites)
 
 
-def _is_target_expr(node: ast.AST, target: str, known: set[str]) -> bool:
-    """``"target"``, ``TARGET``, ``df["target"]``, ``df[TARGET]``, ``df.target``, ``df.pop(...)``."""
-    if isinstance(node, ast.Constant):
-        return node.value == target
-    if isinstance(node, ast.Name):
-        return node.id in known
-    if isinstance(node, ast.Subscript):
-        return _is_target_expr(node.slice, target, known)
-    if isinstance(node, ast.Attribute):
-        return node.attr == target
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr == "pop" and node.args:
-            return _is_target_expr(node.args[0], target, known)
-        if node.func.attr in ("copy", "astype", "to_numpy", "map", "replace"):
-            return _is_target_expr(node.func.value, target, known)
+def _target_check(sites: list[CallSite], targets: set[str]) -> Check:
+    shown = ", ".join(repr(t) for t in sorted(targets)[:3]) or "unknown"
+    return site_check(
+        "exploration.target_distribution", sites, weight=1,
+        found=f"Looked at the distribution of the target ({shown}) ({{names}}).",
+        missing=f"The target's distribution or class balance was not examined (target: {shown}; "
+        "value_counts, countplot or histogram of the target or of y).",
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def _quality_acted_on(
+    source: SubmissionSource, scope: _Scope, targets: set[str]
+) -> list[tuple[str, CallSite, CallSite]]:
+    """``(kind, detection, treatment)``: a data-quality issue looked for in the exploration and
+    then treated, later in the same notebook/script or anywhere on the data path when the
+    treatment names a column the detection named."""
+    detections: list[tuple[str, CallSite, set[str], tuple[int, int]]] = []
+    treatments: list[tuple[str, CallSite, set[str], tuple[int, int]]] = []
+    flows = flow_statements(source)
+    for path, statements in flows.items():
+        if path in scope.excluded:
+            continue
+        for order, (unit, stmt) in enumerate(statements):
+            key = (order, 0)
+            columns = string_constants(stmt) if not isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) else set()
+            for node in walk_header(stmt):
+                if isinstance(node, ast.Call):
+                    name = dotted_name(node.func) or ""
+                    last = _last(name)
+                    for kind, names in DETECTIONS.items():
+                        if last in names and path in scope.paths and not (
+                            kind == "categories" and _mentions(node, targets, set())
+                        ):
+                            detections.append((kind, site_at(unit, node, name), columns, key))
+                    for kind, names in TREATMENTS.items():
+                        if last in names and _treats_data(node, name):
+                            treatments.append((kind, site_at(unit, node, name), columns, key))
+            if _is_filter(stmt):
+                treatments.append(("outliers", site_at(unit, stmt, "filter rows"), columns, key))
+    found = []
+    for kind, tsite, tcols, tkey in treatments:
+        for dkind, dsite, dcols, dkey in detections:
+            same_file = dsite.path == tsite.path and dkey < tkey and dkind == kind
+            shared = (tcols & dcols) - {""}
+            if same_file or (dsite.path != tsite.path and shared and dkind == kind):
+                found.append((kind, dsite, tsite))
+                break
+    unique = {}
+    for kind, dsite, tsite in found:
+        unique.setdefault(kind, (kind, dsite, tsite))
+    return list(unique.values())
+
+
+def _treats_data(call: ast.Call, name: str) -> bool:
+    """A treatment applied to a frame or column, not to a string or a plot (``plt.title``)."""
+    if not isinstance(call.func, ast.Attribute):
+        return name.rsplit(".", 1)[-1][:1].isupper()  # SimpleImputer(...)
+    last = call.func.attr
+    if last in STRING_TREATMENTS:
+        return ".str." in name
+    owner = call.func.value
+    if isinstance(owner, ast.Constant) or name.split(".")[0] in ("plt", "ax", "fig", "os", "re"):
+        return False
+    return not (last in ("replace", "strip") and isinstance(owner, ast.Name) and not call.args)
+
+
+def _is_filter(stmt: ast.stmt) -> bool:
+    """``df = df[df["age"] >= 0]`` or ``df.drop(df[df.x > q].index)``: rows of a frame removed
+    by a test on its own values."""
+    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, (ast.Subscript, ast.Call)):
+        return False
+    rebound = {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+    from_name = getattr(stmt.value, "value", None) if isinstance(stmt.value, ast.Subscript) \
+        else getattr(stmt.value.func, "value", None)
+    if not (isinstance(from_name, ast.Name) and from_name.id in rebound):
+        return False
+    for node in ast.walk(stmt.value):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, (ast.Compare, ast.BinOp)):
+            if any(isinstance(n, ast.Compare) and n.comparators and any(
+                isinstance(c, (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.UnaryOp))
+                for c in n.comparators) for n in ast.walk(node.slice)):
+                return True
     return False
 
 
-def _mentions_target(call: ast.Call, target: str, aliases: set[str]) -> bool:
-    for node in ast.walk(call):
-        if isinstance(node, ast.Constant) and node.value == target:
-            return True
-        if isinstance(node, ast.Attribute) and node.attr == target:
-            return True
-        if isinstance(node, ast.Name) and (node.id in aliases or _Y_NAME.match(node.id)):
-            return True
-    return False
+def _quality_check(found: list[tuple[str, CallSite, CallSite]]) -> Check:
+    if not found:
+        return Check(id="exploration.quality_acted_on", passed=False, weight=2,
+                     sentence="No data-quality issue was both looked for in the exploration "
+                     "(missing values, duplicates, outliers or invalid values, inconsistent "
+                     "categories) and then treated (fillna/dropna, drop_duplicates, clip or a "
+                     "row filter, replace/map).")  # fmt: skip
+    evidence = []
+    for kind, detection, treatment in found[:3]:
+        evidence.append(_site_evidence(detection, f"{kind}: looked for"))
+        evidence.append(_site_evidence(treatment, f"{kind}: acted on"))
+    kinds = ", ".join(kind for kind, _, _ in found)
+    return Check(id="exploration.quality_acted_on", passed=True, weight=2,
+                 sentence=f"Data-quality issues looked for in the exploration were acted on "
+                 f"({kinds}).", evidence=evidence)  # fmt: skip
 
 
-def _figures_check(context: GraderContext, source: SubmissionSource) -> tuple[Check, int]:
-    """Real figures: image outputs of cells, image files in the snapshot or saved by our run."""
-    evidence: list[Evidence] = []
-    images = [out for out in source.output_units if out.image_bytes_len > 0]
-    evidence += [output_evidence(out, note="figure output") for out in images[:3]]
-    files = _snapshot_images(source.root)
-    evidence += [Evidence(path=rel, note="image file in the submission") for rel in files[:2]]
-    saved = _artifact_figures(context)
-    evidence += [
-        Evidence(image=rel, note="figure saved by the candidate's code") for rel in saved[:2]
+def _site_evidence(site: CallSite, note: str) -> Evidence:
+    return Evidence(path=site.path, cell=site.cell, line=site.line, excerpt=site.excerpt, note=note)
+
+
+# --------------------------------------------------------------------------- leakage / drift
+
+
+def _drift_sites(source: SubmissionSource) -> list[CallSite]:
+    """Drift tests, or a distribution summary that sets train and test side by side."""
+    sites = _calls(source, DRIFT_CALLS)
+    for path, statements in flow_statements(source).items():
+        for unit, stmt in statements:
+            nodes = list(walk_header(stmt))
+            names = {n.id for n in nodes if isinstance(n, ast.Name)}
+            calls = {_last(dotted_name(n.func) or "") for n in nodes if isinstance(n, ast.Call)}
+            if calls & set(MODEL_CALLS) or not calls & {"describe", "mean", "hist", "histplot",
+                                                        "kdeplot", "value_counts", "boxplot"}:
+                continue
+            names = {n for n in names if not _Y_NAME.match(n)}
+            if any(_TRAIN_NAME.search(n) for n in names) and any(
+                _TEST_NAME.search(n) and not _TRAIN_NAME.search(n) for n in names
+            ):
+                sites.append(site_at(unit, stmt, "train vs test"))
+    return sort_sites(sites)
+
+
+def _leak_comment_sites(source: SubmissionSource, scope: _Scope) -> list[CallSite]:
+    """A column dropped next to a comment saying it leaks the target."""
+    sites = []
+    for unit in source.code_units:
+        if unit.path in scope.excluded:
+            continue
+        lines = unit.code.split("\n")
+        for number, text in comment_lines(unit):
+            if re.search(r"\bleak", text, re.I):
+                near = " ".join(lines[max(0, number - 1): number + 2])
+                if re.search(r"\.drop\(|\bdel\b|\.pop\(|remove", near):
+                    sites.append(CallSite(unit.path, unit.cell, number, "leakage drop",
+                                          lines[number - 1].strip()[:300]))
+    return sort_sites(sites)
+
+
+def _leakage_check(sites: list[CallSite], prose: list[tuple[Evidence, str]]) -> Check:
+    if not sites and not prose:
+        return Check(id="exploration.leakage_drift", passed=False, weight=1,
+                     sentence="No leakage or train/test drift check was found in the "
+                     "exploration (a feature dropped because it leaks the target, train and "
+                     "test distributions compared).")  # fmt: skip
+    evidence = [_site_evidence(s, "leakage/drift check") for s in sites[:2]]
+    evidence += [ev.model_copy(update={"excerpt": s[:300]}) for ev, s in prose[:2]]
+    return Check(id="exploration.leakage_drift", passed=True, weight=1,
+                 sentence="Checked for leakage or train/test drift "
+                 f"({len(sites)} code site(s), {len(prose)} written finding(s)).",
+                 evidence=evidence)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- prose
+
+
+def _notebook_prose(source: SubmissionSource, scope: _Scope) -> list[tuple[Evidence, str]]:
+    """Markdown cells next to exploration code in notebooks that explore the training data
+    (not those that follow modelling code)."""
+    explore_names = set(OVERVIEW_CALLS) | set(PLOT_CALLS) | set(GROUP_CALLS) | set(TEST_CALLS)
+    explore_cells: dict[str, set[int]] = {}
+    model_cells: dict[str, set[int]] = {}
+    for unit, call, name, canonical in iter_calls(source):
+        if unit.cell is None or unit.path not in scope.paths:
+            continue
+        last = _last(canonical)
+        if last in explore_names or _last(name) in explore_names:
+            explore_cells.setdefault(unit.path, set()).add(unit.cell)
+        if last in MODEL_CALLS:
+            model_cells.setdefault(unit.path, set()).add(unit.cell)
+    prose = []
+    for unit in source.markdown_units:
+        cells = explore_cells.get(unit.path)
+        if unit.cell is None or not cells:
+            continue
+        near = any(-PROSE_WINDOW_BEFORE <= unit.cell - c <= PROSE_WINDOW_AFTER for c in cells)
+        previous = max((c for c in cells | model_cells.get(unit.path, set()) if c < unit.cell),
+                       default=None)
+        after_model = previous is not None and previous in model_cells.get(unit.path, set()) \
+            and previous not in cells
+        if near and not after_model:
+            prose.append((Evidence(path=unit.path, cell=unit.cell, line=1, note="written finding"),
+                          unit.text))
+    return prose
+
+
+def _report_texts(source: SubmissionSource) -> list[tuple[Evidence, str]]:
+    """Reports about the exploration: Markdown/R Markdown files named for it, and sections of
+    other Markdown files under an exploration heading (EDA, findings, insights ...)."""
+    texts: list[tuple[str, str]] = [
+        (u.path, u.text) for u in source.markdown_units
+        if u.cell is None and u.path.lower().endswith((".md", ".rst"))
     ]
-    savefig = find_calls(source, SAVEFIG_CALLS)
-    count = len(images) + len(files) + len(saved)
-    if count:
-        reproduced = any(out.reproduced for out in images) or bool(saved)
-        sentence = (
-            f"Produced real figures: {len(images)} image output(s) in notebooks, "
-            f"{len(files)} image file(s) in the submission, {len(saved)} saved during our run"
-            + ("." if reproduced else " (outputs as submitted, not reproduced).")
-        )
-        return Check(id="exploration.figures", passed=True, weight=1, sentence=sentence,
-                     evidence=evidence), count  # fmt: skip
-    if savefig:
-        check = site_check(
-            "exploration.figures", savefig, weight=1,
-            found="Saves figures ({names}), though no image was found in the outputs.",
-            missing="",
-        )  # fmt: skip
-        return check, 0
-    return Check(id="exploration.figures", passed=False, weight=1,
-                 sentence="No figure was found (no image output, saved figure or image file)."
-                 ), 0  # fmt: skip
+    markdown_paths = {p.lower() for p, _ in texts}
+    for rel in _files_with_suffix(source.root, (".rmd", ".qmd")):
+        if (rel.rsplit(".", 1)[0] + ".md").lower() in markdown_paths:
+            continue  # the knitted .md is read instead
+        text = read_text_capped(source.root / rel, MAX_REPORT_BYTES)
+        if text is not None:
+            texts.append((rel, text))
+    found = []
+    for path, text in texts:
+        if _TEST_PATH.search(path):
+            continue
+        if _EDA_NAME.search(Path(path).stem):
+            found.append((Evidence(path=path, line=1, note="exploration report"), text))
+            continue
+        for line, section in _eda_sections(text):
+            found.append((Evidence(path=path, line=line, note="exploration section"), section))
+    return found
 
 
-def _snapshot_images(root: Path) -> list[str]:
-    """Relative paths of valid PNG/JPEG files in the snapshot (sorted, capped)."""
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+def _eda_sections(text: str) -> list[tuple[int, str]]:
+    """``(first line, text)`` of each section whose heading names the exploration."""
+    lines = text.split("\n")
+    sections = []
+    index = 0
+    while index < len(lines):
+        match = re.match(r"^(#{1,6})\s+(.*)", lines[index])
+        if match and _EDA_HEADING.search(match.group(2)):
+            level = len(match.group(1))
+            end = index + 1
+            while end < len(lines):
+                nxt = re.match(r"^(#{1,6})\s", lines[end])
+                if nxt and len(nxt.group(1)) <= level:
+                    break
+                end += 1
+            sections.append((index + 1, "\n".join(lines[index:end])))
+            index = end
+        else:
+            index += 1
+    return sections
+
+
+_R_OVERVIEW = re.compile(r"\b(summary|str|glimpse|head|dim|table|skim|nrow|describe)\(")
+_R_PLOTS = re.compile(r"\b(ggplot|geom_\w+|hist|boxplot|barplot|plot|corrplot)\(|!\[[^\]]*\]\([^)]+\.(png|jpe?g)\)", re.I)
+
+
+def _report_code_sites(reports: list[tuple[Evidence, str]], kind: str) -> list[CallSite]:
+    """Exploration written in a report's code blocks (R or Python) or embedded figures."""
+    pattern = _R_OVERVIEW if kind == "overview" else _R_PLOTS
+    sites = []
+    for evidence, text in reports:
+        if evidence.note != "exploration report":
+            continue
+        for number, line in enumerate(text.split("\n"), start=1):
+            match = pattern.search(line)
+            if match:
+                sites.append(CallSite(evidence.path or "", None, number, match.group(0).rstrip("("),
+                                      line.strip()[:300]))
+                break
+    return sites
+
+
+def _findings_check(check_id: str, written: list[tuple[Evidence, str]], needed: int,
+                    weight: float) -> Check:
+    count = len(written)
+    if check_id == "exploration.observations":
+        passed_text = f"Wrote down {count} finding(s) about the data next to the exploration."
+        missing = (f"Fewer than {needed} written findings about the data ({count}): the "
+                   "exploration is not interpreted (headings, plans and figure captions do not "
+                   "count).")
+    else:
+        passed_text = f"The exploration is narrated: {count} written findings."
+        missing = (f"The exploration is not narrated systematically ({count} written "
+                   f"finding(s), {needed} expected).")
+    if count < needed:
+        return Check(id=check_id, passed=False, weight=weight, sentence=missing)
+    evidence = [ev.model_copy(update={"excerpt": sentence[:300]}) for ev, sentence in written[:3]]
+    return Check(id=check_id, passed=True, weight=weight, sentence=passed_text, evidence=evidence)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _plots_check(sites: list[CallSite], figures: list[Evidence], count: int) -> Check:
+    if not sites and not count:
+        return Check(id="exploration.plots", passed=False, weight=1,
+                     sentence="No plot of the data (histograms, box plots, count plots, "
+                     "heatmaps) and no figure was found.")  # fmt: skip
+    check = site_check("exploration.plots", sites, weight=1, limit=2,
+                       found="Plotted the data ({names}).", missing="")
+    if not sites:
+        check = Check(id="exploration.plots", passed=True, weight=1, sentence="")
+    sentence = (check.sentence + f" {count} figure(s) found.").strip()
+    return check.model_copy(update={"sentence": sentence, "evidence": check.evidence + figures})
+
+
+def _figures(context: GraderContext, source: SubmissionSource) -> tuple[list[Evidence], int]:
+    """Real figures: image outputs of cells, image files in the snapshot or saved by our run."""
+    images = [out for out in source.output_units if out.image_bytes_len > 0]
+    evidence = [output_evidence(out, note="figure output") for out in images[:2]]
+    files = [rel for rel in _files_with_suffix(source.root, IMAGE_SUFFIXES)
+             if sniff_image_file(source.root / rel)]
+    evidence += [Evidence(path=rel, note="image file in the submission") for rel in files[:1]]
+    saved = _artifact_figures(context)
+    evidence += [Evidence(image=rel, note="figure saved by the candidate's code") for rel in saved[:1]]
+    return evidence, len(images) + len(files) + len(saved)
+
+
+def _files_with_suffix(root: Path, suffixes: tuple[str, ...]) -> list[str]:
+    """Relative paths of regular files ending in ``suffixes`` (sorted, capped, no hidden)."""
+    return [rel for rel, suffix in _snapshot_files(root) if suffix in suffixes]
+
+
+def _snapshot_files(root: Path) -> tuple[tuple[str, str], ...]:
+    return _snapshot_files_cached(str(root))
+
+
+_FILE_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def _snapshot_files_cached(root: str) -> tuple[tuple[str, str], ...]:
+    """``(relative path, lower-case suffix)`` of image and report files, walked once."""
+    if root in _FILE_CACHE:
+        return _FILE_CACHE[root]
+    wanted = IMAGE_SUFFIXES + (".rmd", ".qmd")
+    found: list[tuple[str, str]] = []
+    base = Path(root)
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.lower().endswith(IMAGE_SUFFIXES) or len(found) >= MAX_IMAGE_FILES:
+            suffix = Path(name).suffix.lower()
+            if suffix not in wanted or len(found) >= MAX_IMAGE_FILES:
                 continue
             full = Path(dirpath) / name
             try:
@@ -246,9 +699,12 @@ def _snapshot_images(root: Path) -> list[str]:
                     continue
             except OSError:
                 continue
-            if sniff_image_file(full):
-                found.append(full.relative_to(root).as_posix())
-    return sorted(found)
+            found.append((full.relative_to(base).as_posix(), suffix))
+    result = tuple(sorted(found))
+    if len(_FILE_CACHE) > 32:
+        _FILE_CACHE.clear()
+    _FILE_CACHE[root] = result
+    return result
 
 
 def _artifact_figures(context: GraderContext) -> list[str]:
@@ -268,32 +724,19 @@ def _artifact_figures(context: GraderContext) -> list[str]:
     return sorted(found)
 
 
-def _commentary_check(source: SubmissionSource, sites: list[CallSite]) -> Check:
-    """Markdown commentary within a few cells after exploration code, with enough words."""
-    cells_by_path: dict[str, set[int]] = {}
-    for site in sites:
-        if site.cell is not None:
-            cells_by_path.setdefault(site.path, set()).add(site.cell)
-    commentary = []
-    for unit in source.markdown_units:
-        if unit.cell is None or word_count(unit.text) < COMMENTARY_MIN_WORDS:
-            continue
-        cells = cells_by_path.get(unit.path, set())
-        if any(0 < unit.cell - cell <= COMMENTARY_WINDOW for cell in cells):
-            commentary.append(unit)
-    if commentary:
-        return Check(
-            id="exploration.commentary",
-            passed=True,
-            weight=2,
-            sentence=f"Commented on the exploration in {len(commentary)} markdown cell(s) "
-            "next to the exploration code.",
-            evidence=[markdown_evidence(unit) for unit in commentary[:3]],
-        )
-    return Check(
-        id="exploration.commentary",
-        passed=False,
-        weight=2,
-        sentence=f"No markdown commentary (at least {COMMENTARY_MIN_WORDS} words) within "
-        f"{COMMENTARY_WINDOW} cells after the exploration code.",
-    )
+# --------------------------------------------------------------------------- red flags
+
+
+def _red_flags(checks: dict[str, Check], written: list) -> list[RedFlag]:
+    looked = any(checks[c].passed for c in ("exploration.overview", "exploration.target_distribution",
+                                            "exploration.plots", "exploration.feature_vs_target"))
+    if not looked and not written:
+        return [RedFlag(id="exploration.none", severity="high",
+                        sentence="No exploratory data analysis of the training data was found "
+                        "(no overview, plot, target distribution or written finding).")]
+    if not checks["exploration.observations"].passed and not checks["exploration.feature_vs_target"].passed:
+        return [RedFlag(id="exploration.mechanical_only", severity="medium",
+                        sentence="The exploration is mechanical only: calls such as head/info/"
+                        "describe/value_counts or plots, with no written interpretation and no "
+                        "feature-vs-target analysis.")]
+    return []

@@ -1,0 +1,94 @@
+"""Written findings in prose: which sentences of a markdown cell or report state what the data
+showed ("amount is right-skewed", "churn is 3x higher on monthly contracts"), as opposed to
+headings, plans ("we will explore ..."), descriptions of a figure or of the code's own steps.
+
+Pure text functions, no I/O: the exploration grader decides which prose is about exploration.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that state something about the data's behaviour: shape of a distribution, a comparison,
+# an association, a quality problem, a share.
+_FINDING_CUES = re.compile(
+    r"\b(skew\w*|long[- ]tail\w*|tail\w*|outlier\w*|anomal\w*|imbalanc\w*|balanced|"
+    r"majority|minority|dominat\w*|concentrat\w*|peak\w*|spread|varian\w*|"
+    r"correlat\w*|associat\w*|relationship|related|depend\w*|predictive|"
+    r"higher|lower|greater|smaller|larger|fewer|more likely|less likely|"
+    r"increas\w*|decreas\w*|declin\w*|rises?|drops?|tends?|trend\w*|pattern\w*|"
+    r"differ\w*|similar\w*|significant\w*|strong\w*|weak\w*|"
+    r"missing|null\w*|empty|blank|duplicat\w*|negative|invalid|inconsisten\w*|typo\w*|"
+    r"sentinel|placeholder|mislabel\w*|noisy|noise|leak\w*|drift\w*|"
+    r"rate|ratio|proportion|percent\w*|share|most|mostly|only|rarely|never|always|"
+    r"normal(?:ly)? distributed|uniform\w*|bimodal|constant|zero variance|unique)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+# Plans, instructions and descriptions of what the code or the figure does, not findings.
+_NOT_A_FINDING = re.compile(
+    r"^\s*(we|i)\s+(will|would|shall|are going to|want to|need to|start|define|use|create|"
+    r"apply|convert|drop|remove|replace|fill|impute|encode|split|train|fit|load|read|import|"
+    r"first|then|now|also|plot|check|look|explore|begin|proceed|repeat)\b|"
+    r"^\s*(let'?s|let us|next|now|here|below|above|the (figure|plot|chart|graph|table|cell|"
+    r"code|function)s? (below|above)|this (notebook|section|cell|function|script)|"
+    r"in this (notebook|section)|to (check|see|explore|understand|investigate)|"
+    r"import|install|run|todo)\b",
+    re.IGNORECASE,
+)
+_MODEL_WORDS = re.compile(
+    r"\b(model|classifier|regressor|f1|auc|precision|recall|accuracy|hyperparam\w*|"
+    r"cross[- ]validation|grid ?search|epoch\w*|predictions?)\b",
+    re.IGNORECASE,
+)
+_FENCE = re.compile(r"```.*?(```|\Z)", re.DOTALL)
+_HTML = re.compile(r"<[^>]{0,200}>")
+_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MIN_FINDING_WORDS = 5
+_NOT_GERUNDS = frozenset({"interesting", "surprising", "during", "according", "nothing", "something"})
+MAX_SENTENCE_CHARS = 600
+
+
+def prose_lines(text: str) -> list[str]:
+    """The prose of a markdown text, one entry per paragraph line or bullet, without code
+    blocks, HTML, tables, headings or link targets."""
+    text = _FENCE.sub("\n", text)
+    text = _HTML.sub(" ", text)
+    text = _IMAGE_OR_LINK.sub(r"\1", text)
+    lines = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line or line.startswith(("#", "|", "    ", "\t")) or set(line) <= set("-=*_ "):
+            continue
+        lines.append(re.sub(r"^([-*+>]|\d+[.)])\s+", "", line))
+    return lines
+
+
+def sentences(text: str) -> list[str]:
+    """Prose split into sentences (bullets are sentences of their own)."""
+    found = []
+    for line in prose_lines(text):
+        for part in re.split(r"(?<=[.!?;])\s+(?=[A-Z(\"'*_])", line):
+            part = part.strip(" *_")
+            if part:
+                found.append(part[:MAX_SENTENCE_CHARS])
+    return found
+
+
+def is_finding(sentence: str) -> bool:
+    """True when ``sentence`` states something the data showed (see the module docstring)."""
+    words = re.findall(r"[A-Za-z][A-Za-z'\-]*", sentence)
+    if len(words) < MIN_FINDING_WORDS or _NOT_A_FINDING.search(sentence):
+        return False
+    if sentence.rstrip().endswith(("?", ":")) or _MODEL_WORDS.search(sentence):
+        return False
+    if words[0].lower().endswith("ing") and words[0].lower() not in _NOT_GERUNDS:
+        return False  # "Checking the target ...", "Analyzing correlations ...": a task title
+    return bool(_FINDING_CUES.search(sentence)) or (
+        bool(_NUMBER.search(sentence)) and "%" in sentence
+    )
+
+
+def findings(text: str) -> list[str]:
+    """The sentences of ``text`` that are written findings about the data."""
+    return [s for s in sentences(text) if is_finding(s)]
