@@ -42,7 +42,6 @@ from graders.source import (
     dotted_name,
     excerpt_of,
     import_aliases,
-    iter_trees,
     load_source,
 )
 from harness.assignment import Limits, SubmissionContract
@@ -73,7 +72,7 @@ _ID_NAME = re.compile(r"(^id$|^.*_id$|^.*Id$|^.*ID$|^id_)")
 
 _CONFIG_TARGET = re.compile(
     r"""^\s*["']?(?:target|target_col(?:umn)?|target_name|target_variable|label_col(?:umn)?|
-    label|y_col(?:umn)?)["']?\s*[:=]\s*["']?([A-Za-z_][\w.\- ]{0,60}?)["']?\s*,?\s*$""",
+    label|y_col(?:umn)?)["']?\s*[:=]\s*["']?([A-Za-z_][\w.\- ]{0,60}?)["']?\s*,?\s*(?:\#.*)?$""",
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 _TEXT_TARGET = re.compile(
@@ -81,12 +80,25 @@ _TEXT_TARGET = re.compile(
     (?:is|:|=|will\s+be|named|called)\s*[`'"*]+([A-Za-z_][\w\-]{0,60})[`'"*]+""",
     re.IGNORECASE | re.VERBOSE,
 )
-_SHARE = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d+)?)\s?%")
-_SHARE_CONTEXT = re.compile(
-    r"imbalanc|minority|positive|rare|skew|only|fraud|churn|default|class|of (?:all|the) "
-    r"(?:transactions|customers|samples|records|rows|cases|data)",
+_SHARE = re.compile(r"(?<![\d.\-])(\d{1,2}(?:\.\d+)?)\s?%(?!\s*(?:-|to)\s*\d)")
+# A sentence about the class balance: imbalance vocabulary or a base rate of an event.
+_BALANCE_WORDS = re.compile(
+    r"imbalanc|unbalanc|skew|minority|majority|rare class|class distribution|class balance|"
+    r"positive class|base rate|"
+    r"(?<!false )(?<!true )\b(?:fraud|churn|default|positive|event|response|conversion|"
+    r"attrition|delinquency)\s+rate",
     re.IGNORECASE,
 )
+# Sentences quoting a percentage that is not a class share (a score, missing values, a split).
+_NOT_A_SHARE = re.compile(
+    r"accura|precision|recall|\bf1\b|auc|score|missing|null|\bnan\b|chance|sampl|split|"
+    r"test set|validation|increase|decrease|improv|drift|top[- ]\w+|variance|confiden|"
+    r"correlat|threshold|\bloss\b|error",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n\s*\n|\n\s*[-*#|]")
+# One row of a pandas value_counts() output: a label, two or more spaces, a number.
+_COUNT_ROW = re.compile(r"^\s*(\S(?:.*?\S)?)\s{2,}(\d+(?:\.\d+)?)(?:\s+\d+(?:\.\d+)?)*\s*$")
 
 CLASSIFIER_WORDS = ("Classifier", "LogisticRegression", "SVC", "NaiveBayes", "GaussianNB",
                     "BernoulliNB", "MultinomialNB", "LinearDiscriminantAnalysis",
@@ -217,6 +229,40 @@ def screening_task(root: Path) -> InferredTask:
 # --------------------------------------------------------------------------- code walking
 
 
+def _parsed_blocks(code: str) -> ast.Module | None:
+    """The top-level blocks of ``code`` that parse on their own, as one module (or None).
+
+    A script exported from a notebook often has one line that does not parse (a magic, a
+    half-written cell); the rest still says what the target is. Blocks start at a line with no
+    indentation after a blank line; line numbers are kept.
+    """
+    lines = code.split("\n")
+    starts = [0] + [i for i in range(1, len(lines))
+                    if lines[i][:1] not in ("", " ", "\t", ")", "]", "}")
+                    and not lines[i - 1].strip()]
+    body: list[ast.stmt] = []
+    for begin, end in zip(starts, starts[1:] + [len(lines)]):
+        chunk = "\n" * begin + "\n".join(lines[begin:end])
+        try:
+            body.extend(ast.parse(chunk).body)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return ast.Module(body=body, type_ignores=[]) if body else None
+
+
+def _trees(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Module]]:
+    """Every code unit's tree; units that do not parse contribute the blocks that do."""
+    found = []
+    for unit in source.code_units:
+        tree = unit.tree
+        if tree is None and unit.parse_error and "SyntaxError" in unit.parse_error \
+                and len(unit.code) <= 2_000_000:
+            tree = _parsed_blocks(unit.code)
+        if tree is not None:
+            found.append((unit, tree))
+    return found
+
+
 @dataclass
 class _Votes:
     """Weighted votes for candidate values, each with its first evidence."""
@@ -329,10 +375,16 @@ def _assign_pairs(stmt: ast.Assign) -> list[tuple[str, ast.AST]]:
     return pairs
 
 
+def _is_variable_name(column: str) -> bool:
+    """``data["y_train"]``: a dict of splits, not a column of the data."""
+    return bool(re.match(r"^[xXyY]_?(train|test|val|valid|dev|tr|te|trn)\w*$", column))
+
+
 def _target_votes(source: SubmissionSource) -> _Votes:
     """Votes for the target column from the code's data path."""
     votes = _Votes()
-    for unit, tree in iter_trees(source):
+    target_params = _target_parameters(source)
+    for unit, tree in _trees(source):
         constants = _string_constants(tree)
         for name, value in constants.items():
             if _TARGET_CONST.match(name) and re.match(r"^[A-Za-z_][\w\- .]{0,60}$", value):
@@ -357,7 +409,47 @@ def _target_votes(source: SubmissionSource) -> _Votes:
                                           _code_evidence("target", column, unit, node))
             elif isinstance(node, ast.Call):
                 _call_votes(node, unit, constants, votes)
+                _argument_votes(node, unit, target_params, votes)
+    for column in [c for c in votes.first if _is_variable_name(c)]:
+        del votes.weights[column], votes.first[column]
     return votes
+
+
+def _target_parameters(source: SubmissionSource) -> dict[str, tuple[int, str]]:
+    """Functions of the submission taking the target's name: name -> (position, parameter).
+
+    ``def split_data(df, target)`` then ``split_data(df, "churn")`` names the target.
+    """
+    found: dict[str, tuple[int, str]] = {}
+    for _unit, tree in _trees(source):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                params = [a.arg for a in node.args.posonlyargs + node.args.args]
+                offset = 1 if params[:1] in (["self"], ["cls"]) else 0
+                for index, name in enumerate(params):
+                    if _TARGET_CONST.match(name) and name.lower() not in ("y", "label"):
+                        found.setdefault(node.name, (index - offset, name))
+                        break
+    return found
+
+
+def _argument_votes(call: ast.Call, unit: CodeUnit, target_params: dict[str, tuple[int, str]],
+                    votes: _Votes) -> None:
+    """A target name passed as an argument: ``split_data(df, "churn")``, ``target_col="churn"``."""
+    name = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
+    for keyword in call.keywords:
+        if keyword.arg and _TARGET_CONST.match(keyword.arg) \
+                and keyword.arg.lower() not in ("y", "label") \
+                and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+            value = keyword.value.value
+            votes.add(value, 2.0, _code_evidence("target", value, unit, call))
+    if name in target_params:
+        index, param = target_params[name]
+        arg = call.args[index] if 0 <= index < len(call.args) else None
+        if arg is None:
+            arg = next((k.value for k in call.keywords if k.arg == param), None)
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            votes.add(arg.value, 2.0, _code_evidence("target", arg.value, unit, call))
 
 
 def _call_votes(call: ast.Call, unit: CodeUnit, constants: dict[str, str], votes: _Votes) -> None:
@@ -382,7 +474,7 @@ def _task_signals(source: SubmissionSource) -> tuple[_Votes, _Votes]:
     kind = _Votes()
     arity = _Votes()
     aliases = import_aliases(source)
-    for unit, tree in iter_trees(source):
+    for unit, tree in _trees(source):
         table = aliases.get(unit.path, {})
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
@@ -489,8 +581,21 @@ def _text_votes(source: SubmissionSource, votes: _Votes) -> None:
                                             match.group(0).strip()[:200]))
 
 
-def _stated_share(source: SubmissionSource, target: str | None) -> Inference | None:
-    """A minority share the text states near an imbalance word ("only 1.6% are fraud")."""
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence of ``text`` holding ``text[start:end]`` (decimal points do not end one)."""
+    begin = 0
+    for match in _SENTENCE_END.finditer(text, max(0, start - 400), start):
+        begin = match.end()
+    after = _SENTENCE_END.search(text, end, end + 400)
+    return text[begin: after.start() if after else min(len(text), end + 400)]
+
+
+def _stated_share(source: SubmissionSource) -> Inference | None:
+    """A minority share a sentence about the class balance states ("0.17% fraud rate").
+
+    READMEs and other documents first, then notebook markdown; the first share under 50% in a
+    sentence with imbalance vocabulary and no score, missing-value or sampling vocabulary.
+    """
     units = sorted(source.markdown_units, key=lambda u: (u.cell is not None, u.path, u.cell or 0))
     for unit in units:
         text = unit.text[:200_000]
@@ -498,14 +603,53 @@ def _stated_share(source: SubmissionSource, target: str | None) -> Inference | N
             share = float(match.group(1)) / 100
             if not 0 < share < 0.5:
                 continue
-            window = text[max(0, match.start() - 80): match.end() + 80]
-            hit = _SHARE_CONTEXT.search(window) or (target and target.lower() in window.lower())
-            if not hit:
+            sentence = _sentence_around(text, match.start(), match.end())
+            if not _BALANCE_WORDS.search(sentence) or _NOT_A_SHARE.search(sentence):
                 continue
             line = text.count("\n", 0, match.start()) + 1
-            excerpt = " ".join(window.split())[:200]
             return Inference("stated_minority_share", round(share, 6), "text", unit.path,
-                             unit.cell, line, excerpt)
+                             unit.cell, line, " ".join(sentence.split())[:200])
+    return None
+
+
+def _parse_counts(text: str) -> dict[str, float] | None:
+    """Shares from a printed ``value_counts()`` (counts or proportions), else None."""
+    rows: dict[str, float] = {}
+    for line in text.splitlines()[:MAX_CLASSES + 4]:
+        if line.startswith(("Name:", "dtype:")) or not line.strip():
+            continue
+        match = _COUNT_ROW.match(line)
+        if match is None:
+            if rows:
+                return None  # something else after the rows: not a plain value_counts
+            continue  # a header line ("Class", "       Count  Percentage")
+        label, value = match.group(1), float(match.group(2))
+        if label in rows:
+            return None
+        rows[label] = value
+    total = sum(rows.values())
+    if not 2 <= len(rows) <= MAX_CLASSES or total <= 0:
+        return None
+    return {label: round(value / total, 6) for label, value in rows.items()}
+
+
+def _output_shares(source: SubmissionSource, target: str) -> tuple[Inference, dict] | None:
+    """Class shares a notebook printed with ``df[target].value_counts()`` (as submitted)."""
+    cells = {(o.path, o.cell): o for o in reversed(source.output_units)
+             if o.output_type in ("execute_result", "stream", "display_data") and o.text}
+    quoted = re.compile(r"""(\[\s*["']|\.)""" + re.escape(target) + r"""(["']\s*\]|\b)""")
+    for unit in source.code_units:
+        if unit.cell is None or "value_counts" not in unit.code or not quoted.search(unit.code):
+            continue
+        output = cells.get((unit.path, unit.cell))
+        shares = _parse_counts(output.text) if output is not None else None
+        if shares is None:
+            continue
+        line = next((i + 1 for i, text in enumerate(unit.code.split("\n"))
+                     if "value_counts" in text), 1)
+        evidence = Inference("stated_minority_share", min(shares.values()), "output", unit.path,
+                             unit.cell, line, excerpt_of(unit, line))
+        return evidence, shares
     return None
 
 
@@ -554,7 +698,7 @@ def _label_value(text: str) -> Any:
     return int(number) if number.is_integer() else text
 
 
-def _id_column(root: Path, train: Path | None, target: str | None) -> str | None:
+def _id_column(train: Path | None, target: str | None) -> str | None:
     """An obviously named id column of the data file (``id``, ``customer_id``...) if unique."""
     if train is None:
         return None
@@ -582,40 +726,38 @@ def infer_task(root: Path) -> InferredTask:
     target, train, shares = _choose_target(root, votes, evidence)
     if target is None:
         not_judged.append("target: no label column found in the code, a config file or the text")
+    printed = _output_shares(source, target) if target and shares is None else None
 
     kind_votes, arity_votes = _task_signals(source)
-    task_type = _task_type(kind_votes, arity_votes, shares, evidence)
+    task_type = _task_type(kind_votes, arity_votes, shares or (printed and printed[1]),
+                           evidence, from_data=shares is not None)
     if task_type is None:
         not_judged.append("task type: neither estimators, metrics nor the data tell "
                           "classification from regression")
+    classification = task_type in ("binary_classification", "multiclass_classification")
 
-    positive_class = classes = None
-    class_shares = None
-    if shares is not None and task_type in ("binary_classification",
-                                            "multiclass_classification"):
+    positive_class = classes = class_shares = stated = None
+    if shares is not None and classification:
         class_shares = dict(sorted(shares.items()))
         classes = sorted((_label_value(k) for k in shares), key=str)
-        if task_type == "binary_classification" and len(shares) == 2:
+        if task_type == "binary_classification":
             positive_class = _label_value(min(shares, key=lambda k: (shares[k], k)))
         evidence.append(Inference("class_shares", class_shares, "data",
                                   train.relative_to(root).as_posix() if train else ""))
-
-    stated = None
-    if class_shares is None and task_type != "regression":
-        found = _stated_share(source, target)
+    elif task_type != "regression":
+        found = printed[0] if printed else _stated_share(source)
         if found is not None:
             stated = float(found.value)
             evidence.append(found)
         else:
-            not_judged.append("class balance: no data file with the target and no stated share")
-    id_column = _id_column(root, train, target)
+            not_judged.append("class balance: no data file with the target, no printed "
+                              "value_counts and no stated share")
+    id_column = _id_column(train, target)
     if id_column:
         evidence.append(Inference("id_column", id_column, "data",
                                   train.relative_to(root).as_posix() if train else ""))
     spec = InferredSpec(target=target, task_type=task_type, positive_class=positive_class,
-                        classes=classes if task_type != "binary_classification"
-                        or len(classes or []) == 2 else None,
-                        id_column=id_column)
+                        classes=classes, id_column=id_column)
     return InferredTask(spec=spec, root=root, train_csv=train, class_shares=class_shares,
                         stated_minority_share=stated, evidence=tuple(evidence),
                         not_judged=tuple(not_judged))
@@ -639,8 +781,11 @@ def _choose_target(root: Path, votes: _Votes, evidence: list[Inference]
 
 
 def _task_type(kind: _Votes, arity: _Votes, shares: dict[str, float] | None,
-               evidence: list[Inference]) -> str | None:
-    """binary/multiclass classification or regression from code signals and the data."""
+               evidence: list[Inference], from_data: bool = True) -> str | None:
+    """binary/multiclass classification or regression from code signals and the labels.
+
+    ``shares``: the labels' shares from a data file (``from_data``) or a printed value_counts.
+    """
     data_kind = _data_kind(shares) if shares else None
     best = kind.best()
     code_kind = None
@@ -654,7 +799,7 @@ def _task_type(kind: _Votes, arity: _Votes, shares: dict[str, float] | None,
     if chosen == code_kind and best is not None:
         evidence.append(best[1])
     if data_kind == chosen:
-        evidence.append(Inference("task_type", chosen, "data", "",
+        evidence.append(Inference("task_type", chosen, "data" if from_data else "output", "",
                                   excerpt=f"{len(shares or {})} distinct target values"))
     if chosen == "regression":
         return "regression"
