@@ -23,7 +23,7 @@ from pathlib import Path
 
 from graders.artifacts import read_text_capped, sniff_image_file
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
-from graders.exploration_text import findings
+from graders.exploration_text import comment_finding, findings
 from graders.source import (
     CallSite,
     CodeUnit,
@@ -91,27 +91,40 @@ MAX_IMAGE_FILES = 200
 MAX_REPORT_BYTES = 2_000_000
 PROSE_WINDOW_AFTER = 3  # a markdown cell up to this many cells after exploration code
 PROSE_WINDOW_BEFORE = 1  # or just before it ("the plot below shows that ...")
-SOME_FINDINGS = 3  # written findings for "basic plots with some written observations"
+SOME_FINDINGS = 5  # written findings for "basic plots with some written observations"
 NARRATED_FINDINGS = 15  # for "systematic and narrated"
 
 _Y_NAME = re.compile(r"^y(_(train|test|tr|te|val|valid|dev|all|full|true))?$")  # not y_pred
-_TARGET_VAR = re.compile(r"^(target|label|y)(_?(col|column|name|var|variable))?$", re.I)
+_TARGET_VAR = re.compile(r"^(target|label|y)(_?(col|column|name|var|variable))?$", re.IGNORECASE)
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test\.py|conftest\.py)$")
-_VALIDATION_PATH = re.compile(r"validat|schema|monitor|dashboard|streamlit|^(app|api|serve|server)$",
-                              re.I)
-_EDA_NAME = re.compile(r"eda|explor|analys|visuali|insight|finding|report|profil", re.I)
+_VALIDATION_PATH = re.compile(
+    r"validat|schema|monitor|dashboard|streamlit|^(app|api|serve|server)$", re.IGNORECASE
+)
+_EDA_NAME = re.compile(r"eda|explor|analys|visuali|insight|finding|report|profil", re.IGNORECASE)
 _EDA_HEADING = re.compile(
     r"\b(eda|exploratory|exploration|explore|data analysis|insights?|findings|observations?|"
-    r"data quality|data understanding|key takeaways?|data overview)\b", re.I)
-_PREDICTION_SOURCE = re.compile(r"pred|output|result|submission|score|forecast", re.I)
-_TRAIN_NAME = re.compile(r"train", re.I)
-_TEST_NAME = re.compile(r"test|holdout|valid|oot", re.I)
+    r"data quality|data understanding|key takeaways?|data overview)\b",
+    re.IGNORECASE,
+)
+_PREDICTION_SOURCE = re.compile(r"pred|output|result|submission|score|forecast", re.IGNORECASE)
+_TRAIN_NAME = re.compile(r"train", re.IGNORECASE)
+_TEST_NAME = re.compile(r"test|holdout|valid|oot", re.IGNORECASE)
+# Plots of a model's results (confusion matrix, ROC, importances, SHAP, training history).
+_MODEL_PLOT = re.compile(
+    r"display|confusion|\broc|precision_recall|curve|importance|shap|"
+    r"history|\bloss|pred|plot_tree|residual",
+    re.IGNORECASE,
+)
+_ID_NAME = re.compile(r"(^|_)(id|ids|index|key|number)$|[a-z]ID$|Id$|^Unnamed", re.IGNORECASE)
+_DERIVED_NOT_TARGET = re.compile(r"pred|prob|score|proba", re.IGNORECASE)
 _LEAK_WORDS = re.compile(
     r"\bleak\w*.{0,80}\b(feature|column|variable|field|target|label|future|outcome|after)\b|"
     r"\b(feature|column|variable|field)\b.{0,80}\bleak\w*|"
     r"\b(drift|shift)\w*.{0,60}\b(train|test)|\b(train|test)\w*.{0,60}\b(drift|shift)\w*|"
-    r"\btrain(ing)?\b.{0,40}\btest\b.{0,40}\b(distribution|differ|similar)", re.I)
-_NO_LEAK = re.compile(r"\b(no|avoid\w*|prevent\w*|without)\b.{0,20}\bleak", re.I)
+    r"\btrain(ing)?\b.{0,40}\btest\b.{0,40}\b(distribution|differ|similar)",
+    re.IGNORECASE,
+)
+_NO_LEAK = re.compile(r"\b(no|avoid\w*|prevent\w*|without)\b.{0,20}\bleak", re.IGNORECASE)
 
 
 @dataclass
@@ -134,21 +147,29 @@ class ExplorationGrader:
         """Judge the exploration the submission shows (never raises for candidate faults)."""
         source = source_for(context)
         scope = _eda_scope(source)
-        targets = _target_names(source, getattr(getattr(context.assignment, "spec", None),
-                                                "target", None))
+        targets = _target_names(
+            source, getattr(getattr(context.assignment, "spec", None), "target", None)
+        )
         reports = _report_texts(source)
         prose = _notebook_prose(source, scope) + reports
         written = [(ev, sentence) for ev, text in prose for sentence in findings(text)]
+        written += _comment_findings(source, scope)
         in_scope = _in_scope(scope)
 
         overview = in_scope(_overview_sites(source)) + _report_code_sites(reports, "overview")
         target_sites = in_scope(_target_distribution_sites(source, targets))
-        plots = in_scope(_calls(source, PLOT_CALLS)) + _report_code_sites(reports, "plots")
+        plots = [
+            s for s in in_scope(_calls(source, PLOT_CALLS)) if not _MODEL_PLOT.search(s.excerpt)
+        ]
+        plots += _report_code_sites(reports, "plots")
         versus = in_scope(_feature_vs_target_sites(source, targets))
-        quality = _quality_acted_on(source, scope, targets)
+        versus += _report_versus_sites(reports, targets)
+        quality = _quality_acted_on(source, scope, targets, written)
         leakage = in_scope(_drift_sites(source)) + _leak_comment_sites(source, scope)
-        leak_prose = [(ev, s) for ev, s in written if _LEAK_WORDS.search(s) and not _NO_LEAK.search(s)]
-        figures_evidence, figure_count = _figures(context, source)
+        leak_prose = [
+            (ev, s) for ev, s in written if _LEAK_WORDS.search(s) and not _NO_LEAK.search(s)
+        ]
+        figures_evidence, figure_count = _figures(context, source, scope)
 
         checks = [
             site_check(
@@ -205,9 +226,11 @@ def _eda_scope(source: SubmissionSource) -> _Scope:
             scope.excluded[path] = "test file"
         elif _VALIDATION_PATH.search(Path(path).name):
             scope.excluded[path] = "data-validation or monitoring module"
-        elif path in loads and all(
-            any(_PREDICTION_SOURCE.search(s) for s in consts) for consts in loads[path]
-        ) and all(consts for consts in loads[path]):
+        elif (
+            path in loads
+            and all(any(_PREDICTION_SOURCE.search(s) for s in consts) for consts in loads[path])
+            and all(consts for consts in loads[path])
+        ):
             scope.excluded[path] = "reads prediction outputs, not the training data"
         elif unit.origin == "notebook" or path in loads or _EDA_NAME.search(Path(path).stem):
             scope.units.append(unit)
@@ -230,17 +253,24 @@ def _last(name: str) -> str:
 
 def _calls(source: SubmissionSource, names: tuple[str, ...]) -> list[CallSite]:
     wanted = set(names)
-    return sort_sites(site_at(unit, call, name) for unit, call, name, canonical in iter_calls(source)
-                      if _last(name) in wanted or _last(canonical) in wanted)
+    return sort_sites(
+        site_at(unit, call, name)
+        for unit, call, name, canonical in iter_calls(source)
+        if _last(name) in wanted or _last(canonical) in wanted
+    )
 
 
 def _overview_sites(source: SubmissionSource) -> list[CallSite]:
     sites = _calls(source, OVERVIEW_CALLS)
     for unit, tree in iter_trees(source):
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in OVERVIEW_ATTRIBUTES:
-                if isinstance(node.value, ast.Name) and not node.value.id.startswith(("np", "X")):
-                    sites.append(site_at(unit, node, f"{node.value.id}.{node.attr}"))
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in OVERVIEW_ATTRIBUTES
+                and isinstance(node.value, ast.Name)
+                and not node.value.id.startswith(("np", "X"))
+            ):
+                sites.append(site_at(unit, node, f"{node.value.id}.{node.attr}"))
     return sort_sites(sites)
 
 
@@ -258,7 +288,41 @@ def _target_names(source: SubmissionSource, declared: str | None) -> set[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 names |= _target_from_assign(node.targets[0], node.value)
-    return {n for n in names if n and len(n) <= 80}
+    names = {n for n in names if n and len(n) <= 80 and not _ID_NAME.search(n)}
+    return names | _named_after(source, names)
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(ed|s)$", "", word.lower())
+
+
+def _named_after(source: SubmissionSource, targets: set[str]) -> set[str]:
+    """Columns the code derives and names after the target (``is_default`` for ``defaulted``)."""
+    stems = {
+        _stem(tok)
+        for t in targets
+        for tok in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", t)
+        if len(tok) >= 4
+    }
+    found = set()
+    for unit, tree in iter_trees(source):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):
+                    column = target.slice.value
+                    if (
+                        isinstance(column, str)
+                        and column not in targets
+                        and not _DERIVED_NOT_TARGET.search(column)
+                        and any(
+                            _stem(tok) in stems
+                            for tok in re.split(r"[_\W]+", column)
+                            if len(tok) >= 4
+                        )
+                    ):
+                        found.add(column)
+    return found
 
 
 def _target_from_assign(target: ast.AST, value: ast.AST) -> set[str]:
@@ -271,15 +335,23 @@ def _target_from_assign(target: ast.AST, value: ast.AST) -> set[str]:
         inner = value.slice
         if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
             return {inner.value}
-    if _Y_NAME.match(name) and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        if value.func.attr == "pop" and value.args and isinstance(value.args[0], ast.Constant):
-            return {str(value.args[0].value)}
-    if name.startswith("X") and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        if value.func.attr == "drop":
-            dropped = [*value.args[:1], *(k.value for k in value.keywords if k.arg == "columns")]
-            consts = set().union(*(string_constants(d) for d in dropped)) if dropped else set()
-            if len(consts) == 1:
-                return consts
+    method = (
+        value.func.attr
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+        else None
+    )
+    if (
+        _Y_NAME.match(name)
+        and method == "pop"
+        and value.args
+        and isinstance(value.args[0], ast.Constant)
+    ):
+        return {str(value.args[0].value)}
+    if name.startswith("X") and method == "drop":
+        dropped = [*value.args[:1], *(k.value for k in value.keywords if k.arg == "columns")]
+        consts = set().union(*(string_constants(d) for d in dropped)) if dropped else set()
+        if len(consts) == 1:
+            return consts
     return set()
 
 
@@ -289,9 +361,12 @@ def _aliases(source: SubmissionSource, targets: set[str]) -> dict[str, set[str]]
     for unit, tree in iter_trees(source):
         known = found.setdefault(unit.path, set())
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-                if node.value.value in targets:
-                    known.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and node.value.value in targets
+            ):
+                known.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return found
 
 
@@ -317,8 +392,19 @@ def _target_distribution_sites(source: SubmissionSource, targets: set[str]) -> l
         subject = call.func.value if isinstance(call.func, ast.Attribute) else call
         keywords = [k.value for k in call.keywords if k.arg in ("x", "y", "data", None)]
         nodes = [subject, *call.args[:1], *keywords]
-        if last in ("countplot", "pie", "bincount", "Counter", "hist", "histplot", "kdeplot",
-                    "displot", "distplot", "barplot", "value_counts"):
+        if last in (
+            "countplot",
+            "pie",
+            "bincount",
+            "Counter",
+            "hist",
+            "histplot",
+            "kdeplot",
+            "displot",
+            "distplot",
+            "barplot",
+            "value_counts",
+        ):
             nodes = [n for n in nodes if not _has_other_hue(call)]
         if any(_mentions(n, targets, aliases.get(unit.path, set())) for n in nodes):
             sites.append(site_at(unit, call, name))
@@ -340,16 +426,22 @@ def _feature_vs_target_sites(source: SubmissionSource, targets: set[str]) -> lis
         if last in SEABORN_LIKE or last in ("plot", "bar"):
             for keyword in call.keywords:
                 if keyword.arg in TARGET_KEYWORDS and _mentions(keyword.value, targets, known):
-                    other = [k for k in call.keywords if k.arg in TARGET_KEYWORDS and k is not keyword]
+                    other = [
+                        k for k in call.keywords if k.arg in TARGET_KEYWORDS and k is not keyword
+                    ]
                     if other or keyword.arg in ("hue", "by", "col", "row", "c", "color"):
                         sites.append(site_at(unit, call, name))
                         break
         elif last in GROUP_CALLS or last in TEST_CALLS:
             if last in TEST_CALLS or _mentions(call, targets, known):
                 sites.append(site_at(unit, call, name))
-        elif last == "corr" and isinstance(call.func, ast.Attribute):
-            if call.args and _mentions(call.args[0], targets, known):
-                sites.append(site_at(unit, call, name))
+        elif (
+            last == "corr"
+            and isinstance(call.func, ast.Attribute)
+            and call.args
+            and _mentions(call.args[0], targets, known)
+        ):
+            sites.append(site_at(unit, call, name))
     for unit, tree in iter_trees(source):
         known = aliases.get(unit.path, set())
         for node in ast.walk(tree):  # df.corr()["churn"], groupby(...)["churn"].mean()
@@ -374,7 +466,10 @@ def _target_check(sites: list[CallSite], targets: set[str]) -> Check:
 
 
 def _quality_acted_on(
-    source: SubmissionSource, scope: _Scope, targets: set[str]
+    source: SubmissionSource,
+    scope: _Scope,
+    targets: set[str],
+    written: list[tuple[Evidence, str]],
 ) -> list[tuple[str, CallSite, CallSite]]:
     """``(kind, detection, treatment)``: a data-quality issue looked for in the exploration and
     then treated, later in the same notebook/script or anywhere on the data path when the
@@ -382,30 +477,46 @@ def _quality_acted_on(
     detections: list[tuple[str, CallSite, set[str], tuple[int, int]]] = []
     treatments: list[tuple[str, CallSite, set[str], tuple[int, int]]] = []
     flows = flow_statements(source)
+    exploring = {
+        u.path for u in scope.units if u.origin == "notebook" or _EDA_NAME.search(Path(u.path).stem)
+    }
     for path, statements in flows.items():
         if path in scope.excluded:
             continue
         for order, (unit, stmt) in enumerate(statements):
             key = (order, 0)
-            columns = string_constants(stmt) if not isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) else set()
+            columns = (
+                string_constants(stmt)
+                if not isinstance(stmt, (ast.FunctionDef, ast.ClassDef))
+                else set()
+            )
             for node in walk_header(stmt):
                 if isinstance(node, ast.Call):
                     name = dotted_name(node.func) or ""
                     last = _last(name)
                     for kind, names in DETECTIONS.items():
-                        if last in names and path in scope.paths and not (
-                            kind == "categories" and _mentions(node, targets, set())
+                        if (
+                            last in names
+                            and path in exploring
+                            and not (kind == "categories" and _mentions(node, targets, set()))
                         ):
                             detections.append((kind, site_at(unit, node, name), columns, key))
                     for kind, names in TREATMENTS.items():
-                        if last in names and _treats_data(node, name):
+                        if (
+                            last in names
+                            and _treats_data(node, name)
+                            and not (kind == "categories" and _mentions(node.func, targets, set()))
+                        ):
                             treatments.append((kind, site_at(unit, node, name), columns, key))
             if _is_filter(stmt):
                 treatments.append(("outliers", site_at(unit, stmt, "filter rows"), columns, key))
+    for kind, site in _report_detections(source) + _written_detections(written):
+        detections.append((kind, site, set(), (-1, 0)))
     found = []
     for kind, tsite, tcols, tkey in treatments:
         for dkind, dsite, dcols, dkey in detections:
             same_file = dsite.path == tsite.path and dkey < tkey and dkind == kind
+            same_file = same_file or (dkey == (-1, 0) and dkind == kind)  # found in writing
             shared = (tcols & dcols) - {""}
             if same_file or (dsite.path != tsite.path and shared and dkind == kind):
                 found.append((kind, dsite, tsite))
@@ -435,16 +546,18 @@ def _is_filter(stmt: ast.stmt) -> bool:
     if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, (ast.Subscript, ast.Call)):
         return False
     rebound = {t.id for t in stmt.targets if isinstance(t, ast.Name)}
-    from_name = getattr(stmt.value, "value", None) if isinstance(stmt.value, ast.Subscript) \
+    from_name = (
+        getattr(stmt.value, "value", None)
+        if isinstance(stmt.value, ast.Subscript)
         else getattr(stmt.value.func, "value", None)
+    )
     if not (isinstance(from_name, ast.Name) and from_name.id in rebound):
         return False
     for node in ast.walk(stmt.value):
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, (ast.Compare, ast.BinOp)):
-            if any(isinstance(n, ast.Compare) and n.comparators and any(
-                isinstance(c, (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.UnaryOp))
-                for c in n.comparators) for n in ast.walk(node.slice)):
-                return True
+        if isinstance(node, ast.Subscript) and any(
+            isinstance(n, ast.Compare) for n in ast.walk(node.slice)
+        ):
+            return True
     return False
 
 
@@ -475,13 +588,20 @@ def _site_evidence(site: CallSite, note: str) -> Evidence:
 def _drift_sites(source: SubmissionSource) -> list[CallSite]:
     """Drift tests, or a distribution summary that sets train and test side by side."""
     sites = _calls(source, DRIFT_CALLS)
-    for path, statements in flow_statements(source).items():
+    for statements in flow_statements(source).values():
         for unit, stmt in statements:
             nodes = list(walk_header(stmt))
             names = {n.id for n in nodes if isinstance(n, ast.Name)}
             calls = {_last(dotted_name(n.func) or "") for n in nodes if isinstance(n, ast.Call)}
-            if calls & set(MODEL_CALLS) or not calls & {"describe", "mean", "hist", "histplot",
-                                                        "kdeplot", "value_counts", "boxplot"}:
+            if calls & set(MODEL_CALLS) or not calls & {
+                "describe",
+                "mean",
+                "hist",
+                "histplot",
+                "kdeplot",
+                "value_counts",
+                "boxplot",
+            }:
                 continue
             names = {n for n in names if not _Y_NAME.match(n)}
             if any(_TRAIN_NAME.search(n) for n in names) and any(
@@ -499,11 +619,18 @@ def _leak_comment_sites(source: SubmissionSource, scope: _Scope) -> list[CallSit
             continue
         lines = unit.code.split("\n")
         for number, text in comment_lines(unit):
-            if re.search(r"\bleak", text, re.I):
-                near = " ".join(lines[max(0, number - 1): number + 2])
+            if re.search(r"\bleak", text, re.IGNORECASE):
+                near = " ".join(lines[max(0, number - 1) : number + 2])
                 if re.search(r"\.drop\(|\bdel\b|\.pop\(|remove", near):
-                    sites.append(CallSite(unit.path, unit.cell, number, "leakage drop",
-                                          lines[number - 1].strip()[:300]))
+                    sites.append(
+                        CallSite(
+                            unit.path,
+                            unit.cell,
+                            number,
+                            "leakage drop",
+                            lines[number - 1].strip()[:300],
+                        )
+                    )
     return sort_sites(sites)
 
 
@@ -527,6 +654,60 @@ def _leakage_check(sites: list[CallSite], prose: list[tuple[Evidence, str]]) -> 
 def _notebook_prose(source: SubmissionSource, scope: _Scope) -> list[tuple[Evidence, str]]:
     """Markdown cells next to exploration code in notebooks that explore the training data
     (not those that follow modelling code)."""
+    explore_cells, model_cells = _explore_cells(source, scope)
+    prose = []
+    for unit in source.markdown_units:
+        cells = explore_cells.get(unit.path)
+        if unit.cell is None or not cells:
+            continue
+        near = any(-PROSE_WINDOW_BEFORE <= unit.cell - c <= PROSE_WINDOW_AFTER for c in cells)
+        previous = max(
+            (c for c in cells | model_cells.get(unit.path, set()) if c < unit.cell), default=None
+        )
+        after_model = (
+            previous is not None
+            and previous in model_cells.get(unit.path, set())
+            and previous not in cells
+        )
+        if near and not after_model:
+            prose.append(
+                (
+                    Evidence(path=unit.path, cell=unit.cell, line=1, note="written finding"),
+                    unit.text,
+                )
+            )
+    return prose
+
+
+def _comment_findings(source: SubmissionSource, scope: _Scope) -> list[tuple[Evidence, str]]:
+    """``#`` comments that state findings, in exploration cells and exploration scripts."""
+    cells = _explore_cells(source, scope)
+    found = []
+    for unit in source.code_units:
+        if unit.path not in scope.paths:
+            continue
+        if unit.cell is None and not _EDA_NAME.search(Path(unit.path).stem):
+            continue
+        if unit.cell is not None and unit.cell not in cells[0].get(unit.path, set()):
+            continue
+        for line, text in comment_lines(unit):
+            if comment_finding(text):
+                found.append(
+                    (
+                        Evidence(
+                            path=unit.path,
+                            cell=unit.cell,
+                            line=line,
+                            note="written finding (comment)",
+                        ),
+                        text,
+                    )
+                )
+    return found
+
+
+def _explore_cells(source: SubmissionSource, scope: _Scope):
+    """Per notebook, the cells holding exploration calls and those holding modelling calls."""
     explore_names = set(OVERVIEW_CALLS) | set(PLOT_CALLS) | set(GROUP_CALLS) | set(TEST_CALLS)
     explore_cells: dict[str, set[int]] = {}
     model_cells: dict[str, set[int]] = {}
@@ -534,31 +715,23 @@ def _notebook_prose(source: SubmissionSource, scope: _Scope) -> list[tuple[Evide
         if unit.cell is None or unit.path not in scope.paths:
             continue
         last = _last(canonical)
-        if last in explore_names or _last(name) in explore_names:
-            explore_cells.setdefault(unit.path, set()).add(unit.cell)
         if last in MODEL_CALLS:
             model_cells.setdefault(unit.path, set()).add(unit.cell)
-    prose = []
-    for unit in source.markdown_units:
-        cells = explore_cells.get(unit.path)
-        if unit.cell is None or not cells:
-            continue
-        near = any(-PROSE_WINDOW_BEFORE <= unit.cell - c <= PROSE_WINDOW_AFTER for c in cells)
-        previous = max((c for c in cells | model_cells.get(unit.path, set()) if c < unit.cell),
-                       default=None)
-        after_model = previous is not None and previous in model_cells.get(unit.path, set()) \
-            and previous not in cells
-        if near and not after_model:
-            prose.append((Evidence(path=unit.path, cell=unit.cell, line=1, note="written finding"),
-                          unit.text))
-    return prose
+        elif (last in explore_names or _last(name) in explore_names) and not _MODEL_PLOT.search(
+            site_at(unit, call, name).excerpt
+        ):
+            explore_cells.setdefault(unit.path, set()).add(unit.cell)
+    for path, cells in model_cells.items():
+        explore_cells[path] = explore_cells.get(path, set()) - cells
+    return explore_cells, model_cells
 
 
 def _report_texts(source: SubmissionSource) -> list[tuple[Evidence, str]]:
     """Reports about the exploration: Markdown/R Markdown files named for it, and sections of
     other Markdown files under an exploration heading (EDA, findings, insights ...)."""
     texts: list[tuple[str, str]] = [
-        (u.path, u.text) for u in source.markdown_units
+        (u.path, u.text)
+        for u in source.markdown_units
         if u.cell is None and u.path.lower().endswith((".md", ".rst"))
     ]
     markdown_paths = {p.lower() for p, _ in texts}
@@ -603,7 +776,10 @@ def _eda_sections(text: str) -> list[tuple[int, str]]:
 
 
 _R_OVERVIEW = re.compile(r"\b(summary|str|glimpse|head|dim|table|skim|nrow|describe)\(")
-_R_PLOTS = re.compile(r"\b(ggplot|geom_\w+|hist|boxplot|barplot|plot|corrplot)\(|!\[[^\]]*\]\([^)]+\.(png|jpe?g)\)", re.I)
+_R_PLOTS = re.compile(
+    r"\b(ggplot|geom_\w+|hist|boxplot|barplot|plot|corrplot)\(|!\[[^\]]*\]\([^)]+\.(png|jpe?g)\)",
+    re.IGNORECASE,
+)
 
 
 def _report_code_sites(reports: list[tuple[Evidence, str]], kind: str) -> list[CallSite]:
@@ -616,24 +792,115 @@ def _report_code_sites(reports: list[tuple[Evidence, str]], kind: str) -> list[C
         for number, line in enumerate(text.split("\n"), start=1):
             match = pattern.search(line)
             if match:
-                sites.append(CallSite(evidence.path or "", None, number, match.group(0).rstrip("("),
-                                      line.strip()[:300]))
+                sites.append(
+                    CallSite(
+                        evidence.path or "",
+                        None,
+                        number,
+                        match.group(0).rstrip("("),
+                        line.strip()[:300],
+                    )
+                )
                 break
     return sites
 
 
-def _findings_check(check_id: str, written: list[tuple[Evidence, str]], needed: int,
-                    weight: float) -> Check:
+_R_VERSUS = r"(fill|colou?r|group|facet_\w+|by)\s*=\s*(~\s*)?(factor\()?\s*{t}\b|group_by\(\s*{t}\b|\${t}\b.*\b(table|prop\.table|aggregate|tapply)\("
+_R_QUALITY = {
+    "missing": re.compile(r"\b(is\.na|complete\.cases|anyNA|colSums\(is\.na)\("),
+    "duplicates": re.compile(r"\b(duplicated|distinct)\("),
+    "outliers": re.compile(r"\b(quantile|IQR|boxplot\.stats)\("),
+}
+
+
+_WRITTEN_QUALITY = {
+    "duplicates": re.compile(r"\bduplicat", re.IGNORECASE),
+    "missing": re.compile(r"\b(missing|null|nan|blank|empty)\b", re.IGNORECASE),
+    "outliers": re.compile(r"\b(outlier|negative|invalid|impossible|extreme)", re.IGNORECASE),
+    "categories": re.compile(r"\b(inconsisten|typo|spelling|misspel|mislabel|case)", re.IGNORECASE),
+}
+_NEGATED = re.compile(r"^\s*(there (are|is|were|was) )?(no|not any|none)\b", re.IGNORECASE)
+
+
+def _written_detections(written: list[tuple[Evidence, str]]) -> list[tuple[str, CallSite]]:
+    """Quality issues stated in written findings ("there are 12 duplicate rows")."""
+    found = []
+    for evidence, sentence in written:
+        if _NEGATED.search(sentence):
+            continue
+        for kind, pattern in _WRITTEN_QUALITY.items():
+            if pattern.search(sentence):
+                found.append(
+                    (
+                        kind,
+                        CallSite(
+                            evidence.path or "",
+                            evidence.cell,
+                            evidence.line or 1,
+                            kind,
+                            sentence[:300],
+                        ),
+                    )
+                )
+    return found
+
+
+def _report_versus_sites(reports: list[tuple[Evidence, str]], targets: set[str]) -> list[CallSite]:
+    """Feature-vs-target analysis in a report's R code (``fill = y``, ``group_by(y)``)."""
+    patterns = [
+        re.compile(_R_VERSUS.format(t=re.escape(t)))
+        for t in sorted(targets)
+        if re.fullmatch(r"[A-Za-z_.][\w.]*", t)
+    ]
+    sites = []
+    for evidence, text in reports:
+        if evidence.note != "exploration report":
+            continue
+        for number, line in enumerate(text.split("\n"), start=1):
+            if any(p.search(line) for p in patterns):
+                sites.append(
+                    CallSite(
+                        evidence.path or "", None, number, "plot by target", line.strip()[:300]
+                    )
+                )
+    return sites[:20]
+
+
+def _report_detections(source: SubmissionSource) -> list[tuple[str, CallSite]]:
+    """Data-quality checks written in the code of exploration reports (R or Python)."""
+    found = []
+    for evidence, text in _report_texts(source):
+        if evidence.note != "exploration report":
+            continue
+        for number, line in enumerate(text.split("\n"), start=1):
+            for kind, pattern in _R_QUALITY.items():
+                if pattern.search(line):
+                    found.append(
+                        (
+                            kind,
+                            CallSite(evidence.path or "", None, number, kind, line.strip()[:300]),
+                        )
+                    )
+    return found
+
+
+def _findings_check(
+    check_id: str, written: list[tuple[Evidence, str]], needed: int, weight: float
+) -> Check:
     count = len(written)
     if check_id == "exploration.observations":
         passed_text = f"Wrote down {count} finding(s) about the data next to the exploration."
-        missing = (f"Fewer than {needed} written findings about the data ({count}): the "
-                   "exploration is not interpreted (headings, plans and figure captions do not "
-                   "count).")
+        missing = (
+            f"Fewer than {needed} written findings about the data ({count}): the "
+            "exploration is not interpreted (headings, plans and figure captions do not "
+            "count)."
+        )
     else:
         passed_text = f"The exploration is narrated: {count} written findings."
-        missing = (f"The exploration is not narrated systematically ({count} written "
-                   f"finding(s), {needed} expected).")
+        missing = (
+            f"The exploration is not narrated systematically ({count} written "
+            f"finding(s), {needed} expected)."
+        )
     if count < needed:
         return Check(id=check_id, passed=False, weight=weight, sentence=missing)
     evidence = [ev.model_copy(update={"excerpt": sentence[:300]}) for ev, sentence in written[:3]]
@@ -648,23 +915,42 @@ def _plots_check(sites: list[CallSite], figures: list[Evidence], count: int) -> 
         return Check(id="exploration.plots", passed=False, weight=1,
                      sentence="No plot of the data (histograms, box plots, count plots, "
                      "heatmaps) and no figure was found.")  # fmt: skip
-    check = site_check("exploration.plots", sites, weight=1, limit=2,
-                       found="Plotted the data ({names}).", missing="")
+    check = site_check(
+        "exploration.plots",
+        sites,
+        weight=1,
+        limit=2,
+        found="Plotted the data ({names}).",
+        missing="",
+    )
     if not sites:
         check = Check(id="exploration.plots", passed=True, weight=1, sentence="")
     sentence = (check.sentence + f" {count} figure(s) found.").strip()
     return check.model_copy(update={"sentence": sentence, "evidence": check.evidence + figures})
 
 
-def _figures(context: GraderContext, source: SubmissionSource) -> tuple[list[Evidence], int]:
-    """Real figures: image outputs of cells, image files in the snapshot or saved by our run."""
-    images = [out for out in source.output_units if out.image_bytes_len > 0]
+def _figures(
+    context: GraderContext, source: SubmissionSource, scope: _Scope
+) -> tuple[list[Evidence], int]:
+    """Real figures of the data: image outputs of exploration cells, image files in the snapshot
+    or saved by our run (not named as model results: ROC, confusion matrix, importances)."""
+    cells = _explore_cells(source, scope)[0]
+    images = [
+        out
+        for out in source.output_units
+        if out.image_bytes_len > 0 and out.cell in cells.get(out.path, set())
+    ]
     evidence = [output_evidence(out, note="figure output") for out in images[:2]]
-    files = [rel for rel in _files_with_suffix(source.root, IMAGE_SUFFIXES)
-             if sniff_image_file(source.root / rel)]
+    files = [
+        rel
+        for rel in _files_with_suffix(source.root, IMAGE_SUFFIXES)
+        if not _MODEL_PLOT.search(Path(rel).name) and sniff_image_file(source.root / rel)
+    ]
     evidence += [Evidence(path=rel, note="image file in the submission") for rel in files[:1]]
-    saved = _artifact_figures(context)
-    evidence += [Evidence(image=rel, note="figure saved by the candidate's code") for rel in saved[:1]]
+    saved = [rel for rel in _artifact_figures(context) if not _MODEL_PLOT.search(Path(rel).name)]
+    evidence += [
+        Evidence(image=rel, note="figure saved by the candidate's code") for rel in saved[:1]
+    ]
     return evidence, len(images) + len(files) + len(saved)
 
 
@@ -728,15 +1014,33 @@ def _artifact_figures(context: GraderContext) -> list[str]:
 
 
 def _red_flags(checks: dict[str, Check], written: list) -> list[RedFlag]:
-    looked = any(checks[c].passed for c in ("exploration.overview", "exploration.target_distribution",
-                                            "exploration.plots", "exploration.feature_vs_target"))
+    looked = any(
+        checks[c].passed
+        for c in (
+            "exploration.overview",
+            "exploration.target_distribution",
+            "exploration.plots",
+            "exploration.feature_vs_target",
+        )
+    )
     if not looked and not written:
-        return [RedFlag(id="exploration.none", severity="high",
-                        sentence="No exploratory data analysis of the training data was found "
-                        "(no overview, plot, target distribution or written finding).")]
-    if not checks["exploration.observations"].passed and not checks["exploration.feature_vs_target"].passed:
-        return [RedFlag(id="exploration.mechanical_only", severity="medium",
-                        sentence="The exploration is mechanical only: calls such as head/info/"
-                        "describe/value_counts or plots, with no written interpretation and no "
-                        "feature-vs-target analysis.")]
+        return [
+            RedFlag(
+                id="exploration.none",
+                severity="high",
+                sentence="No exploratory data analysis of the training data was found "
+                "(no overview, plot, target distribution or written finding).",
+            )
+        ]
+    interpreted = checks["exploration.observations"].passed and checks["exploration.plots"].passed
+    if not interpreted and not checks["exploration.feature_vs_target"].passed:
+        return [
+            RedFlag(
+                id="exploration.mechanical_only",
+                severity="medium",
+                sentence="The exploration is mechanical only: calls such as head/info/"
+                "describe/value_counts, with no feature-vs-target analysis and no plots "
+                "interpreted in writing.",
+            )
+        ]
     return []

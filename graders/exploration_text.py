@@ -18,7 +18,7 @@ _FINDING_CUES = re.compile(
     r"higher|lower|greater|smaller|larger|fewer|more likely|less likely|"
     r"increas\w*|decreas\w*|declin\w*|rises?|drops?|tends?|trend\w*|pattern\w*|"
     r"differ\w*|similar\w*|significant\w*|strong\w*|weak\w*|"
-    r"missing|null\w*|empty|blank|duplicat\w*|negative|invalid|inconsisten\w*|typo\w*|"
+    r"missing|null\w*|nan|nans|empty|blank|zeros?|duplicat\w*|negative|invalid|inconsisten\w*|typo\w*|"
     r"sentinel|placeholder|mislabel\w*|noisy|noise|leak\w*|drift\w*|"
     r"rate|ratio|proportion|percent\w*|share|most|mostly|only|rarely|never|always|"
     r"normal(?:ly)? distributed|uniform\w*|bimodal|constant|zero variance|unique)\b",
@@ -33,7 +33,13 @@ _NOT_A_FINDING = re.compile(
     r"^\s*(let'?s|let us|next|now|here|below|above|the (figure|plot|chart|graph|table|cell|"
     r"code|function)s? (below|above)|this (notebook|section|cell|function|script)|"
     r"in this (notebook|section)|to (check|see|explore|understand|investigate)|"
-    r"import|install|run|todo)\b",
+    r"import|install|run|todo)\b|"
+    r"^\s*(check|create|convert|drop|remove|replace|fill|plot|compute|calculate|get|set|load|"
+    r"read|save|define|print|show|display|add|make|use|apply|filter|iterate|loop|split|encode|"
+    r"map|rename|select|sort|merge|group|count|find|initiali[sz]e|update|return|handle|impute|"
+    r"visuali[sz]e|identify|ensure|keep|clean|fix|transform|normali[sz]e|scale|extract|parse|"
+    r"view|inspect|explore|examine|investigate|analy[sz]e|look|see|try|test|train|fit|build|"
+    r"sample|assume|bin|cap|clip|limit|aggregate|store|generate|append|join|only keep)\b",
     re.IGNORECASE,
 )
 _MODEL_WORDS = re.compile(
@@ -45,7 +51,10 @@ _FENCE = re.compile(r"```.*?(```|\Z)", re.DOTALL)
 _HTML = re.compile(r"<[^>]{0,200}>")
 _IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 MIN_FINDING_WORDS = 5
-_NOT_GERUNDS = frozenset({"interesting", "surprising", "during", "according", "nothing", "something"})
+LONG_HEADING_WORDS = 8  # a heading this long is a sentence, often a conclusion
+_NOT_GERUNDS = frozenset(
+    {"interesting", "surprising", "during", "according", "nothing", "something"}
+)
 MAX_SENTENCE_CHARS = 600
 
 
@@ -58,7 +67,10 @@ def prose_lines(text: str) -> list[str]:
     lines = []
     for raw in text.split("\n"):
         line = raw.strip()
-        if not line or line.startswith(("#", "|", "    ", "\t")) or set(line) <= set("-=*_ "):
+        heading = re.match(r"^#{1,6}\s+(.*)", line)
+        if heading and len(heading.group(1).split()) >= LONG_HEADING_WORDS:
+            line = heading.group(1)  # "### Conclusion: age does not differ between ..."
+        elif not line or line.startswith(("#", "|", "    ", "\t")) or set(line) <= set("-=*_ "):
             continue
         lines.append(re.sub(r"^([-*+>]|\d+[.)])\s+", "", line))
     return lines
@@ -87,6 +99,21 @@ def is_finding(sentence: str) -> bool:
     return bool(_FINDING_CUES.search(sentence)) or (
         bool(_NUMBER.search(sentence)) and "%" in sentence
     )
+
+
+_STATEMENT = re.compile(
+    r"\d|\b(is|are|was|were|seems?|appears?|shows?|has|have|had|tends?|"
+    r"conclusion|observ\w*|insight|finding|noted?)\b",
+    re.IGNORECASE,
+)
+
+
+def comment_finding(comment: str) -> bool:
+    """True when a ``#`` comment is a written finding (``# Conclusion: churn is higher ...``):
+    a finding that also states something (a number or a verb such as *is*, *shows*, *has*),
+    since most comments only describe the next line of code."""
+    text = re.sub(r"^[#\s]+", "", comment)
+    return is_finding(text) and bool(_STATEMENT.search(text))
 
 
 def findings(text: str) -> list[str]:
