@@ -266,7 +266,7 @@ def build_result(
     graders = dict(sorted(grader_results.items()))
     rubric_result: RubricResult | None = None
     questions: list[Question] = []
-    extra = list(extra_red_flags)
+    extra = list(extra_red_flags) + unreadable_notebook_flags(snapshot)
     if rubric is not None and status in ("graded", "execution_failed"):
         task_type = getattr(getattr(assignment, "spec", None), "task_type", None)
         rubric_result = score_rubric(rubric, graders, task_type=task_type)
@@ -300,6 +300,20 @@ def build_result(
         git=git,
         similarity=sorted(similarity, key=lambda p: (-p.score, p.other)),
     )
+
+
+def unreadable_notebook_flags(snapshot: Any | None) -> list[AggregatedRedFlag]:
+    """One flag per notebook intake could not read: it was left out, the rest was graded."""
+    return [
+        AggregatedRedFlag(
+            grader="intake", id="intake.unreadable_notebook", severity="medium",
+            sentence=(f"Notebook {clip(problem, 300)}. It was left out of grading (not read, "
+                      "not run); the rest of the submission was graded. Ask for a copy that "
+                      "opens in Jupyter."),
+            evidence=[Evidence(path=problem.split(": ", 1)[0], note="unreadable notebook")],
+        )
+        for problem in (getattr(snapshot, "unreadable_notebooks", None) or [])
+    ]
 
 
 def harness_error_result(

@@ -68,7 +68,9 @@ class Snapshot(BaseModel):
     files: list[str]  # sorted posix relative paths
     git_commits: list[GitCommit] | None = None  # None: no history submitted; oldest first
     git_commit_count: int | None = None  # commits reachable from HEAD (may exceed the list)
-    notebooks: list[str] = Field(default_factory=list)
+    notebooks: list[str] = Field(default_factory=list)  # readable notebooks (executed in a run)
+    unreadable_notebooks: list[str] = Field(default_factory=list)  # "path: why", not graded
+    repaired_notebooks: list[str] = Field(default_factory=list)  # "path: what was repaired"
     python_files: list[str] = Field(default_factory=list)
     total_bytes: int = 0
     skipped: list[str] = Field(default_factory=list)  # junk / nested repos left out (capped)

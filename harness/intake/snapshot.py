@@ -30,7 +30,7 @@ from harness.intake.git import (
     read_tree,
 )
 from harness.intake.models import GitCommit, IntakeCaps, Snapshot, SnapshotKind
-from harness.intake.notebooks import validate_notebook
+from harness.intake.notebooks import check_notebook
 from harness.intake.staging import FileRecord, Stager
 
 HASH_PREFIX = b"takehome-snapshot-v1\n"
@@ -239,9 +239,9 @@ def ingest(source: Path, dest_root: Path, caps: IntakeCaps = DEFAULT_CAPS) -> Sn
                 "submission contains no files (after leaving out junk)",
                 hint=f"submit {SUPPORTED} with your work in it",
             )
-        for rel in sorted(records):
-            if rel.lower().endswith(".ipynb"):
-                validate_notebook(tree / rel, rel)
+        # A notebook nobody can read is named, not fatal; one nbformat can repair is repaired.
+        checks = [check_notebook(tree / rel, rel) for rel in sorted(records)
+                  if rel.lower().endswith(".ipynb")]
         listed = _listed_files(tree)
         if listed != sorted(records):  # pragma: no cover - internal consistency check
             raise RuntimeError("intake staging does not match its records")
@@ -258,7 +258,9 @@ def ingest(source: Path, dest_root: Path, caps: IntakeCaps = DEFAULT_CAPS) -> Sn
         files=files,
         git_commits=commits,
         git_commit_count=count,
-        notebooks=[f for f in files if f.lower().endswith(".ipynb")],
+        notebooks=[c.rel for c in checks if c.status != "unreadable"],
+        unreadable_notebooks=[c.sentence() for c in checks if c.status == "unreadable"],
+        repaired_notebooks=[c.sentence() for c in checks if c.status == "repaired"],
         python_files=[f for f in files if f.endswith(".py")],
         total_bytes=sum(rec.size for rec in records.values()),
         skipped=list(stager.skipped),
