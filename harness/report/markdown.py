@@ -37,6 +37,33 @@ def _level(level: int | None, harness_fault: bool) -> str:
     return "not graded (harness fault)" if harness_fault else "n/a"
 
 
+def _task_context_lines(result: GradingResult) -> list[str]:
+    """The inferred task context of a screened submission (``takehome screen``), else nothing."""
+    context = result.assignment.task_context
+    if context is None:
+        return []
+    task = (context.task_type or "unknown").replace("_", " ")
+    target = f"`{md_escape(context.target, 80)}`" if context.target else "unknown"
+    lines = ["### Task context (inferred)", "",
+             "No assignment: the task was inferred from the submission; no held-out set.", "",
+             f"- target: {target}; task type: {task}"]
+    if context.class_shares:
+        shares = ", ".join(f"{md_escape(k, 40)} {100 * v:.1f}%"
+                           for k, v in sorted(context.class_shares.items()))
+        lines.append(f"- class shares: {shares} (from {md_escape(context.data_file or '?', 120)})")
+    elif context.stated_minority_share is not None:
+        lines.append(f"- minority share stated: {100 * context.stated_minority_share:.2f}%")
+    for item in context.evidence:
+        where = md_escape(item.path, 120) + (f" cell {item.cell}" if item.cell is not None else "")
+        where += f":{item.line}" if item.line else ""
+        lines.append(f"- {item.field.replace('_', ' ')} from {item.source}"
+                     + (f" ({where})" if item.path else "")
+                     + (f": {md_escape(item.excerpt, 160)}" if item.excerpt else ""))
+    lines.extend(f"- not inferred: {md_escape(n, 200)}" for n in context.not_judged)
+    lines.append("")
+    return lines
+
+
 def render_markdown(result: GradingResult) -> str:
     """The Markdown summary: total, levels table, red flags, questions."""
     lines: list[str] = []
@@ -80,6 +107,7 @@ def render_markdown(result: GradingResult) -> str:
             lines.append("")
             lines.extend(reviews)
         lines.append("")
+    lines.extend(_task_context_lines(result))
     lines.append("### Red flags")
     lines.append("")
     if result.red_flags:
