@@ -148,6 +148,8 @@ class GraderContext:
     artifacts: Artifacts | None = None
     reference_scores: dict[str, float] = field(default_factory=dict)  # "reference"/"baseline"
     options: dict[str, Any] = field(default_factory=dict)
+    # static mode: where harness.static_lint wrote pylint.json / lint_sources.json / lint.json
+    static_lint_dir: Path | None = None
 
 
 @runtime_checkable

@@ -125,6 +125,15 @@ def grade_snapshot(
         elif run_stage is not None and run_stage.verdict != "ok":
             status = "execution_failed"
             status_reason = run_stage.reason or run_stage.verdict
+    static_lint_dir = None
+    if not settings.run:  # candidate code never runs; pylint only parses it (harness.static_lint)
+        from harness.static_lint import run_static_lint
+
+        progress("lint")
+        t0 = time.monotonic()
+        static_lint_dir = work_dir / "static_lint"
+        run_static_lint(snapshot.root, static_lint_dir)
+        timings["static_lint"] = round(time.monotonic() - t0, 3)
     progress("graders")
     t0 = time.monotonic()
     context = GraderContext(
@@ -133,6 +142,7 @@ def grade_snapshot(
         assignment=assignment,
         artifacts=artifacts,
         reference_scores=dict(settings.reference_scores),
+        static_lint_dir=static_lint_dir,
     )
     grader_results = run_graders(context)
     timings["host_graders"] = round(time.monotonic() - t0, 3)
