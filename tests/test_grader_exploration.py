@@ -1,8 +1,10 @@
-"""The exploration grader on crafted notebooks: which checks pass, with which evidence."""
+"""The exploration grader on crafted submissions: the rubric's ladder (mechanical look, written
+findings, feature-vs-target analysis, quality issues acted on, leakage/drift), with evidence."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from fixtures_graders import (
     by_id,
@@ -16,97 +18,272 @@ from fixtures_graders import (
 )
 
 from graders.exploration import ExplorationGrader
+from graders.exploration_text import comment_finding, findings, is_finding
+from harness.rubric import load_rubric, score_rubric
 
 NB = "analysis.ipynb"
-COMMENT = (
-    "Only five percent of the transactions are fraud, the amount column is heavily skewed "
-    "with a long right tail, and a handful of rows have a missing amount."
+LOAD = "import pandas as pd\nimport seaborn as sns\ndf = pd.read_csv('train.csv')"
+FINDINGS = (
+    "Only five percent of the transactions are fraud, so the classes are imbalanced.\n\n"
+    "- The amount column is heavily skewed with a long right tail.\n"
+    "- Fraud rates are much higher for online merchants than for shops.\n"
+    "- About 3% of the rows have a missing amount, mostly in 2021.\n"
+    "- Duplicate rows appear for a handful of customers.\n"
 )
-RICH = [
-    ("code", "import pandas as pd\nimport seaborn as sns\ndf = pd.read_csv('train.csv')"),
-    ("code", "df.shape\ndf.info()"),
-    ("code", "df['is_fraud'].value_counts(normalize=True)"),
-    ("markdown", COMMENT),
-    ("code", "df.isna().sum()\ndf.duplicated().sum()"),
-    ("code", "sns.histplot(df['amount'])\nq1, q3 = df.amount.quantile([0.25, 0.75])"),
+MECHANICAL = [
+    ("code", LOAD),
+    ("code", "df.shape\ndf.info()\ndf.describe()"),
+    ("code", "df['is_fraud'].value_counts()"),
+    ("code", "df['amount'].hist()"),
 ]
 
 
-def _grade(root: Path, **kwargs):
-    return ExplorationGrader().grade(make_context(root, **kwargs))
+def _grade(root: Path, target: str | None = "is_fraud", **kwargs):
+    assignment = SimpleNamespace(spec=SimpleNamespace(target=target))
+    return ExplorationGrader().grade(make_context(root, assignment=assignment, **kwargs))
 
 
-def test_rich_exploration_passes_every_check_with_locations(tmp_path: Path) -> None:
-    make_notebook(tmp_path, RICH, outputs={5: [image_output()]})
-    result = _grade(tmp_path)
-    checks = by_id(result.checks)
-    assert {c.id for c in result.checks if c.passed} == set(checks)
-    assert result.score == 1.0 and result.red_flags == []
-    assert cell_locations(checks["exploration.overview"]) == [(NB, 1, 1), (NB, 1, 2)]
-    assert cell_locations(checks["exploration.target_distribution"]) == [(NB, 2, 1)]
-    assert cell_locations(checks["exploration.missing_values"]) == [(NB, 4, 1)]
-    assert cell_locations(checks["exploration.duplicates"]) == [(NB, 4, 2)]
-    assert cell_locations(checks["exploration.feature_distributions"]) == [(NB, 5, 1)]
-    assert cell_locations(checks["exploration.outliers"]) == [(NB, 5, 2)]
-    assert cell_locations(checks["exploration.commentary"]) == [(NB, 3, 1)]
-    (figure,) = checks["exploration.figures"].evidence
-    assert (figure.path, figure.cell, figure.reproduced) == (NB, 5, False)
-    assert "not reproduced" in checks["exploration.figures"].sentence
+def _passed(result) -> set[str]:
+    return {c.id for c in result.checks if c.passed}
 
 
-def test_no_exploration_is_a_red_flag(tmp_path: Path) -> None:
-    make_notebook(tmp_path, [("code", "import pandas as pd\ndf = pd.read_csv('train.csv')")])
-    result = _grade(tmp_path)
-    assert [c.id for c in result.checks if c.passed] == []
-    assert result.score == 0.0
-    assert [(f.id, f.severity) for f in result.red_flags] == [("exploration.none", "high")]
+def _level(result) -> int:
+    """The exploration criterion's level under the bundled rubric (caps applied)."""
+    rubric = load_rubric("ml-take-home")
+    return score_rubric(rubric, {"exploration": result}).criterion("exploration").level
 
 
-def test_target_distribution_needs_the_target(tmp_path: Path) -> None:
-    make_notebook(
-        tmp_path,
-        [
-            ("code", "df['merchant'].value_counts()"),
-            ("code", "TARGET = 'is_fraud'\nsns.countplot(x=TARGET, data=df)"),
-        ],
+# --------------------------------------------------------------------------- prose
+
+
+def test_findings_keep_observations_and_drop_plans_headings_and_captions() -> None:
+    text = (
+        "# Target distribution\n\n"
+        "We will explore the distribution of every feature next.\n\n"
+        "The figure below shows the amount per merchant.\n\n"
+        "Let's look at the correlations.\n\n"
+        "Checking the missing values:\n\n"
+        "- Drop the rows with a missing amount.\n"
+        "- Churn is three times higher on monthly contracts than on yearly ones.\n"
+        "### Conclusion: age does not differ significantly between the two groups\n"
     )
-    check = by_id(_grade(tmp_path).checks)["exploration.target_distribution"]
-    assert check.passed
-    assert cell_locations(check) == [(NB, 1, 2)]
+    assert findings(text) == [
+        "Churn is three times higher on monthly contracts than on yearly ones.",
+        "Conclusion: age does not differ significantly between the two groups",
+    ]
+    assert not is_finding("The model reaches a higher F1 than the baseline.")
+    assert comment_finding("# There are 1026 NaN entries in this column")
+    assert not comment_finding("# Sample the frame if it is larger than the limit")
 
 
-def test_value_counts_of_other_columns_is_not_the_target(tmp_path: Path) -> None:
-    make_notebook(tmp_path, [("code", "df['merchant'].value_counts()\nX = df.drop('is_fraud')")])
-    check = by_id(_grade(tmp_path).checks)["exploration.target_distribution"]
-    assert not check.passed and check.evidence == []
+# --------------------------------------------------------------------------- the ladder
 
 
-def test_commentary_must_follow_exploration_and_have_words(tmp_path: Path) -> None:
+def test_mechanical_only_is_level_one_with_a_red_flag(tmp_path: Path) -> None:
+    make_notebook(tmp_path, MECHANICAL, outputs={3: [image_output()]})
+    result = _grade(tmp_path)
+    assert _passed(result) == {
+        "exploration.overview", "exploration.target_distribution", "exploration.plots",
+    }  # fmt: skip
+    assert [f.id for f in result.red_flags] == ["exploration.mechanical_only"]
+    assert cell_locations(by_id(result.checks)["exploration.target_distribution"]) == [
+        (NB, 2, 1)
+    ]
+    assert _level(result) == 1
+
+
+def test_plots_with_written_findings_reach_level_two(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [*MECHANICAL, ("markdown", FINDINGS)])
+    result = _grade(tmp_path)
+    observations = by_id(result.checks)["exploration.observations"]
+    assert observations.passed and result.red_flags == []
+    assert observations.evidence[0].cell == 4
+    assert "imbalanced" in observations.evidence[0].excerpt
+    assert _level(result) == 2
+
+
+def test_findings_far_from_the_exploration_or_after_modelling_do_not_count(
+    tmp_path: Path,
+) -> None:
     cells = [
-        ("markdown", COMMENT),  # before the exploration: not commentary on it
-        ("code", "df.describe()"),
-        ("markdown", "Looks fine."),  # too short
-        ("code", "x = 1"),
-        ("code", "y = 2"),
-        ("code", "z = 3"),
-        ("markdown", COMMENT),  # more than three cells after the exploration
+        *MECHANICAL,
+        ("code", "x = 1"), ("code", "y = 2"), ("code", "z = 3"), ("code", "w = 4"),
+        ("markdown", FINDINGS),  # five cells after the last exploration cell
+        ("code", "model.fit(X, y)\nsns.histplot(df['amount'])"),
+        ("markdown", FINDINGS),  # follows modelling code
+    ]  # fmt: skip
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path)
+    assert result.details["written_findings"] == 0
+    assert not by_id(result.checks)["exploration.observations"].passed
+
+
+def test_quality_issue_found_and_acted_on_with_feature_vs_target_reaches_level_three(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        *MECHANICAL,
+        ("markdown", FINDINGS),
+        ("code", "df.isna().sum()"),
+        ("code", "sns.boxplot(data=df, x='is_fraud', y='amount')"),
+        ("code", "df['amount'] = df['amount'].fillna(df['amount'].median())"),
     ]
     make_notebook(tmp_path, cells)
-    assert not by_id(_grade(tmp_path).checks)["exploration.commentary"].passed
+    result = _grade(tmp_path)
+    checks = by_id(result.checks)
+    assert cell_locations(checks["exploration.feature_vs_target"]) == [(NB, 6, 1)]
+    quality = checks["exploration.quality_acted_on"]
+    notes = [(e.cell, e.note) for e in quality.evidence]
+    assert (5, "missing: looked for") in notes and (7, "missing: acted on") in notes
+    assert _level(result) == 3
+
+
+def test_treatment_without_a_look_or_on_a_plot_is_not_acting_on_quality(tmp_path: Path) -> None:
+    cells = [
+        ("code", LOAD),
+        ("code", "df['amount'] = df['amount'].fillna(0)"),  # never looked for
+        ("code", "df['city'].value_counts()"),
+        ("code", "import matplotlib.pyplot as plt\nplt.title('Cities')"),  # not a treatment
+    ]
+    make_notebook(tmp_path, cells)
+    assert not by_id(_grade(tmp_path).checks)["exploration.quality_acted_on"].passed
+
+
+def test_issue_found_in_writing_and_fixed_in_the_pipeline_counts(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "eda_report.md": "# EDA\n\nThere are 12 duplicate rows in the raw file.\n",
+            "prepare.py": "import pandas as pd\ndf = pd.read_csv('train.csv')\n"
+            "df = df.drop_duplicates()\n",
+        },
+    )
+    quality = by_id(_grade(tmp_path).checks)["exploration.quality_acted_on"]
+    assert quality.passed
+    assert [(e.path, e.note) for e in quality.evidence] == [
+        ("eda_report.md", "duplicates: looked for"),
+        ("prepare.py", "duplicates: acted on"),
+    ]
+
+
+def test_narrated_exploration_with_a_leakage_drop_reaches_level_four(tmp_path: Path) -> None:
+    story = "\n".join(f"- Fraud is {n}% more likely in region {n} than elsewhere." for n in range(16))
+    cells = [
+        *MECHANICAL,
+        ("markdown", story),
+        ("code", "df.duplicated().sum()"),
+        ("code", "df = df.drop_duplicates()"),
+        ("code", "df.groupby('merchant')['is_fraud'].mean()"),
+        ("code", "# chargeback_date leaks the target: it is set after the fraud is known\n"
+                 "df = df.drop(columns=['chargeback_date'])"),
+    ]  # fmt: skip
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path)
+    checks = by_id(result.checks)
+    assert checks["exploration.narrated"].passed
+    assert cell_locations(checks["exploration.leakage_drift"]) == [(NB, 8, 1)]
+    assert _level(result) == 4
+
+
+def test_train_test_drift_comparison_counts_and_no_leakage_claims_do_not(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "eda.py": "import pandas as pd\nfrom scipy.stats import ks_2samp\n"
+            "train = pd.read_csv('train.csv')\ntest = pd.read_csv('test.csv')\n"
+            "ks_2samp(train['amount'], test['amount'])\n",
+        },
+    )
+    assert by_id(_grade(tmp_path).checks)["exploration.leakage_drift"].passed
+    other = tmp_path / "other"
+    write_files(other, {"README.md": "## Findings\n\nThere is no data leakage in the features.\n"})
+    assert not by_id(_grade(other).checks)["exploration.leakage_drift"].passed
+
+
+# --------------------------------------------------------------------------- where EDA lives
+
+
+def test_tests_validation_modules_and_prediction_readers_are_not_eda(tmp_path: Path) -> None:
+    checks = "import pandas as pd\ndf = pd.read_csv('train.csv')\ndf.describe()\ndf.isna().sum()\n"
+    write_files(
+        tmp_path,
+        {
+            "tests/test_data.py": checks,
+            "src/validate_data.py": checks,
+            "report.py": "import pandas as pd\np = pd.read_csv('outputs/predictions.csv')\n"
+            "p.describe()\np['score'].hist()\n",
+        },
+    )
+    result = _grade(tmp_path)
+    assert _passed(result) == set()
+    assert [f.id for f in result.red_flags] == ["exploration.none"]
+    assert result.details["excluded_paths"] == {
+        "report.py": "reads prediction outputs, not the training data",
+        "src/validate_data.py": "data-validation or monitoring module",
+        "tests/test_data.py": "test file",
+    }
+    assert _level(result) == 0
+
+
+def test_report_sections_and_rmarkdown_are_read(tmp_path: Path) -> None:
+    section = "## Exploratory data analysis\n\n" + FINDINGS + "\n## How to run\n\nThe rate is high.\n"
+    write_files(
+        tmp_path,
+        {
+            "README.md": section,
+            "analysis/bank_eda.Rmd": "```{r}\nsummary(bank)\nggplot(bank, aes(x = age, fill = y))"
+            " + geom_histogram()\n```\n\nOlder clients subscribe at a much higher rate.\n",
+            "train.py": "import pandas as pd\ndf = pd.read_csv('bank.csv')\ny = df['y']\n",
+        },
+    )
+    result = _grade(tmp_path, target=None)
+    checks = by_id(result.checks)
+    assert result.details["written_findings"] == 6  # five in the section, one in the report
+    assert checks["exploration.overview"].evidence[0].path == "analysis/bank_eda.Rmd"
+    assert cell_locations(checks["exploration.feature_vs_target"]) == [
+        ("analysis/bank_eda.Rmd", None, 3)
+    ]
+
+
+def test_unknown_target_is_inferred_from_the_code(tmp_path: Path) -> None:
+    cells = [
+        ("code", LOAD),
+        ("code", "sns.countplot(x='churn', data=df)"),
+        ("code", "sns.histplot(data=df, x='tenure', hue='churn')"),
+        ("code", "X = df.drop(columns=['churn'])\ny = df['churn']"),
+    ]
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path, target=None)
+    checks = by_id(result.checks)
+    assert result.details["targets"] == ["churn"]
+    assert cell_locations(checks["exploration.target_distribution"]) == [(NB, 1, 1)]
+    assert cell_locations(checks["exploration.feature_vs_target"]) == [(NB, 2, 1)]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_figures_of_model_results_are_not_plots_of_the_data(tmp_path: Path) -> None:
+    cells = [("code", LOAD), ("code", "ConfusionMatrixDisplay(cm).plot()")]
+    make_notebook(tmp_path, cells, outputs={1: [image_output()]})
+    write_files(tmp_path, {"figures/roc_curve.png": png_bytes()})
+    assert not by_id(_grade(tmp_path).checks)["exploration.plots"].passed
 
 
 def test_figures_from_files_and_from_our_run(tmp_path: Path) -> None:
     snapshot = tmp_path / "snap"
     write_files(snapshot, {"plots/amount.png": png_bytes(), "plots/fake.png": b"nope" * 20})
-    make_notebook(snapshot, [("code", "plt.savefig('plots/amount.png')")])
+    make_notebook(snapshot, [("code", LOAD)])
     artifacts = make_artifacts(tmp_path / "artifacts")
-    write_files(artifacts.root, {"figures/roc.png": png_bytes()})
-    artifacts = make_artifacts(artifacts.root, figures=[artifacts.root / "figures/roc.png"])
-    check = by_id(_grade(snapshot, artifacts=artifacts).checks)["exploration.figures"]
+    write_files(artifacts.root, {"figures/amount_by_class.png": png_bytes()})
+    artifacts = make_artifacts(
+        artifacts.root, figures=[artifacts.root / "figures/amount_by_class.png"]
+    )
+    check = by_id(_grade(snapshot, artifacts=artifacts).checks)["exploration.plots"]
     assert check.passed
     assert [(e.path, e.image) for e in check.evidence] == [
         ("plots/amount.png", None),
-        (None, "figures/roc.png"),
+        (None, "figures/amount_by_class.png"),
     ]
 
 
@@ -117,5 +294,11 @@ def test_figure_outputs_of_our_run_are_reproduced(tmp_path: Path) -> None:
         tmp_path / "artifacts", [("code", "df.hist()")], outputs={0: [image_output()]}
     )
     artifacts = make_artifacts(tmp_path / "artifacts", executed_notebooks={NB: executed})
-    check = by_id(_grade(snapshot, artifacts=artifacts).checks)["exploration.figures"]
-    assert [(e.path, e.cell, e.reproduced) for e in check.evidence] == [(NB, 0, True)]
+    check = by_id(_grade(snapshot, artifacts=artifacts).checks)["exploration.plots"]
+    figures = [e for e in check.evidence if e.note == "figure output"]
+    assert [(e.path, e.cell, e.reproduced) for e in figures] == [(NB, 0, True)]
+
+
+def test_grading_twice_gives_the_same_result(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [*MECHANICAL, ("markdown", FINDINGS)])
+    assert _grade(tmp_path).model_dump() == _grade(tmp_path).model_dump()
