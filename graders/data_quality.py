@@ -19,6 +19,7 @@ import pandas as pd
 
 from graders.artifacts import read_train_csv
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
+from graders.data_path import off_path
 from graders.source import (
     CallSite,
     CodeUnit,
@@ -38,6 +39,7 @@ from graders.source import (
     root_name,
     site_at,
     site_check,
+    site_key,
     sort_sites,
     source_for,
     walk_all,
@@ -64,7 +66,8 @@ TRANSFORMERS = (
     "QuantileTransformer", "PowerTransformer", "SimpleImputer", "IterativeImputer",
     "KNNImputer", "OneHotEncoder", "OrdinalEncoder", "TargetEncoder", "PCA", "TruncatedSVD",
     "SelectKBest", "SelectPercentile", "KBinsDiscretizer", "ColumnTransformer",
-    "make_column_transformer",
+    "make_column_transformer", "CatBoostEncoder", "LeaveOneOutEncoder", "WOEEncoder",
+    "JamesSteinEncoder", "MEstimateEncoder", "RFE", "RFECV", "SelectFromModel",
 )  # fmt: skip
 SPLITS = ("train_test_split", "cross_val_score", "cross_validate", "cross_val_predict")
 READERS = ("read_csv", "read_parquet", "read_excel", "read_feather", "read_json")
@@ -78,13 +81,17 @@ REASONING = re.compile(
     r"\b(missing|nan|nans|null|nulls|imput\w*|na values|empty values)\b", re.IGNORECASE
 )
 TEST_NAME = re.compile(r"(^|_)(test|te|holdout)($|_)", re.IGNORECASE)
+TARGET_ENCODERS = ("TargetEncoder", "CatBoostEncoder", "LeaveOneOutEncoder", "WOEEncoder",
+                   "JamesSteinEncoder", "MEstimateEncoder")  # fmt: skip
+SUPERVISED_SELECTORS = ("SelectKBest", "SelectPercentile", "RFE", "RFECV", "SelectFromModel",
+                        "SequentialFeatureSelector", "LinearDiscriminantAnalysis")  # fmt: skip
 
 
 class DataQualityGrader:
     """Judges missing-value handling, encoding, pipelines and leakage."""
 
     name = "data_quality"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge data preparation (never raises for candidate faults)."""
@@ -223,46 +230,109 @@ def _encoding_check(source: SubmissionSource) -> Check:
 # --------------------------------------------------------------------------- leakage
 
 
+@dataclass(frozen=True)
+class _Leak:
+    """One preprocessing fit that sees evaluation rows: where it was fitted, where the data
+    was split afterwards (None for a fit on test rows after the split), and how bad it is."""
+
+    fit: CallSite
+    split: CallSite | None
+    severity: str  # high: target-derived; medium: test rows or labels; low: feature statistics
+
+
+LEAK_SENTENCES = {
+    "high": "A feature derived from the target (target encoding) was fitted on all the data "
+    "before the split: the evaluation rows' labels leak into the features.",
+    "medium": "A preprocessing step was fitted on test or validation rows (or a supervised "
+    "selector on all rows' labels): the evaluation data informs training.",
+    "low": "Feature-only preprocessing (a scaler, imputer, encoder or PCA) was fitted on all "
+    "rows before the split, outside a Pipeline: a small optimistic bias from the evaluation "
+    "rows' feature statistics, no labels leak.",
+}
+
+
 def _preprocessing_leakage(source: SubmissionSource) -> RedFlag | None:
-    """Transformers fitted on data that is split (or cross-validated) only afterwards."""
-    leaks: list[CallSite] = []
+    """Preprocessing fitted on rows used for evaluation, graded by what leaks."""
+    leaks: list[_Leak] = []
     for statements in flow_statements(source).values():
         leaks += _leaks_in_flow(source, statements)
+    leaks = [leak for leak in leaks if not off_path(source, leak.fit)]
     if not leaks:
         return None
+    rank = {"high": 0, "medium": 1, "low": 2}
+    worst = min((leak.severity for leak in leaks), key=rank.__getitem__)
+    first_per_fit: dict[tuple[str, int, int], _Leak] = {}
+    for leak in leaks:
+        if leak.severity == worst:
+            first_per_fit.setdefault(site_key(leak.fit), leak)
+    chosen = [first_per_fit[key] for key in sorted(first_per_fit)][:2]
+    evidence = []
+    for leak in chosen:
+        evidence.append(evidence_for(leak.fit, note="fitted here"))
+        if leak.split is not None:
+            evidence.append(evidence_for(leak.split, note="the data is split afterwards here"))
     return RedFlag(
         id="data_quality.preprocessing_leakage",
-        severity="high",
-        sentence="Preprocessing was fitted on all the data before the train/test split (or "
-        "before cross-validation), outside a Pipeline: statistics of the evaluation rows leak "
-        "into training.",
-        evidence=[evidence_for(site) for site in sort_sites(leaks)[:3]],
+        severity=worst,  # type: ignore[arg-type]
+        sentence=LEAK_SENTENCES[worst],
+        evidence=evidence,
     )
+
+
+def _leak_severity(
+    source: SubmissionSource,
+    unit: CodeUnit,
+    receiver: ast.AST,
+    definitions: dict[str, ast.AST],
+    call: ast.Call,
+) -> str | None:
+    """high for a target encoder, medium for a supervised selector fitted with labels, low for
+    feature-only statistics; None for a transformer that learns nothing (fixed categories)."""
+    built = definitions.get(receiver.id) if isinstance(receiver, ast.Name) else receiver
+    if not isinstance(built, ast.Call):
+        return "low"
+    if any(k.arg == "categories" and not (isinstance(k.value, ast.Constant)
+                                          and k.value.value == "auto")
+           for k in built.keywords):  # fmt: skip
+        return None
+    with_labels = len(call.args) >= 2 or any(k.arg == "y" for k in call.keywords)
+    if is_call_to(source, unit, built, TARGET_ENCODERS):
+        return "high"
+    if with_labels and is_call_to(source, unit, built, SUPERVISED_SELECTORS):
+        return "medium"
+    return "low"
 
 
 def _leaks_in_flow(
     source: SubmissionSource, statements: list[tuple[CodeUnit, ast.stmt]]
-) -> list[CallSite]:
-    transformers: set[str] = set()
-    fitted: dict[str, CallSite] = {}  # transformer var -> its .fit() on full data
-    tainted: dict[str, list[CallSite]] = {}  # variable -> fits whose output it holds
+) -> list[_Leak]:
+    transformers: dict[str, ast.AST] = {}  # variable -> the constructor it was built from
+    fitted: dict[str, tuple[CallSite, str]] = {}  # transformer var -> its .fit() on full data
+    tainted: dict[str, list[tuple[CallSite, str]]] = {}  # variable -> fits whose output it holds
     split_derived: set[str] = set()
-    leaks: list[CallSite] = []
+    test_rows: set[str] = set()
+    leaks: list[_Leak] = []
     for unit, stmt in statements:
         value = assigned_value(stmt)
         targets = assigned_names(stmt)
         calls = [n for n in walk_header(stmt) if isinstance(n, ast.Call)]
         split = next((c for c in calls if is_call_to(source, unit, c, SPLITS)), None)
         if split is not None:
+            split_site = site_at(unit, split, "split")
             for arg in split.args:
                 for name in names_in(arg):
-                    leaks.extend(tainted.get(name, []))
+                    leaks += [_Leak(fit, split_site, sev) for fit, sev in tainted.get(name, [])]
             if is_call_to(source, unit, split, ["train_test_split"]):
                 split_derived |= targets
+                test_rows |= {t for t in plain_targets(stmt) if TEST_NAME.search(t)}
+                if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Tuple):
+                    test_rows |= {e.id for e in stmt.targets[0].elts[1::2]
+                                  if isinstance(e, ast.Name)}  # fmt: skip
             continue
         if value is not None and is_call_to(source, unit, value, TRANSFORMERS):
-            transformers |= targets
-        new_sites: list[CallSite] = []
+            for name in targets:
+                transformers[name] = value
+        new_sites: list[tuple[CallSite, str]] = []
         for call in calls:
             method = call.func.attr if isinstance(call.func, ast.Attribute) else None
             if method not in ("fit", "fit_transform", "transform"):
@@ -274,12 +344,21 @@ def _leaks_in_flow(
             )
             if not is_transformer:
                 continue
-            if method in ("fit", "fit_transform") and not (data & split_derived):
-                site = site_at(unit, call, method)
+            severity = _leak_severity(source, unit, receiver, transformers, call)
+            if severity is None:
+                continue
+            site = site_at(unit, call, method)
+            if (
+                method in ("fit", "fit_transform")
+                and data & test_rows
+                and not data & (split_derived - test_rows)
+            ):
+                leaks.append(_Leak(site, None, "medium"))  # fitted on the test rows themselves
+            elif method in ("fit", "fit_transform") and not (data & split_derived):
                 if method == "fit" and isinstance(receiver, ast.Name):
-                    fitted[receiver.id] = site
+                    fitted[receiver.id] = (site, severity)
                 else:
-                    new_sites.append(site)
+                    new_sites.append((site, severity))
             elif method == "transform" and isinstance(receiver, ast.Name) and receiver.id in fitted:
                 new_sites.append(fitted[receiver.id])
         if value is not None:
@@ -301,7 +380,17 @@ def _target_or_id_flag(
     found_target: list[CallSite] = []
     found_id: list[CallSite] = []
     for statements in flow_statements(source).values():
-        t_sites, i_sites = _features_in_flow(source, statements, target, id_column)
+        # A column name the code never writes is unknown or wrong for this submission (an
+        # assignment's name on someone else's data): judging "all columns but X" on it would
+        # only guess.
+        mentioned = _string_constants(statements)
+        on_assignment_data = target in mentioned or id_column in mentioned
+        t_sites, i_sites = _features_in_flow(
+            source,
+            statements,
+            target if target in mentioned else None,
+            id_column if on_assignment_data else None,
+        )
         found_target += t_sites
         found_id += i_sites
     if not found_target and not found_id:
@@ -318,6 +407,16 @@ def _target_or_id_flag(
         + ("the model sees the answer." if found_target else "row ids are not features."),
         evidence=[evidence_for(s) for s in sort_sites(found_target + found_id)[:3]],
     )
+
+
+def _string_constants(statements: list[tuple[CodeUnit, ast.stmt]]) -> set[str]:
+    """Every string literal in a flow's statements (headers and simple statements)."""
+    found: set[str] = set()
+    for _unit, stmt in statements:
+        for node in walk_header(stmt):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+    return found
 
 
 @dataclass
