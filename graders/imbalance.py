@@ -1,10 +1,15 @@
-"""Imbalance: when the minority class is rare, did the candidate work with that, not against it?
+"""Imbalance: did the candidate work with the class balance of the target, not against it?
 
-Applicable to classification assignments whose public ``train.csv`` has a minority class share
-under 20% (``context.options["imbalance_threshold"]`` overrides). Looks for a stratified split,
-class weights or training-only resampling, imbalance-aware metrics and a deliberate decision
-threshold; flags resampling before the split, accuracy as the only metric, and held-out
-predictions that never name the positive class.
+The level follows the reviewers' scale (0 nothing or accuracy only; 1 aware but no real
+handling; 2 one sound measure; 3 stratification + rebalancing done correctly + minority-aware
+metrics; 4 that plus PR-AUC or a chosen threshold, stratified from the first split). Only code
+on the real data path counts (:mod:`graders.data_path`): not tests, not a toy ``__main__``
+demo. The score is the level / 4 (the rubric's thresholds give the level back); the checks
+carry the evidence of each component and the red flags the flaws the rubric caps.
+
+A near-balanced target (minority share of at least 35%, from ``train.csv`` or a share the
+submission states) needs no rebalancing: stratification counts as fitting handling. A task with
+no classes (regression, or no classifier at all) is judged on how the target's skew was handled.
 """
 
 from __future__ import annotations
@@ -15,29 +20,33 @@ from pathlib import Path
 from typing import Any
 
 from graders.artifacts import read_csv_capped, read_train_csv
-from graders.base import Evidence, GraderContext, GraderResult, RedFlag
+from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
+from graders.data_path import config_lines, is_test_file, on_path
 from graders.source import (
     CallSite,
     SubmissionSource,
     assigned_names,
     assigned_value,
+    comment_lines,
+    evidence_for,
     find_calls,
     find_imports,
     find_keywords,
-    find_names,
     flow_statements,
     is_call_to,
     iter_trees,
+    markdown_evidence,
     names_in,
     plain_targets,
     site_at,
     site_check,
     sort_sites,
     source_for,
+    walk_all,
     walk_header,
 )
 
-IMBALANCE_THRESHOLD = 0.20
+NEAR_BALANCED = 0.35  # a minority share from which rebalancing is not needed
 MAX_PREDICTION_ROWS = 2_000_000
 
 STRATIFIED_SPLITTERS = (
@@ -48,7 +57,11 @@ WEIGHT_KEYWORDS = (
     "class_weight", "scale_pos_weight", "sample_weight", "is_unbalance", "auto_class_weights",
     "class_weights",
 )  # fmt: skip
-WEIGHT_CALLS = ("compute_class_weight", "compute_sample_weight")
+CONFIG_WEIGHTS = re.compile(
+    r"^\s*[\"']?(\w+__)?(class_weight|scale_pos_weight|is_unbalance|auto_class_weights)[\"']?"
+    r"\s*[:=]\s*[\"']?(balanced\w*|true|[1-9][\d.]*|\{)",
+    re.IGNORECASE,
+)
 SAMPLERS = (
     "SMOTE", "ADASYN", "BorderlineSMOTE", "SVMSMOTE", "SMOTENC", "SMOTEN", "KMeansSMOTE",
     "SMOTETomek", "SMOTEENN", "RandomOverSampler", "RandomUnderSampler", "NearMiss",
@@ -59,146 +72,300 @@ BALANCED_ENSEMBLES = (
     "RUSBoostClassifier",
 )  # fmt: skip
 RESAMPLE_CALLS = ("fit_resample", "fit_sample", "sklearn.utils.resample")
-SPLIT_CALLS = ("train_test_split", "cross_val_score", "cross_validate", "cross_val_predict")
-AWARE_METRICS = (
-    "average_precision_score", "precision_recall_curve", "f1_score", "fbeta_score",
-    "recall_score", "precision_score", "balanced_accuracy_score", "confusion_matrix",
-    "ConfusionMatrixDisplay", "classification_report", "roc_auc_score", "roc_curve",
-    "matthews_corrcoef", "PrecisionRecallDisplay", "RocCurveDisplay", "cohen_kappa_score",
-    "precision_recall_fscore_support", "auc",
+SPLIT_CALLS = ("train_test_split",)
+CV_CALLS = ("cross_val_score", "cross_validate", "cross_val_predict")
+SEARCHES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "BayesSearchCV")
+MINORITY_METRICS = (
+    "f1_score", "fbeta_score", "recall_score", "precision_score", "balanced_accuracy_score",
+    "confusion_matrix", "ConfusionMatrixDisplay", "classification_report", "matthews_corrcoef",
+    "cohen_kappa_score", "precision_recall_fscore_support", "multilabel_confusion_matrix",
 )  # fmt: skip
-AWARE_SCORING = re.compile(
-    r"^(f1|f1_\w+|roc_auc\w*|average_precision|recall\w*|precision\w*|balanced_accuracy|"
-    r"neg_log_loss|aucpr|auc|pr_auc|matthews_corrcoef)$"
+PR_METRICS = ("average_precision_score", "precision_recall_curve", "PrecisionRecallDisplay")
+ROC_METRICS = ("roc_auc_score", "roc_curve", "RocCurveDisplay")
+MINORITY_SCORING = re.compile(
+    r"^(f1|f1_\w+|recall\w*|precision\w*|balanced_accuracy|matthews_corrcoef|mcc)$"
 )
+PR_SCORING = re.compile(r"^(average_precision|aucpr|pr_auc|prauc|auc_pr|pr-auc)$", re.IGNORECASE)
+ROC_SCORING = re.compile(r"^(roc_auc\w*|auc)$")
+SCORING_KEYWORDS = ("scoring", "eval_metric", "metric", "metrics", "refit")
 THRESHOLD_CALLS = ("TunedThresholdClassifierCV", "FixedThresholdClassifier")
-SCORE_SOURCES = ("predict_proba", "decision_function")
+SCORE_SOURCES = (
+    "predict_proba", "decision_function", "predict_log_proba", "predict_partial_hazard",
+    "predict_risk", "predict",
+)  # fmt: skip
+ORDERING = (ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+CLASSIFIER_HINTS = re.compile(
+    r"(Classifier|^LogisticRegression\w*$|^SVC$|^LinearSVC$|^GaussianNB$|^BernoulliNB$|"
+    r"^MultinomialNB$|^Logit$|^predict_proba$)"
+)
+CLASSIFICATION_CALLS = MINORITY_METRICS + PR_METRICS + ROC_METRICS + ("accuracy_score",)
+REGRESSION_HINTS = re.compile(
+    r"(Regressor$|^LinearRegression$|^Ridge\w*$|^Lasso\w*$|^ElasticNet\w*$|^SVR$|^OLS$|"
+    r"^mean_squared_error$|^mean_absolute_error$|^r2_score$|^root_mean_squared_error$)"
+)
+REGRESSION_METRICS = (
+    "mean_squared_error", "mean_absolute_error", "r2_score", "root_mean_squared_error",
+    "mean_absolute_percentage_error", "median_absolute_error",
+)  # fmt: skip
+TARGET_TRANSFORMS = ("log1p", "log", "log10", "log2", "sqrt", "boxcox", "yeojohnson")
+INVERSE_TRANSFORMS = ("expm1", "exp", "inv_boxcox", "inverse_transform")
+ROBUST_REGRESSORS = ("HuberRegressor", "QuantileRegressor", "TheilSenRegressor", "RANSACRegressor")
+ROBUST_LOSS = re.compile(r"^(huber|absolute_error|quantile|l1|mae|regression_l1|reg:absoluteerror|"
+                         r"reg:pseudohubererror|MAE|Huber\w*|Quantile\w*)$")  # fmt: skip
+DISTRIBUTION_PLOTS = ("hist", "histplot", "displot", "distplot", "kdeplot", "boxplot", "skew")
+SKEW_WORDS = re.compile(r"\b(skew\w*|long[- ]tail\w*|heavy[- ]tail\w*)\b", re.IGNORECASE)
 
 
 class ImbalanceGrader:
-    """Judges how a classification submission handles a rare minority class."""
+    """Judges how a submission handles the class balance of its target."""
 
     name = "imbalance"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
-        """Judge imbalance handling, or say why it does not apply."""
+        """Judge the imbalance handling present (never raises for candidate faults)."""
         spec = getattr(context.assignment, "spec", None)
         task_type = str(getattr(spec, "task_type", "") or "")
         target = getattr(spec, "target", None)
-        if "class" not in task_type.lower():
-            return GraderResult.not_applicable_result(
-                self.name, self.version, f"Not a classification task (task_type {task_type!r})."
-            )
-        shares = _class_shares(context.assignment, target)
-        if shares is None:
-            return GraderResult.not_applicable_result(
-                self.name,
-                self.version,
-                f"Cannot compute the class balance: train.csv or its target {target!r} is "
-                "missing or unreadable.",
-            )
-        threshold = float(context.options.get("imbalance_threshold", IMBALANCE_THRESHOLD))
-        minority = min(shares.values())
-        if minority >= threshold:
-            return GraderResult.not_applicable_result(
-                self.name,
-                self.version,
-                f"Classes are balanced enough: the minority class is {minority:.1%} of train "
-                f"(threshold {threshold:.0%}).",
-            )
         source = source_for(context)
-        return self._grade_imbalanced(context, source, shares, minority)
+        kind = _task_kind(task_type, source)
+        if kind != "classification":
+            return _grade_without_classes(self, source, task_type, target, kind)
+        shares = _class_shares(context.assignment, target)
+        stated = getattr(context.assignment, "stated_minority_share", None)
+        minority: float | None = min(shares.values()) if shares else None
+        share_source = "train.csv" if shares else None
+        if minority is None and isinstance(stated, int | float) and 0 < stated < 1:
+            minority, share_source = min(float(stated), 1 - float(stated)), "stated"
+        return _grade_classification(self, context, source, shares, minority, share_source,
+                                     task_type)  # fmt: skip
 
-    def _grade_imbalanced(
-        self,
-        context: GraderContext,
-        source: SubmissionSource,
-        shares: dict[str, float],
-        minority: float,
-    ) -> GraderResult:
-        before_split, after_split = _resampling_sites(source)
-        weights = find_keywords(source, WEIGHT_KEYWORDS) + find_calls(source, WEIGHT_CALLS)
-        pipeline_samplers = _pipeline_samplers(source)
-        proper_resampling = after_split + pipeline_samplers + find_calls(source, BALANCED_ENSEMBLES)
-        aware = _aware_metric_sites(source)
-        accuracy = _accuracy_sites(source)
-        checks = [
-            site_check(
-                "imbalance.stratified_split",
-                _stratified_sites(source),
-                weight=1,
-                found="Kept class proportions when splitting ({names}).",
-                missing="No stratified split or cross-validation (stratify=, StratifiedKFold).",
-            ),
-            site_check(
-                "imbalance.rebalancing",
-                weights + proper_resampling,
-                weight=2,
-                found="Rebalanced training with class weights or training-only resampling "
-                "({names}).",
-                missing="Neither class weights nor resampling restricted to training data were "
-                "found.",
-            ),
-            site_check(
-                "imbalance.metrics",
-                aware,
-                weight=2,
-                found="Used imbalance-aware metrics ({names}).",
-                missing="No imbalance-aware metric (PR AUC, F1, recall, balanced accuracy, "
-                "confusion matrix, ROC AUC).",
-            ),
-            site_check(
-                "imbalance.threshold",
-                _threshold_sites(source),
-                weight=1,
-                found="Chose the decision threshold deliberately ({names}).",
-                missing="The decision threshold was left at the default 0.5.",
-            ),
-        ]
-        red_flags = []
-        if before_split:
-            red_flags.append(
-                RedFlag(
-                    id="imbalance.resample_before_split",
-                    severity="high",
-                    sentence="Resampled the data before splitting it: synthetic or duplicated "
-                    "rows leak into the evaluation data, so the reported scores are inflated.",
-                    evidence=[_evidence(site) for site in before_split[:3]],
-                )
+
+# --------------------------------------------------------------------------- task kind
+
+
+def _task_kind(task_type: str, source: SubmissionSource) -> str:
+    """classification, regression or none: from the task type, else from the code's models."""
+    if "class" in task_type.lower():
+        return "classification"
+    if task_type == "regression":
+        return "regression"
+    names = set()
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            names.add((unit.path, called))
+        elif isinstance(node, ast.keyword) and node.arg == "stratify":
+            names.add((unit.path, "stratify"))
+    real = {name for path, name in names if not is_test_file(path)}
+    if any(CLASSIFIER_HINTS.search(n) for n in real) or real & set(CLASSIFICATION_CALLS):
+        return "classification"
+    if any(REGRESSION_HINTS.search(n) for n in real):
+        return "regression"
+    return "none"
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _grade_classification(
+    grader: ImbalanceGrader,
+    context: GraderContext,
+    source: SubmissionSource,
+    shares: dict[str, float] | None,
+    minority: float | None,
+    share_source: str | None,
+    task_type: str,
+) -> GraderResult:
+    near_balanced = minority is not None and minority >= NEAR_BALANCED
+    flows = _resampling_flows(source)
+    split_sites = on_path(source, find_calls(source, SPLIT_CALLS))
+    stratified = _stratified_sites(source)
+    unstratified = [s for s in split_sites if not _is_stratified_split(source, s)]
+    weights = on_path(source, find_keywords(source, WEIGHT_KEYWORDS) + _grid_weight_sites(source))
+    weights += config_lines(source, CONFIG_WEIGHTS)
+    resampling = on_path(source, flows.clean + _pipeline_samplers(source)
+                         + find_calls(source, BALANCED_ENSEMBLES))  # fmt: skip
+    minority_sites, pr_sites, roc_sites, selection = _metric_sites(source)
+    thresholds = _threshold_sites(source)
+    accuracy = on_path(source, _accuracy_sites(source))
+    parts = {
+        "stratified": bool(stratified),
+        "rebalancing": bool(weights or resampling),
+        "minority_metrics": bool(minority_sites or pr_sites),
+        "per_class": bool(minority_sites),
+        "pr_auc": bool(pr_sites),
+        "threshold": bool(thresholds),
+        "aware_selection": bool(selection),
+    }
+    stratified_from_first = bool(stratified) and not unstratified
+    level, why = _classification_level(
+        parts,
+        aware=bool(stratified or weights or resampling or flows.before_split or flows.before_cv
+                   or minority_sites or pr_sites or roc_sites or thresholds),
+        evaluated=bool(minority_sites or pr_sites or roc_sites or accuracy),
+        stratified_from_first=stratified_from_first,
+        near_balanced=near_balanced,
+    )  # fmt: skip
+    checks = _classification_checks(
+        stratified, unstratified, weights + resampling, minority_sites, pr_sites, roc_sites,
+        thresholds, near_balanced,
+    )  # fmt: skip
+    red_flags = _resampling_flags(flows)
+    if accuracy and not (minority_sites or pr_sites or roc_sites):
+        share = f" with a minority class of {minority:.1%}" if minority is not None else ""
+        red_flags.append(
+            RedFlag(
+                id="imbalance.accuracy_only",
+                severity="high",
+                sentence=f"Accuracy is the only metric{share}: always predicting the majority "
+                "class would score well on it.",
+                evidence=[evidence_for(site) for site in accuracy[:3]],
             )
-        if accuracy and not aware:
-            red_flags.append(
-                RedFlag(
-                    id="imbalance.accuracy_only",
-                    severity="high",
-                    sentence=f"Accuracy is the only metric, with a minority class of "
-                    f"{minority:.1%}: predicting the majority class always would score "
-                    f"{1 - minority:.1%}.",
-                    evidence=[_evidence(site) for site in accuracy[:3]],
-                )
-            )
-        never = _never_predicts_positive(context)
-        if never is not None:
-            red_flags.append(never)
-        details: dict[str, Any] = {
-            "class_shares": {k: round(v, 6) for k, v in sorted(shares.items())},
-            "minority_share": round(minority, 6),
-            "resampling_before_split": len(before_split),
-        }
-        return GraderResult.from_checks(
-            self.name,
-            self.version,
-            checks,
-            red_flags,
-            details,
-            reason=f"Minority class is {minority:.1%} of train; "
-            f"{sum(c.passed for c in checks)} of {len(checks)} imbalance checks passed.",
         )
+    never = _never_predicts_positive(context)
+    if never is not None:
+        red_flags.append(never)
+    details: dict[str, Any] = {
+        "mode": "classification",
+        "level": level,
+        "balance": "near_balanced" if near_balanced else ("imbalanced" if minority is not None
+                                                          else "unknown"),
+        "minority_share": None if minority is None else round(minority, 6),
+        "share_source": share_source,
+        "stratified_from_first_split": stratified_from_first,
+        "resampling_before_split": len(flows.before_split),
+        "resampling_before_cv": len(flows.before_cv),
+    }  # fmt: skip
+    if shares:
+        details["class_shares"] = {k: round(v, 6) for k, v in sorted(shares.items())}
+    if "class" in task_type:
+        details["task_type"] = task_type
+    return GraderResult(
+        grader=grader.name,
+        version=grader.version,
+        score=level / 4,
+        checks=checks,
+        red_flags=red_flags,
+        details=details,
+        reason=f"Level {level}: {why}",
+    )
 
 
-def _evidence(site: CallSite) -> Evidence:
-    return Evidence(path=site.path, cell=site.cell, line=site.line, excerpt=site.excerpt)
+LADDER_WHY = {
+    "nothing": "nothing addresses the class balance (no stratification, rebalancing, "
+    "minority-aware metric or threshold).",
+    "aware": "aware of the class balance (stratification or class-aware metrics), but no "
+    "rebalancing or chosen threshold.",
+    "aware_balanced": "class-aware metrics, but not even a stratified split.",
+    "unevaluated": "rebalancing or a threshold, but the model is never evaluated.",
+    "one": "one sound measure, without the rest of the handling (stratification, "
+    "rebalancing, minority-aware metrics).",
+    "solid": "stratification, rebalancing or a chosen threshold, and minority-aware metrics, "
+    "but not all of stratification from the first split, rebalancing and PR-AUC or a chosen "
+    "threshold.",
+    "full": "stratified from the first split, rebalanced, minority-aware metrics and PR-AUC "
+    "or a chosen threshold.",
+}
+
+
+def _classification_level(
+    parts: dict[str, bool],
+    *,
+    aware: bool,
+    evaluated: bool,
+    stratified_from_first: bool,
+    near_balanced: bool,
+) -> tuple[int, str]:
+    """The reviewers' ladder for a classification target, with the sentence that explains it."""
+    handling = parts["rebalancing"] or parts["threshold"]
+    if near_balanced:
+        handling = handling or parts["stratified"]
+    components = sum(
+        parts[k]
+        for k in (
+            "stratified",
+            "rebalancing",
+            "threshold",
+            "pr_auc",
+            "per_class",
+            "aware_selection",
+        )
+    )
+    if not aware:
+        return 0, LADDER_WHY["nothing"]
+    if not handling:
+        return 1, LADDER_WHY["aware_balanced" if near_balanced else "aware"]
+    if not evaluated:
+        return 1, LADDER_WHY["unevaluated"]
+    if not parts["minority_metrics"] or components < 3:
+        return 2, LADDER_WHY["one"]
+    if near_balanced:
+        top = stratified_from_first and components >= 4
+    else:
+        top = (
+            stratified_from_first
+            and parts["rebalancing"]
+            and (parts["pr_auc"] or parts["threshold"])
+        )
+    return (4, LADDER_WHY["full"]) if top else (3, LADDER_WHY["solid"])
+
+
+def _classification_checks(
+    stratified: list[CallSite],
+    unstratified: list[CallSite],
+    rebalancing: list[CallSite],
+    minority_sites: list[CallSite],
+    pr_sites: list[CallSite],
+    roc_sites: list[CallSite],
+    thresholds: list[CallSite],
+    near_balanced: bool,
+) -> list[Check]:
+    later = ""
+    if stratified and unstratified:
+        first = unstratified[0]
+        later = (f" (but the split at {first.path}:{first.line} is not stratified, so "
+                 "stratification does not start from the first split)")  # fmt: skip
+    rebalance_missing = (
+        "No rebalancing, and none is needed for a near-balanced target."
+        if near_balanced
+        else "Neither class weights passed to a model nor resampling restricted to training "
+        "data were found."
+    )
+    metric_missing = "No minority-aware metric (F1, recall, precision, per-class report, " \
+        "confusion matrix, balanced accuracy, PR-AUC)."  # fmt: skip
+    if roc_sites and not (minority_sites or pr_sites):
+        metric_missing += " ROC-AUC alone does not show how the minority class fares."
+    return [
+        site_check(
+            "imbalance.stratified_split", stratified, weight=1,
+            found="Kept class proportions when splitting ({names})" + later + ".",
+            missing="No stratified split or cross-validation (stratify=, StratifiedKFold).",
+        ),
+        site_check(
+            "imbalance.rebalancing", rebalancing, weight=2,
+            found="Rebalanced training with class weights passed to a model or training-only "
+            "resampling ({names}).",
+            missing=rebalance_missing,
+        ),
+        site_check(
+            "imbalance.metrics", minority_sites + pr_sites, weight=2,
+            found="Used minority-aware metrics ({names}).", missing=metric_missing,
+        ),
+        site_check(
+            "imbalance.pr_auc", pr_sites, weight=1,
+            found="Evaluated the precision-recall trade-off ({names}).",
+            missing="No PR-AUC / average precision or precision-recall curve (ROC-AUC is not "
+            "the same: it hides how few positives are found).",
+        ),
+        site_check(
+            "imbalance.threshold", thresholds, weight=1,
+            found="Set the decision threshold deliberately and applied it ({names}).",
+            missing="No decision threshold was chosen and applied (a threshold array from "
+            "roc_curve/precision_recall_curve that is never used does not count).",
+        ),
+    ]  # fmt: skip
 
 
 def _class_shares(assignment: Any, target: str | None) -> dict[str, float] | None:
@@ -228,22 +395,78 @@ def _normalise_label(value: Any) -> str:
 
 def _stratified_sites(source: SubmissionSource) -> list[CallSite]:
     stratify = find_keywords(source, ["stratify"])
-    return sort_sites(stratify + find_calls(source, STRATIFIED_SPLITTERS))
+    return on_path(source, sort_sites(stratify + find_calls(source, STRATIFIED_SPLITTERS)))
 
 
-def _aware_metric_sites(source: SubmissionSource) -> list[CallSite]:
-    sites = find_calls(source, AWARE_METRICS)
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.keyword) and node.arg in ("scoring", "eval_metric", "metric"):
-                values = [
-                    n.value
-                    for n in ast.walk(node.value)
-                    if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                ]
-                if any(AWARE_SCORING.match(value) for value in values):
-                    sites.append(site_at(unit, node.value, node.arg))
-    return sort_sites(sites)
+def _is_stratified_split(source: SubmissionSource, site: CallSite) -> bool:
+    """Whether the ``train_test_split`` call at ``site`` passes a ``stratify`` value."""
+    for unit, node in walk_all(source):
+        if (unit.path, unit.cell) != (site.path, site.cell) or not isinstance(node, ast.Call):
+            continue
+        if getattr(node, "lineno", None) != site.line or not is_call_to(
+            source, unit, node, SPLIT_CALLS
+        ):
+            continue
+        for keyword in node.keywords:
+            value = keyword.value
+            if keyword.arg == "stratify" and not (
+                isinstance(value, ast.Constant) and value.value in (None, False)
+            ):
+                return True
+        return False
+    return True
+
+
+def _grid_weight_sites(source: SubmissionSource) -> list[CallSite]:
+    """Search grids that try balanced class weights: ``{"class_weight": ["balanced", ...]}``."""
+    sites = []
+    for unit, node in walk_all(source):
+        if not isinstance(node, ast.Dict):
+            continue
+        for key, value in zip(node.keys, node.values, strict=False):
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+                and key.value.rsplit("__", 1)[-1] in WEIGHT_KEYWORDS
+                and _mentions_weighting(value)
+            ):
+                sites.append(site_at(unit, key, key.value))
+    return sites
+
+
+def _mentions_weighting(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "balanced" in sub.value:
+            return True
+        if isinstance(sub, ast.Dict) and sub.keys:
+            return True
+    return False
+
+
+def _metric_sites(
+    source: SubmissionSource,
+) -> tuple[list[CallSite], list[CallSite], list[CallSite], list[CallSite]]:
+    """Minority-aware, PR and ROC metric uses on the real path, and aware selection scoring."""
+    minority = find_calls(source, MINORITY_METRICS)
+    pr = find_calls(source, PR_METRICS)
+    roc = find_calls(source, ROC_METRICS)
+    selection: list[CallSite] = []
+    for unit, node in walk_all(source):
+        if not (isinstance(node, ast.keyword) and node.arg in SCORING_KEYWORDS):
+            continue
+        values = [n.value for n in ast.walk(node.value)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str)]  # fmt: skip
+        site = site_at(unit, node.value, node.arg)
+        if any(MINORITY_SCORING.match(v) for v in values):
+            minority.append(site)
+            selection.append(site)
+        if any(PR_SCORING.match(v) for v in values):
+            pr.append(site)
+            selection.append(site)
+        if any(ROC_SCORING.match(v) for v in values):
+            roc.append(site)
+    return (on_path(source, sort_sites(minority)), on_path(source, sort_sites(pr)),
+            on_path(source, sort_sites(roc)), on_path(source, sort_sites(selection)))  # fmt: skip
 
 
 def _accuracy_sites(source: SubmissionSource) -> list[CallSite]:
@@ -277,62 +500,213 @@ def _pipeline_samplers(source: SubmissionSource) -> list[CallSite]:
     return find_calls(source, SAMPLERS)
 
 
-def _resampling_sites(source: SubmissionSource) -> tuple[list[CallSite], list[CallSite]]:
-    """Resampling calls whose output is then split or cross-validated, and the other ones."""
-    before: list[CallSite] = []
-    after: list[CallSite] = []
+class _ResamplingFlows:
+    """Resampling calls sorted by where their output goes."""
+
+    def __init__(self) -> None:
+        self.before_split: list[tuple[CallSite, CallSite]] = []  # (resample, split)
+        self.before_cv: list[tuple[CallSite, CallSite]] = []  # (resample, CV or search fit)
+        self.clean: list[CallSite] = []
+
+
+def _resampling_flows(source: SubmissionSource) -> _ResamplingFlows:
+    """Follow each resampling output through assignments: into a split, into CV, or neither."""
+    flows = _ResamplingFlows()
     for statements in flow_statements(source).values():
-        tainted: set[str] = set()
-        pending: list[CallSite] = []
+        tainted: dict[str, CallSite] = {}
+        searches: set[str] = set()
+        pending: dict[CallSite, str] = {}
         for unit, stmt in statements:
-            resample = None
-            for node in walk_header(stmt):
-                if is_call_to(source, unit, node, RESAMPLE_CALLS):
-                    resample = node
-                    break
             value = assigned_value(stmt)
+            if value is not None and is_call_to(source, unit, value, SEARCHES):
+                searches |= plain_targets(stmt)
+            resample = next((n for n in walk_header(stmt)
+                             if is_call_to(source, unit, n, RESAMPLE_CALLS)), None)  # fmt: skip
             if resample is not None:
                 site = site_at(unit, resample, "fit_resample")
-                pending.append(site)
-                tainted |= assigned_names(stmt)
+                pending.setdefault(site, "clean")
+                for name in assigned_names(stmt):
+                    tainted[name] = site
                 continue
-            if value is not None and names_in(value) & tainted:
-                tainted |= assigned_names(stmt)
-            elif value is not None:  # rebound to data that was not resampled
-                tainted -= plain_targets(stmt)
+            if value is not None:
+                origin = next((tainted[n] for n in sorted(names_in(value)) if n in tainted), None)
+                if origin is not None:
+                    for name in assigned_names(stmt):
+                        tainted[name] = origin
+                else:  # rebound to data that was not resampled
+                    for name in plain_targets(stmt):
+                        tainted.pop(name, None)
             for node in walk_header(stmt):
-                if is_call_to(source, unit, node, SPLIT_CALLS) and any(
-                    names_in(arg) & tainted for arg in node.args
-                ):
-                    before.extend(pending)
-                    pending = []
-        after.extend(pending)
-    before_keys = {(s.path, s.cell, s.line) for s in before}
-    return sort_sites(before), sort_sites(
-        s for s in after if (s.path, s.cell, s.line) not in before_keys
-    )
+                if not isinstance(node, ast.Call):
+                    continue
+                into = _consumer(source, unit, node, searches)
+                if into is None:
+                    continue
+                args = node.args if into == "split" else node.args[:3]
+                origins = {tainted[n] for arg in args for n in names_in(arg) if n in tainted}
+                for origin in sorted(origins, key=lambda s: (s.path, s.cell or -1, s.line)):
+                    target = flows.before_split if into == "split" else flows.before_cv
+                    if pending.get(origin) == "clean" or into == "split":
+                        target.append((origin, site_at(unit, node, into)))
+                    pending[origin] = into
+        flows.clean += [site for site, where in pending.items() if where == "clean"]
+    flows.before_split = _unique_pairs(flows.before_split)
+    split_origins = {pair[0] for pair in flows.before_split}
+    flows.before_cv = [p for p in _unique_pairs(flows.before_cv) if p[0] not in split_origins]
+    flows.clean = sort_sites(flows.clean)
+    return flows
+
+
+def _consumer(
+    source: SubmissionSource, unit: Any, node: ast.Call, searches: set[str]
+) -> str | None:
+    if is_call_to(source, unit, node, SPLIT_CALLS):
+        return "split"
+    if is_call_to(source, unit, node, CV_CALLS):
+        return "cv"
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "fit":
+        receiver = func.value
+        if (isinstance(receiver, ast.Name) and receiver.id in searches) or is_call_to(
+            source, unit, receiver, SEARCHES
+        ):
+            return "cv"
+    return None
+
+
+def _unique_pairs(pairs: list[tuple[CallSite, CallSite]]) -> list[tuple[CallSite, CallSite]]:
+    seen: dict[CallSite, tuple[CallSite, CallSite]] = {}
+    for pair in pairs:
+        seen.setdefault(pair[0], pair)
+    return sorted(seen.values(), key=lambda p: (p[0].path, p[0].cell or -1, p[0].line))
+
+
+def _resampling_flags(flows: _ResamplingFlows) -> list[RedFlag]:
+    flags = []
+    if flows.before_split:
+        flags.append(
+            RedFlag(
+                id="imbalance.resample_before_split",
+                severity="medium",
+                sentence="Resampled the data before splitting it: synthetic or duplicated rows "
+                "reach the evaluation data, whose class balance is no longer the real one, so "
+                "the reported scores are not trustworthy.",
+                evidence=_pair_evidence(flows.before_split, "the resampled data is split here"),
+            )
+        )
+    if flows.before_cv:
+        flags.append(
+            RedFlag(
+                id="imbalance.cv_on_resampled",
+                severity="medium",
+                sentence="Cross-validated on data resampled beforehand: every validation fold "
+                "holds synthetic or duplicated rows, so the validation scores are optimistic "
+                "(resample inside an imblearn Pipeline instead).",
+                evidence=_pair_evidence(flows.before_cv, "cross-validated on it here"),
+            )
+        )
+    return flags
+
+
+def _pair_evidence(pairs: list[tuple[CallSite, CallSite]], note: str) -> list[Evidence]:
+    evidence = []
+    for resample, consumer in pairs[:2]:
+        evidence.append(evidence_for(resample, note="resampled here"))
+        evidence.append(evidence_for(consumer, note=note))
+    return evidence
 
 
 def _threshold_sites(source: SubmissionSource) -> list[CallSite]:
-    """Comparisons of predicted scores with a chosen threshold, and threshold tuners."""
+    """Threshold tuners, and scores turned into predictions with a chosen threshold.
+
+    A comparison counts when one side is a model score (``predict_proba`` output, directly or
+    through a variable), the other is not the default 0.5 (nor a parameter left at 0.5 by
+    every caller), and the comparison becomes predictions: it is cast (``astype``,
+    ``np.where``, ``int``), scored by a metric, or returned. A threshold array returned by
+    ``roc_curve``/``precision_recall_curve`` counts only through such a use; risk bands and
+    counts (``(proba > 0.7).sum()``) do not.
+    """
     sites = find_calls(source, THRESHOLD_CALLS)
-    sites += [s for s in find_names(source, ["threshold", "thresholds", "best_threshold"])
-              if "precision_recall_curve" in s.excerpt or "roc_curve" in s.excerpt]  # fmt: skip
+    defaults = _default_thresholds(source)
     for statements in flow_statements(source).values():
         score_names: set[str] = set()
         for unit, stmt in statements:
             value = assigned_value(stmt)
-            if value is not None and _has_score_call(value):
-                score_names |= assigned_names(stmt)
-            for node in walk_header(stmt):
-                if isinstance(node, ast.Compare) and len(node.comparators) == 1:
-                    left = node.left
-                    if not (_has_score_call(left) or names_in(left) & score_names):
-                        continue
-                    if _is_default_threshold(node.comparators[0]):
-                        continue
+            scores = value is not None and (_has_score_call(value) or names_in(value) & score_names)
+            if scores and not isinstance(value, ast.Compare):
+                score_names |= plain_targets(stmt)
+            for node, compare in _prediction_compares(stmt):
+                if _applies_threshold(compare, score_names, defaults):
                     sites.append(site_at(unit, node, "threshold"))
-    return sort_sites(sites)
+    return on_path(source, sort_sites(sites))
+
+
+def _prediction_compares(stmt: ast.stmt) -> list[tuple[ast.AST, ast.Compare]]:
+    """Comparisons in ``stmt`` whose result is used as predictions (cast, scored, returned)."""
+    found = []
+    if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Compare):
+        found.append((stmt, stmt.value))
+    for node in walk_header(stmt):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if called == "astype" and isinstance(func, ast.Attribute):
+            operands = [func.value]
+        elif called in ("where", "int") or called in CLASSIFICATION_CALLS:
+            operands = list(node.args)
+        else:
+            continue
+        found += [(node, op) for op in operands if isinstance(op, ast.Compare)]
+    return found
+
+
+def _applies_threshold(compare: ast.Compare, score_names: set[str], defaults: set[str]) -> bool:
+    if len(compare.comparators) != 1 or not isinstance(compare.ops[0], ORDERING):
+        return False
+    left, right = compare.left, compare.comparators[0]
+    for score, threshold in ((left, right), (right, left)):
+        scored = _has_score_call(score) or bool(names_in(score) & score_names)
+        if scored and _is_chosen(threshold) and not _left_at_default(threshold, defaults):
+            return True
+    return False
+
+
+def _left_at_default(node: ast.AST, defaults: set[str]) -> bool:
+    return isinstance(node, ast.Name) and node.id in defaults
+
+
+def _default_thresholds(source: SubmissionSource) -> set[str]:
+    """Parameters defaulting to 0.5 that no call ever sets to something else (by keyword)."""
+    defaults: set[str] = set()
+    changed: set[str] = set()
+    for unit, node in walk_all(source):
+        if is_test_file(unit.path):  # a test setting another threshold is not the pipeline's
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+            for arg, default in pairs:
+                if isinstance(default, ast.Constant) and default.value == 0.5:
+                    defaults.add(arg.arg)
+        elif isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg and not (
+                    isinstance(keyword.value, ast.Constant) and keyword.value.value == 0.5
+                ):
+                    changed.add(keyword.arg)
+    return defaults - changed
+
+
+def _is_chosen(node: ast.AST) -> bool:
+    """A threshold other than the default 0.5 (a number, or a variable holding a choice)."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and value not in (0.5, 0, 1)
+    return isinstance(node, ast.Name | ast.Attribute | ast.Subscript)
 
 
 def _has_score_call(node: ast.AST) -> bool:
@@ -342,10 +716,6 @@ def _has_score_call(node: ast.AST) -> bool:
         and n.func.attr in SCORE_SOURCES
         for n in ast.walk(node)
     )
-
-
-def _is_default_threshold(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value in (0.5, 0)
 
 
 def _never_predicts_positive(context: GraderContext) -> RedFlag | None:
@@ -382,3 +752,142 @@ def _artifact_path(root: Path, path: Path) -> str | None:
         return "artifact:" + Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
     except (OSError, ValueError):
         return None
+
+
+# --------------------------------------------------------------------------- no classes
+
+
+def _grade_without_classes(
+    grader: ImbalanceGrader,
+    source: SubmissionSource,
+    task_type: str,
+    target: str | None,
+    kind: str,
+) -> GraderResult:
+    """A target with no classes: judged on how fittingly its skew was examined and handled."""
+    examined = _target_distribution_sites(source, target)
+    noted = _skew_notes(source)
+    handled = _skew_handling_sites(source, target)
+    inverse = on_path(
+        source, find_calls(source, INVERSE_TRANSFORMS + ("TransformedTargetRegressor",))
+    )
+    evaluated = on_path(source, find_calls(source, REGRESSION_METRICS)) + [
+        s for s in on_path(source, find_keywords(source, ["scoring"]))
+        if "neg_" in s.excerpt or "r2" in s.excerpt
+    ]  # fmt: skip
+    if kind == "none":
+        level, why = 0, "no classifier or regressor was found, so nothing handles the target."
+    elif handled and evaluated:
+        level = 4 if (examined or noted) and inverse else 3
+        why = (
+            "the target's skew is handled (transform, robust loss or binned stratification) "
+            "and the model evaluated" + (" on the original scale." if level == 4 else ".")
+        )
+    elif noted and not handled:
+        level, why = 1, "the target's skew is noted but left unhandled."
+    elif (examined or handled) and evaluated:
+        level = 2
+        why = (
+            "the target's distribution is examined and the errors measured; nothing more "
+            "is needed for a target without classes unless it is skewed."
+        )
+    elif examined or evaluated or handled:
+        level, why = 1, "the target's distribution is examined or the errors measured, not both."
+    else:
+        level, why = 0, "neither the target's distribution nor the model's errors are examined."
+    checks = [
+        site_check("imbalance.target_distribution", examined, weight=1,
+                   found="Examined the target's distribution ({names}).",
+                   missing="The target's distribution is not examined."),
+        site_check("imbalance.skew_handling", handled, weight=2,
+                   found="Handled the target's skew ({names}).",
+                   missing="No target transform, robust loss or binned stratification."),
+        site_check("imbalance.error_metrics", evaluated, weight=1,
+                   found="Measured the model's errors ({names}).",
+                   missing="No regression error metric (MAE, RMSE, R²)."),
+    ]  # fmt: skip
+    if noted:
+        checks[0].evidence.extend(noted[:1])
+    details: dict[str, Any] = {"mode": "no_classes" if kind == "none" else "regression",
+                               "level": level, "skew_noted": bool(noted)}  # fmt: skip
+    if task_type == "regression":
+        details["task_type"] = task_type
+    label = f"task_type {task_type!r}" if task_type else "inferred from the code"
+    return GraderResult(
+        grader=grader.name,
+        version=grader.version,
+        score=level / 4,
+        checks=checks,
+        details=details,
+        reason=f"Not a classification task ({label}); level {level}: {why}",
+    )
+
+
+def _target_like(node: ast.AST, target: str | None) -> bool:
+    """An expression naming the target: ``y``-like variables, ``target``, or its column."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and re.match(r"^(y|y_\w+|\w*target\w*|label\w*)$", sub.id):
+            return True
+        if isinstance(sub, ast.Constant) and target and sub.value == target:
+            return True
+    return False
+
+
+def _is_target(node: ast.AST, target: str | None) -> bool:
+    """The target itself (``y_train``, ``df["price"]``), not a computation on it."""
+    has_call = any(isinstance(n, ast.Call) for n in ast.walk(node))
+    return not has_call and _target_like(node, target)
+
+
+def _target_distribution_sites(source: SubmissionSource, target: str | None) -> list[CallSite]:
+    sites = []
+    for unit, node in walk_all(source):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if called not in DISTRIBUTION_PLOTS + ("describe", "value_counts"):
+            continue
+        parts = list(node.args) + [k.value for k in node.keywords]
+        if isinstance(func, ast.Attribute):
+            parts.append(func.value)
+        if called == "skew" or any(_target_like(p, target) for p in parts):
+            sites.append(site_at(unit, node, called))
+    return on_path(source, sort_sites(sites))
+
+
+def _skew_notes(source: SubmissionSource) -> list[Evidence]:
+    notes = [markdown_evidence(u) for u in source.markdown_units
+             if u.cell is not None and SKEW_WORDS.search(u.text)]  # fmt: skip
+    for unit in source.code_units:
+        for line, text in comment_lines(unit):
+            if SKEW_WORDS.search(text):
+                notes.append(Evidence(path=unit.path, cell=unit.cell, line=line, excerpt=text))
+    return notes
+
+
+def _skew_handling_sites(source: SubmissionSource, target: str | None) -> list[CallSite]:
+    sites = find_calls(source, ("TransformedTargetRegressor",) + ROBUST_REGRESSORS)
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in TARGET_TRANSFORMS and node.args and _is_target(node.args[0], target):
+                sites.append(site_at(unit, node, called))
+            for keyword in node.keywords:
+                value = keyword.value
+                if (
+                    keyword.arg in ("loss", "objective", "criterion")
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                    and ROBUST_LOSS.match(value.value)
+                ):
+                    sites.append(site_at(unit, node, f"{keyword.arg}={value.value}"))
+                if keyword.arg == "stratify" and any(
+                    isinstance(n, ast.Call)
+                    and getattr(n.func, "attr", getattr(n.func, "id", ""))
+                    in ("qcut", "cut", "digitize")
+                    for n in ast.walk(value)
+                ):
+                    sites.append(site_at(unit, node, "stratify"))
+    return on_path(source, sort_sites(sites))

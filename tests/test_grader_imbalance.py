@@ -1,8 +1,9 @@
-"""The imbalance grader: applicability, checks and red flags on crafted notebooks."""
+"""The imbalance grader: the reviewers' ladder, checks on the real data path and red flags."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fixtures_graders import (
@@ -12,6 +13,7 @@ from fixtures_graders import (
     make_assignment,
     make_context,
     make_notebook,
+    write_files,
 )
 
 from graders.imbalance import ImbalanceGrader
@@ -66,6 +68,7 @@ def test_good_practice_passes_every_check(tmp_path: Path) -> None:
         "imbalance.stratified_split",
         "imbalance.rebalancing",
         "imbalance.metrics",
+        "imbalance.pr_auc",
         "imbalance.threshold",
     ]
     assert cell_locations(checks["imbalance.stratified_split"]) == [(NB, 1, 1)]
@@ -74,6 +77,7 @@ def test_good_practice_passes_every_check(tmp_path: Path) -> None:
     assert cell_locations(checks["imbalance.threshold"]) == [(NB, 3, 3)]
     assert result.red_flags == []
     assert result.details["minority_share"] == 0.05
+    assert result.details["level"] == 4 and result.score == 1.0
 
 
 def test_resampling_before_split_and_accuracy_only_are_red_flags(tmp_path: Path) -> None:
@@ -82,9 +86,119 @@ def test_resampling_before_split_and_accuracy_only_are_red_flags(tmp_path: Path)
     assert [c.id for c in result.checks if c.passed] == []
     flags = by_id(result.red_flags)
     assert sorted(flags) == ["imbalance.accuracy_only", "imbalance.resample_before_split"]
-    assert flags["imbalance.resample_before_split"].severity == "high"
-    assert cell_locations(flags["imbalance.resample_before_split"]) == [(NB, 1, 1)]
+    # test rows in the resampling: medium (the rubric caps the level at 2)
+    assert flags["imbalance.resample_before_split"].severity == "medium"
+    assert cell_locations(flags["imbalance.resample_before_split"]) == [(NB, 1, 1), (NB, 2, 1)]
     assert cell_locations(flags["imbalance.accuracy_only"]) == [(NB, 3, 1)]
+    assert result.details["level"] == 1  # aware (resampling), but no sound handling
+
+
+def test_smote_then_cross_validation_is_flagged(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)"),
+        ("code", "X_res, y_res = SMOTE().fit_resample(X_train, y_train)"),
+        ("code", "scores = cross_val_score(model, X_res, y_res, scoring='f1')"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    flag = by_id(result.red_flags)["imbalance.cv_on_resampled"]
+    assert flag.severity == "medium"
+    assert cell_locations(flag) == [(NB, 1, 1), (NB, 2, 1)]
+    assert "imbalance.resample_before_split" not in by_id(result.red_flags)
+    # resampling that only reaches CV folds is not training-only resampling
+    assert not by_id(result.checks)["imbalance.rebalancing"].passed
+
+
+def test_unused_roc_thresholds_are_not_a_chosen_threshold(tmp_path: Path) -> None:
+    unused = [
+        ("code", "proba = model.predict_proba(X_val)[:, 1]"),
+        ("code", "fpr, tpr, thresholds = roc_curve(y_val, proba)\nplt.plot(fpr, tpr)"),
+    ]
+    make_notebook(tmp_path / "a", unused)
+    assert not by_id(_grade(tmp_path / "a").checks)["imbalance.threshold"].passed
+    used = unused + [
+        ("code", "best = thresholds[np.argmax(tpr - fpr)]\npred = (proba >= best).astype(int)"),
+    ]
+    make_notebook(tmp_path / "b", used)
+    check = by_id(_grade(tmp_path / "b").checks)["imbalance.threshold"]
+    assert check.passed and cell_locations(check) == [(NB, 2, 2)]
+
+
+def test_risk_bands_and_parameters_left_at_one_half_are_not_thresholds(tmp_path: Path) -> None:
+    cells = [
+        (
+            "code",
+            (
+                "def evaluate(model, X, y, threshold=0.5):\n"
+                "    proba = model.predict_proba(X)[:, 1]\n"
+                "    return f1_score(y, (proba >= threshold).astype(int))\n"
+                "p = model.predict_proba(X)[:, 1]\n"
+                "high_risk = (p > 0.7).sum()"
+            ),
+        )
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    assert not by_id(_grade(tmp_path / "snap").checks)["imbalance.threshold"].passed
+
+
+def test_stratifying_only_a_later_split_is_not_the_top_level(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_tmp, X_test, y_tmp, y_test = train_test_split(X, y)"),
+        ("code", "X_train, X_val, y_train, y_val = train_test_split(X_tmp, y_tmp, stratify=y_tmp)"),
+        ("code", "m = LogisticRegression(class_weight='balanced').fit(X_train, y_train)"),
+        ("code", "print(average_precision_score(y_val, m.predict_proba(X_val)[:, 1]))"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    check = by_id(result.checks)["imbalance.stratified_split"]
+    assert check.passed and "does not start from the first split" in check.sentence
+    assert result.details["stratified_from_first_split"] is False
+    assert result.details["level"] == 3
+    cells[0] = ("code", "X_tmp, X_test, y_tmp, y_test = train_test_split(X, y, stratify=y)")
+    make_notebook(tmp_path / "full", cells)
+    assert _grade(tmp_path / "full").details["level"] == 4
+
+
+def test_roc_auc_alone_is_aware_but_not_minority_aware(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)"),
+        ("code", "print(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    checks = by_id(result.checks)
+    assert not checks["imbalance.metrics"].passed and not checks["imbalance.pr_auc"].passed
+    assert "ROC-AUC alone" in checks["imbalance.metrics"].sentence
+    assert result.details["level"] == 1
+
+
+def test_class_weights_count_when_passed_to_a_model_or_a_search_grid(tmp_path: Path) -> None:
+    cells = [
+        ("code", "grid = {'model__class_weight': ['balanced', None], 'model__C': [0.1, 1]}"),
+        ("code", "search = GridSearchCV(pipe, grid, scoring='f1').fit(X_train, y_train)"),
+        ("code", "print(classification_report(y_test, search.predict(X_test)))"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    check = by_id(result.checks)["imbalance.rebalancing"]
+    assert check.passed and cell_locations(check) == [(NB, 0, 1)]
+    assert result.details["level"] == 3  # weights, per-class report, selection on F1
+
+
+def test_code_run_only_on_a_toy_frame_or_in_tests_earns_nothing(tmp_path: Path) -> None:
+    demo = (
+        "import pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "if __name__ == '__main__':\n"
+        "    df = pd.DataFrame({'a': [1, 2, 3, 4], 'y': [0, 1, 0, 1]})\n"
+        "    parts = train_test_split(df[['a']], df['y'], stratify=df['y'])\n"
+        "    m = LogisticRegression(class_weight='balanced')\n"
+        "    print(f1_score(df['y'], m.predict(df[['a']])))\n"
+    )
+    write_files(tmp_path / "snap", {"demo.py": demo, "tests/test_model.py": demo})
+    result = _grade(tmp_path / "snap")
+    assert [c.id for c in result.checks if c.passed] == []
+    assert result.details["level"] == 0
 
 
 def test_resampling_after_the_split_counts_as_rebalancing(tmp_path: Path) -> None:
@@ -125,22 +239,67 @@ def test_never_predicting_the_positive_class(
         assert evidence.metric == {"rows": 2, "positive_predictions": 0}
 
 
-def test_not_applicable_for_regression_and_balanced_classes(tmp_path: Path) -> None:
-    make_notebook(tmp_path / "snap", GOOD)
+def test_regression_is_judged_on_the_target_skew_not_left_out(tmp_path: Path) -> None:
     regression = make_assignment(tmp_path / "reg", task_type="regression")
-    result = _grade(tmp_path / "snap", assignment=regression)
-    assert result.not_applicable and result.score is None
-    assert result.reason == "Not a classification task (task_type 'regression')."
+    plain = [
+        ("code", "y.hist()\nm = Ridge().fit(X_train, y_train)"),
+        ("code", "print(mean_absolute_error(y_test, m.predict(X_test)))"),
+    ]
+    make_notebook(tmp_path / "a", plain)
+    result = _grade(tmp_path / "a", assignment=regression)
+    assert not result.not_applicable
+    assert result.details == {"mode": "regression", "level": 2, "skew_noted": False,
+                              "task_type": "regression"}  # fmt: skip
+    noted = [("markdown", "The target is right-skewed."), *plain]
+    make_notebook(tmp_path / "b", noted)
+    assert _grade(tmp_path / "b", assignment=regression).details["level"] == 1
+    transform = "m2 = Ridge().fit(X_train, np.log1p(y_train))\npred = np.expm1(m2.predict(X_test))"
+    handled = [*noted, ("code", transform)]
+    make_notebook(tmp_path / "c", handled)
+    result = _grade(tmp_path / "c", assignment=regression)
+    assert result.details["level"] == 4
+    assert cell_locations(by_id(result.checks)["imbalance.skew_handling"]) == [(NB, 3, 1)]
+
+
+def test_near_balanced_classes_need_no_rebalancing(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)"),
+        ("code", "print(classification_report(y_test, model.predict(X_test)))"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
     balanced = make_assignment(tmp_path / "bal", positives=40)
     result = _grade(tmp_path / "snap", assignment=balanced)
-    assert result.not_applicable
-    assert result.reason.startswith("Classes are balanced enough: the minority class is 40.0%")
+    assert result.details["balance"] == "near_balanced" and result.details["level"] == 2
+    imbalanced = _grade(tmp_path / "snap")
+    assert imbalanced.details["balance"] == "imbalanced" and imbalanced.details["level"] == 1
 
 
-def test_not_applicable_when_train_csv_is_unreadable(tmp_path: Path) -> None:
+def _screen(stated: float | None = None) -> SimpleNamespace:
+    """A screen-mode assignment: nothing known about the task."""
+    spec = SimpleNamespace(target=None, task_type=None, positive_class=None, classes=None)
+    return SimpleNamespace(spec=spec, train_csv=None, stated_minority_share=stated)
+
+
+def test_screen_mode_judges_the_classification_code_present(tmp_path: Path) -> None:
+    make_notebook(tmp_path / "snap", GOOD)
+    result = _grade(tmp_path / "snap", assignment=_screen())
+    assert not result.not_applicable
+    assert result.details["balance"] == "unknown" and result.details["level"] == 4
+    assert "task_type" not in result.details and "class_shares" not in result.details
+    stated = _grade(tmp_path / "snap", assignment=_screen(stated=0.6))
+    assert stated.details["minority_share"] == 0.4 and stated.details["share_source"] == "stated"
+
+
+def test_screen_mode_without_any_model_is_level_zero(tmp_path: Path) -> None:
+    make_notebook(tmp_path / "snap", [("code", "df = pd.read_csv('data.csv')\ndf.describe()")])
+    result = _grade(tmp_path / "snap", assignment=_screen())
+    assert not result.not_applicable and result.score == 0.0
+    assert result.details["mode"] == "no_classes"
+
+
+def test_unreadable_train_csv_leaves_the_balance_unknown(tmp_path: Path) -> None:
     make_notebook(tmp_path / "snap", GOOD)
     assignment = make_assignment(tmp_path / "a")
     assignment.train_csv.write_text("is_fraud\n1,2,3\n")
     result = _grade(tmp_path / "snap", assignment=assignment)
-    assert result.not_applicable
-    assert result.reason.startswith("Cannot compute the class balance")
+    assert not result.not_applicable and result.details["balance"] == "unknown"

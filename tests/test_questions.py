@@ -166,7 +166,7 @@ def test_weak_regression_levels_match_their_descriptors():
     assert (repro.uncapped_level, repro.level) == (3, 2)
     assert repro.caps[0].trigger == "reproducibility.dependencies_declared"
     assert "pinned" not in repro.descriptor
-    data = scored.criterion("data_imbalance")
+    data = scored.criterion("data_quality")
     assert "imbalance" not in data.descriptor and "Leaks" not in data.descriptor
     exploration = scored.criterion("exploration")
     assert exploration.level == 0

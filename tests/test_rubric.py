@@ -77,7 +77,7 @@ def test_default_rubric_covers_every_grader():
     loaded = rubric()
     used = {ref.grader for c in loaded.criteria for ref in c.graders}
     assert used == set(GRADERS)
-    assert len(loaded.criteria) == 8
+    assert len(loaded.criteria) == 9
     assert all(sorted(c.levels) == [0, 1, 2, 3, 4] for c in loaded.criteria)
 
 
@@ -310,7 +310,8 @@ def test_accuracy_only_submission_is_asked_about_evaluation_first():
     assert "accuracy misleading" in weak.questions[0].text
     ids = [q.id for q in weak.questions]
     assert "imbalance-resample-split" in ids
-    assert "tests-first" in ids  # no tests at all → level 0 → "which part would you test first"
+    # data quality is a criterion of its own: its leakage question takes a slot of its own
+    assert "leakage-preprocessing" in ids
     assert len(ids) == len(set(ids))
 
 
@@ -679,11 +680,15 @@ def test_reproducibility_mentions_history_only_when_it_was_submitted():
             assert "when git history was submitted" in text, text
 
 
-def test_regression_descriptors_do_not_talk_about_imbalance():
-    data = rubric().criterion("data_imbalance").descriptors_for("regression")
+def test_regression_descriptors_do_not_talk_about_classes():
+    imbalance = rubric().criterion("imbalance")
+    regression = imbalance.descriptors_for("regression")
+    assert not any("minority" in text or "class balance" in text for text in regression)
+    assert any("skew" in text for text in regression)
+    classification = imbalance.descriptors_for("binary_classification")
+    assert any("class balance" in text for text in classification)
+    data = rubric().criterion("data_quality").descriptors_for("regression")
     assert not any("imbalance" in text or "stratif" in text for text in data)
-    classification = rubric().criterion("data_imbalance").descriptors_for("binary_classification")
-    assert any("imbalanced target" in text for text in classification)
 
 
 def test_default_rubric_caps_name_known_graders_and_useful_levels():

@@ -43,7 +43,8 @@ _INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # short column headers for the default rubric's criteria (the full title is the tooltip)
 SHORT_TITLES = {
     "exploration": "Explore",
-    "data_imbalance": "Data",
+    "imbalance": "Imbalance",
+    "data_quality": "Data",
     "modeling": "Model",
     "heldout": "Held-out",
     "code_quality": "Code",
