@@ -15,6 +15,7 @@ Everything is static: the figures' content and the truth of the findings cannot 
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import stat
@@ -25,6 +26,7 @@ from graders.artifacts import read_text_capped, sniff_image_file
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from graders.exploration_text import comment_finding, findings
 from graders.source import (
+    SKIPPED_DIRS,
     CallSite,
     CodeUnit,
     SubmissionSource,
@@ -212,6 +214,7 @@ class ExplorationGrader:
 # --------------------------------------------------------------------------- scope
 
 
+@functools.lru_cache(maxsize=32)
 def _eda_scope(source: SubmissionSource) -> _Scope:
     """Code units that explore the training data: notebooks, and scripts that load data or are
     named for exploration; never tests, validation modules or readers of prediction outputs."""
@@ -708,6 +711,12 @@ def _comment_findings(source: SubmissionSource, scope: _Scope) -> list[tuple[Evi
 
 def _explore_cells(source: SubmissionSource, scope: _Scope):
     """Per notebook, the cells holding exploration calls and those holding modelling calls."""
+    return _explore_cells_cached(source)
+
+
+@functools.lru_cache(maxsize=32)
+def _explore_cells_cached(source: SubmissionSource):
+    scope = _eda_scope(source)
     explore_names = set(OVERVIEW_CALLS) | set(PLOT_CALLS) | set(GROUP_CALLS) | set(TEST_CALLS)
     explore_cells: dict[str, set[int]] = {}
     model_cells: dict[str, set[int]] = {}
@@ -735,7 +744,7 @@ def _report_texts(source: SubmissionSource) -> list[tuple[Evidence, str]]:
         if u.cell is None and u.path.lower().endswith((".md", ".rst"))
     ]
     markdown_paths = {p.lower() for p, _ in texts}
-    for rel in _files_with_suffix(source.root, (".rmd", ".qmd")):
+    for rel in _files_with_suffix(source, (".rmd", ".qmd")):
         if (rel.rsplit(".", 1)[0] + ".md").lower() in markdown_paths:
             continue  # the knitted .md is read instead
         text = read_text_capped(source.root / rel, MAX_REPORT_BYTES)
@@ -943,7 +952,7 @@ def _figures(
     evidence = [output_evidence(out, note="figure output") for out in images[:2]]
     files = [
         rel
-        for rel in _files_with_suffix(source.root, IMAGE_SUFFIXES)
+        for rel in _files_with_suffix(source, IMAGE_SUFFIXES)
         if not _MODEL_PLOT.search(Path(rel).name) and sniff_image_file(source.root / rel)
     ]
     evidence += [Evidence(path=rel, note="image file in the submission") for rel in files[:1]]
@@ -954,27 +963,21 @@ def _figures(
     return evidence, len(images) + len(files) + len(saved)
 
 
-def _files_with_suffix(root: Path, suffixes: tuple[str, ...]) -> list[str]:
+def _files_with_suffix(source: SubmissionSource, suffixes: tuple[str, ...]) -> list[str]:
     """Relative paths of regular files ending in ``suffixes`` (sorted, capped, no hidden)."""
-    return [rel for rel, suffix in _snapshot_files(root) if suffix in suffixes]
+    return [rel for rel, suffix in _snapshot_files(source) if suffix in suffixes]
 
 
-def _snapshot_files(root: Path) -> tuple[tuple[str, str], ...]:
-    return _snapshot_files_cached(str(root))
-
-
-_FILE_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
-
-
-def _snapshot_files_cached(root: str) -> tuple[tuple[str, str], ...]:
-    """``(relative path, lower-case suffix)`` of image and report files, walked once."""
-    if root in _FILE_CACHE:
-        return _FILE_CACHE[root]
+@functools.lru_cache(maxsize=32)
+def _snapshot_files(source: SubmissionSource) -> tuple[tuple[str, str], ...]:
+    """``(relative path, lower-case suffix)`` of image and report files, walked once per
+    loaded source (so a re-loaded snapshot is walked again)."""
+    root = source.root
     wanted = IMAGE_SUFFIXES + (".rmd", ".qmd")
     found: list[tuple[str, str]] = []
     base = Path(root)
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
         for name in sorted(filenames):
             suffix = Path(name).suffix.lower()
             if suffix not in wanted or len(found) >= MAX_IMAGE_FILES:
@@ -986,11 +989,7 @@ def _snapshot_files_cached(root: str) -> tuple[tuple[str, str], ...]:
             except OSError:
                 continue
             found.append((full.relative_to(base).as_posix(), suffix))
-    result = tuple(sorted(found))
-    if len(_FILE_CACHE) > 32:
-        _FILE_CACHE.clear()
-    _FILE_CACHE[root] = result
-    return result
+    return tuple(sorted(found))
 
 
 def _artifact_figures(context: GraderContext) -> list[str]:

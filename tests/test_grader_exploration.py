@@ -30,6 +30,10 @@ FINDINGS = (
     "- About 3% of the rows have a missing amount, mostly in 2021.\n"
     "- Duplicate rows appear for a handful of customers.\n"
 )
+LEAK_DROP = (
+    "# chargeback_date leaks the target: it is set after the fraud is known\n"
+    "df = df.drop(columns=['chargeback_date'])"
+)
 MECHANICAL = [
     ("code", LOAD),
     ("code", "df.shape\ndf.info()\ndf.describe()"),
@@ -174,8 +178,7 @@ def test_narrated_exploration_with_a_leakage_drop_reaches_level_four(tmp_path: P
         ("code", "df.duplicated().sum()"),
         ("code", "df = df.drop_duplicates()"),
         ("code", "df.groupby('merchant')['is_fraud'].mean()"),
-        ("code", "# chargeback_date leaks the target: it is set after the fraud is known\n"
-                 "df = df.drop(columns=['chargeback_date'])"),
+        ("code", LEAK_DROP),
     ]  # fmt: skip
     make_notebook(tmp_path, cells)
     result = _grade(tmp_path)
