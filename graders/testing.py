@@ -43,6 +43,7 @@ from graders.base import (
     clip,
 )
 from graders.source import CodeUnit, SubmissionSource, dotted_name, source_for
+from graders.testing_static import StaticTest, SuiteReading, read_suite
 
 MAX_JUNIT_BYTES = 5_000_000
 MAX_TESTCASES = 20_000
@@ -431,7 +432,9 @@ def run_check(
             f"({_EXIT_MEANING.get(cross.exit_code, 'other')})."
         )
     return (
-        Check(id="tests.pass", passed=passed, weight=2.0, sentence=sentence, evidence=evidence),
+        Check(
+            id="tests.pass", passed=passed, weight=RUN_WEIGHT, sentence=sentence, evidence=evidence
+        ),
         summary,
     )
 
@@ -755,6 +758,7 @@ def coverage_check(document: Any, root: Path) -> Check:
         return Check(
             id="tests.coverage",
             passed=False,
+            weight=RUN_WEIGHT,
             sentence="The coverage report names none of the candidate's modules: the tests do "
             "not exercise the submitted code.",
         )
@@ -766,6 +770,7 @@ def coverage_check(document: Any, root: Path) -> Check:
     return Check(
         id="tests.coverage",
         passed=percent >= MIN_COVERAGE,
+        weight=RUN_WEIGHT,
         sentence=(
             f"The tests cover {percent:g}% of {statements} statements in {len(rows)} candidate "
             f"modules ({band}; at least {MIN_COVERAGE:g}% expected)."
@@ -845,13 +850,38 @@ def integrity_hooks(integrity: dict[str, Any], root: Path) -> list[tuple[str, st
     return sorted(found)
 
 
+# --------------------------------------------------------------------------- levels (ladder)
+#
+# Four rungs of weight 1 each track RUBRIC levels 1-4 (placeholders only or nothing: 0). A rung
+# passes only when the rungs below it pass, so the weighted share is level / 4. The sandbox's
+# tests.pass and tests.coverage weigh RUN_WEIGHT each (together under 1): they move the score
+# inside the level's band, and the rubric's caps lower the level when they fail.
+
+RUN_WEIGHT = 0.4
+MEANINGFUL_MAX_BROKEN_SHARE = 0.5  # more broken than this: a broken suite (level 1)
+SUITE_MIN_VALUE_TESTS = 4  # more than the "1-3 meaningful tests" of level 2
+SUITE_MAX_BROKEN_SHARE = 0.25
+SUITE_MIN_COVERAGE = 30.0  # measured, replaces the static module count for rung 3
+FULL_MIN_VALUE_TESTS = 10
+FULL_MIN_EDGE_TESTS = 2
+FULL_MIN_MODULE_SHARE = 1 / 3  # static estimate of breadth for rung 4
+FULL_MIN_COVERAGE = MIN_COVERAGE  # measured breadth for rung 4
+
+
+def _test_evidence(tests: list[StaticTest], note: str | None = None) -> list[Evidence]:
+    return [
+        Evidence(path=t.path, line=t.line, excerpt=t.excerpt, note=note or t.name)
+        for t in tests[:MAX_EVIDENCE]
+    ]
+
+
 def absent_check(test_files: list[str]) -> Check:
     """``tests.present`` (failed): no test function anywhere."""
     return Check(
         id="tests.present",
         passed=False,
         sentence=(
-            "No tests: no test_*.py or *_test.py file defines a test function."
+            "No tests: no .py file defines a test function."
             if not test_files
             else f"{_plural(len(test_files), 'test file')} but no test function "
             "(def test...) in them."
@@ -860,15 +890,228 @@ def absent_check(test_files: list[str]) -> Check:
     )
 
 
-def present_check(tests: list[TestFunction], test_files: list[str]) -> Check:
-    """``tests.present`` (passed): how many test functions in how many files."""
+def present_check(reading: SuiteReading, suffix: str) -> Check:
+    """Rung 1 ``tests.present``: some test is more than an empty placeholder."""
+    real = reading.real
+    placeholders = [t for t in reading.tests if t.placeholder]
+    silent = [t for t in real if not t.asserts]
+    broken = [t for t in real if t.broken]
+    files = _plural(len(reading.test_files), "file")
+    parts = [f"{_plural(len(reading.tests), 'test function')} in {files}"]
+    for count, what in (
+        (placeholders, "empty placeholder"),
+        (broken, "broken"),
+        (silent, "assert-free"),
+    ):
+        if count:
+            parts.append(f"{len(count)} {what}")
+    if real:
+        sentence = f"{', '.join(parts)}{suffix}."
+    else:
+        sentence = (
+            f"Only empty placeholders (pass, a docstring, assert True): {', '.join(parts)}{suffix}."
+        )
     return Check(
         id="tests.present",
-        passed=True,
-        sentence=f"{_plural(len(tests), 'test function')} in "
-        f"{_plural(len(test_files), 'test file')}.",
+        passed=bool(real),
+        sentence=sentence,
+        evidence=_test_evidence(real or placeholders),
+    )
+
+
+def _why_not_meaningful(reading: SuiteReading) -> str:
+    real = [t for t in reading.real if not t.skipped]
+    reasons = Counter()
+    for t in real:
+        if t.broken:
+            reasons["cannot import what they test"] += 1
+        elif t.nonportable:
+            reasons["cannot run elsewhere (absolute paths, network, data not shipped)"] += 1
+        elif not t.modules:
+            reasons["never call the candidate's own code"] += 1
+        else:
+            reasons[
+                "assert nothing about the results (no assert, or only not-None / isinstance)"
+            ] += 1
+    return "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none runs"
+
+
+def meaningful_check(reading: SuiteReading, below: bool, suffix: str) -> Check:
+    """Rung 2 ``tests.meaningful``: a test asserts on the candidate's own code, and can run."""
+    meaningful = reading.meaningful
+    real = reading.real
+    broken = [t for t in real if t.broken]
+    mostly_broken = len(broken) > MEANINGFUL_MAX_BROKEN_SHARE * len(real)
+    passed = below and bool(meaningful) and not mostly_broken
+    if meaningful and mostly_broken:
+        sentence = (
+            f"{len(broken)} of {len(real)} tests cannot import or call what they test, so the "
+            f"suite is broken; only {_plural(len(meaningful), 'test')} would assert on the "
+            f"candidate's code{suffix}."
+        )
+        evidence = [
+            Evidence(path=p, line=line, note=clip(why, 200))
+            for p, line, why in reading.broken_imports[:MAX_EVIDENCE]
+        ] or _test_evidence(broken, None)
+    elif meaningful:
+        values = len(reading.value_tests)
+        sentence = (
+            f"{_plural(len(meaningful), 'test')} assert on results of the candidate's own code "
+            f"({values} check computed values, {len(meaningful) - values} only expect an "
+            f"error){suffix}."
+        )
+        evidence = _test_evidence(meaningful)
+    else:
+        sentence = (
+            f"No test asserts on what the candidate's code computes: "
+            f"{_why_not_meaningful(reading)}{suffix}."
+        )
+        evidence = [
+            Evidence(path=p, line=line, note=clip(why, 200))
+            for p, line, why in reading.broken_imports[:MAX_EVIDENCE]
+        ] + [
+            Evidence(path=t.path, line=t.line, excerpt=t.excerpt, note=clip(t.nonportable, 200))
+            for t in reading.real
+            if t.nonportable and not t.broken
+        ][:MAX_EVIDENCE]
+    return Check(id="tests.meaningful", passed=passed, sentence=sentence, evidence=evidence)
+
+
+def _breadth(
+    reading: SuiteReading, coverage: float | None, minimum: float, share: float
+) -> tuple[bool, str]:
+    """Whether the tests reach enough of the candidate's code, and the words saying so."""
+    if coverage is not None:
+        return coverage >= minimum, f"measured coverage {coverage:g}% (at least {minimum:g}%)"
+    total = len(reading.candidate_modules)
+    used = len(reading.exercised_modules)
+    needed = max(min(2, total), int(-(-total * share // 1)) if share else 0)
+    return used >= needed and used > 0, (
+        f"{used} of {_plural(total, 'candidate module')} exercised (at least {needed})"
+    )
+
+
+def suite_check(reading: SuiteReading, below: bool, coverage: float | None, suffix: str) -> Check:
+    """Rung 3 ``tests.suite``: a real suite over several modules, with fixtures."""
+    values = reading.value_tests
+    real = reading.real
+    broken = [t for t in real if t.broken]
+    broad, breadth_words = _breadth(reading, coverage, SUITE_MIN_COVERAGE, 0.0)
+    fixtures = bool(reading.fixtures) or any(t.uses_fixtures or t.parametrised for t in values)
+    broken_ok = len(broken) <= SUITE_MAX_BROKEN_SHARE * max(len(real), 1)
+    conditions = [
+        (
+            len(values) >= SUITE_MIN_VALUE_TESTS,
+            f"{len(values)} tests check computed values (at least {SUITE_MIN_VALUE_TESTS})",
+        ),
+        (broad, breadth_words),
+        (fixtures, "fixtures or parametrisation used" if fixtures else "no fixtures"),
+        (broken_ok, f"{len(broken)} of {len(real)} tests broken"),
+    ]
+    return _rung(
+        "tests.suite",
+        below,
+        conditions,
+        suffix,
+        _test_evidence(values)
+        + [
+            Evidence(path=p, line=line, note=f"fixture {name}")
+            for p, line, name in reading.fixtures[:3]
+        ],
+    )
+
+
+def comprehensive_check(
+    reading: SuiteReading, below: bool, coverage: float | None, suffix: str
+) -> Check:
+    """Rung 4 ``tests.comprehensive``: unit and integration tests, edge cases, CI."""
+    values = reading.value_tests
+    edge = [t for t in reading.meaningful if t.edge]
+    integration = [t for t in reading.meaningful if t.integration]
+    ci = reading.ci_running_tests
+    broad, breadth_words = _breadth(reading, coverage, FULL_MIN_COVERAGE, FULL_MIN_MODULE_SHARE)
+    conditions = [
+        (
+            len(values) >= FULL_MIN_VALUE_TESTS,
+            f"{len(values)} tests check computed values (at least {FULL_MIN_VALUE_TESTS})",
+        ),
+        (len(edge) >= FULL_MIN_EDGE_TESTS, f"{len(edge)} edge-case tests"),
+        (bool(integration), f"{len(integration)} integration tests"),
+        (bool(ci), f"CI runs the tests ({ci[0].path})" if ci else "no CI runs the tests"),
+        (broad, breadth_words),
+    ]
+    evidence = (
+        [
+            Evidence(path=c.path, line=c.line, excerpt=c.excerpt or None, note="runs the tests")
+            for c in ci[:2]
+        ]
+        + _test_evidence(integration[:3], "integration test")
+        + _test_evidence(edge[:3], "edge case")
+    )
+    return _rung("tests.comprehensive", below, conditions, suffix, evidence)
+
+
+def _rung(
+    check_id: str,
+    below: bool,
+    conditions: list[tuple[bool, str]],
+    suffix: str,
+    evidence: list[Evidence],
+) -> Check:
+    met = all(ok for ok, _ in conditions)
+    missing = [words for ok, words in conditions if not ok]
+    found = [words for ok, words in conditions if ok]
+    if met and below:
+        sentence = f"{'; '.join(found)}{suffix}."
+    elif not below:
+        sentence = f"Not reached (a lower level is missing); {'; '.join(w for _, w in conditions)}{suffix}."
+    else:
+        sentence = (
+            f"Missing: {'; '.join(missing)}"
+            + (f" (found: {'; '.join(found)})" if found else "")
+            + f"{suffix}."
+        )
+    return Check(
+        id=check_id,
+        passed=met and below,
+        sentence=clip(sentence, EXCERPT_SENTENCE_CHARS),
+        evidence=evidence[:MAX_EVIDENCE],
+    )
+
+
+def ladder_checks(reading: SuiteReading, coverage: float | None, run: bool) -> list[Check]:
+    """The four rungs, each passing only when the one below passes."""
+    suffix = "" if run else " (read, not run)"
+    present = present_check(reading, suffix)
+    meaningful = meaningful_check(reading, present.passed, suffix)
+    suite = suite_check(reading, meaningful.passed, coverage, suffix)
+    full = comprehensive_check(reading, suite.passed, coverage, suffix)
+    return [present, meaningful, suite, full]
+
+
+def static_level(checks: list[Check]) -> int:
+    """How many rungs passed (the level the reading alone supports)."""
+    return sum(1 for c in checks if c.passed and c.id in LADDER_IDS)
+
+
+LADDER_IDS = ("tests.present", "tests.meaningful", "tests.suite", "tests.comprehensive")
+
+
+def broken_flag(reading: SuiteReading) -> RedFlag | None:
+    """``tests.broken`` (medium): tests import modules or names the submission does not have."""
+    broken = [t for t in reading.tests if t.broken and not t.placeholder]
+    if not broken:
+        return None
+    return RedFlag(
+        id="tests.broken",
+        severity="medium",
+        sentence=(
+            f"{len(broken)} of {len(reading.tests)} tests import a module or a name the "
+            "submission does not have, so they fail before running."
+        ),
         evidence=[
-            Evidence(path=t.path, line=t.line, excerpt=t.excerpt) for t in tests[:MAX_EVIDENCE]
+            Evidence(path=p, line=line, note=clip(why, 200))
+            for p, line, why in reading.broken_imports[:MAX_EVIDENCE]
         ],
     )
 
@@ -878,21 +1121,6 @@ def _silent_evidence(silent: list[TestFunction]) -> list[Evidence]:
         Evidence(path=t.path, line=t.line, excerpt=t.excerpt, note=t.name)
         for t in silent[:MAX_EVIDENCE]
     ]
-
-
-def assertions_check(tests: list[TestFunction], silent: list[TestFunction]) -> Check:
-    """``tests.assertions``: every test asserts something."""
-    return Check(
-        id="tests.assertions",
-        passed=not silent,
-        sentence=(
-            f"Every one of the {len(tests)} tests asserts something."
-            if not silent
-            else f"{len(silent)} of {len(tests)} tests assert nothing (no assert, "
-            "pytest.raises or assert_* call): they pass whatever the code does."
-        ),
-        evidence=_silent_evidence(silent),
-    )
 
 
 def assert_free_flag(tests: list[TestFunction], silent: list[TestFunction]) -> RedFlag | None:
@@ -913,7 +1141,7 @@ def no_report_check(stage: StageRecord) -> Check:
     return Check(
         id="tests.pass",
         passed=False,
-        weight=2.0,
+        weight=RUN_WEIGHT,
         sentence=(
             f"The tests stage ended with verdict {stage.verdict}"
             f"{': ' + clip(stage.reason, 200) if stage.reason else ''} and left no "
@@ -941,60 +1169,63 @@ def merge_flags(static: RedFlag | None, run: RedFlag) -> RedFlag:
 
 
 class TestsGrader:
-    """Judges the candidate's tests: presence, outcomes, coverage, assertions, integrity."""
+    """Judges the candidate's tests by reading them, refined by their run in the sandbox."""
 
     __test__ = False  # not a pytest test class
     name = "tests"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Grade the tests statically and, when the sandbox ran them, by their results."""
         source = source_for(context)
         root = context.snapshot_root
         artifacts = context.artifacts
+        reading = read_suite(source, root)
         tampering = tampering_flag(source, root, _integrity(artifacts))
-        test_files = sorted(
-            u.path for u in source.code_units if u.origin == "py" and is_test_file(u.path)
-        )
-        tests = [t for u in source.code_units if u.origin == "py" for t in find_test_functions(u)]
-        tests.sort(key=lambda t: (t.path, t.line, t.name))
+        tests = [TestFunction(t.path, t.line, t.name, t.asserts, t.excerpt) for t in reading.tests]
         silent = [t for t in tests if not t.asserts]
-        details: dict[str, Any] = {
-            "test_files": test_files,
-            "test_functions": len(tests),
-            "assert_free": len(silent),
-        }
-        flags = [f for f in (tampering, assert_free_flag(tests, silent)) if f is not None]
-        if artifacts is None:
-            return GraderResult(
-                grader=self.name,
-                version=self.version,
-                not_applicable=True,
-                reason=(
-                    f"tests were not run (graded with --no-run): "
-                    f"{_plural(len(tests), 'test function')} found in "
-                    f"{_plural(len(test_files), 'file')}, {len(silent)} assert-free"
-                ),
-                red_flags=flags,
-                details=details,
-            )
+        details = _reading_details(reading, silent)
+        flags = [
+            f
+            for f in (tampering, broken_flag(reading), assert_free_flag(tests, silent))
+            if f is not None
+        ]
         if not tests:
             return GraderResult.from_checks(
                 self.name,
                 self.version,
-                [absent_check(test_files)],
+                [absent_check(reading.test_files)],
                 flags,
                 details=details,
                 reason="No tests were written, so this scores 0.",
             )
-        checks = [present_check(tests, test_files), assertions_check(tests, silent)]
-        reason, problems = self._run_checks(source, artifacts, root, tests, checks, details)
+        run_checks: list[Check] = []
+        problems: list[str] = []
+        if artifacts is None:
+            reason = "Judged by reading the tests only (not run, graded with --no-run)"
+        else:
+            reason, problems = self._run_checks(source, artifacts, root, tests, run_checks, details)
+        coverage = details.get("coverage_percent")
+        ran = any(c.id == "tests.pass" for c in run_checks)
+        ladder = ladder_checks(reading, coverage if isinstance(coverage, float) else None, ran)
+        level = static_level(ladder)
+        details["static_level"] = level
+        details["judged_from"] = "reading and sandbox run" if ran else "reading only"
+        summary = (
+            f"{len(reading.meaningful)} of {_plural(len(tests), 'test')} meaningful, "
+            f"{len(reading.exercised_modules)} of {len(reading.candidate_modules)} candidate "
+            f"modules exercised, CI {'runs them' if reading.ci_running_tests else 'absent'}"
+        )
+        if not ran:
+            reason = f"{reason}: {summary}; the level is what reading supports ({level})."
+        else:
+            reason = f"{reason} Read: {summary}."
         run_flag = tampering_from_run(problems)
         if run_flag is not None:
             flags = [f for f in flags if f.id != "tests.tampering"]
             flags.insert(0, merge_flags(tampering, run_flag))
         return GraderResult.from_checks(
-            self.name, self.version, checks, flags, details=details, reason=reason
+            self.name, self.version, ladder + run_checks, flags, details=details, reason=reason
         )
 
     def _run_checks(
@@ -1011,14 +1242,16 @@ class TestsGrader:
         stage = artifacts.stages.get("tests")
         if stage is not None and stage.verdict == "sandbox_error":
             details["tests_stage"] = stage.verdict
-            return f"{found}; run not scored: the sandbox failed (not the candidate's fault).", []
+            why = "run not scored: the sandbox failed (not the candidate's fault)"
+            return f"{found}; {why}; judged by reading the tests only", []
         text = (
             read_text_capped(artifacts.junit_xml, MAX_JUNIT_BYTES) if artifacts.junit_xml else None
         )
         cases = parse_junit(text) if text is not None else None
         if cases is None:
             if stage is None:
-                return f"{found}; not run (the sandbox did not run a tests stage).", []
+                why = "not run (the sandbox did not run a tests stage)"
+                return f"{found}; {why}; judged by reading the tests only", []
             checks.append(no_report_check(stage))
             details["tests_stage"] = stage.verdict
             return f"{found}; the tests stage produced no results ({stage.verdict}).", []
@@ -1044,3 +1277,22 @@ class TestsGrader:
             f"failed, {summary['error']} errored, {summary['skipped']} skipped."
         )
         return reason, cross.problems
+
+
+def _reading_details(reading: SuiteReading, silent: list[TestFunction]) -> dict[str, Any]:
+    """What the reading found, as numbers and paths (``details``)."""
+    return {
+        "test_files": reading.test_files,
+        "test_functions": len(reading.tests),
+        "assert_free": len(silent),
+        "placeholders": sum(1 for t in reading.tests if t.placeholder),
+        "broken": sum(1 for t in reading.tests if t.broken),
+        "meaningful": len(reading.meaningful),
+        "value_tests": len(reading.value_tests),
+        "edge_tests": sum(1 for t in reading.meaningful if t.edge),
+        "integration_tests": sum(1 for t in reading.meaningful if t.integration),
+        "fixtures": len(reading.fixtures),
+        "candidate_modules": len(reading.candidate_modules),
+        "exercised_modules": reading.exercised_modules[:50],
+        "ci": [c.path for c in reading.ci_running_tests],
+    }

@@ -118,47 +118,55 @@ def test_no_tests_scores_zero_with_a_sentence(tmp_path: Path) -> None:
     assert result.score == 0.0
     [check] = result.checks
     assert check.id == "tests.present" and not check.passed
-    assert check.sentence == "No tests: no test_*.py or *_test.py file defines a test function."
+    assert check.sentence == "No tests: no .py file defines a test function."
     assert result.reason == "No tests were written, so this scores 0."
 
 
-def test_no_run_is_not_applicable_but_keeps_findings(tmp_path: Path) -> None:
+LADDER = ["tests.present", "tests.meaningful", "tests.suite", "tests.comprehensive"]
+
+
+def test_no_run_is_judged_by_reading_the_tests(tmp_path: Path) -> None:
     root = snapshot(tmp_path)
     submission(root)
     result = grade(make_context(root))  # artifacts None: graded with --no-run
-    assert result.not_applicable and result.score is None
-    assert result.checks == []
-    assert result.reason == (
-        "tests were not run (graded with --no-run): 6 test functions found in 1 file, 1 assert-free"
-    )
-    assert result.details == {
-        "test_files": ["tests/test_model.py"],
-        "test_functions": 6,
-        "assert_free": 1,
-    }
+    assert not result.not_applicable
+    assert [c.id for c in result.checks] == LADDER
+    assert [c.passed for c in result.checks] == [True, True, False, False]
+    assert result.score == 0.5  # two rungs of four: level 2
+    assert result.reason.startswith("Judged by reading the tests only (not run")
+    assert all(c.sentence.endswith("(read, not run).") for c in result.checks)
+    assert result.details["test_files"] == ["tests/test_model.py"]
+    assert (result.details["test_functions"], result.details["assert_free"]) == (6, 1)
+    assert result.details["judged_from"] == "reading only"
+    assert result.details["static_level"] == 2
     [flag] = result.red_flags
     assert (flag.id, flag.severity) == ("tests.assert_free", "medium")
     assert cell_locations(flag) == [("tests/test_model.py", None, 14)]
 
 
-def test_no_run_without_tests_is_not_applicable_too(tmp_path: Path) -> None:
+def test_no_run_without_tests_scores_zero(tmp_path: Path) -> None:
     root = snapshot(tmp_path)
     write_files(root, {"model.py": MODEL, "tests/test_model.py": "import model\n"})
     result = grade(make_context(root))
-    assert result.not_applicable
-    assert result.reason == (
-        "tests were not run (graded with --no-run): 0 test functions found in 1 file, 0 assert-free"
-    )
+    assert not result.not_applicable and result.score == 0.0
+    [check] = result.checks
+    assert check.sentence == "1 test file but no test function (def test...) in them."
+    assert result.reason == "No tests were written, so this scores 0."
 
 
 def test_static_checks_with_a_run(tmp_path: Path) -> None:
     root = snapshot(tmp_path)
     submission(root)
     result = grade(make_context(root, artifacts=artifacts_with(tmp_path)))
-    assert [c.id for c in result.checks] == ["tests.present", "tests.assertions"]
-    assert [c.id for c in result.checks if c.passed] == ["tests.present"]
-    assertions = by_id(result.checks)["tests.assertions"]
-    assert [(e.path, e.line, e.note) for e in assertions.evidence] == [
+    assert [c.id for c in result.checks] == LADDER
+    assert [c.id for c in result.checks if c.passed] == ["tests.present", "tests.meaningful"]
+    meaningful = by_id(result.checks)["tests.meaningful"]
+    assert meaningful.sentence == (
+        "4 tests assert on results of the candidate's own code (3 check computed values, "
+        "1 only expect an error) (read, not run)."
+    )
+    [flag] = [f for f in result.red_flags if f.id == "tests.assert_free"]
+    assert [(e.path, e.line, e.note) for e in flag.evidence] == [
         ("tests/test_model.py", 14, "test_fit_runs")
     ]
 
@@ -180,8 +188,16 @@ def test_junit_outcomes_and_coverage(tmp_path: Path) -> None:
     artifacts = artifacts_with(tmp_path, JUNIT, coverage, stage)
     result = grade(make_context(root, artifacts=artifacts))
     checks = by_id(result.checks)
-    assert [c.id for c in result.checks if c.passed] == ["tests.present", "tests.coverage"]
-    assert [c.id for c in result.checks if not c.passed] == ["tests.assertions", "tests.pass"]
+    assert [c.id for c in result.checks if c.passed] == [
+        "tests.present",
+        "tests.meaningful",
+        "tests.coverage",
+    ]
+    assert [c.id for c in result.checks if not c.passed] == [
+        "tests.suite",
+        "tests.comprehensive",
+        "tests.pass",
+    ]
     run = checks["tests.pass"]
     assert run.sentence == (
         "In the sandbox 3 tests passed, 1 failed, 1 errored and 1 were skipped."
@@ -201,7 +217,8 @@ def test_junit_outcomes_and_coverage(tmp_path: Path) -> None:
     assert result.details["junit"]["failed"] == 1
     assert result.details["coverage_percent"] == 80.0
     assert result.reason == (
-        "6 tests found statically; in the sandbox 3 passed, 1 failed, 1 errored, 1 skipped."
+        "6 tests found statically; in the sandbox 3 passed, 1 failed, 1 errored, 1 skipped. "
+        "Read: 4 of 6 tests meaningful, 1 of 1 candidate modules exercised, CI absent."
     )
 
 
@@ -220,9 +237,9 @@ def test_tests_stage_missing_means_not_run(tmp_path: Path) -> None:
     submission(root)
     result = grade(make_context(root, artifacts=artifacts_with(tmp_path)))
     assert "tests.pass" not in by_id(result.checks)
-    assert (
-        result.reason
-        == "6 tests found statically; not run (the sandbox did not run a tests stage)."
+    assert result.reason.startswith(
+        "6 tests found statically; not run (the sandbox did not run a tests stage); judged by "
+        "reading the tests only: 4 of 6 tests meaningful"
     )
 
 
@@ -297,9 +314,10 @@ def test_sandbox_error_in_tests_stage_is_not_scored(tmp_path: Path) -> None:
     submission(root)
     stage = StageRecord(stage="tests", verdict="sandbox_error", reason="engine went away")
     result = grade(make_context(root, artifacts=artifacts_with(tmp_path, JUNIT, stage=stage)))
-    assert [c.id for c in result.checks] == ["tests.present", "tests.assertions"]
-    assert result.reason == (
-        "6 tests found statically; run not scored: the sandbox failed (not the candidate's fault)."
+    assert [c.id for c in result.checks] == LADDER
+    assert result.reason.startswith(
+        "6 tests found statically; run not scored: the sandbox failed (not the candidate's "
+        "fault); judged by reading the tests only"
     )
 
 
@@ -329,7 +347,7 @@ def test_helpers_that_assert_through_other_helpers_count(tmp_path: Path) -> None
         },
     )
     result = grade(make_context(root, artifacts=artifacts_with(tmp_path)))
-    silent = by_id(result.checks)["tests.assertions"]
+    [silent] = [f for f in result.red_flags if f.id == "tests.assert_free"]
     assert [(e.path, e.line, e.note) for e in silent.evidence] == [
         ("test_chain.py", 13, "test_silent")
     ]
@@ -563,3 +581,342 @@ def test_nested_and_inherited_test_classes_explain_extra_cases(tmp_path: Path) -
     stage = run_stage(0, evidence_line(0, 2, 0, "2 passed in 0.10s"))
     artifacts = artifacts_with(tmp_path, junit_cases(2), stage=stage)
     assert tampering(grade(make_context(root, artifacts=artifacts))) == []
+
+
+# --- reading the suite (static judgement) ----------------------------------------------------
+
+FEATURES = '''"""Feature helpers."""
+
+
+def scale(values):
+    """Divide by the largest value."""
+    top = max(values)
+    return [v / top for v in values]
+
+
+def clip_negative(values):
+    if values is None:
+        raise ValueError("no values")
+    return [max(v, 0) for v in values]
+'''
+MODELS = """class Model:
+    def __init__(self, threshold=0.5):
+        self.threshold = threshold
+
+    def predict(self, scores):
+        return [int(s >= self.threshold) for s in scores]
+"""
+PIPELINE = """from src.features import scale
+from src.models import Model
+
+
+def run(values):
+    return Model().predict(scale(values))
+"""
+CONFTEST = """import pytest
+
+
+@pytest.fixture
+def values():
+    return [1.0, 2.0, 4.0]
+"""
+FEATURE_TESTS = """import pytest
+
+from src.features import clip_negative, scale
+
+
+def test_scale_max_is_one(values):
+    assert max(scale(values)) == 1.0
+
+
+def test_scale_keeps_order(values):
+    assert scale(values) == sorted(scale(values))
+
+
+def test_scale_values(values):
+    assert scale(values) == [0.25, 0.5, 1.0]
+
+
+def test_clip_negative():
+    assert clip_negative([-1, 2]) == [0, 2]
+
+
+def test_clip_none_raises():
+    with pytest.raises(ValueError):
+        clip_negative(None)
+
+
+@pytest.mark.parametrize("given,expected", [([0], [0]), ([-3], [0])])
+def test_clip_cases(given, expected):
+    assert clip_negative(given) == expected
+"""
+MODEL_TESTS = """import pytest
+
+from src.models import Model
+
+
+def test_default_threshold():
+    assert Model().predict([0.4, 0.6]) == [0, 1]
+
+
+def test_custom_threshold():
+    assert Model(threshold=0.9).predict([0.8]) == [0]
+
+
+def test_empty_scores():
+    assert Model().predict([]) == []
+
+
+def test_threshold_attribute():
+    assert Model(0.3).threshold == 0.3
+"""
+PIPELINE_TESTS = """from src.pipeline import run
+
+
+def test_pipeline_end_to_end(values):
+    assert run(values) == [0, 1, 1]
+
+
+def test_pipeline_single_value():
+    assert run([5.0]) == [1]
+"""
+CI = """name: ci
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pip install -r requirements.txt
+      - run: python -m pytest -q
+"""
+
+
+def real_suite(root: Path, ci: bool = True) -> None:
+    """Three modules, a conftest fixture, 12 value tests with edge cases and a pipeline test."""
+    files = {
+        "src/__init__.py": "",
+        "src/features.py": FEATURES,
+        "src/models.py": MODELS,
+        "src/pipeline.py": PIPELINE,
+        "tests/conftest.py": CONFTEST,
+        "tests/test_features.py": FEATURE_TESTS,
+        "tests/test_models.py": MODEL_TESTS,
+        "tests/test_pipeline.py": PIPELINE_TESTS,
+    }
+    if ci:
+        files[".github/workflows/ci.yml"] = CI
+    write_files(root, files)
+
+
+def rung_results(result: GraderResult) -> list[bool]:
+    return [by_id(result.checks)[check_id].passed for check_id in LADDER]
+
+
+def test_real_suite_with_fixtures_and_ci_reads_as_level_four(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    real_suite(root)
+    result = grade(make_context(root))
+    assert rung_results(result) == [True, True, True, True]
+    assert result.score == 1.0
+    details = result.details
+    assert (details["meaningful"], details["value_tests"], details["broken"]) == (12, 11, 0)
+    assert details["exercised_modules"] == ["src/features.py", "src/models.py", "src/pipeline.py"]
+    assert details["ci"] == [".github/workflows/ci.yml"]
+    assert details["fixtures"] == 1
+    full = by_id(result.checks)["tests.comprehensive"]
+    assert "CI runs the tests (.github/workflows/ci.yml)" in full.sentence
+    assert (full.evidence[0].path, full.evidence[0].line) == (".github/workflows/ci.yml", 9)
+    assert "integration test" in {e.note for e in full.evidence}
+
+
+def test_same_suite_without_ci_stops_at_level_three(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    real_suite(root, ci=False)
+    write_files(
+        root, {".github/workflows/run.yml": CI.replace("python -m pytest -q", "python main.py")}
+    )
+    result = grade(make_context(root))
+    assert rung_results(result) == [True, True, True, False]
+    assert result.score == 0.75
+    full = by_id(result.checks)["tests.comprehensive"]
+    assert full.sentence.startswith("Missing: no CI runs the tests")
+
+
+def test_placeholders_only_is_level_zero(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "model.py": MODEL,
+            "tests/test_model.py": "import model\n\n\ndef test_a():\n    pass\n\n\n"
+            'def test_b():\n    """TODO."""\n\n\ndef test_c():\n    assert True\n\n\n'
+            "def test_d():\n    assert 1 == 1\n",
+        },
+    )
+    result = grade(make_context(root))
+    assert result.score == 0.0 and not result.not_applicable
+    present = by_id(result.checks)["tests.present"]
+    assert not present.passed
+    assert present.sentence.startswith("Only empty placeholders")
+    assert result.details["placeholders"] == 4
+
+
+def test_tests_importing_what_does_not_exist_are_broken(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "src/__init__.py": "",
+            "src/features.py": FEATURES,
+            "src/models.py": MODELS,
+            "tests/test_missing.py": "from src.cleaning import fill\n\n\n"
+            "def test_fill():\n    assert fill([None]) == [0]\n",
+            "tests/test_names.py": "from src.features import Scaler\n\n\n"
+            "def test_scaler():\n    assert Scaler().fit([1]) == [1]\n",
+            "tests/test_calls.py": "from src.models import Model\nfrom src.features import scale\n\n\n"
+            "def test_kind():\n    assert Model(kind='rf').threshold == 0.5\n\n\n"
+            "def test_method():\n    model = Model()\n    assert model.fit([1]) == 1\n\n\n"
+            "def test_scale():\n    assert scale([1], [2]) == [1]\n",
+        },
+    )
+    result = grade(make_context(root))
+    assert rung_results(result) == [True, False, False, False]
+    assert result.details["broken"] == 5
+    [flag] = [f for f in result.red_flags if f.id == "tests.broken"]
+    assert flag.severity == "medium"
+    assert [(e.path, e.line, e.note) for e in flag.evidence] == [
+        ("tests/test_missing.py", 1, "no module src.cleaning in the submission"),
+        ("tests/test_names.py", 1, "src.features defines no Scaler"),
+    ]
+    meaningful = by_id(result.checks)["tests.meaningful"]
+    assert meaningful.sentence.startswith("No test asserts on what the candidate's code computes")
+    assert "5 cannot import what they test" in meaningful.sentence
+
+
+def test_call_checks_follow_the_candidates_signatures(tmp_path: Path) -> None:
+    from graders.source import load_source
+    from graders.testing_static import read_suite
+
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "src/models.py": MODELS,
+            "tests/test_calls.py": "import pytest\nfrom src.models import Model\n\n\n"
+            "def test_kind():\n    assert Model(kind='rf').threshold == 0.5\n\n\n"
+            "def test_method():\n    model = Model()\n    assert model.fit([1]) == 1\n\n\n"
+            "def test_expected_error():\n    with pytest.raises(TypeError):\n"
+            "        Model(1, 2, 3)\n\n\n"
+            "def test_fine():\n    model = Model(0.2)\n    model.extra = 1\n"
+            "    assert model.predict([0.5]) == [1] and model.extra == 1\n",
+        },
+    )
+    reading = read_suite(load_source(root), root)
+    assert {t.name: t.broken for t in reading.tests} == {
+        "test_kind": "calls Model with kind=, which it does not accept",
+        "test_method": "uses Model.fit, which Model does not define",
+        "test_expected_error": None,
+        "test_fine": None,
+    }
+
+
+def test_non_standard_file_names_are_found_when_they_are_tests(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "model.py": MODEL,
+            "checks/validate_model.py": "import pytest\nfrom model import fit, predict\n\n\n"
+            "def test_fit():\n    assert fit(2) == 2\n\n\n"
+            "def test_predict():\n    assert predict(0) == 0\n",
+            "tests/model_checks.py": "from model import predict\n\n\n"
+            "class TestPredict:\n    def test_one(self):\n        assert predict(1) == 1\n",
+            "evaluate.py": "def test_model(model, rows):\n    return model.score(rows)\n",
+            "vendor/lib/test_vendored.py": "def test_x():\n    assert 1\n",
+        },
+    )
+    result = grade(make_context(root))
+    assert result.details["test_files"] == ["checks/validate_model.py", "tests/model_checks.py"]
+    assert result.details["test_functions"] == 3
+    assert rung_results(result) == [True, True, False, False]
+
+
+def test_token_and_non_portable_tests_are_level_one(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "model.py": MODEL,
+            "tests/test_smoke.py": "import pandas as pd\nfrom model import fit\n\n\n"
+            "def test_runs():\n    assert fit(1) is not None\n\n\n"
+            "def test_on_my_data():\n    frame = pd.read_csv('/home/me/train.csv')\n"
+            "    assert fit(frame).shape == (10, 2)\n\n\n"
+            "def test_on_unshipped_data():\n    frame = pd.read_csv('data/train.csv')\n"
+            "    assert len(fit(frame)) == 10\n\n\n"
+            "def test_no_candidate_code():\n    assert sorted([2, 1]) == [1, 2]\n",
+        },
+    )
+    result = grade(make_context(root))
+    assert rung_results(result) == [True, False, False, False]
+    meaningful = by_id(result.checks)["tests.meaningful"]
+    assert "2 cannot run elsewhere" in meaningful.sentence
+    assert "1 never call the candidate's own code" in meaningful.sentence
+    notes = {e.note for e in meaningful.evidence}
+    assert "hard-coded absolute path '/home/me/train.csv'" in notes
+    assert "reads 'data/train.csv', which the submission does not ship" in notes
+
+
+def test_sys_path_folders_resolve_candidate_imports(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "scripts/prep.py": FEATURES,
+            "tests/test_prep.py": "import os\nimport sys\n\n"
+            "sys.path.append(os.path.join(os.path.dirname(__file__), '..', 'scripts'))\n\n"
+            "from prep import scale\n\n\ndef test_scale():\n    assert scale([2]) == [1.0]\n",
+        },
+    )
+    result = grade(make_context(root))
+    assert result.details["exercised_modules"] == ["scripts/prep.py"]
+    assert rung_results(result) == [True, True, False, False]
+
+
+def _scored(result: GraderResult):
+    from harness.rubric import load_rubric, score_rubric
+
+    return score_rubric(load_rubric("ml-take-home"), {"tests": result}).criterion("tests")
+
+
+def test_sandbox_run_refines_the_reading(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    real_suite(root)
+    ok = StageRecord(stage="tests", verdict="ok", exit_code=0)
+    passing = artifacts_with(tmp_path, junit_cases(passed=13), stage=ok)
+    result = grade(make_context(root, artifacts=passing))
+    assert result.details["judged_from"] == "reading and sandbox run"
+    assert not result.checks[0].sentence.endswith("(read, not run).")
+    assert _scored(result).level == 4
+
+    failing_dir = tmp_path / "failing"
+    failing_dir.mkdir()
+    bad = StageRecord(stage="tests", verdict="exit_nonzero", exit_code=1)
+    failing = artifacts_with(failing_dir, junit_cases(passed=12, failed=1), stage=bad)
+    failed = grade(make_context(root, artifacts=failing))
+    assert rung_results(failed) == [True, True, True, True]  # the reading is unchanged
+    scored = _scored(failed)
+    assert (scored.uncapped_level, scored.level) == (4, 2)  # failing tests cap it
+
+    low_dir = tmp_path / "low"
+    low_dir.mkdir()
+    coverage = {
+        "files": {"src/features.py": {"summary": {"covered_lines": 4, "num_statements": 20}}}
+    }
+    low = artifacts_with(low_dir, junit_cases(passed=13), coverage, stage=ok)
+    measured = grade(make_context(root, artifacts=low))
+    assert measured.details["coverage_percent"] == 20.0
+    suite = by_id(measured.checks)["tests.suite"]
+    assert not suite.passed  # measured coverage replaces the module count
+    assert "measured coverage 20% (at least 30%)" in suite.sentence
+    assert _scored(measured).level == 2
