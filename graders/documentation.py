@@ -1,7 +1,26 @@
-"""Documentation grader: README sections, notebook narrative and docstrings.
+"""Documentation grader: can an interviewer learn what was done, why, with what results, how to
+run it and what its limits are, from what the candidate wrote?
 
-Everything is read statically from the snapshot (through :mod:`graders.source`): the README at
-the root, the markdown cells of notebooks in their order, and the ``ast`` of ``.py`` modules.
+Everything is read statically from the snapshot (through :mod:`graders.source`). The written
+material is the whole submission's prose, judged together: the README and other ``.md`` /
+``.rst`` documents, the markdown cells of notebooks, and module docstrings. It is cut into
+*sections* (a heading and the text under it, up to the next heading); each section is read
+line by line for five kinds of content, one per question an interviewer asks:
+
+* **approach** (what was done): sentences describing the work, sections about the method;
+* **choices** (why): declarative sentences giving a reason ("because the classes are
+  imbalanced we ..."), never planning text or the assignment's own instructions;
+* **results**: metric names next to values, in prose or in a table;
+* **how to run**: commands in a code block, inline code or a list, or run instructions under a
+  run heading;
+* **limitations** (explicit) and **next steps** (future work, "with more time").
+
+A heading is classified by its words *and* by its body: a heading about "executing the
+pipeline" whose body is commands is how-to-run, not approach. Passages that read as the
+assignment prompt or a template (imperative task statements, "Your task is", "you should",
+questions to the candidate, placeholders such as "Coming soon") are never credited. Numbers a
+document reports that appear in no notebook output, code or text output are noted, with low
+weight: they may come from a run that was not saved.
 """
 
 from __future__ import annotations
@@ -10,70 +29,262 @@ import ast
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.artifacts import read_text_capped
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
-from graders.source import CodeUnit, MarkdownUnit, SubmissionSource, source_for, word_count
+from graders.source import SubmissionSource, source_for, word_count
 
 README_NAMES = ("readme.md", "readme.rst", "readme.txt", "readme")  # by preference
-MIN_README_WORDS = 30
-MIN_PROSE_WORDS = 10  # an opening or closing markdown passage
-MIN_NOTEBOOK_PROSE_WORDS = 30  # below this a notebook has "no prose" (red flag)
-MIN_MARKDOWN_RATIO = 0.25  # markdown cells per code cell
-MIN_HEADINGS = 2
-MIN_REASONING = 3  # occurrences of "because", "chose", ... in the markdown
-MIN_DOCSTRING_SHARE = 0.5
-MAX_EVIDENCE = 20
-
-# Section -> heading pattern (matched against lower-cased heading text).
-README_SECTIONS: dict[str, re.Pattern[str]] = {
-    "problem": re.compile(
-        r"\b(problem|task|objective|goal|overview|introduction|intro|background|context|"
-        r"motivation|summary|about|challenge|assignment|business)"
-    ),
-    "approach": re.compile(
-        r"\b(approach|method|methodology|solution|model|modell?ing|pipeline|design|"
-        r"feature engineering|features|strategy|process|how it works|architecture|analysis)"
-    ),
-    "results": re.compile(
-        r"\b(result|evaluation|performance|metric|finding|score|outcome|benchmark|"
-        r"conclusion|validation)"
-    ),
-    "how_to_run": re.compile(
-        r"\b(how to run|how to use|running|run|usage|getting started|setup|set up|"
-        r"install|installation|quick ?start|reproduc|requirements|instructions|build)"
-    ),
-    "limitations": re.compile(
-        r"\b(limitation|next step|future|improvement|caveat|known issue|todo|to do|"
-        r"further work|what i would|trade-?off|weakness|open question|shortcoming)"
-    ),
-}
-SECTION_LABELS = {
-    "problem": "problem",
-    "approach": "approach",
-    "results": "results",
-    "how_to_run": "how to run",
-    "limitations": "limitations / next steps",
-}
-MIN_README_SECTIONS = 4
-MIN_SECTION_WORDS = 15  # prose under a section heading (until the next same-or-higher heading)
+MAX_EVIDENCE = 8
+MAX_DOC_CHARS = 200_000  # per document; the rest is not read
+MAX_SECTIONS = 4_000
+MIN_CREDITED_WORDS = 30  # below this in all the material: red flag documentation.poor
 BOLD_LEVEL = 7  # bold-only lines rank below every real heading level
 
-CONCLUSION_HEADING = re.compile(
-    r"\b(conclusion|summary|takeaway|key finding|findings|final thoughts|wrap[- ]?up|next steps|"
-    r"discussion|results)"
-)
-REASONING = re.compile(
-    r"\b(because|chose|chosen|choose|since|trade-?offs?|instead of|rather than|decided|"
-    r"the reason|reasoning|in order to|so that|prefer(?:red)?|justif\w*|opted)\b",
+# Thresholds of the five questions (counts of distinct lines or sentences).
+MIN_APPROACH_POINTS = 3  # action sentences + 1 per 20 words of approach-section prose
+MIN_REASONS = 3  # justified choices
+MIN_RESULT_VALUES = 2  # metric values
+MIN_RUN_PROSE_WORDS = 6  # run instructions in prose under a how-to-run heading
+MIN_LIMITATION_SECTION_WORDS = 12
+MIN_LIMITATION_SENTENCES = 2
+MIN_NEXT_STEP_SECTION_WORDS = 8
+MIN_PLACEHOLDER_SECTIONS = 2
+MIN_CLAIMS_TO_COMPARE = 2
+MAX_SUPPORT_NUMBERS = 100_000
+
+WEIGHTS = {
+    "approach": 1.5,
+    "choices": 1.0,
+    "results": 1.0,
+    "how_to_run": 1.25,
+    "limitations": 1.0,
+    "next_steps": 0.5,
+    "results_supported": 0.5,
+}
+
+# Files that are not the candidate's account of the work.
+_NOT_WRITEUP = re.compile(
+    r"(^|/)(changelog|changes|history|license|licence|copying|contributing|code_of_conduct|"
+    r"security|authors|notice|pull_request_template|issue_template)[^/]*$",
     re.IGNORECASE,
 )
+_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
+
+# --------------------------------------------------------------------------- vocabularies
+
+# Heading text -> class, first match wins: run words before "pipeline" (approach), explicit
+# limitations before next steps, results before choices before approach.
+HEADING_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "how_to_run",
+        re.compile(
+            r"\b(how to (?:run|use|reproduce|install|start|test)|running|run|usage|"
+            r"getting started|set ?up|installation|install\w*|quick ?start|reproduc\w*|"
+            r"instructions|execut\w*|prerequisites|requirements|environment|commands?)\b"
+        ),
+    ),
+    (
+        "limitations",
+        re.compile(
+            r"\b(limitations?|caveats?|known (?:issues|limitations)|shortcomings?|weakness(?:es)?|"
+            r"drawbacks?|assumptions?|trade-?offs?|what didn'?t work|failure modes?|deviations?|"
+            r"known gaps|open issues|what'?s missing|not (?:yet )?(?:done|implemented|covered))\b"
+        ),
+    ),
+    (
+        "next_steps",
+        re.compile(
+            r"\b(next steps?|future|improvements?|enhancements?|further work|ideas for|"
+            r"with more time|what i would|to ?do|roadmap|outlook)\b"
+        ),
+    ),
+    (
+        "results",
+        re.compile(
+            r"\b(results?|evaluation|performance|metrics?|scores?|outcomes?|benchmarks?|"
+            r"conclusions?|comparison|findings)\b"
+        ),
+    ),
+    (
+        "choices",
+        re.compile(
+            r"\b(why|rationale|reasoning|justification|decisions?|choices?|chose|choosing|"
+            r"selection|motivation)\b"
+        ),
+    ),
+    (
+        "approach",
+        re.compile(
+            r"\b(approach|method\w*|solution|model\w*|pipeline|architecture|design|feature\w*|"
+            r"pre-?processing|processing|cleaning|engineering|training|steps|workflow|process|"
+            r"how it works|strategy|analysis|eda|exploration|implementation|algorithms?)\b"
+        ),
+    ),
+)
+
+_COMMAND = re.compile(
+    r"^(?:\$\s*|>\s*)?(?:pip3?\s+install|python3?\s+(?:-m\s+[\w.]+|-c\b|[\w./-]+\.py\b)|"
+    r"py\s+[\w./-]+\.py|"
+    r"conda\s+(?:env|create|activate|install)|make(?:\s+[\w-]+)?\s*$|make\s+[\w-]+|"
+    r"docker(?:-compose|\s+compose)?\s+\w+|jupyter\s+(?:notebook|lab|nbconvert|execute)|"
+    r"poetry\s+(?:install|run|shell)|uv\s+(?:sync|run|pip)|pipenv\s+\w+|bash\s+\S+|sh\s+\S+|"
+    r"\./[\w./-]+|streamlit\s+run|uvicorn\s+\S+|mlflow\s+\w+|pytest\b|git\s+clone|"
+    r"source\s+\S*activate\b|source\s+\S+\.sh\b|rscript\s+\S+|dvc\s+\w+|papermill\s+\S+|kedro\s+run|airflow\s+\w+|"
+    r"npm\s+\w+|cd\s+\S+|virtualenv\s+\S+|python3?\s+-m\s+venv)",
+    re.IGNORECASE,
+)
+_SHELL_FENCE = re.compile(
+    r"^\s*(```|~~~)\s*(bash|sh|shell|console|zsh|powershell|cmd|bat)\b", re.IGNORECASE
+)
+_RUN_PROSE = re.compile(
+    r"\b(run|open|execute|launch|install|start|clone)\b.*\b(notebook|cells?|script|command|"
+    r"requirements|file|app|repository|repo|pipeline|environment|main)\b",
+    re.IGNORECASE,
+)
+
+_METRIC = re.compile(
+    r"\b(accuracy|acc|auc|roc[- _]?auc|pr[- _]?auc|auprc|auroc|average precision|precision|"
+    r"recall|f1(?:[- _]score)?|f-?score|f2|f-?beta|rmse|mse|mae|mape|smape|r2|r²|r\^2|"
+    r"r-squared|log[- ]?loss|brier|gini|kappa|qwk|mcc|specificity|sensitivity|"
+    r"ndcg|map@\d+|c-index|concordance)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?\s?%|\d{1,4}\.\d+|\.\d+)(?!\w|\.\d)")
+_REQUIREMENT = re.compile(
+    r"(?:[<>≥≤]=?|=>|at least|at most|minimum|maximum|min\.?|max\.?|target(?: of)?|"
+    r"threshold(?: of)?|above|below|over|under|must be|should be)\s*\**\s*$",
+    re.IGNORECASE,
+)
+_FENCED_RESULT = re.compile(
+    r"\b(accuracy|auc|precision|recall|f1|rmse|mae|mse|r2|score|loss)\b\s*[:=]\s*[\d.]+",
+    re.IGNORECASE,
+)
+
+_REASON = re.compile(
+    r"\b(because|since (?!\d)|as (?:it|they|this|these|the data|the classes|the target)\b|"
+    r"due to|so that|in order to|to (?:avoid|prevent|handle|reduce|account for|mitigate|"
+    r"ensure|address|capture|keep|limit|balance|deal with|counter)|which (?:helps|allows|means|"
+    r"makes|gives|avoids|keeps|reduces)|given that|the reason|rationale|justif\w*|"
+    r"chose|chosen|opted|decided|preferred|rather than|instead of|trade-?offs?|therefore|"
+    r"thus|hence|this (?:means|ensures|avoids|prevents)|motivated by|works well (?:for|with|"
+    r"when)|suited (?:to|for)|robust to|(?:chosen|selected|picked|kept|preferred) (?:by|as|for|"
+    r"over)|(?:final|chosen|selected) model\b.*\b(?:best|simplest|highest|lowest|most))\b",
+    re.IGNORECASE,
+)
+_LIMITATION = re.compile(
+    r"\b(limitations?|caveats?|shortcomings?|drawbacks?|weakness(?:es)?|downsides?|"
+    r"not a claim|not (?:yet )?(?:been )?(?:explored|tuned|implemented|addressed|validated|"
+    r"finished|completed|handled|evaluated|tested|considered)|(?:did|could) not (?:explore|"
+    r"tune|test|finish|complete|address|handle|evaluate|validate|try|account for)|"
+    r"didn'?t (?:have time|explore|tune|try|finish|get to|account for)|"
+    r"(?:does|may|might|will) not generali[sz]e|out of scope|"
+    r"(?:is|are) (?:only|not) (?:a proxy|an approximation|reliable|representative)|"
+    r"(?:small|limited) (?:sample|data ?set|amount of data))\b",
+    re.IGNORECASE,
+)
+_NEXT_STEP = re.compile(
+    r"\b(future work|next steps?|with more time|given more time|more time|could be improved|"
+    r"can be improved|room for improvement|further (?:work|tuning|improvement|investigation|"
+    r"research|experiments?)|(?:i|we) would (?:like to|try|explore|add|also|consider|"
+    r"investigate|improve|test)|would be (?:worth|interesting|useful|to)|could (?:also )?(?:try|"
+    r"explore|be extended|add|investigate|be improved)|potential improvements?|"
+    r"improvements? (?:could|would|include))\b",
+    re.IGNORECASE,
+)
+
+_ML_NOUN = re.compile(
+    r"\b(models?|features?|data(?:set|frame)?s?|columns?|variables?|pipelines?|classifiers?|"
+    r"regressors?|split|train\w*|validation|test set|targets?|class(?:es)?|encod\w+|imput\w+|"
+    r"scal\w+|thresholds?|hyper-?parameters?|cross[- ]validation|baselines?|xgboost|lightgbm|"
+    r"catboost|forests?|regression|boosting|trees?|smote|outliers?|missing|values?|labels?|"
+    r"predictions?|metrics?|samples?|records?|rows?|api|script|notebook)\b",
+    re.IGNORECASE,
+)
+_ACTION = re.compile(
+    r"\b(?:i|we)\s+(?:then\s+|also\s+|first\s+|finally\s+|next\s+)?(?:\w+ed|built|made|used|"
+    r"ran|chose|took|split|fit|wrote|kept|set|tried|found|began|did|use|train|apply|drop|"
+    r"create|engineer|perform|compare|select|tune|evaluate|remove|convert|encode|impute|scale|"
+    r"implement|build|handle|treat|focus|fit|combine|start)\b"
+    r"|\b(?:is|are|was|were|has been|have been|gets|got)\s+(?:then\s+|also\s+|first\s+|"
+    r"finally\s+|\w+ly\s+)?(?:\w+ed|built|split|fit|made|chosen|done|run|set|kept|taken|"
+    r"written|drawn|given)\b"
+    r"|\bthe (?:pipeline|script|notebook|model|code|project|solution|system|service|api|"
+    r"module|function|class|approach|workflow)\s+(?:\w+\s+)?(?:\w+s)\b"
+    r"|^(?:training|fitting|encoding|scaling|imputing|dropping|removing|tuning|splitting|"
+    r"building|creating|engineering|selecting|evaluating|applying|using|handling|cleaning|"
+    r"merging|comparing|resampling|oversampling|undersampling)\b",
+    re.IGNORECASE,
+)
+
+# Prompt / template text. Meta verbs ask for an explanation ("Justify ...", "Describe ..."):
+# a sentence starting with one is an instruction. Action verbs ("Train ...", "Split ...") also
+# start candidates' own step lists, so they only count inside a passage that reads as a prompt.
+_META_VERBS = (
+    "justify|explain|describe|discuss|document|provide|include|submit|answer|"
+    "outline|summari[sz]e|demonstrate|communicate|make sure|ensure|consider|propose|suggest|"
+    "recommend|identify|assess|interpret|comment on|think about"
+)
+_ACTION_VERBS = (
+    "build|create|develop|design|implement|train|evaluate|analy[sz]e|explore|investigate|"
+    "predict|compare|prepare|perform|handle|select|choose|write|deliver|determine|calculate|"
+    "visuali[sz]e|use|apply|clean|engineer|deploy|package|containeri[sz]e|expose|refactor|fix|"
+    "test|add|define|split|tune"
+)
+_LEAD = (
+    r"^(?:please\s+|\d+[.)]\s*|[-*•]\s*|(?:step|task|question|part)\s*\d*\s*[:.)-]\s*|"
+    r"[A-Za-z][\w ]{0,24}:\s*)?"
+)
+_META_IMPERATIVE = re.compile(rf"{_LEAD}(?:{_META_VERBS})\b", re.IGNORECASE)
+_IMPERATIVE = re.compile(rf"{_LEAD}(?:{_META_VERBS}|{_ACTION_VERBS})\b", re.IGNORECASE)
+_SECOND_PERSON = re.compile(
+    r"\b(you (?:should|must|will|are (?:expected|required|asked|free|encouraged)|need|may|can|"
+    r"have to|would)|your (?:task|goal|job|solution|submission|model|code|analysis|answer|"
+    r"notebook|approach|work)|the candidate|candidates? (?:should|must|will)|deliverables?|"
+    r"submission (?:should|must|will)|you'll|we (?:expect|ask|would like) you)\b",
+    re.IGNORECASE,
+)
+_STRONG_PROMPT = re.compile(
+    r"\b(your task is|you are (?:expected|required|asked) to|you will be (?:given|asked|"
+    r"provided|evaluated)|the candidate|deliverables?:|time limit|please submit|"
+    r"we will evaluate|evaluation criteria|you have \d+ (?:hours|days))\b",
+    re.IGNORECASE,
+)
+_PLANNING = re.compile(
+    r"\b(?:i|we)(?:'ll| will| shall| plan to| intend to| am going to| are going to| need to)\b"
+    r"|\bwill be (?:used|done|performed|applied|built|trained|evaluated|created)\b"
+    r"|\b(?:to ?do|plan)\s*:",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_BODY = re.compile(
+    r"^\W*(coming soon|tbd|tba|todo|to ?do|wip|work in progress|to be (?:added|done|"
+    r"completed|written|determined)|n/?a|pending|placeholder|\.\.\.|…|lorem ipsum.*)\W*$",
+    re.IGNORECASE,
+)
+_TEMPLATE_LEFTOVER = re.compile(
+    r"\b(save the file|click file\s*>|copy (?:and paste )?(?:the|this) (?:content|text|code) "
+    r"(?:below|above)|here(?:'s| is) (?:an? |the |your )?(?:updated|complete|improved|revised|"
+    r"full) (?:readme|version|documentation)|i hope this helps|replace (?:this|the) "
+    r"(?:text|placeholder)|lorem ipsum)\b"
+    r"|\[(?:your|insert|add) [^\]]{1,40}\]|<(?:your|insert) [^>]{1,40}>",
+    re.IGNORECASE,
+)
+
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#`'\"])\1{2,}\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)([^*_]{2,80})(?:\*\*|__)\s*:?\s*$")
-_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
+
+
+# --------------------------------------------------------------------------- headings
 
 
 @dataclass(frozen=True)
@@ -118,7 +329,7 @@ def headings(text: str) -> list[Heading]:
         following = lines[index + 1] if index + 1 < len(lines) else ""
         title = line.strip()
         underlined = _UNDERLINE.match(following) and len(following.strip()) >= min(len(title), 3)
-        if title and underlined and not _UNDERLINE.match(line):
+        if title and underlined and not _UNDERLINE.match(line) and not _TABLE_ROW.match(line):
             char = following.strip()[0]
             level = underline_levels.setdefault(char, len(underline_levels) + 1)
             found.append(Heading(title, index + 1, level, underlined=True))
@@ -126,25 +337,13 @@ def headings(text: str) -> list[Heading]:
     return found
 
 
-def section_body(text: str, heading: Heading, all_headings: list[Heading]) -> str:
-    """The text under ``heading`` until the next heading of the same or a higher level.
-
-    Subsection headings themselves are left out; their prose counts for the section.
-    """
-    lines = text.splitlines()
-    start = heading.line + (1 if heading.underlined else 0)  # 0-based index of the first body line
-    end = len(lines)
-    skip: set[int] = set()
-    for other in all_headings:
-        if other.line <= heading.line:
-            continue
-        if other.level <= heading.level:
-            end = min(end, other.line - 1)
-            break
-        skip.add(other.line - 1)
-        if other.underlined:
-            skip.add(other.line)
-    return "\n".join(lines[i] for i in range(start, end) if i not in skip)
+def heading_class(text: str) -> str | None:
+    """The question a heading's words point to (see :data:`HEADING_CLASSES`), or None."""
+    lowered = text.lower()
+    for name, pattern in HEADING_CLASSES:
+        if pattern.search(lowered):
+            return name
+    return None
 
 
 def find_readme(root: Path) -> tuple[str, str] | None:
@@ -169,445 +368,795 @@ def find_readme(root: Path) -> tuple[str, str] | None:
     return None
 
 
-# --------------------------------------------------------------------------- README
+# --------------------------------------------------------------------------- sections
 
 
-def find_sections(text: str) -> tuple[dict[str, Heading], dict[str, Heading]]:
-    """``(sections with prose, sections present but nearly empty)`` of a README.
+@dataclass(frozen=True)
+class Section:
+    """A heading (or none) and the lines under it, up to the next heading of any level."""
 
-    A section counts when one of its matching headings has at least
-    :data:`MIN_SECTION_WORDS` words of prose under it; otherwise its first matching heading is
-    reported as empty.
-    """
-    all_headings = headings(text)
-    found: dict[str, Heading] = {}
-    empty: dict[str, Heading] = {}
-    for heading in all_headings:
-        lowered = heading.text.lower()
-        for section, pattern in README_SECTIONS.items():
-            if section in found or not pattern.search(lowered):
-                continue
-            if word_count(section_body(text, heading, all_headings)) >= MIN_SECTION_WORDS:
-                found[section] = heading
-                empty.pop(section, None)
-            else:
-                empty.setdefault(section, heading)
-    return found, empty
+    path: str
+    cell: int | None
+    origin: str  # "document", "notebook", "docstring"
+    heading: str | None
+    heading_line: int | None
+    lines: tuple[tuple[int, str], ...]  # (1-based line in the file or cell, text)
+    context_heading: str | None = None  # for a notebook cell without a heading: the last one
 
 
-def sections_sentence(path: str, found: dict[str, Heading], empty: dict[str, Heading]) -> str:
-    """Which of the five sections are written, which are empty headings, which are missing."""
-    have = [SECTION_LABELS[s] for s in README_SECTIONS if s in found]
-    hollow = [SECTION_LABELS[s] for s in README_SECTIONS if s in empty]
-    missing = [SECTION_LABELS[s] for s in README_SECTIONS if s not in found and s not in empty]
-    sentence = f"{path} has {len(found)} of the 5 sections an interviewer needs"
-    sentence += f" ({', '.join(have)})" if have else ""
-    if hollow:
-        sentence += (
-            f"; present but nearly empty (under {MIN_SECTION_WORDS} words of prose): "
-            f"{', '.join(hollow)}"
+def split_sections(
+    path: str, cell: int | None, origin: str, text: str, context: str | None = None
+) -> list[Section]:
+    """Cut ``text`` into sections at every heading; the text before the first one has none."""
+    all_lines = text.splitlines()
+    marks = headings(text)
+    sections: list[Section] = []
+    starts = [(h.line, h) for h in marks]
+    first = starts[0][0] if starts else len(all_lines) + 1
+    preamble = tuple((i + 1, all_lines[i]) for i in range(first - 1))
+    if any(line.strip() for _, line in preamble):
+        sections.append(Section(path, cell, origin, None, None, preamble, context))
+    for index, (line, heading) in enumerate(starts):
+        body_start = line + (1 if heading.underlined else 0)
+        body_end = starts[index + 1][0] - 1 if index + 1 < len(starts) else len(all_lines)
+        body = tuple((i + 1, all_lines[i]) for i in range(body_start, body_end))
+        sections.append(Section(path, cell, origin, heading.text, line, body, heading.text))
+    return sections
+
+
+def is_writeup_document(path: str) -> bool:
+    """A ``.md``/``.rst`` file or a README that is the candidate's prose (not a licence...)."""
+    name = path.rsplit("/", 1)[-1].lower()
+    if _NOT_WRITEUP.search(path):
+        return False
+    return name.endswith((".md", ".rst", ".markdown")) or name in README_NAMES
+
+
+def module_docstring(tree: ast.Module | None) -> tuple[int, str] | None:
+    """``(line, text)`` of a module's docstring, or None."""
+    if tree is None or not tree.body:
+        return None
+    first = tree.body[0]
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+        return None
+    if not isinstance(first.value.value, str):
+        return None
+    return first.lineno, first.value.value
+
+
+def collect_sections(source: SubmissionSource, readme: tuple[str, str] | None) -> list[Section]:
+    """Every section of the written material: documents, notebook markdown, docstrings."""
+    sections: list[Section] = []
+    documents = [
+        (u.path, u.text)
+        for u in source.markdown_units
+        if u.cell is None and is_writeup_document(u.path)
+    ]
+    if readme is not None and not any(path == readme[0] for path, _ in documents):
+        documents.append(readme)
+    for path, text in sorted(documents):
+        sections.extend(split_sections(path, None, "document", text[:MAX_DOC_CHARS]))
+    last_heading: dict[str, str | None] = {}
+    for unit in source.markdown_units:
+        if unit.cell is None or not unit.text.strip():
+            continue
+        context = last_heading.get(unit.path)
+        cell_sections = split_sections(unit.path, unit.cell, "notebook", unit.text, context)
+        sections.extend(cell_sections)
+        for section in cell_sections:
+            if section.heading:
+                last_heading[unit.path] = section.heading
+    for code in source.code_units:
+        if code.origin != "py" or _TEST_FILE.search(code.path):
+            continue
+        found = module_docstring(code.tree)
+        if found is not None:
+            line, text = found
+            lines = tuple((line + i, part) for i, part in enumerate(text.splitlines()))
+            sections.append(Section(code.path, None, "docstring", None, None, lines))
+    return sections[:MAX_SECTIONS]
+
+
+# --------------------------------------------------------------------------- reading a section
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One line or sentence that answers a question, where it is and what it says."""
+
+    path: str
+    cell: int | None
+    line: int
+    text: str
+    count: int = 1  # values reported on the line (metric hits only)
+
+    def evidence(self, note: str | None = None) -> Evidence:
+        """This hit as :class:`Evidence`."""
+        return Evidence(
+            path=self.path, cell=self.cell, line=self.line, excerpt=clip(self.text, 240), note=note
         )
-    sentence += f"; missing: {', '.join(missing)}." if missing else "."
-    return sentence
 
 
-def readme_checks(readme: tuple[str, str] | None) -> list[Check]:
-    """``documentation.readme_present`` and ``documentation.readme_sections``."""
-    if readme is None:
-        return [
-            Check(
-                id="documentation.readme_present",
-                passed=False,
-                sentence="No README (README.md, README.rst or README.txt) at the submission root.",
-            ),
-            Check(
-                id="documentation.readme_sections",
-                passed=False,
-                weight=2.0,
-                sentence=(
-                    "Without a README none of the sections an interviewer needs (problem, "
-                    "approach, results, how to run, limitations / next steps) is written down."
-                ),
-            ),
-        ]
-    path, text = readme
-    words = word_count(text)
-    present = Check(
-        id="documentation.readme_present",
-        passed=words >= MIN_README_WORDS,
+@dataclass
+class SectionFacts:
+    """What one section says, question by question."""
+
+    section: Section
+    kind: str | None  # the question the section answers, from its heading and its body
+    words: int = 0  # prose words
+    prompt: bool = False  # reads as the assignment's prompt or a template
+    placeholder: bool = False  # a heading whose body is "Coming soon", "TBD"...
+    sentences: list[Hit] = field(default_factory=list)
+    commands: list[Hit] = field(default_factory=list)
+    metric_values: list[Hit] = field(default_factory=list)
+    leftovers: list[Hit] = field(default_factory=list)
+
+    def hit(self, line: int, text: str, count: int = 1) -> Hit:
+        """A :class:`Hit` at ``line`` of this section."""
+        return Hit(self.section.path, self.section.cell, line, text.strip(), count)
+
+
+def _prose_paragraphs(
+    lines: Iterable[tuple[int, str]],
+) -> Iterator[list[tuple[int, str]]]:
+    """The ``(line, text)`` parts of each prose paragraph; every list item starts its own."""
+    parts: list[tuple[int, str]] = []
+    for number, line in lines:
+        stripped = line.strip()
+        if not stripped or _LIST_MARK.match(line) or _TABLE_ROW.match(line):
+            if parts:
+                yield parts
+            parts = []
+            if stripped and not _TABLE_ROW.match(line):
+                parts = [(number, _LIST_MARK.sub("", line).strip())]
+            continue
+        parts.append((number, stripped))
+    if parts:
+        yield parts
+
+
+def _plain(text: str) -> str:
+    """Markdown text without inline code ticks, link targets and emphasis marks."""
+    text = _INLINE_CODE.sub(lambda m: m.group(1), text)
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"[*_]{1,3}([^*_]+)[*_]{1,3}", r"\1", text).strip()
+
+
+def _sentences(parts: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """``(line, sentence)`` of each sentence of a paragraph, on the line where it starts."""
+    joined, starts = "", []
+    for number, text in parts:
+        starts.append((len(joined), number))
+        joined += text + " "
+    position = 0
+    for piece in _SENTENCE_END.split(joined):
+        offset = joined.find(piece, position)
+        position = offset + len(piece)
+        line = next(n for start, n in reversed(starts) if start <= max(offset, 0))
+        sentence = _plain(piece)
+        if sentence:
+            yield line, sentence
+
+
+def is_prompt_sentence(sentence: str) -> bool:
+    """An instruction to the candidate: "Justify ...", "Describe ...", "you should", "your
+    task", or a question addressed to "you"."""
+    return bool(
+        _SECOND_PERSON.search(sentence)
+        or _STRONG_PROMPT.search(sentence)
+        or _META_IMPERATIVE.match(sentence)
+    )
+
+
+def _is_command(text: str) -> bool:
+    return bool(_COMMAND.match(text.strip())) and len(text.strip()) <= 200
+
+
+def _is_bare_command(line: str) -> bool:
+    """A command written on its own line outside code: ``$ make train``, or a short lower-case
+    line that is a command and not a sentence (``pip install -r requirements.txt``)."""
+    if line.startswith("$"):
+        return _is_command(line.lstrip("$ "))
+    return (
+        bool(line)
+        and line[0].islower()
+        and len(line.split()) <= 12
+        and not line.endswith(".")
+        and _is_command(line)
+    )
+
+
+def _metric_line(text: str) -> bool:
+    return bool(_METRIC.search(text)) and bool(_NUMBER.search(text))
+
+
+def reported_values(text: str, table_row: bool = False) -> int:
+    """How many metric values a line reports: its numbers, less requirements and thresholds
+    ("F1 >= 75%", "at least 0.8"); in prose at most one per metric named."""
+    numbers = [
+        m
+        for m in _NUMBER.finditer(text)
+        if not _REQUIREMENT.search(text[max(0, m.start() - 14) : m.start()])
+    ]
+    if table_row:
+        return len(numbers)
+    return min(len(numbers), len(_METRIC.findall(text)))
+
+
+def read_section(section: Section) -> SectionFacts:
+    """Commands, metric values, sentences and prompt/template markers of one section."""
+    facts = SectionFacts(section, None)
+    in_fence, shell_fence, table_metric = False, False, False
+    table_words = 0
+    prose: list[tuple[int, str]] = []
+    for number, line in section.lines:
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            shell_fence = in_fence and bool(_SHELL_FENCE.match(line))
+            continue
+        stripped = line.strip()
+        if in_fence:
+            if stripped and (shell_fence or _is_command(stripped)) and _is_command(stripped):
+                facts.commands.append(facts.hit(number, stripped))
+            elif _FENCED_RESULT.search(stripped) and section.origin != "docstring":
+                facts.metric_values.append(facts.hit(number, stripped, reported_values(stripped)))
+            continue
+        if _TABLE_ROW.match(line):
+            if _TABLE_RULE.match(line):
+                continue
+            table_words += word_count(line)
+            if not _NUMBER.search(line):
+                table_metric = table_metric or bool(_METRIC.search(line))
+            elif table_metric or _METRIC.search(line):
+                facts.metric_values.append(
+                    facts.hit(number, stripped, reported_values(stripped, table_row=True))
+                )
+            continue
+        table_metric = False
+        for span in _INLINE_CODE.findall(line):
+            if _is_command(span):
+                facts.commands.append(facts.hit(number, span))
+        bare = _LIST_MARK.sub("", stripped)
+        if _is_bare_command(bare):
+            facts.commands.append(facts.hit(number, bare))
+            continue
+        if _TEMPLATE_LEFTOVER.search(line):
+            facts.leftovers.append(facts.hit(number, stripped))
+        if _metric_line(line):
+            facts.metric_values.append(facts.hit(number, stripped, reported_values(stripped)))
+        prose.append((number, line))
+    for paragraph in _prose_paragraphs(prose):
+        for line, sentence in _sentences(paragraph):
+            facts.sentences.append(facts.hit(line, sentence))
+    body_text = "\n".join(line for _, line in prose)
+    facts.words = word_count(body_text) + table_words
+    facts.placeholder = bool(section.heading) and _is_placeholder_body(section, body_text)
+    facts.kind = classify(section, facts)
+    facts.prompt = section.origin != "docstring" and _reads_as_prompt(facts)
+    return facts
+
+
+def _is_placeholder_body(section: Section, body: str) -> bool:
+    text = " ".join(body.split())
+    return bool(text) and bool(_PLACEHOLDER_BODY.match(text)) and not section.cell
+
+
+def _reads_as_prompt(facts: SectionFacts) -> bool:
+    """An unmistakable prompt phrase ("Your task is"...), or a passage addressed to "you" whose
+    sentences mostly instruct. Run instructions ("you can run ...") are not a prompt."""
+    sentences = [s.text for s in facts.sentences]
+    if not sentences:
+        return False
+    if any(_STRONG_PROMPT.search(s) for s in sentences):
+        return True
+    if facts.kind == "how_to_run" or not any(_SECOND_PERSON.search(s) for s in sentences):
+        return False
+    instructing = sum(1 for s in sentences if is_prompt_sentence(s) and not _metric_line(s))
+    imperative = sum(
+        1
+        for s in sentences
+        if (_IMPERATIVE.match(s) or is_prompt_sentence(s)) and not _metric_line(s)
+    )
+    return (instructing >= 2 and instructing >= 0.4 * len(sentences)) or (
+        imperative >= 2 and imperative >= 0.6 * len(sentences)
+    )
+
+
+def classify(section: Section, facts: SectionFacts) -> str | None:
+    """The question a section answers: its heading's words, corrected by its body.
+
+    A body of commands with little prose is how-to-run whatever the heading says; a run
+    heading over prose without a command or run instruction is read as approach.
+    """
+    heading = section.heading or section.context_heading
+    kind = heading_class(heading) if heading else None
+    has_run_prose = any(_RUN_PROSE.search(s.text) for s in facts.sentences)
+    if facts.commands and facts.words < 40 and kind not in ("limitations", "next_steps"):
+        return "how_to_run"
+    if kind == "how_to_run" and not facts.commands and not has_run_prose:
+        return "approach" if facts.words >= 30 else None
+    return kind
+
+
+# --------------------------------------------------------------------------- the five questions
+
+
+@dataclass
+class Findings:
+    """The written material read for the five questions."""
+
+    facts: list[SectionFacts]
+    credited: list[SectionFacts]  # not prompt text
+    prompt: list[SectionFacts]
+
+    def sentences(self) -> Iterator[tuple[SectionFacts, Hit]]:
+        """Every credited sentence with its section."""
+        for facts in self.credited:
+            for sentence in facts.sentences:
+                yield facts, sentence
+
+
+def read_material(sections: list[Section]) -> Findings:
+    """Read every section; split the credited ones from prompt/template text."""
+    facts = [read_section(s) for s in sections]
+    return Findings(
+        facts=facts,
+        credited=[f for f in facts if not f.prompt],
+        prompt=[f for f in facts if f.prompt],
+    )
+
+
+def _own_statement(sentence: str) -> bool:
+    """A declarative sentence of the candidate: not an instruction, a question or a plan."""
+    return not (
+        is_prompt_sentence(sentence)
+        or sentence.rstrip().endswith("?")
+        or _PLANNING.search(sentence)
+    )
+
+
+def _own_reason(sentence: str) -> bool:
+    """A reason stated, not asked for or planned: declarative, not an imperative step."""
+    return _own_statement(sentence) and not _IMPERATIVE.match(sentence)
+
+
+def _distinct(hits: Iterable[Hit]) -> list[Hit]:
+    seen: set[str] = set()
+    out: list[Hit] = []
+    for hit in hits:
+        key = " ".join(hit.text.lower().split())
+        if key not in seen:
+            seen.add(key)
+            out.append(hit)
+    return out
+
+
+def _where(hits: list[Hit]) -> str:
+    places = sorted({h.path for h in hits})
+    return ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+
+
+def approach_check(findings: Findings) -> Check:
+    """``documentation.approach``: what was done is described."""
+    actions = _distinct(
+        s
+        for f, s in findings.sentences()
+        if f.kind not in ("how_to_run",)
+        and _own_statement(s.text)
+        and _ML_NOUN.search(s.text)
+        and _ACTION.search(s.text)
+        and word_count(s.text) >= 5
+    )
+    approach_sections = [f for f in findings.credited if f.kind == "approach" and f.words >= 10]
+    section_words = sum(f.words for f in approach_sections)
+    points = len(actions) + section_words // 20
+    passed = points >= MIN_APPROACH_POINTS
+    evidence = [
+        Evidence(
+            path=f.section.path,
+            cell=f.section.cell,
+            line=f.section.heading_line,
+            excerpt=f.section.heading,
+            note=f"approach section, {f.words} words",
+        )
+        for f in approach_sections[:3]
+    ] + [h.evidence("describes what was done") for h in actions[:MAX_EVIDENCE]]
+    return Check(
+        id="documentation.approach",
+        passed=passed,
+        weight=WEIGHTS["approach"],
         sentence=(
-            f"{path} has {words} words"
+            f"What was done: {len(actions)} sentence{'s' if len(actions) != 1 else ''} "
+            f"describe the work and approach sections hold {section_words} words of prose"
+            + (f" ({_where(actions)})." if actions else ".")
+            + ("" if passed else " Too little to tell what was done.")
+        ),
+        evidence=evidence,
+    )
+
+
+def choices_check(findings: Findings) -> Check:
+    """``documentation.choices``: choices are justified in the candidate's own sentences."""
+    reasons = _distinct(
+        s
+        for f, s in findings.sentences()
+        if f.kind != "how_to_run"
+        and _REASON.search(s.text)
+        and _own_reason(s.text)
+        and word_count(s.text) >= 5
+    )
+    passed = len(reasons) >= MIN_REASONS
+    return Check(
+        id="documentation.choices",
+        passed=passed,
+        weight=WEIGHTS["choices"],
+        sentence=(
+            f"Why: {len(reasons)} sentence{'s' if len(reasons) != 1 else ''} give a reason for a "
+            f"choice (at least {MIN_REASONS} expected; instructions, questions and plans do not "
+            "count)" + (f", in {_where(reasons)}." if reasons else ".")
+        ),
+        evidence=[h.evidence("a reason") for h in reasons[:MAX_EVIDENCE]],
+    )
+
+
+def result_values(findings: Findings) -> list[Hit]:
+    """Credited lines that report a metric with a value."""
+    return _distinct(
+        h
+        for f in findings.credited
+        for h in f.metric_values
+        if f.section.origin != "docstring" and h.count
+    )
+
+
+def results_check(values: list[Hit]) -> Check:
+    """``documentation.results``: metrics with values are reported in writing."""
+    count = sum(h.count for h in values)
+    passed = count >= MIN_RESULT_VALUES
+    return Check(
+        id="documentation.results",
+        passed=passed,
+        weight=WEIGHTS["results"],
+        sentence=(
+            f"Results: {count} metric value{'s' if count != 1 else ''} reported on {len(values)} "
+            f"line{'s' if len(values) != 1 else ''} (at least {MIN_RESULT_VALUES} values expected;"
+            ' requirements such as "F1 >= 0.75" do not count)'
+            + (f", in {_where(values)}." if values else ".")
+        ),
+        evidence=[h.evidence("a metric value") for h in values[:MAX_EVIDENCE]],
+    )
+
+
+def how_to_run_check(findings: Findings) -> Check:
+    """``documentation.how_to_run``: commands, or run instructions under a run heading."""
+    commands = _distinct(h for f in findings.credited for h in f.commands)
+    instructions = _distinct(
+        s
+        for f, s in findings.sentences()
+        if f.kind == "how_to_run"
+        and _RUN_PROSE.search(s.text)
+        and word_count(s.text) >= MIN_RUN_PROSE_WORDS
+    )
+    passed = bool(commands or instructions)
+    found = commands or instructions
+    return Check(
+        id="documentation.how_to_run",
+        passed=passed,
+        weight=WEIGHTS["how_to_run"],
+        sentence=(
+            f"How to run: {len(commands)} command{'s' if len(commands) != 1 else ''} "
+            f"(code block, inline code or list) and {len(instructions)} run instruction"
+            f"{'s' if len(instructions) != 1 else ''} under a run heading"
+            + (f", in {_where(found)}." if found else "; nothing says how to run the work.")
+        ),
+        evidence=[h.evidence("a command") for h in commands[:MAX_EVIDENCE]]
+        + [h.evidence("run instruction") for h in instructions[: MAX_EVIDENCE - len(commands)]],
+    )
+
+
+def limitation_checks(findings: Findings) -> list[Check]:
+    """``documentation.limitations`` (explicit) and ``documentation.next_steps`` (at least)."""
+    sections = [
+        f
+        for f in findings.credited
+        if f.kind == "limitations" and f.words >= MIN_LIMITATION_SECTION_WORDS and not f.placeholder
+    ]
+    sentences = _distinct(
+        s
+        for f, s in findings.sentences()
+        if _LIMITATION.search(s.text) and _own_statement(s.text) and word_count(s.text) >= 5
+    )
+    explicit = bool(sections) or len(sentences) >= MIN_LIMITATION_SENTENCES
+    step_sections = [
+        f
+        for f in findings.credited
+        if f.kind == "next_steps" and f.words >= MIN_NEXT_STEP_SECTION_WORDS and not f.placeholder
+    ]
+    steps = _distinct(
+        s
+        for f, s in findings.sentences()
+        if _NEXT_STEP.search(s.text) and not is_prompt_sentence(s.text) and word_count(s.text) >= 4
+    )
+    touched = explicit or bool(step_sections) or bool(steps) or bool(sentences)
+
+    def section_evidence(items: list[SectionFacts], note: str) -> list[Evidence]:
+        return [
+            Evidence(
+                path=f.section.path,
+                cell=f.section.cell,
+                line=f.section.heading_line,
+                excerpt=f.section.heading,
+                note=f"{note}, {f.words} words",
+            )
+            for f in items[:3]
+        ]
+
+    limitations = Check(
+        id="documentation.limitations",
+        passed=explicit,
+        weight=WEIGHTS["limitations"],
+        sentence=(
+            f"Limitations: {len(sections)} limitations section{'s' if len(sections) != 1 else ''}"
+            f" and {len(sentences)} sentence{'s' if len(sentences) != 1 else ''} naming a "
+            f"limitation, caveat or assumption"
+            + ("." if explicit else "; the limits of the work are not stated explicitly.")
+        ),
+        evidence=section_evidence(sections, "limitations section")
+        + [h.evidence("a limitation") for h in sentences[:MAX_EVIDENCE]],
+    )
+    next_steps = Check(
+        id="documentation.next_steps",
+        passed=touched,
+        weight=WEIGHTS["next_steps"],
+        sentence=(
+            f"Next steps: {len(step_sections)} future-work section"
+            f"{'s' if len(step_sections) != 1 else ''} and {len(steps)} sentence"
+            f"{'s' if len(steps) != 1 else ''} on what to do next"
+            + ("." if touched else "; neither limitations nor next steps are discussed.")
+        ),
+        evidence=section_evidence(step_sections, "next steps section")
+        + [h.evidence("a next step") for h in steps[:MAX_EVIDENCE]],
+    )
+    return [limitations, next_steps]
+
+
+# --------------------------------------------------------------------------- supported results
+
+
+def _number_keys(text: str) -> Iterator[str]:
+    """Normalised forms of every decimal number in ``text`` (1-4 decimals, and as a percent)."""
+    for match in re.finditer(r"(?<![\d.])(\d{0,4}\.\d+|\d{1,4})(?![\d])", text):
+        try:
+            value = float(match.group(1))
+        except ValueError:
+            continue
+        for scaled in (value, value * 100, value / 100):
+            for decimals in (1, 2, 3, 4):
+                yield f"{round(scaled, decimals):.{decimals}f}"
+
+
+def _claim_keys(text: str) -> list[tuple[str, str]]:
+    """``(shown, key)`` of each decimal or percent value claimed on a line."""
+    keys = []
+    for match in _NUMBER.finditer(text):
+        shown = match.group(1).replace(" ", "")
+        digits = shown.rstrip("%")
+        if "." not in digits and not shown.endswith("%"):
+            continue
+        decimals = len(digits.split(".", 1)[1]) if "." in digits else 0
+        value = float(digits)
+        if shown.endswith("%"):
+            value, decimals = value / 100, decimals + 2
+        if value == 0 or decimals == 0 or decimals > 4:
+            continue
+        keys.append((shown, f"{round(value, decimals):.{decimals}f}"))
+    return keys
+
+
+def support_numbers(source: SubmissionSource) -> set[str] | None:
+    """Numbers the submission's code, notebook outputs and text outputs hold, or None when
+    there is no saved output to compare with (then claims cannot be checked)."""
+    outputs = [o.text for o in source.output_units if o.text]
+    text_files = [
+        u.text
+        for u in source.markdown_units
+        if u.cell is None
+        and u.path.lower().endswith((".txt", ".log"))
+        and not u.path.rsplit("/", 1)[-1].lower().startswith(("requirements", "readme"))
+    ]
+    if not outputs and not text_files:
+        return None
+    keys: set[str] = set()
+    for text in [*outputs, *text_files, *(u.code for u in source.code_units)]:
+        for key in _number_keys(text):
+            keys.add(key)
+            if len(keys) >= MAX_SUPPORT_NUMBERS:
+                return keys
+    return keys
+
+
+def results_supported_check(source: SubmissionSource, values: list[Hit]) -> Check | None:
+    """``documentation.results_supported`` (low confidence): reported numbers are found in the
+    code or saved outputs. None when documents report too few numbers or nothing was saved."""
+    claims = [
+        (hit, shown, key)
+        for hit in values
+        if not hit.path.lower().endswith(".ipynb")
+        for shown, key in _claim_keys(hit.text)
+    ]
+    if len({key for _, _, key in claims}) < MIN_CLAIMS_TO_COMPARE:
+        return None
+    support = support_numbers(source)
+    if support is None:
+        return None
+    unsupported = [(hit, shown) for hit, shown, key in claims if key not in support]
+    found = len(claims) - len(unsupported)
+    passed = found * 2 >= len(claims)
+    return Check(
+        id="documentation.results_supported",
+        passed=passed,
+        weight=WEIGHTS["results_supported"],
+        sentence=(
+            f"{found} of the {len(claims)} values the documents report appear in the code or in "
+            "a saved output (notebook outputs, text files)"
             + (
                 "."
-                if words >= MIN_README_WORDS
-                else f", too short to explain the work (at least {MIN_README_WORDS} expected)."
+                if passed
+                else "; most reported numbers are backed by nothing saved in the submission "
+                "(low confidence: they may come from a run that was not saved)."
             )
         ),
         evidence=[
-            Evidence(
-                path=path,
-                line=1,
-                excerpt=clip(" ".join(text.split()), 200),
-                metric={"words": words},
-            )
+            hit.evidence(f"{shown} not found in any output or code")
+            for hit, shown in unsupported[:MAX_EVIDENCE]
         ],
     )
-    found, empty = find_sections(text)
-    sections = Check(
-        id="documentation.readme_sections",
-        passed=len(found) >= MIN_README_SECTIONS,
-        weight=2.0,
-        sentence=sections_sentence(path, found, empty),
-        evidence=[
-            Evidence(path=path, line=h.line, excerpt=h.text, note=SECTION_LABELS[s])
-            for s, h in sorted(found.items(), key=lambda item: (item[1].line, item[0]))
-        ]
-        + [
-            Evidence(
-                path=path,
-                line=h.line,
-                excerpt=h.text,
-                note=f"{SECTION_LABELS[s]}: under {MIN_SECTION_WORDS} words",
-            )
-            for s, h in sorted(empty.items(), key=lambda item: (item[1].line, item[0]))
-        ],
-    )
-    return [present, sections]
 
 
-# --------------------------------------------------------------------------- notebooks
+# --------------------------------------------------------------------------- red flags
 
 
-@dataclass(frozen=True)
-class NotebookProse:
-    """Narrative measures of one notebook."""
-
-    path: str
-    code_cells: int
-    markdown_cells: int
-    markdown_words: int
-    headings: tuple[tuple[int, Heading], ...]  # (cell, heading)
-    intro: tuple[int, ...]  # markdown cells before the first code cell, with prose
-    intro_words: int
-    closing: tuple[int, ...]  # markdown cells after the last code cell, or a conclusion cell
-    closing_words: int
-
-
-def notebook_prose(path: str, cells: list[tuple[str, str]]) -> NotebookProse:
-    """Measure the narrative of one notebook from its ``(cell_type, source)`` list."""
-    code_indexes = [i for i, (kind, src) in enumerate(cells) if kind == "code" and src.strip()]
-    first = code_indexes[0] if code_indexes else len(cells)
-    last = code_indexes[-1] if code_indexes else -1
-    md = [(i, src) for i, (kind, src) in enumerate(cells) if kind == "markdown" and src.strip()]
-    heads = tuple((i, h) for i, src in md for h in headings(src))
-    intro = [(i, src) for i, src in md if i < first]
-    closing = [(i, src) for i, src in md if i > last]
-    closing_words = sum(word_count(src) for _, src in closing)
-    if closing_words < MIN_PROSE_WORDS:
-        half = len(cells) / 2
-        for i, src in md:
-            words = word_count(src)
-            is_conclusion = any(CONCLUSION_HEADING.search(h.text.lower()) for h in headings(src))
-            if i >= half and is_conclusion and words >= MIN_PROSE_WORDS:
-                closing, closing_words = [(i, src)], words
-                break
-    return NotebookProse(
-        path=path,
-        code_cells=len(code_indexes),
-        markdown_cells=len(md),
-        markdown_words=sum(word_count(src) for _, src in md),
-        headings=heads,
-        intro=tuple(i for i, _ in intro),
-        intro_words=sum(word_count(src) for _, src in intro),
-        closing=tuple(i for i, _ in closing),
-        closing_words=closing_words,
-    )
-
-
-def _cell_excerpt(cells: list[tuple[str, str]], index: int) -> str:
-    return clip(" ".join(cells[index][1].split()), 200)
-
-
-def notebook_checks(source: SubmissionSource, notebooks: list[NotebookProse]) -> list[Check]:
-    """Ratio, headings, opening and closing prose over the notebooks that have code."""
-    cells_of = source.notebook_cells
-    code = sum(n.code_cells for n in notebooks)
-    markdown = sum(n.markdown_cells for n in notebooks)
-    ratio = markdown / code if code else 0.0
-    checks = [
-        Check(
-            id="documentation.notebook_markdown_ratio",
-            passed=ratio >= MIN_MARKDOWN_RATIO,
-            sentence=(
-                f"The notebooks have {markdown} markdown cells for {code} code cells "
-                f"({ratio:.2f} per code cell; at least {MIN_MARKDOWN_RATIO} expected)."
-            ),
-            evidence=[
-                Evidence(
-                    path=n.path,
-                    metric={
-                        "markdown_cells": n.markdown_cells,
-                        "code_cells": n.code_cells,
-                        "markdown_words": n.markdown_words,
-                    },
-                )
-                for n in notebooks
-            ],
-        )
-    ]
-    few_headings = [n.path for n in notebooks if len(n.headings) < MIN_HEADINGS]
-    checks.append(
-        Check(
-            id="documentation.notebook_headings",
-            passed=not few_headings,
-            sentence=(
-                f"Every notebook is structured with at least {MIN_HEADINGS} markdown headings."
-                if not few_headings
-                else f"Fewer than {MIN_HEADINGS} markdown headings in: {', '.join(few_headings)}."
-            ),
-            evidence=[
-                Evidence(path=n.path, cell=cell, line=h.line, excerpt=h.text)
-                for n in notebooks
-                for cell, h in n.headings[:MAX_EVIDENCE]
-            ][:MAX_EVIDENCE],
-        )
-    )
-    no_intro = [n.path for n in notebooks if n.intro_words < MIN_PROSE_WORDS]
-    checks.append(
-        Check(
-            id="documentation.notebook_intro",
-            passed=not no_intro,
-            sentence=(
-                "Every notebook opens with prose before its first code cell."
-                if not no_intro
-                else "No opening prose (at least "
-                f"{MIN_PROSE_WORDS} words before the first code cell) in: {', '.join(no_intro)}."
-            ),
-            evidence=[
-                Evidence(
-                    path=n.path,
-                    cell=n.intro[0],
-                    line=1,
-                    excerpt=_cell_excerpt(cells_of[n.path], n.intro[0]),
-                    metric={"words": n.intro_words},
-                )
-                for n in notebooks
-                if n.intro
-            ],
-        )
-    )
-    no_closing = [n.path for n in notebooks if n.closing_words < MIN_PROSE_WORDS]
-    checks.append(
-        Check(
-            id="documentation.notebook_conclusion",
-            passed=not no_closing,
-            sentence=(
-                "Every notebook closes with a conclusion in prose."
-                if not no_closing
-                else "No closing prose or conclusion (at least "
-                f"{MIN_PROSE_WORDS} words after the last code cell) in: {', '.join(no_closing)}."
-            ),
-            evidence=[
-                Evidence(
-                    path=n.path,
-                    cell=n.closing[0],
-                    line=1,
-                    excerpt=_cell_excerpt(cells_of[n.path], n.closing[0]),
-                    metric={"words": n.closing_words},
-                )
-                for n in notebooks
-                if n.closing
-            ],
-        )
-    )
-    return checks
-
-
-# --------------------------------------------------------------------------- reasoning
-
-
-def _is_prose_doc(unit: MarkdownUnit) -> bool:
-    if unit.cell is not None:
-        return True
-    name = unit.path.rsplit("/", 1)[-1].lower()
-    return name.endswith((".md", ".rst")) or name in README_NAMES
-
-
-def reasoning_check(source: SubmissionSource, readme: tuple[str, str] | None) -> Check:
-    """``documentation.explains_choices``: words that justify a choice, in the markdown."""
-    units = [u for u in source.markdown_units if _is_prose_doc(u)]
-    if readme is not None and not any(u.path == readme[0] for u in units):
-        units.append(MarkdownUnit(readme[0], None, readme[1]))
-    hits: list[Evidence] = []
-    count = 0
-    for unit in sorted(units, key=lambda u: (u.path, -1 if u.cell is None else u.cell)):
-        for number, line in enumerate(unit.text.splitlines(), start=1):
-            matches = REASONING.findall(line)
-            if not matches:
-                continue
-            count += len(matches)
-            if len(hits) < MAX_EVIDENCE:
-                hits.append(
-                    Evidence(
-                        path=unit.path, cell=unit.cell, line=number, excerpt=clip(line.strip(), 240)
-                    )
-                )
-    return Check(
-        id="documentation.explains_choices",
-        passed=count >= MIN_REASONING,
-        sentence=(
-            f"The written explanations justify choices {count} time{'' if count == 1 else 's'} "
-            f'("because", "chose", '
-            f'"since", "trade-off" ...; at least {MIN_REASONING} expected).'
-        ),
-        evidence=hits,
-    )
-
-
-# --------------------------------------------------------------------------- docstrings
-
-
-@dataclass(frozen=True)
-class PublicDef:
-    """A public function, class or method of a ``.py`` module."""
-
-    path: str
-    line: int
-    qualname: str
-    kind: str  # "function", "class", "method"
-    documented: bool
-
-
-def public_defs(unit: CodeUnit) -> list[PublicDef]:
-    """Top-level public functions and classes, and public methods of public classes."""
-    if unit.tree is None:
-        return []
-    found: list[PublicDef] = []
-    for node in unit.tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if node.name.startswith("_"):
-                continue
-            kind = "class" if isinstance(node, ast.ClassDef) else "function"
-            found.append(
-                PublicDef(
-                    unit.path, node.lineno, node.name, kind, ast.get_docstring(node) is not None
-                )
-            )
-            if isinstance(node, ast.ClassDef):
-                for item in node.body:
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not (
-                        item.name.startswith("_")
-                    ):
-                        found.append(
-                            PublicDef(
-                                unit.path,
-                                item.lineno,
-                                f"{node.name}.{item.name}",
-                                "method",
-                                ast.get_docstring(item) is not None,
-                            )
-                        )
-    return found
-
-
-def docstring_check(source: SubmissionSource) -> Check | None:
-    """``documentation.docstrings`` over non-test ``.py`` modules; None when there are none."""
-    defs = [
-        d
-        for unit in source.code_units
-        if unit.origin == "py"
-        and not _TEST_FILE.search(unit.path)
-        and unit.path.rsplit("/", 1)[-1] != "setup.py"
-        for d in public_defs(unit)
-    ]
-    if not defs:
+def prompt_flag(findings: Findings) -> RedFlag | None:
+    """``documentation.prompt_text`` (low): passages that read as the assignment's prompt."""
+    words = sum(f.words for f in findings.prompt)
+    if words < MIN_CREDITED_WORDS:
         return None
-    defs.sort(key=lambda d: (d.path, d.line, d.qualname))
-    documented = sum(1 for d in defs if d.documented)
-    share = documented / len(defs)
-    missing = [d for d in defs if not d.documented]
-    evidence = [
-        Evidence(path=d.path, line=d.line, excerpt=f"{d.kind} {d.qualname}", note="no docstring")
-        for d in missing[:MAX_EVIDENCE]
-    ]
-    if len(missing) > MAX_EVIDENCE:
-        evidence.append(Evidence(note=f"{len(missing) - MAX_EVIDENCE} more undocumented"))
-    return Check(
-        id="documentation.docstrings",
-        passed=share >= MIN_DOCSTRING_SHARE,
+    return RedFlag(
+        id="documentation.prompt_text",
+        severity="low",
         sentence=(
-            f"{documented} of {len(defs)} public functions, classes and methods in .py modules "
-            f"({share:.0%}) have a docstring (at least {MIN_DOCSTRING_SHARE:.0%} expected)."
+            f"{words} words read as the assignment's prompt or instructions to the candidate "
+            f'(imperative task statements, "you should"...) and were not credited.'
         ),
-        evidence=[Evidence(metric={"documented": documented, "public": len(defs)})] + evidence,
+        evidence=[
+            Evidence(
+                path=f.section.path,
+                cell=f.section.cell,
+                line=f.section.heading_line or (f.section.lines[0][0] if f.section.lines else 1),
+                excerpt=clip(" ".join(s.text for s in f.sentences[:2]), 240),
+                note="prompt text",
+            )
+            for f in findings.prompt[:MAX_EVIDENCE]
+        ],
     )
+
+
+def template_flag(findings: Findings) -> RedFlag | None:
+    """``documentation.template_text`` (medium): placeholder sections or editing leftovers."""
+    placeholders = [f for f in findings.facts if f.placeholder and f.section.origin == "document"]
+    leftovers = [h for f in findings.facts for h in f.leftovers]
+    if len(placeholders) < MIN_PLACEHOLDER_SECTIONS and not leftovers:
+        return None
+    parts = []
+    if len(placeholders) >= MIN_PLACEHOLDER_SECTIONS:
+        parts.append(f'{len(placeholders)} sections are placeholders ("Coming soon", "TBD"...)')
+    if leftovers:
+        parts.append(
+            f"{len(leftovers)} line{'s' if len(leftovers) != 1 else ''} of template or "
+            'editing leftovers ("Save the file", "[your name]"...)'
+        )
+    return RedFlag(
+        id="documentation.template_text",
+        severity="medium",
+        sentence="The write-up is partly an unfilled template: " + "; ".join(parts) + ".",
+        evidence=[
+            Evidence(
+                path=f.section.path,
+                line=f.section.heading_line,
+                excerpt=f.section.heading,
+                note="placeholder section",
+            )
+            for f in placeholders[:MAX_EVIDENCE]
+        ]
+        + [h.evidence("template leftover") for h in leftovers[:MAX_EVIDENCE]],
+    )
+
+
+def poor_sentence(has_readme: bool, words: int) -> str:
+    """The ``documentation.poor`` sentence: what is missing, in plain words."""
+    start = "The README is nearly empty" if has_readme else "There is no README"
+    return (
+        f"{start} and the whole submission holds only {words} words of the candidate's own "
+        "prose: nothing explains the approach or the results."
+    )
+
+
+# --------------------------------------------------------------------------- docstrings (details)
+
+
+def docstring_share(source: SubmissionSource) -> dict[str, int]:
+    """Public top-level functions/classes of non-test ``.py`` modules, and how many are
+    documented (reported in ``details``; docstrings are a code-quality matter)."""
+    public = documented = 0
+    for unit in source.code_units:
+        if unit.origin != "py" or unit.tree is None or _TEST_FILE.search(unit.path):
+            continue
+        for node in unit.tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if node.name.startswith("_"):
+                    continue
+                public += 1
+                documented += ast.get_docstring(node) is not None
+    return {"public": public, "documented": documented}
 
 
 # --------------------------------------------------------------------------- grader
 
 
-def poor_sentence(has_readme: bool, notebooks: int, prose_words: int) -> str:
-    """The ``documentation.poor`` sentence: what is missing, in plain words."""
-    start = "The README is nearly empty" if has_readme else "There is no README"
-    middle = (
-        f" and the notebooks hold only {prose_words} words of prose"
-        if notebooks
-        else " and no notebook"
-    )
-    return start + middle + ": nothing explains the problem, the approach or the results."
-
-
 class DocumentationGrader:
-    """Judges whether an interviewer can follow the work: README, narrative, docstrings."""
+    """Judges whether an interviewer learns what was done, why, the results, how to run it and
+    its limits from the submission's written material."""
 
     name = "documentation"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
-        """Grade the README, the notebooks' narrative and the docstrings of ``.py`` modules."""
+        """Read all written material and answer the five questions, with evidence."""
         source = source_for(context)
         readme = find_readme(context.snapshot_root)
-        checks = readme_checks(readme)
-        notebooks = [
-            notebook_prose(path, cells) for path, cells in sorted(source.notebook_cells.items())
+        findings = read_material(collect_sections(source, readme))
+        values = result_values(findings)
+        checks = [
+            approach_check(findings),
+            choices_check(findings),
+            results_check(values),
+            how_to_run_check(findings),
+            *limitation_checks(findings),
         ]
-        notebooks = [n for n in notebooks if n.code_cells]
-        if notebooks:
-            checks.extend(notebook_checks(source, notebooks))
-        checks.append(reasoning_check(source, readme))
-        docstrings = docstring_check(source)
-        if docstrings is not None:
-            checks.append(docstrings)
+        supported = results_supported_check(source, values)
+        if supported is not None:
+            checks.append(supported)
 
-        prose_words = sum(n.markdown_words for n in notebooks)
-        readme_words = word_count(readme[1]) if readme else 0
-        red_flags: list[RedFlag] = []
-        if readme_words < MIN_README_WORDS and prose_words < MIN_NOTEBOOK_PROSE_WORDS:
+        credited_words = sum(f.words for f in findings.credited)
+        red_flags = [
+            flag for flag in (prompt_flag(findings), template_flag(findings)) if flag is not None
+        ]
+        if credited_words < MIN_CREDITED_WORDS:
             red_flags.append(
                 RedFlag(
                     id="documentation.poor",
                     severity="medium",
-                    sentence=poor_sentence(readme is not None, len(notebooks), prose_words),
-                    evidence=[Evidence(path=readme[0], metric={"words": readme_words})]
+                    sentence=poor_sentence(readme is not None, credited_words),
+                    evidence=[Evidence(path=readme[0], metric={"words": word_count(readme[1])})]
                     if readme
                     else [],
                 )
             )
+        by_origin: dict[str, int] = {}
+        for facts in findings.credited:
+            by_origin[facts.section.origin] = by_origin.get(facts.section.origin, 0) + facts.words
         details = {
             "readme": readme[0] if readme else None,
-            "readme_words": readme_words,
-            "notebook_markdown_words": prose_words,
-            "notebooks": {
-                n.path: {
-                    "code_cells": n.code_cells,
-                    "markdown_cells": n.markdown_cells,
-                    "headings": len(n.headings),
-                }
-                for n in notebooks
-            },
+            "readme_words": word_count(readme[1]) if readme else 0,
+            "credited_words": by_origin,
+            "prompt_words": sum(f.words for f in findings.prompt),
+            "sections": len(findings.facts),
+            "docstrings": docstring_share(source),
         }
-        passed = sum(1 for c in checks if c.passed)
-        reason = f"{passed} of {len(checks)} documentation checks passed."
+        passed = [c.id.split(".", 1)[1] for c in checks if c.passed]
+        reason = f"{len(passed)} of {len(checks)} documentation checks passed" + (
+            f" ({', '.join(passed)})." if passed else "."
+        )
         return GraderResult.from_checks(
             self.name, self.version, checks, red_flags, details=details, reason=reason
         )
