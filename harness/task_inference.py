@@ -25,6 +25,7 @@ bundled :class:`harness.assignment.Assignment` (``spec.target``, ``spec.task_typ
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.artifacts import read_csv_capped, read_text_capped
+from graders.base import clip
 from graders.source import (
     CodeUnit,
     SubmissionSource,
@@ -43,6 +45,7 @@ from graders.source import (
     excerpt_of,
     import_aliases,
     load_source,
+    walk_all,
 )
 from harness.assignment import Limits, SubmissionContract
 
@@ -250,17 +253,17 @@ def _parsed_blocks(code: str) -> ast.Module | None:
     return ast.Module(body=body, type_ignores=[]) if body else None
 
 
-def _trees(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Module]]:
-    """Every code unit's tree; units that do not parse contribute the blocks that do."""
-    found = []
+def _all_nodes(source: SubmissionSource) -> list[tuple[CodeUnit, ast.AST]]:
+    """Every ``(unit, node)`` of the code (the graders' cached walk), plus the blocks that
+    parse in units that do not parse as a whole."""
+    nodes = list(walk_all(source))
     for unit in source.code_units:
-        tree = unit.tree
-        if tree is None and unit.parse_error and "SyntaxError" in unit.parse_error \
+        if unit.tree is None and unit.parse_error and "SyntaxError" in unit.parse_error \
                 and len(unit.code) <= 2_000_000:
             tree = _parsed_blocks(unit.code)
-        if tree is not None:
-            found.append((unit, tree))
-    return found
+            if tree is not None:
+                nodes.extend((unit, node) for node in ast.walk(tree))
+    return nodes
 
 
 @dataclass
@@ -271,7 +274,10 @@ class _Votes:
     first: dict[Any, Inference] = field(default_factory=dict)  # value -> its strongest evidence
     _strongest: dict[Any, float] = field(default_factory=dict)
 
+    scale: float = 1.0  # multiplies the weight of the next votes
+
     def add(self, value: Any, weight: float, evidence: Inference) -> None:
+        weight *= self.scale
         self.weights[value] += weight
         if weight > self._strongest.get(value, 0.0):
             self._strongest[value] = weight
@@ -285,21 +291,30 @@ class _Votes:
         return value, self.first[value]
 
 
+@functools.lru_cache(maxsize=64)
+def _lines(code: str) -> tuple[str, ...]:
+    return tuple(code.split("\n"))
+
+
 def _code_evidence(field_name: str, value: Any, unit: CodeUnit, node: ast.AST) -> Inference:
+    """Evidence at ``node`` of ``unit``: its path, cell, line and the stripped line."""
     line = getattr(node, "lineno", 1) or 1
-    return Inference(field_name, value, "code", unit.path, unit.cell, line,
-                     excerpt_of(unit, line))
+    lines = _lines(unit.code)
+    excerpt = clip(lines[line - 1].strip(), 300) if 0 < line <= len(lines) else ""
+    return Inference(field_name, value, "code", unit.path, unit.cell, line, excerpt)
 
 
-def _string_constants(tree: ast.Module) -> dict[str, str]:
-    """Module-level ``NAME = "text"`` bindings whose name looks like a target name."""
-    found: dict[str, str] = {}
-    for node in ast.walk(tree):
+def _string_constants(nodes: list[tuple[CodeUnit, ast.AST]]
+                      ) -> dict[str, dict[str, tuple[str, CodeUnit, ast.AST]]]:
+    """Per file or notebook: ``NAME = "text"`` bindings (first one wins), with where they are."""
+    found: dict[str, dict[str, tuple[str, CodeUnit, ast.AST]]] = {}
+    for unit, node in nodes:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
                 and isinstance(node.value.value, str):
+            table = found.setdefault(unit.path, {})
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    found.setdefault(target.id, node.value.value)
+                    table.setdefault(target.id, (node.value.value, unit, node))
     return found
 
 
@@ -380,56 +395,61 @@ def _is_variable_name(column: str) -> bool:
     return bool(re.match(r"^[xXyY]_?(train|test|val|valid|dev|tr|te|trn)\w*$", column))
 
 
-def _target_votes(source: SubmissionSource) -> _Votes:
+def _target_votes(nodes: list[tuple[CodeUnit, ast.AST]]) -> _Votes:
     """Votes for the target column from the code's data path."""
     votes = _Votes()
-    target_params = _target_parameters(source)
-    for unit, tree in _trees(source):
-        constants = _string_constants(tree)
-        for name, value in constants.items():
+    target_params = _target_parameters(nodes)
+    bindings = _string_constants(nodes)
+    constants = {path: {name: value for name, (value, _u, _n) in table.items()}
+                 for path, table in bindings.items()}
+    for table in bindings.values():
+        for name, (value, unit, node) in table.items():
             if _TARGET_CONST.match(name) and re.match(r"^[A-Za-z_][\w\- .]{0,60}$", value):
-                node = next((n for n in ast.walk(tree) if isinstance(n, ast.Assign)
-                             and any(isinstance(t, ast.Name) and t.id == name
-                                     for t in n.targets)), tree)
                 votes.add(value, 2.0, _code_evidence("target", value, unit, node))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign):
-                for name, value in _assign_pairs(node):
-                    if _Y_NAME.match(name):
-                        columns = set(_selected_columns(value, constants))
-                        if len(columns) == 1:
-                            column = columns.pop()
-                            votes.add(column, 3.0, _code_evidence("target", column, unit, node))
-                    elif _X_NAME.match(name):
-                        dropped = _dropped_columns(value, constants)
-                        if dropped:
-                            weight = 1.5 / len(dropped)
-                            for column in dropped:
-                                votes.add(column, weight,
-                                          _code_evidence("target", column, unit, node))
-            elif isinstance(node, ast.Call):
-                _call_votes(node, unit, constants, votes)
-                _argument_votes(node, unit, target_params, votes)
+    for unit, node in nodes:
+        if not isinstance(node, ast.Assign | ast.Call):
+            continue
+        known = constants.get(unit.path, {})
+        if isinstance(node, ast.Assign):
+            _assign_votes(node, unit, known, votes)
+        elif isinstance(node, ast.Call):
+            _call_votes(node, unit, known, votes)
+            _argument_votes(node, unit, target_params, votes)
     for column in [c for c in votes.first if _is_variable_name(c)]:
         del votes.weights[column], votes.first[column]
     return votes
 
 
-def _target_parameters(source: SubmissionSource) -> dict[str, tuple[int, str]]:
+def _assign_votes(node: ast.Assign, unit: CodeUnit, constants: dict[str, str],
+                  votes: _Votes) -> None:
+    """``y = df["c"]`` (strong) and ``X = df.drop(columns=["c"])`` (shared by what is dropped)."""
+    for name, value in _assign_pairs(node):
+        if _Y_NAME.match(name):
+            columns = set(_selected_columns(value, constants))
+            if len(columns) == 1:
+                column = columns.pop()
+                votes.add(column, 3.0, _code_evidence("target", column, unit, node))
+        elif _X_NAME.match(name):
+            dropped = _dropped_columns(value, constants)
+            for column in dropped or []:
+                votes.add(column, 1.5 / len(dropped),
+                          _code_evidence("target", column, unit, node))
+
+
+def _target_parameters(nodes: list[tuple[CodeUnit, ast.AST]]) -> dict[str, tuple[int, str]]:
     """Functions of the submission taking the target's name: name -> (position, parameter).
 
     ``def split_data(df, target)`` then ``split_data(df, "churn")`` names the target.
     """
     found: dict[str, tuple[int, str]] = {}
-    for _unit, tree in _trees(source):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                params = [a.arg for a in node.args.posonlyargs + node.args.args]
-                offset = 1 if params[:1] in (["self"], ["cls"]) else 0
-                for index, name in enumerate(params):
-                    if _TARGET_CONST.match(name) and name.lower() not in ("y", "label"):
-                        found.setdefault(node.name, (index - offset, name))
-                        break
+    for _unit, node in nodes:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            params = [a.arg for a in node.args.posonlyargs + node.args.args]
+            offset = 1 if params[:1] in (["self"], ["cls"]) else 0
+            for index, name in enumerate(params):
+                if _TARGET_CONST.match(name) and name.lower() not in ("y", "label"):
+                    found.setdefault(node.name, (index - offset, name))
+                    break
     return found
 
 
@@ -469,36 +489,54 @@ def _call_votes(call: ast.Call, unit: CodeUnit, constants: dict[str, str], votes
 # --------------------------------------------------------------------------- task type
 
 
-def _task_signals(source: SubmissionSource) -> tuple[_Votes, _Votes]:
-    """Votes for classification vs regression, and for binary vs multiclass, from the code."""
+def _task_signals(source: SubmissionSource, nodes: list[tuple[CodeUnit, ast.AST]],
+                  focus: Inference | None = None) -> tuple[_Votes, _Votes]:
+    """Votes for classification vs regression, and for binary vs multiclass, from the code.
+
+    Signals next to ``focus`` (where the target is selected) count more: four times in the same
+    file or cell, 1.5 times elsewhere in the same notebook. A repository with two tasks usually
+    fits the target's model right where it picks the target.
+    """
     kind = _Votes()
     arity = _Votes()
     aliases = import_aliases(source)
-    for unit, tree in _trees(source):
-        table = aliases.get(unit.path, {})
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                name = dotted_name(node.func) or ""
-                last = name.rsplit(".", 1)[-1]
-                last = table.get(last, last).rsplit(".", 1)[-1]
-                if last in CLASSIFICATION_METRICS or any(w in last for w in CLASSIFIER_WORDS):
-                    kind.add("classification", 1.0, _code_evidence("task_type", last, unit, node))
-                elif last in REGRESSION_METRICS or (
-                        any(w in last for w in REGRESSOR_WORDS) and "Classifier" not in last):
-                    kind.add("regression", 1.0, _code_evidence("task_type", last, unit, node))
-                for keyword in node.keywords:
-                    _arity_keyword(keyword, unit, node, arity)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                text = node.value
-                if _MULTICLASS_STRINGS.match(text):
-                    arity.add("multiclass", 1.0, _code_evidence("task_type", text, unit, node))
-                if _CLASSIFICATION_STRINGS.match(text):
-                    kind.add("classification", 0.5, _code_evidence("task_type", text, unit, node))
-                elif _REGRESSION_STRINGS.match(text):
-                    kind.add("regression", 0.5, _code_evidence("task_type", text, unit, node))
-            elif isinstance(node, ast.Subscript) and _is_positive_column(node):
-                arity.add("binary", 1.0, _code_evidence("task_type", "[:, 1]", unit, node))
+    current: CodeUnit | None = None
+    table: dict[str, str] = {}
+    for unit, node in nodes:
+        if not isinstance(node, ast.Call | ast.Constant | ast.Subscript):
+            continue
+        if unit is not current:
+            current, table = unit, aliases.get(unit.path, {})
+            kind.scale = arity.scale = _closeness(unit, focus)
+        if isinstance(node, ast.Call):
+            name = dotted_name(node.func) or ""
+            last = name.rsplit(".", 1)[-1]
+            last = table.get(last, last).rsplit(".", 1)[-1]
+            if last in CLASSIFICATION_METRICS or any(w in last for w in CLASSIFIER_WORDS):
+                kind.add("classification", 1.0, _code_evidence("task_type", last, unit, node))
+            elif last in REGRESSION_METRICS or (
+                    any(w in last for w in REGRESSOR_WORDS) and "Classifier" not in last):
+                kind.add("regression", 1.0, _code_evidence("task_type", last, unit, node))
+            for keyword in node.keywords:
+                _arity_keyword(keyword, unit, node, arity)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if _MULTICLASS_STRINGS.match(text):
+                arity.add("multiclass", 1.0, _code_evidence("task_type", text, unit, node))
+            if _CLASSIFICATION_STRINGS.match(text):
+                kind.add("classification", 0.5, _code_evidence("task_type", text, unit, node))
+            elif _REGRESSION_STRINGS.match(text):
+                kind.add("regression", 0.5, _code_evidence("task_type", text, unit, node))
+        elif isinstance(node, ast.Subscript) and _is_positive_column(node):
+            arity.add("binary", 1.0, _code_evidence("task_type", "[:, 1]", unit, node))
     return kind, arity
+
+
+def _closeness(unit: CodeUnit, focus: Inference | None) -> float:
+    """How much a code unit's task signals count, by its distance to the target's selection."""
+    if focus is None or focus.source != "code" or unit.path != focus.path:
+        return 1.0
+    return 4.0 if unit.cell == focus.cell else 1.5
 
 
 def _arity_keyword(keyword: ast.keyword, unit: CodeUnit, call: ast.Call, arity: _Votes) -> None:
@@ -720,7 +758,8 @@ def infer_task(root: Path) -> InferredTask:
     evidence: list[Inference] = []
     not_judged: list[str] = []
 
-    votes = _target_votes(source)
+    nodes = _all_nodes(source)
+    votes = _target_votes(nodes)
     _config_votes(root, votes)
     _text_votes(source, votes)
     target, train, shares = _choose_target(root, votes, evidence)
@@ -728,7 +767,8 @@ def infer_task(root: Path) -> InferredTask:
         not_judged.append("target: no label column found in the code, a config file or the text")
     printed = _output_shares(source, target) if target and shares is None else None
 
-    kind_votes, arity_votes = _task_signals(source)
+    focus = votes.first.get(target) if target else None
+    kind_votes, arity_votes = _task_signals(source, nodes, focus)
     task_type = _task_type(kind_votes, arity_votes, shares or (printed and printed[1]),
                            evidence, from_data=shares is not None)
     if task_type is None:
