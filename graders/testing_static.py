@@ -13,6 +13,7 @@ own modules the tests exercise. Nothing is executed; everything comes from the c
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import sys
@@ -57,6 +58,7 @@ _EDGE_NAME = re.compile(
 _INTEGRATION_NAME = re.compile(
     r"integration|e2e|end_to_end|endtoend|pipeline|workflow", re.IGNORECASE
 )
+_IMPORTS_TEST_FRAMEWORK = re.compile(r"^\s*(import|from)\s+(pytest|unittest)\b", re.MULTILINE)
 _FRAMES = frozenset({"DataFrame", "Series"})
 _SYS_PATH_CALLS = frozenset({"sys.path.insert", "sys.path.append", "sys.path.extend",
                             "site.addsitedir"})  # fmt: skip
@@ -76,6 +78,12 @@ _CI_RUNS_TESTS = re.compile(
     r"\bcoverage\s+run\b|\bunittest\s+discover\b"
 )
 _MAKE_TEST_TARGET = re.compile(r"^([\w-]*test[\w-]*|unit|check)\s*:", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _nodes(node: ast.AST) -> tuple[ast.AST, ...]:
+    """``ast.walk(node)`` as a tuple, cached (the graders walk the same tests many times)."""
+    return tuple(ast.walk(node))
 
 
 def is_vendored(path: str) -> bool:
@@ -191,6 +199,7 @@ class ModuleIndex:
                 parent = parent.parent
         self._names: dict[str, set[str] | None] = {}
         self.requirements: frozenset[str] = frozenset()
+        self.definitions: dict[tuple[str, str], tuple[ast.AST, dict[str, ast.AST]] | None] = {}
 
     def with_requirements(self, root: Path) -> ModuleIndex:
         """Note the distributions the submission declares (names normalised to ``a_b``)."""
@@ -258,7 +267,7 @@ def _top_names(tree: ast.Module) -> set[str] | None:
                 if isinstance(node, ast.With) else [node.target]
             )  # fmt: skip
             for target in targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+                names.update(n.id for n in _nodes(target) if isinstance(n, ast.Name))
         elif isinstance(node, ast.Expr) and "globals()" in ast.unparse(node):
             return None
         for attr in ("body", "orelse", "finalbody"):
@@ -384,7 +393,7 @@ def _resolve_name(module: str, name: str, index: ModuleIndex) -> tuple[str | Non
 
 
 def _has_variables(node: ast.AST) -> bool:
-    return any(isinstance(n, (ast.Name, ast.Attribute, ast.Call)) for n in ast.walk(node))
+    return any(isinstance(n, (ast.Name, ast.Attribute, ast.Call)) for n in _nodes(node))
 
 
 def _shallow_test(node: ast.expr) -> bool:
@@ -431,7 +440,7 @@ def assertion_kind(node: ast.AST) -> str | None:
 def assertion_kinds(node: ast.AST, helper_kinds: dict[str, frozenset[str]]) -> set[str]:
     """Every assertion kind inside ``node`` (helpers of the same file count)."""
     kinds: set[str] = set()
-    for child in ast.walk(node):
+    for child in _nodes(node):
         kind = assertion_kind(child)
         if kind:
             kinds.add(kind)
@@ -522,9 +531,9 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
 def sys_path_roots(tree: ast.Module, index: ModuleIndex) -> tuple[str, ...]:
     """Folders a file adds to ``sys.path`` (``sys.path.insert(0, "../src")``), matched by name."""
     wanted: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Call) and (dotted_name(node.func) or "") in _SYS_PATH_CALLS:
-            for const in ast.walk(node):
+            for const in _nodes(node):
                 if isinstance(const, ast.Constant) and isinstance(const.value, str):
                     last = PurePosixPath(const.value.replace("\\", "/").strip("/")).name
                     if last not in {"", ".", ".."}:
@@ -534,13 +543,13 @@ def sys_path_roots(tree: ast.Module, index: ModuleIndex) -> tuple[str, ...]:
 
 def _file_context(unit: CodeUnit, index: ModuleIndex) -> _FileContext:
     assert unit.tree is not None
-    parents = {child: node for node in ast.walk(unit.tree) for child in ast.iter_child_nodes(node)}
+    parents = {child: node for node in _nodes(unit.tree) for child in ast.iter_child_nodes(node)}
     bindings: dict[str, str] = {}
     origins: dict[str, tuple[str, str]] = {}
     module_problems: list[tuple[int, str]] = []
     local_problems: list[tuple[int, int, str]] = []
     extra = sys_path_roots(unit.tree, index)
-    for node in ast.walk(unit.tree):
+    for node in _nodes(unit.tree):
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         reading = read_import(node, unit.path, index, extra)
@@ -577,7 +586,7 @@ def _file_context(unit: CodeUnit, index: ModuleIndex) -> _FileContext:
 def _modules_used(node: ast.AST, ctx: _FileContext, index: ModuleIndex) -> set[str]:
     """Candidate modules whose names ``node`` reads (or whose script it runs)."""
     used: set[str] = set()
-    for child in ast.walk(node):
+    for child in _nodes(node):
         if isinstance(child, ast.Name) and child.id in ctx.bindings:
             used.add(ctx.bindings[child.id])
         elif isinstance(child, ast.Constant) and isinstance(child.value, str):
@@ -588,7 +597,7 @@ def _modules_used(node: ast.AST, ctx: _FileContext, index: ModuleIndex) -> set[s
                 )
     if any(key.startswith("*") for key in ctx.bindings):  # from x import *: any free name
         stars = {v for k, v in ctx.bindings.items() if k.startswith("*")}
-        if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) for c in ast.walk(node)):
+        if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) for c in _nodes(node)):
             used |= stars
     return used
 
@@ -646,15 +655,7 @@ class _Reader:
             return False
         if is_pytest_file_name(unit.path) or in_test_folder(unit.path):
             return True
-        imported = {
-            alias.name.split(".")[0]
-            for node in ast.walk(unit.tree) if isinstance(node, ast.Import)  # type: ignore[arg-type]
-            for alias in node.names
-        } | {
-            (node.module or "").split(".")[0]
-            for node in ast.walk(unit.tree) if isinstance(node, ast.ImportFrom)  # type: ignore[arg-type]
-        }  # fmt: skip
-        return bool(imported & {"pytest", "unittest"})
+        return bool(_IMPORTS_TEST_FRAMEWORK.search(unit.code))
 
     def test_nodes(
         self, unit: CodeUnit
@@ -692,7 +693,7 @@ class _Reader:
             ]  # fmt: skip
         called = {
             (dotted_name(c.func) or "").removeprefix("self.")
-            for c in ast.walk(func) if isinstance(c, ast.Call)
+            for c in _nodes(func) if isinstance(c, ast.Call)
         }  # fmt: skip
         context_nodes += [ctx.functions[n] for n in sorted(called) if n in ctx.functions]
         modules: set[str] = set()
@@ -756,17 +757,17 @@ class _Reader:
     def _nonportable(self, func: ast.AST) -> str | None:
         """An absolute path, a network call or a data file the submission does not ship."""
         written = {
-            c.value for call in ast.walk(func) if isinstance(call, ast.Call)
+            c.value for call in _nodes(func) if isinstance(call, ast.Call)
             and _WRITE_CALL.search((dotted_name(call.func) or "").rsplit(".", 1)[-1])
-            for c in ast.walk(call) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            for c in _nodes(call) if isinstance(c, ast.Constant) and isinstance(c.value, str)
         }  # fmt: skip
-        for node in ast.walk(func):
+        for node in _nodes(func):
             if (
                 isinstance(node, ast.Constant) and isinstance(node.value, str)
                 and _ABSOLUTE_PATH.match(node.value)
             ):  # fmt: skip
                 return f"hard-coded absolute path {clip(node.value, 80)!r}"
-        for node in ast.walk(func):
+        for node in _nodes(func):
             if not isinstance(node, ast.Call):
                 continue
             name = dotted_name(node.func) or ""
@@ -774,7 +775,7 @@ class _Reader:
                 return f"network call {name}()"
             if not _READ_CALL.search(name.rsplit(".", 1)[-1]):
                 continue
-            for const in ast.walk(node):
+            for const in _nodes(node):
                 if not (isinstance(const, ast.Constant) and isinstance(const.value, str)):
                     continue
                 value = const.value
@@ -834,7 +835,7 @@ def _class_attributes(cls: ast.ClassDef, module_defs: dict[str, ast.AST]) -> set
         names |= inherited
     if cls.decorator_list or cls.keywords:
         return None
-    for node in ast.walk(cls):
+    for node in _nodes(cls):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if node.name in {"__getattr__", "__getattribute__"}:
                 return None
@@ -861,15 +862,16 @@ def misused_candidate_code(
 ) -> str | None:
     """A call the candidate's own function or class cannot accept, or a method it lacks."""
     instances: dict[str, tuple[ast.ClassDef, dict[str, ast.AST]]] = {}
+    known: dict[int, set[str] | None] = {}  # class attributes, per class node
     stored = {
-        n.attr for n in ast.walk(func) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+        n.attr for n in _nodes(func) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
     }  # fmt: skip
     expected_errors = {
-        id(inner) for node in ast.walk(func) if isinstance(node, (ast.With, ast.AsyncWith))
+        id(inner) for node in _nodes(func) if isinstance(node, (ast.With, ast.AsyncWith))
         and any(assertion_kind(item.context_expr) == "raises" for item in node.items)
-        for stmt in node.body for inner in ast.walk(stmt)
+        for stmt in node.body for inner in _nodes(stmt)
     }  # fmt: skip
-    for node in ast.walk(func):
+    for node in _nodes(func):
         if id(node) in expected_errors:
             continue
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -897,14 +899,16 @@ def misused_candidate_code(
             target = _definition(origins.get(node.value.func.id), index)
             if target is not None and isinstance(target[0], ast.ClassDef):
                 instances[node.targets[0].id] = (target[0], target[1])
-    for node in ast.walk(func):
+    for node in _nodes(func):
         if (
             isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
             and isinstance(node.value, ast.Name) and node.value.id in instances
             and node.attr not in stored and not node.attr.startswith("__")
         ):  # fmt: skip
             cls, module_defs = instances[node.value.id]
-            attributes = _class_attributes(cls, module_defs)
+            if id(cls) not in known:
+                known[id(cls)] = _class_attributes(cls, module_defs)
+            attributes = known[id(cls)]
             if attributes is not None and node.attr not in attributes:
                 return f"uses {cls.name}.{node.attr}, which {cls.name} does not define"
     return None
@@ -916,6 +920,14 @@ def _definition(
     """The top-level ``def`` / ``class`` an imported name refers to, and its module's defs."""
     if origin is None:
         return None
+    if origin not in index.definitions:
+        index.definitions[origin] = _find_definition(origin, index)
+    return index.definitions[origin]
+
+
+def _find_definition(
+    origin: tuple[str, str], index: ModuleIndex
+) -> tuple[ast.AST, dict[str, ast.AST]] | None:
     module, name = origin
     unit = index.units.get(module)
     if unit is None or unit.tree is None:
@@ -937,7 +949,7 @@ def called_names(func: ast.AST) -> set[str]:
     """Last components of every callee in ``func``."""
     return {
         (dotted_name(c.func) or "").rsplit(".", 1)[-1]
-        for c in ast.walk(func) if isinstance(c, ast.Call)
+        for c in _nodes(func) if isinstance(c, ast.Call)
     }  # fmt: skip
 
 
@@ -958,7 +970,7 @@ def _has_setup(owner: ast.ClassDef | None) -> bool:
 
 def _edge_inputs(func: ast.AST) -> bool:
     """NaN, None, empty containers or empty frames passed to a call."""
-    for call in ast.walk(func):
+    for call in _nodes(func):
         if not isinstance(call, ast.Call):
             continue
         for arg in list(call.args) + [k.value for k in call.keywords]:
