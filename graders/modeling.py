@@ -12,11 +12,13 @@ import ast
 import re
 from typing import Any
 
-from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
+from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
+from graders.modeling_flow import Construction, Evaluation, Flow, Search, analyse
 from graders.source import (
     CallSite,
     SubmissionSource,
     comment_lines,
+    dotted_name,
     evidence_for,
     find_calls,
     find_imports,
@@ -99,40 +101,80 @@ MODEL_WORDS = re.compile(
 JUMP_MIN_WORDS = 5
 
 
+CHOICE_WORDS = re.compile(
+    r"\b(chose|choose|chosen|select(?:ed)?|final model|best model|went with|pick(?:ed)?|"
+    r"prefer(?:red)?|opt(?:ed)? for|we use|i use|decided)\b",
+    re.IGNORECASE,
+)
+REASON_WORDS = re.compile(
+    r"\b(because|since|due to|as it|given|outperform\w*|better|higher|lower|best|trade-?off|"
+    r"robust|interpretab\w*|overfit\w*)\b",
+    re.IGNORECASE,
+)
+ERROR_PROSE = re.compile(
+    r"(false negative|false positive|misclassif|residual|important feature|feature importance|"
+    r"most important|drivers?\b|shap|errors? (?:are|is|come)|under-?predict|over-?predict)",
+    re.IGNORECASE,
+)
+SIMPLE_BASELINE_PROSE = re.compile(
+    r"(baseline[^.\n]{0,60}\b(logistic|linear|dummy|majority|most frequent|naive|mean|rule)|"
+    r"\b(logistic|linear|dummy|majority|most frequent|naive|rule-based)[^.\n]{0,60}baseline)",
+    re.IGNORECASE,
+)
+SIMPLE_CLASSES = (
+    "LogisticRegression",
+    "LinearRegression",
+    "Ridge",
+    "Lasso",
+    "GaussianNB",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "Logit",
+    "OLS",
+    "ols",
+    "logit",
+)
+ESTIMATORS = frozenset(CLASS_TO_FAMILY) | frozenset(DUMMIES)
+ESTIMATORS = frozenset(name.rsplit(".", 1)[-1] for name in ESTIMATORS) - {"train", "cv", "Module"}
+
+
 class ModelingGrader:
-    """Judges how models were chosen, compared and made reproducible."""
+    """Judges how models were chosen, compared and validated, crediting what the data path uses."""
 
     name = "modeling"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the modelling practice (never raises for candidate faults)."""
         source = source_for(context)
-        models = _model_sites(source)
-        families = _first_per_family(models)
+        flow = analyse(source, ESTIMATORS)
+        used = [c for c in flow.constructions if c.used]
+        models = [c for c in used if c.cls not in DUMMIES]
+        families = _families(models, flow)
+        held_out = [e for e in flow.evaluations if e.splits & {"test", "val", "cv"}]
+        baseline = _baseline(source, flow, used)
+        searches = [s for s in flow.searches if s.used and s.grid != "single"]
         checks = [
-            _families_check(families),
-            _baseline_check(source, bool(models)),
-            site_check(
-                "modeling.cross_validation", find_calls(source, CV_CALLS), weight=1,
-                found="Used cross-validation ({names}).",
-                missing="No cross-validation: scores come from a single split.",
-            ),
-            site_check(
-                "modeling.hyperparameter_search", _search_sites(source), weight=1,
-                found="Tuned hyperparameters with a search ({names}).",
-                missing="No hyperparameter search (GridSearchCV, RandomizedSearchCV, Optuna).",
-            ),
+            _fitted_check(used, flow),
+            _validated_check(held_out, bool(models)),
+            _approaches_check(families, baseline, searches),
+            _baseline_check(baseline),
+            _scheme_check(flow, held_out, len(families)),
+            _tuning_check(flow.searches),
             _comparison_check(source, models),
+            _justified_check(source, bool(models)),
+            _error_analysis_check(source, flow),
+            _iteration_check(source, flow),
             site_check(
-                "modeling.random_seeds", _seed_sites(source), weight=1,
+                "modeling.random_seeds", _seed_sites(source), weight=0.5,
                 found="Set random seeds ({names}).",
                 missing="No random seed is set (random_state=, np.random.seed): results may "
                 "change from run to run.",
             ),
         ]  # fmt: skip
         red_flags = []
-        jumps = _unexplained_jumps(source, models)
+        model_sites = _model_sites(source)
+        jumps = _unexplained_jumps(source, model_sites)
         if jumps:
             red_flags.append(
                 RedFlag(
@@ -143,13 +185,22 @@ class ModelingGrader:
                     evidence=[evidence_for(site) for site in jumps[:3]],
                 )
             )
+        unused = sorted({c.cls for c in flow.constructions if not c.used} - {c.cls for c in used})
         details: dict[str, Any] = {
             "families": sorted(families),
-            "estimators": sorted({_class_name(site.name.split(":", 1)[1]) for site in models}),
+            "estimators": sorted({c.cls for c in models}),
+            "built_but_never_trained": unused,
+            "task_type": _task_type(context, models),
+            "not_judged_statically": [
+                "whether the code runs and the printed scores are the ones it produces",
+                "search spaces and model lists read from configuration files",
+            ],
         }
+        if flow.repaired:
+            details["repaired_files"] = sorted(set(flow.repaired))
         return GraderResult.from_checks(
             self.name, self.version, checks, red_flags, details,
-            reason=f"{len(families)} model famil{'y' if len(families) == 1 else 'ies'}; "
+            reason=f"{len(families)} model famil{'y' if len(families) == 1 else 'ies'} trained; "
             f"{sum(c.passed for c in checks)} of {len(checks)} modeling checks passed.",
         )  # fmt: skip
 
@@ -164,10 +215,9 @@ def _family_of(name: str, canonical: str) -> str | None:
         if last in CLASS_TO_FAMILY and last not in ("train", "cv"):
             return CLASS_TO_FAMILY[last]
         parts = candidate.split(".")
-        for width in (2,):
-            dotted = ".".join(parts[-width:])
-            if dotted in CLASS_TO_FAMILY:
-                return CLASS_TO_FAMILY[dotted]
+        dotted = ".".join(parts[-2:])
+        if dotted in CLASS_TO_FAMILY:
+            return CLASS_TO_FAMILY[dotted]
     return None
 
 
@@ -175,8 +225,9 @@ def _model_sites(source: SubmissionSource) -> list[CallSite]:
     """Constructions of estimators of a known family, plus ``nn.Module`` subclasses."""
     sites = []
     for unit, call, name, canonical in iter_calls(source):
-        if _family_of(name, canonical) is not None:
-            sites.append(site_at(unit, call, _family_of(name, canonical) + ":" + name))
+        family = _family_of(name, canonical)
+        if family is not None:
+            sites.append(site_at(unit, call, family + ":" + name))
     for unit, tree in iter_trees(source):
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef) and any(
@@ -186,75 +237,268 @@ def _model_sites(source: SubmissionSource) -> list[CallSite]:
     return sort_sites(sites)
 
 
-def _first_per_family(models: list[CallSite]) -> dict[str, CallSite]:
-    first: dict[str, CallSite] = {}
-    for site in models:
-        first.setdefault(site.name.split(":", 1)[0], site)
-    return first
+def _families(models: list[Construction], flow: Flow) -> dict[str, CallSite]:
+    """Family -> first trained construction of it (``xgb.train``-style calls count as trained)."""
+    found: dict[str, CallSite] = {}
+    for construction in sorted(models, key=lambda c: (c.site.path, c.site.cell or -1, c.site.line)):
+        family = CLASS_TO_FAMILY.get(construction.cls)
+        if construction.cls == "train":
+            continue
+        if family is not None:
+            found.setdefault(family, construction.site)
+    for unit, tree in flow.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and (dotted_name(node.func) or "") in (
+                "xgb.train",
+                "xgboost.train",
+                "lgb.train",
+                "lightgbm.train",
+            ):
+                found.setdefault("ensemble", site_at(unit, node, dotted_name(node.func) or ""))
+    return found
 
 
-def _families_check(families: dict[str, CallSite]) -> Check:
-    names = sorted(families)
-    passed = len(names) >= 2
-    return Check(
-        id="modeling.model_families",
-        passed=passed,
-        weight=2,
-        sentence=(
-            f"Tried {len(names)} model families ({', '.join(names)})."
-            if passed
-            else f"Tried {len(names)} model family ({', '.join(names) or 'none found'}); "
-            "at least two different families are expected."
-        ),
-        evidence=[evidence_for(site) for site in sort_sites(families.values())[:4]],
-    )
+def _task_type(context: GraderContext, models: list[Construction]) -> str | None:
+    spec = getattr(getattr(context, "assignment", None), "spec", None)
+    declared = getattr(spec, "task_type", None)
+    if declared:
+        return declared
+    if any(
+        "Regress" in c.cls or c.cls in ("LinearRegression", "Ridge", "Lasso", "SVR") for c in models
+    ):
+        return "regression"
+    return "classification" if models else None
 
 
-def _baseline_check(source: SubmissionSource, has_models: bool) -> Check:
-    sites = find_calls(source, DUMMIES)
-    sites += [s for s in find_names(source, ["baseline"]) if has_models]
-    sites += [s for s in _baseline_named(source) if has_models and s not in sites]
-    if sites:
-        return site_check(
-            "modeling.baseline", sites, weight=1,
-            found="Compared against a baseline ({names}).", missing="",
+def _fitted_check(used: list[Construction], flow: Flow) -> Check:
+    built = [c for c in flow.constructions if c.cls not in DUMMIES]
+    trained = [c for c in used if c.cls not in DUMMIES]
+    if trained:
+        return Check(
+            id="modeling.model_fitted", passed=True, weight=1,
+            sentence=f"Trains {len({c.cls for c in trained})} estimator class(es) on the data "
+            f"path ({', '.join(sorted({c.cls for c in trained})[:6])}).",
+            evidence=[evidence_for(c.site) for c in _distinct(trained)[:3]],
         )  # fmt: skip
-    prose = [u for u in source.markdown_units
-             if u.cell is not None and re.search(r"\bbaseline\b", u.text, re.IGNORECASE)]  # fmt: skip
-    if prose and has_models:
-        return Check(id="modeling.baseline", passed=True, weight=1,
-                     sentence="Describes a baseline model in the notebook's markdown.",
-                     evidence=[markdown_evidence(prose[0])])  # fmt: skip
+    note = (
+        " Models are built but nothing fits them (or only in code that is never called)."
+        if built
+        else ""
+    )
     return Check(
-        id="modeling.baseline", passed=False, weight=1,
-        sentence="No baseline (DummyClassifier/DummyRegressor or a simple model named as "
-        "the baseline) to compare the models against.",
+        id="modeling.model_fitted", passed=False, weight=1,
+        sentence="No model is trained on the data path." + note,
+        evidence=[evidence_for(c.site, note="built, never trained") for c in built[:2]],
     )  # fmt: skip
 
 
-def _baseline_named(source: SubmissionSource) -> list[CallSite]:
-    """Variables or labels whose name contains 'baseline' (``baseline_model = ...``)."""
-    sites = []
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and "baseline" in node.id.lower():
-                sites.append(site_at(unit, node, node.id))
-            elif (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and "baseline" in node.value.lower()
-                and len(node.value) <= 60
-            ):
-                sites.append(site_at(unit, node, "baseline"))
-    return sort_sites(sites)
+def _distinct(constructions: list[Construction]) -> list[Construction]:
+    seen: set[str] = set()
+    kept = []
+    for construction in constructions:
+        if construction.cls not in seen:
+            seen.add(construction.cls)
+            kept.append(construction)
+    return kept
 
 
-def _search_sites(source: SubmissionSource) -> list[CallSite]:
-    sites = find_calls(source, SEARCH_CALLS)
-    sites += [
-        site for module, site in find_imports(source) if module.split(".")[0] in SEARCH_MODULES
+def _validated_check(held_out: list[Evaluation], has_models: bool) -> Check:
+    if held_out and has_models:
+        return Check(
+            id="modeling.validated", passed=True, weight=1,
+            sentence="Scores models on held-out data or with cross-validation.",
+            evidence=[evidence_for(e.site, note=_splits_note(e.splits)) for e in held_out[:2]],
+        )  # fmt: skip
+    return Check(
+        id="modeling.validated", passed=False, weight=1,
+        sentence="No score on held-out data or cross-validation was found for a trained model.",
+    )  # fmt: skip
+
+
+def _splits_note(splits: frozenset[str]) -> str:
+    return "scored on: " + ", ".join(sorted(splits - {"score"})) if splits - {"score"} else ""
+
+
+def _approaches_check(
+    families: dict[str, CallSite], baseline: list[Evidence], searches: list[Search]
+) -> Check:
+    """Two approaches: two trained families, or one tuned family against a real baseline."""
+    names = sorted(families)
+    if len(names) >= 2:
+        return Check(
+            id="modeling.model_families", passed=True, weight=2,
+            sentence=f"Trains and compares {len(names)} model families ({', '.join(names)}).",
+            evidence=[evidence_for(site) for site in sort_sites(families.values())[:4]],
+        )  # fmt: skip
+    if len(names) == 1 and baseline and searches:
+        return Check(
+            id="modeling.model_families", passed=True, weight=2,
+            sentence=f"One model family ({names[0]}), tuned and compared against a baseline.",
+            evidence=[evidence_for(next(iter(families.values()))), baseline[0]],
+        )  # fmt: skip
+    return Check(
+        id="modeling.model_families", passed=False, weight=2,
+        sentence=f"Trains {len(names)} model family ({', '.join(names) or 'none found'}); two "
+        "approaches compared (two families, or a tuned model against a baseline) are expected.",
+        evidence=[evidence_for(site) for site in families.values()][:1],
+    )  # fmt: skip
+
+
+def _baseline(source: SubmissionSource, flow: Flow, used: list[Construction]) -> list[Evidence]:
+    """Evidence of a baseline that is evaluated, not only named."""
+    evidence = [evidence_for(c.site, note="dummy model, trained") for c in used if c.cls in DUMMIES]
+    for construction in used:
+        if construction.cls in DUMMIES:
+            continue
+        if _named_baseline(flow, construction):
+            evidence.append(evidence_for(construction.site, note="model used as the baseline"))
+    evidence += _computed_baselines(flow)
+    if not evidence:
+        simple = {c.cls for c in used} & set(SIMPLE_CLASSES)
+        for unit in source.markdown_units:
+            match = SIMPLE_BASELINE_PROSE.search(unit.text)
+            if match and simple:
+                evidence.append(markdown_evidence(unit, note="simple model named as the baseline"))
+                break
+    return evidence[:3]
+
+
+def _named_baseline(flow: Flow, construction: Construction) -> bool:
+    """The estimator is bound to a baseline-named variable, key, or built in a baseline function."""
+    node: ast.AST | None = construction.node
+    while node is not None:
+        parent = flow.parents.get(id(node))
+        if isinstance(parent, ast.Assign):
+            return any("baseline" in n.lower() for t in parent.targets for n in _names(t))
+        if isinstance(parent, ast.Dict):
+            for key, value in zip(parent.keys, parent.values, strict=False):
+                if (
+                    value is node
+                    and isinstance(key, ast.Constant)
+                    and "baseline" in str(key.value).lower()
+                ):
+                    return True
+        if isinstance(parent, ast.Tuple) and any(
+            isinstance(e, ast.Constant) and "baseline" in str(e.value).lower() for e in parent.elts
+        ):
+            return True
+        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return "baseline" in parent.name.lower()
+        node = parent
+    return False
+
+
+def _names(target: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)] + [
+        n.attr for n in ast.walk(target) if isinstance(n, ast.Attribute)
     ]
-    return sort_sites(sites)
+
+
+def _computed_baselines(flow: Flow) -> list[Evidence]:
+    """``baseline_* = <computed from data>`` that is read later, or a printed computed baseline."""
+    found = []
+    for unit, tree in flow.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(
+                "baseline" in n.lower() for t in node.targets for n in _names(t)
+            ):
+                computed = any(
+                    isinstance(n, (ast.Call, ast.BinOp, ast.Compare)) for n in ast.walk(node.value)
+                )
+                if computed and any(isinstance(n, ast.Name) for n in ast.walk(node.value)):
+                    found.append(evidence_for(site_at(unit, node, "baseline"),
+                                              note="baseline computed from the data"))  # fmt: skip
+            elif isinstance(node, ast.JoinedStr):
+                text = " ".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
+                if "baseline" in text.lower() and any(
+                    isinstance(v, ast.FormattedValue)
+                    and any(isinstance(n, (ast.Call, ast.BinOp)) for n in ast.walk(v.value))
+                    for v in node.values
+                ):
+                    found.append(evidence_for(site_at(unit, node, "baseline"),
+                                              note="baseline score computed and shown"))  # fmt: skip
+        if len(found) >= 3:
+            break
+    return found
+
+
+def _baseline_check(baseline: list[Evidence]) -> Check:
+    if baseline:
+        return Check(
+            id="modeling.baseline", passed=True, weight=1, evidence=baseline,
+            sentence="Evaluates a baseline the models are compared against (a dummy model, a "
+            "simple model used as the reference, or a baseline score computed from the data).",
+        )  # fmt: skip
+    return Check(
+        id="modeling.baseline", passed=False, weight=1,
+        sentence="No evaluated baseline (a trained DummyClassifier/DummyRegressor, a simple model "
+        "used as the reference, or a baseline score computed from the data); a name or a "
+        "mention alone does not count.",
+    )  # fmt: skip
+
+
+def _scheme_check(flow: Flow, held_out: list[Evaluation], family_count: int) -> Check:
+    """Models are selected on CV or a validation split, not on the test set."""
+    on_test = [s for s in flow.selections if "test" in s.splits and not s.splits & {"val", "cv"}]
+    validation = [e for e in held_out if e.splits & {"val", "cv"}]
+    cv = sort_sites(flow.cv_sites)
+    if on_test:
+        return Check(
+            id="modeling.validation_scheme", passed=False, weight=1,
+            sentence="The best model (or score) is picked on the test set: selection should use "
+            "cross-validation or a separate validation split.",
+            evidence=[evidence_for(s.site, note="selection on scores computed on test data")
+                      for s in on_test[:2]],
+        )  # fmt: skip
+    if validation or cv:
+        evidence = [evidence_for(site) for site in cv[:1]]
+        evidence += [evidence_for(e.site, note=_splits_note(e.splits)) for e in validation[:2]]
+        return Check(
+            id="modeling.validation_scheme", passed=True, weight=1, evidence=evidence[:3],
+            sentence="Compares models with cross-validation or on a validation split, keeping "
+            "the test set out of the selection.",
+        )  # fmt: skip
+    tested = [e for e in held_out if "test" in e.splits]
+    sentence = (
+        "Models are compared only on the test split (no cross-validation, no validation split): "
+        "that is selection on the test set."
+        if tested and family_count >= 2
+        else "No validation scheme (cross-validation or a validation split) was found."
+    )
+    return Check(
+        id="modeling.validation_scheme", passed=False, weight=1, sentence=sentence,
+        evidence=[evidence_for(e.site, note="scored on test data") for e in tested[:2]],
+    )  # fmt: skip
+
+
+def _tuning_check(searches: list[Search]) -> Check:
+    real = [s for s in searches if s.used and s.grid != "single"]
+    if real:
+        unknown = [s for s in real if s.grid == "unknown"]
+        note = (
+            " The search space of " + ", ".join(s.site.name for s in unknown[:2])
+            + " could not be read statically (" + unknown[0].note + ")."
+            if unknown and len(unknown) == len(real) else ""
+        )  # fmt: skip
+        return Check(
+            id="modeling.hyperparameter_search", passed=True, weight=1,
+            sentence="Tunes hyperparameters over more than one value and uses the tuned result."
+            + note,
+            evidence=[evidence_for(s.site, note=s.kind) for s in real[:3]],
+        )  # fmt: skip
+    single = [s for s in searches if s.grid == "single"]
+    unused = [s for s in searches if not s.used and s.grid != "single"]
+    if single:
+        sentence = "The search's grid has a single value per parameter: nothing is tuned."
+    elif unused:
+        sentence = "A search is run but its result (best_estimator_/best_params_) is never used."
+    else:
+        sentence = "No hyperparameter search (a search over several values, or a tuning loop)."
+    return Check(
+        id="modeling.hyperparameter_search", passed=False, weight=1, sentence=sentence,
+        evidence=[evidence_for(s.site, note="single-value grid" if s.grid == "single"
+                               else "result not used") for s in (single + unused)[:3]],
+    )  # fmt: skip
 
 
 def _seed_sites(source: SubmissionSource) -> list[CallSite]:
@@ -264,10 +508,10 @@ def _seed_sites(source: SubmissionSource) -> list[CallSite]:
     return sort_sites(sites)
 
 
-def _comparison_check(source: SubmissionSource, models: list[CallSite]) -> Check:
+def _comparison_check(source: SubmissionSource, models: list[Construction]) -> Check:
     """A results table or dict across models, a printed one, or markdown comparing models."""
     evidence: list[Evidence] = []
-    if len({_class_name(s.name) for s in models}) >= 2:
+    if len({c.cls for c in models}) >= 2:
         evidence += [evidence_for(site) for site in _results_collections(source)[:2]]
     for output in source.output_units:
         if len({m.lower() for m in MODEL_WORDS.findall(output.text)}) >= 2 and re.search(
@@ -277,27 +521,26 @@ def _comparison_check(source: SubmissionSource, models: list[CallSite]) -> Check
             break
     for unit in source.markdown_units:
         words = {m.lower() for m in MODEL_WORDS.findall(unit.text)}
-        table = unit.text.count("|") >= 4
-        comparative = re.search(r"\b(better|worse|best|beats?|outperform\w*|compar\w*|higher|lower|vs\.?|versus)\b",
-                                unit.text, re.IGNORECASE)  # fmt: skip
-        if len(words) >= 2 and (table or comparative):
-            evidence.append(markdown_evidence(unit, note="comparison in prose"))
+        table = unit.text.count("|") >= 4 and re.search(r"\d\.\d", unit.text)
+        if len(words) >= 2 and table:
+            evidence.append(markdown_evidence(unit, note="results table"))
             break
-    if evidence:
+    if evidence and models:
         return Check(
-            id="modeling.comparison", passed=True, weight=2, evidence=evidence[:3],
-            sentence="Compared the models' results side by side (a results table, printed "
-            "scores or a written comparison).",
+            id="modeling.comparison", passed=True, weight=1, evidence=evidence[:3],
+            sentence="Records the models' results side by side (a results table or collection "
+            "of computed scores, printed scores, or a table in the write-up).",
         )  # fmt: skip
     return Check(
-        id="modeling.comparison", passed=False, weight=2,
-        sentence="No comparison of results across models (results table, dict of scores or "
-        "a written comparison).",
+        id="modeling.comparison", passed=False, weight=1,
+        sentence="No recorded comparison of results across models (a table or collection of "
+        "computed scores, printed outputs, or a results table in the write-up).",
     )  # fmt: skip
 
 
 def _results_collections(source: SubmissionSource) -> list[CallSite]:
-    """``results[name] = ...``, ``scores.append(...)``, ``pd.DataFrame(results)``."""
+    """``results[name] = score``, ``scores.append(...)``, ``pd.DataFrame(results)`` with computed
+    values (a collection of literal numbers is a hard-coded result, not a comparison)."""
     sites = []
     for unit, tree in iter_trees(source):
         for node in ast.walk(tree):
@@ -307,22 +550,167 @@ def _results_collections(source: SubmissionSource) -> list[CallSite]:
                         isinstance(target, ast.Subscript)
                         and isinstance(target.value, ast.Name)
                         and RESULT_NAME.search(target.value.id)
+                        and _computed(node.value)
                     ):
                         sites.append(site_at(unit, node, target.value.id))
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("append", "DataFrame", "from_dict", "concat")
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and RESULT_NAME.search(node.func.value.id)
+                and any(_computed(a) for a in node.args)
             ):
-                receiver = node.func.value
-                args = list(node.args)
-                named = [a for a in args if isinstance(a, ast.Name) and RESULT_NAME.search(a.id)]
-                if node.func.attr == "append":
-                    if isinstance(receiver, ast.Name) and RESULT_NAME.search(receiver.id):
-                        sites.append(site_at(unit, node, receiver.id))
-                elif named:
-                    sites.append(site_at(unit, node, named[0].id))
+                sites.append(site_at(unit, node, node.func.value.id))
     return sort_sites(sites)
+
+
+def _computed(node: ast.AST) -> bool:
+    """True when a value is computed (a name or call), not only literal numbers and strings."""
+    return any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node))
+
+
+def _justified_check(source: SubmissionSource, has_models: bool) -> Check:
+    """A sentence in the write-up that names the chosen model and gives a reason."""
+    for unit in source.markdown_units:
+        for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", unit.text):
+            if (
+                MODEL_WORDS.search(sentence)
+                and CHOICE_WORDS.search(sentence)
+                and REASON_WORDS.search(sentence)
+                and has_models
+            ):
+                return Check(
+                    id="modeling.choice_justified", passed=True, weight=1,
+                    sentence="Justifies the final model choice in prose.",
+                    evidence=[markdown_evidence(unit, note=clip(" ".join(sentence.split()), 200))],
+                )  # fmt: skip
+    return Check(
+        id="modeling.choice_justified", passed=False, weight=1,
+        sentence="The write-up does not say which model was chosen and why.",
+    )  # fmt: skip
+
+
+ERROR_CALLS = (
+    "shap.Explainer", "shap.TreeExplainer", "shap.LinearExplainer", "shap.KernelExplainer",
+    "shap.summary_plot", "shap.plots.beeswarm", "shap.plots.waterfall", "TreeExplainer",
+    "permutation_importance", "partial_dependence", "PartialDependenceDisplay.from_estimator",
+    "plot_importance",
+)  # fmt: skip
+
+
+def _error_analysis_check(source: SubmissionSource, flow: Flow) -> Check:
+    """SHAP / permutation importance; residuals; misclassified or per-segment errors; or
+    importances / a confusion matrix read in the write-up."""
+    evidence = [
+        evidence_for(s, note="model explanation") for s in find_calls(source, ERROR_CALLS)[:2]
+    ]
+    for unit, tree in flow.trees:
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and any(
+                    re.search(r"resid|error|misclass|wrong|false_neg|false_pos", n, re.IGNORECASE)
+                    for t in node.targets
+                    for n in _names(t)
+                )
+                and isinstance(node.value, (ast.BinOp, ast.Subscript, ast.Compare, ast.Call))
+            ):
+                if _mentions_predictions(node.value):
+                    evidence.append(
+                        evidence_for(site_at(unit, node, "errors"), note="errors examined")
+                    )
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Compare):
+                ops = node.slice.ops
+                if ops and isinstance(ops[0], ast.NotEq) and _mentions_predictions(node.slice):
+                    evidence.append(evidence_for(site_at(unit, node, "misclassified"),
+                                                 note="misclassified rows examined"))  # fmt: skip
+        if len(evidence) >= 3:
+            break
+    if not evidence:
+        importances = find_names(source, ["feature_importances_", "coef_", "get_score"])
+        matrices = find_calls(source, ["confusion_matrix", "ConfusionMatrixDisplay"])
+        prose = [u for u in source.markdown_units if ERROR_PROSE.search(u.text)]
+        if (importances or matrices) and prose:
+            evidence = [evidence_for((importances or matrices)[0]),
+                        markdown_evidence(prose[0], note="interpreted in prose")]  # fmt: skip
+    if evidence:
+        return Check(
+            id="modeling.error_analysis", passed=True, weight=1, evidence=evidence[:3],
+            sentence="Analyses the model's errors or what drives it (SHAP, permutation "
+            "importance, residuals, misclassified cases, or importances read in the write-up).",
+        )  # fmt: skip
+    return Check(
+        id="modeling.error_analysis", passed=False, weight=1,
+        sentence="No error analysis (residuals, misclassified cases, per-segment errors, or "
+        "feature importance / SHAP interpreted).",
+    )  # fmt: skip
+
+
+def _mentions_predictions(node: ast.AST) -> bool:
+    names = [n.id.lower() for n in ast.walk(node) if isinstance(n, ast.Name)]
+    return any("pred" in n or "hat" in n for n in names) and any(
+        n.startswith("y") or "true" in n or "target" in n or "label" in n for n in names
+    )
+
+
+def _iteration_check(source: SubmissionSource, flow: Flow) -> Check:
+    """Ablations, a threshold chosen by a cost, or the same model refitted on a new feature set."""
+    evidence: list[Evidence] = []
+    for unit, tree in flow.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.For)):
+                words = " ".join(_names(node)).lower()
+                if "cost" in words and "thresh" in words:
+                    evidence.append(evidence_for(site_at(unit, node, "cost"),
+                                                 note="threshold chosen by a cost"))  # fmt: skip
+                    break
+            if isinstance(node, ast.Name) and "ablation" in node.id.lower():
+                evidence.append(evidence_for(site_at(unit, node, node.id), note="ablation"))
+                break
+    evidence += _refits_on_new_features(flow)
+    if not evidence:
+        for unit in source.markdown_units:
+            if re.search(r"\bablation", unit.text, re.IGNORECASE) and re.search(
+                r"\d\.\d", unit.text
+            ):
+                evidence.append(markdown_evidence(unit, note="ablation reported"))
+                break
+    if evidence:
+        return Check(
+            id="modeling.iteration", passed=True, weight=1, evidence=evidence[:3],
+            sentence="Iterates on findings (an ablation, a threshold tied to a cost, or the same "
+            "model refitted on a revised feature set).",
+        )  # fmt: skip
+    return Check(
+        id="modeling.iteration", passed=False, weight=1,
+        sentence="No iteration driven by findings (ablations, feature-set revisions compared, a "
+        "threshold tied to a cost).",
+    )  # fmt: skip
+
+
+def _refits_on_new_features(flow: Flow) -> list[Evidence]:
+    """The same estimator class fitted on two differently named feature sets (split names and
+    resampling aside), each then scored: a feature iteration."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    sites: dict[tuple[str, str], CallSite] = {}
+    for construction in flow.constructions:
+        if not construction.used or construction.cls in DUMMIES:
+            continue
+        parent = flow.parents.get(id(construction.node))
+        if isinstance(parent, ast.Attribute) and parent.attr == "fit":
+            call = flow.parents.get(id(parent))
+            if isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Name):
+                features = re.sub(
+                    r"(?i)_?(x|train|test|val|valid|res|resampled|scaled|sm|smote)\b",
+                    "",
+                    call.args[0].id,
+                )
+                key = (construction.unit.path, construction.cls)
+                seen.setdefault(key, set()).add(features)
+                sites.setdefault(key, construction.site)
+    return [evidence_for(sites[k], note="refitted on a revised feature set")
+            for k, v in seen.items() if len(v) >= 2][:1]  # fmt: skip
 
 
 def _unexplained_jumps(source: SubmissionSource, models: list[CallSite]) -> list[CallSite]:

@@ -1,0 +1,747 @@
+"""Static data-path analysis for the modeling grader: which models really train, on which split
+their scores are computed, which searches really tune, and what is selected on what.
+
+Everything here is an approximation that reading the code can afford (no execution): names are
+tracked per file (a notebook is one namespace), statements are read in flow order, and a value
+flows through plain assignments, containers (``models = {...}``), loops over them and calls.
+The rules are deliberately conservative in both directions: an estimator counts as trained
+when something fits it (``.fit``, a cross-validation or search call, a loop that fits, a
+function that is called), and a search counts as tuning when its grid has more than one value
+for some parameter and its result is used afterwards.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from graders.source import (
+    CallSite,
+    CodeUnit,
+    SubmissionSource,
+    call_matches,
+    dotted_name,
+    import_aliases,
+    site_at,
+)
+
+FIT_ATTRS = frozenset(
+    {"fit", "fit_transform", "fit_predict", "partial_fit", "train", "fit_resample"}
+)
+DISPLAY_CALLS = frozenset(
+    {"print", "display", "str", "repr", "type", "isinstance", "len", "id", "info", "debug",
+     "warning", "log", "write", "pprint", "format"}
+)  # fmt: skip
+METRIC_CALLS = (
+    "accuracy_score", "balanced_accuracy_score", "f1_score", "fbeta_score", "precision_score",
+    "recall_score", "roc_auc_score", "average_precision_score", "log_loss", "brier_score_loss",
+    "matthews_corrcoef", "cohen_kappa_score", "classification_report", "confusion_matrix",
+    "precision_recall_curve", "roc_curve", "r2_score", "mean_squared_error",
+    "mean_absolute_error", "root_mean_squared_error", "mean_absolute_percentage_error",
+    "median_absolute_error", "explained_variance_score", "concordance_index",
+    "ConfusionMatrixDisplay.from_estimator", "ConfusionMatrixDisplay.from_predictions",
+    "RocCurveDisplay.from_estimator", "RocCurveDisplay.from_predictions", "auc",
+)  # fmt: skip
+SCORE_ATTRS = frozenset({"score", "evaluate"})
+CV_CALLS = (
+    "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
+    "validation_curve", "lgb.cv", "lightgbm.cv", "xgb.cv", "xgboost.cv",
+)  # fmt: skip
+SPLITTERS = (
+    "KFold", "StratifiedKFold", "GroupKFold", "StratifiedGroupKFold", "TimeSeriesSplit",
+    "RepeatedKFold", "RepeatedStratifiedKFold", "ShuffleSplit", "StratifiedShuffleSplit",
+)  # fmt: skip
+SEARCHES = (
+    "GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+    "BayesSearchCV",
+)  # fmt: skip
+SEARCH_RESULT_ATTRS = frozenset(
+    {
+        "best_estimator_",
+        "best_params_",
+        "predict",
+        "predict_proba",
+        "score",
+        "decision_function",
+        "best_index_",
+    }
+)
+CV_ATTRS = frozenset({"best_score_", "cv_results_", "best_estimator_", "best_params_"})
+SELECT_CALLS = frozenset(
+    {
+        "max",
+        "min",
+        "sorted",
+        "argmax",
+        "argmin",
+        "idxmax",
+        "idxmin",
+        "nlargest",
+        "nsmallest",
+        "sort_values",
+    }
+)
+MULTI_VALUE_CALLS = frozenset(
+    {
+        "range",
+        "arange",
+        "linspace",
+        "logspace",
+        "geomspace",
+        "randint",
+        "uniform",
+        "loguniform",
+        "expon",
+        "Real",
+        "Integer",
+        "Categorical",
+        "choice",
+        "hp.choice",
+        "quniform",
+    }
+)
+
+_TEST = re.compile(r"(?<![a-wz])(test|tst|holdout|hold_out|heldout)|(^|_)te(_|$)")
+_VAL = re.compile(r"(?<![a-wz])(val(?!ue)|valid|validation)|(^|_)dev(_|$)")
+_TRAIN = re.compile(r"train|(^|_)tr(_|$)")
+_SCORE = re.compile(
+    r"(score|result|metric|auc|f1|acc|rmse|mse|mae|r2|precision|recall|perf|loss|error)",
+    re.IGNORECASE,
+)
+
+
+def split_of(text: str) -> str | None:
+    """Which split a name or label refers to: ``test``, ``val``, ``train`` or None."""
+    lower = text.lower()
+    if _VAL.search(lower):
+        return "val"
+    if _TEST.search(lower):
+        return "test"
+    if _TRAIN.search(lower):
+        return "train"
+    if "cv" in re.split(r"[^a-z]+", lower) or lower.startswith("cv"):
+        return "cv"
+    return None
+
+
+@dataclass
+class Construction:
+    """One estimator built in the code."""
+
+    unit: CodeUnit
+    node: ast.Call
+    cls: str
+    site: CallSite
+    used: bool = False
+
+
+@dataclass
+class Evaluation:
+    """A score computed on some data: a metric call, ``.score(X, y)`` or a CV call."""
+
+    unit: CodeUnit
+    node: ast.AST
+    site: CallSite
+    splits: frozenset[str]
+
+
+@dataclass
+class Search:
+    """A hyperparameter search and what became of it."""
+
+    site: CallSite
+    grid: str  # "multi", "single" or "unknown"
+    used: bool
+    kind: str  # "search", "optuna", "sweep"
+    note: str = ""
+
+
+@dataclass
+class Selection:
+    """A statement that picks a best model/score, and the splits its scores come from."""
+
+    site: CallSite
+    splits: frozenset[str]
+
+
+@dataclass
+class Flow:
+    """Everything the modeling checks read."""
+
+    constructions: list[Construction] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    searches: list[Search] = field(default_factory=list)
+    selections: list[Selection] = field(default_factory=list)
+    cv_sites: list[CallSite] = field(default_factory=list)
+    trees: list[tuple[CodeUnit, ast.Module]] = field(default_factory=list)
+    parents: dict[int, ast.AST] = field(default_factory=dict)
+    tags: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # path -> name -> tags
+    repaired: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parsed_units(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Module, bool]]:
+    """``(unit, tree, repaired)``: units that parse, plus ``.py`` files that parse once a few
+    non-Python lines (a pasted shell command, a stray notebook magic) are blanked."""
+    found = []
+    for unit in source.code_units:
+        if unit.tree is not None:
+            found.append((unit, unit.tree, False))
+            continue
+        tree = _repair(unit.code)
+        if tree is not None:
+            found.append((unit, tree, True))
+    return found
+
+
+def _repair(code: str, attempts: int = 8) -> ast.Module | None:
+    """Parse ``code`` after blanking up to ``attempts`` offending lines (line numbers kept)."""
+    lines = code.split("\n")
+    for _ in range(attempts):
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError as exc:
+            number = (exc.lineno or 0) - 1
+            if not 0 <= number < len(lines) or lines[number].strip() in ("", "pass"):
+                return None
+            indent = lines[number][: len(lines[number]) - len(lines[number].lstrip())]
+            lines[number] = indent + "pass"
+            continue
+        except (ValueError, RecursionError, MemoryError, OverflowError):
+            return None
+        return tree
+    return None
+
+
+# --------------------------------------------------------------------------- the analysis
+
+
+@functools.lru_cache(maxsize=32)
+def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow:
+    """The :class:`Flow` of a submission (cached per source)."""
+    flow = Flow()
+    aliases = import_aliases(source)
+    for unit, tree, repaired in parsed_units(source):
+        flow.trees.append((unit, tree))
+        if repaired:
+            flow.repaired.append(unit.path)
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                flow.parents[id(child)] = node
+    names = _NameIndex(flow)
+    _propagate_tags(flow)
+    for unit, tree in flow.trees:
+        table = aliases.get(unit.path, {})
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = dotted_name(node.func)
+            if name is None:
+                continue
+            canonical = _canonical(name, table)
+            last = name.rsplit(".", 1)[-1]
+            if last in estimator_classes or canonical.rsplit(".", 1)[-1] in estimator_classes:
+                flow.constructions.append(Construction(unit, node, last, site_at(unit, node, last)))
+            if call_matches(name, canonical, METRIC_CALLS) or (
+                isinstance(node.func, ast.Attribute) and node.func.attr in SCORE_ATTRS and node.args
+            ):
+                flow.evaluations.append(
+                    Evaluation(
+                        unit, node, site_at(unit, node, last), _call_splits(flow, unit, node)
+                    )
+                )
+            if call_matches(name, canonical, CV_CALLS):
+                flow.cv_sites.append(site_at(unit, node, last))
+                flow.evaluations.append(
+                    Evaluation(unit, node, site_at(unit, node, last), frozenset({"cv", "score"}))
+                )
+            if call_matches(name, canonical, SEARCHES):
+                flow.cv_sites.append(site_at(unit, node, last))
+                flow.searches.append(_search(flow, names, unit, node, last))
+            if call_matches(name, canonical, SPLITTERS) and _splitter_used(flow, names, unit, node):
+                flow.cv_sites.append(site_at(unit, node, last))
+            if last in SELECT_CALLS:
+                _selection(flow, unit, node)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id.lower().startswith("best") for t in node.targets
+            ):
+                _selection(flow, unit, node)
+            elif isinstance(node, ast.For):
+                sweep = _sweep(flow, unit, node, estimator_classes)
+                if sweep is not None:
+                    flow.searches.append(sweep)
+    flow.searches.extend(_optuna(flow, names))
+    for construction in flow.constructions:
+        construction.used = _constructed_used(flow, names, construction.unit, construction.node)
+    _apply_early_returns(flow, names)
+    return flow
+
+
+def _canonical(name: str, table: dict[str, str]) -> str:
+    head, _, rest = name.partition(".")
+    full = table.get(head)
+    if full is None or full == head:
+        return name
+    return f"{full}.{rest}" if rest else full
+
+
+class _NameIndex:
+    """Where each name is read, per path; and which functions are ever referenced."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.loads: dict[tuple[str, str], list[tuple[CodeUnit, ast.AST]]] = {}
+        self.attr_loads: dict[str, list[tuple[CodeUnit, ast.AST]]] = {}
+        self.referenced: set[str] = set()
+        self.functions: dict[int, str] = {}
+        for unit, tree in flow.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    self.loads.setdefault((unit.path, node.id), []).append((unit, node))
+                    self.referenced.add(node.id)
+                elif isinstance(node, ast.Attribute):
+                    self.referenced.add(node.attr)
+                    if isinstance(node.ctx, ast.Load):
+                        self.attr_loads.setdefault(node.attr, []).append((unit, node))
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if node.value.isidentifier():
+                        self.referenced.add(node.value)  # getattr(obj, "name"), registries
+
+    def function_called(self, name: str) -> bool:
+        """A function or method is on the data path when it is referenced anywhere."""
+        return name in self.referenced or name.startswith("__") or name in ("main", "run")
+
+
+def _enclosing_functions(flow: Flow, node: ast.AST) -> Iterator[ast.AST]:
+    current = flow.parents.get(id(node))
+    while current is not None:
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield current
+        current = flow.parents.get(id(current))
+
+
+def _reachable(flow: Flow, names: _NameIndex, node: ast.AST) -> bool:
+    """False when ``node`` sits in a function that nothing ever references."""
+    return all(names.function_called(f.name) for f in _enclosing_functions(flow, node))
+
+
+# --------------------------------------------------------------------------- is a value used?
+
+
+def _constructed_used(flow: Flow, names: _NameIndex, unit: CodeUnit, node: ast.AST) -> bool:
+    """True when the value built at ``node`` reaches a fit, a CV/search call or a fitting loop."""
+    return _reachable(flow, names, node) and _value_used(flow, names, unit, node, 0)
+
+
+def _value_used(flow: Flow, names: _NameIndex, unit: CodeUnit, node: ast.AST, depth: int) -> bool:
+    if depth > 4:
+        return False
+    parent = flow.parents.get(id(node))
+    while isinstance(parent, (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.Starred, ast.keyword,
+                              ast.IfExp)):  # fmt: skip
+        node, parent = parent, flow.parents.get(id(parent))
+    if isinstance(parent, ast.Attribute) and parent.attr in FIT_ATTRS:
+        return True
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        return _short(parent.func) not in DISPLAY_CALLS
+    if isinstance(parent, ast.Return):
+        return True
+    if isinstance(parent, (ast.Lambda, ast.DictComp, ast.ListComp, ast.comprehension)):
+        return True
+    if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        return any(_target_used(flow, names, unit, target, depth) for target in targets)
+    return False
+
+
+def _target_used(
+    flow: Flow, names: _NameIndex, unit: CodeUnit, target: ast.AST, depth: int
+) -> bool:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return any(_target_used(flow, names, unit, t, depth) for t in target.elts)
+    if isinstance(target, ast.Subscript):
+        target = target.value
+        while isinstance(target, ast.Subscript):
+            target = target.value
+    if isinstance(target, ast.Name):
+        uses = names.loads.get((unit.path, target.id), [])
+    elif isinstance(target, ast.Attribute):
+        uses = names.attr_loads.get(target.attr, [])
+    else:
+        return False
+    return any(_use_trains(flow, names, use_unit, use, depth) for use_unit, use in uses)
+
+
+def _use_trains(flow: Flow, names: _NameIndex, unit: CodeUnit, use: ast.AST, depth: int) -> bool:
+    """One read of a model variable: does it fit, get passed on, or feed a fitting loop?"""
+    node, parent = use, flow.parents.get(id(use))
+    while (
+        isinstance(parent, (ast.Subscript, ast.Attribute))
+        and getattr(parent, "value", None) is node
+    ):
+        if isinstance(parent, ast.Attribute) and parent.attr in FIT_ATTRS:
+            return True
+        if isinstance(parent, ast.Attribute) and parent.attr in ("items", "values"):
+            node, parent = parent, flow.parents.get(id(parent))
+            if isinstance(parent, ast.Call):
+                node, parent = parent, flow.parents.get(id(parent))
+            break
+        node, parent = parent, flow.parents.get(id(parent))
+    if isinstance(parent, ast.For) and node is parent.iter:
+        return _loop_fits(parent)
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        callee_name = _short(parent.func)
+        if callee_name in ("enumerate", "zip", "list", "iter"):
+            grand = flow.parents.get(id(parent))
+            return isinstance(grand, ast.For) and _loop_fits(grand)
+        return callee_name not in DISPLAY_CALLS
+    if isinstance(parent, ast.Return):
+        return True
+    if isinstance(parent, (ast.comprehension,)):
+        return True
+    if isinstance(parent, (ast.List, ast.Tuple, ast.Dict, ast.keyword, ast.Assign, ast.IfExp)):
+        return _value_used(flow, names, unit, node, depth + 1)
+    return False
+
+
+def _loop_fits(loop: ast.For) -> bool:
+    """A loop over models fits them when its body calls ``.fit`` or passes the loop variable on."""
+    targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Attribute) and node.attr in FIT_ATTRS:
+                return True
+            if (
+                isinstance(node, ast.Call)
+                and _short(node.func) not in DISPLAY_CALLS
+                and any(isinstance(a, ast.Name) and a.id in targets for a in node.args)
+            ):
+                return True
+    return False
+
+
+def _apply_early_returns(flow: Flow, names: _NameIndex) -> None:
+    """A loop over a model collection that returns unconditionally trains only the first one."""
+    for unit, tree in flow.trees:
+        for loop in ast.walk(tree):
+            if not isinstance(loop, ast.For) or not any(
+                isinstance(s, ast.Return) for s in loop.body
+            ):
+                continue
+            collection = _root(loop.iter)
+            if collection is None:
+                continue
+            literal = _last_literal(flow, unit.path, collection)
+            if literal is None:
+                continue
+            elements = literal.values if isinstance(literal, ast.Dict) else literal.elts
+            skipped = {id(n) for element in elements[1:] for n in ast.walk(element)}
+            for construction in flow.constructions:
+                if id(construction.node) in skipped:
+                    construction.used = False
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Call):
+            if _short(node.func) in ("enumerate", "zip", "list", "sorted") and node.args:
+                node = node.args[0]
+            else:
+                node = node.func
+        else:
+            node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _last_literal(flow: Flow, path: str, name: str) -> ast.Dict | ast.List | ast.Tuple | None:
+    """The last dict/list/tuple literal bound to ``name`` in ``path``."""
+    found = None
+    for unit, tree in flow.trees:
+        if unit.path != path:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(
+                node.value, (ast.Dict, ast.List, ast.Tuple)
+            ):
+                if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                    found = node.value
+    return found
+
+
+def _short(node: ast.AST) -> str:
+    name = dotted_name(node) or ""
+    return name.rsplit(".", 1)[-1]
+
+
+# --------------------------------------------------------------------------- splits and scores
+
+
+def _propagate_tags(flow: Flow) -> None:
+    """Per path, the splits (and whether a score) each variable is derived from."""
+    for unit, tree in flow.trees:
+        tags = flow.tags.setdefault(unit.path, {})
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for arg in node.args.args + node.args.kwonlyargs:
+                    own = split_of(arg.arg)
+                    if own:
+                        tags.setdefault(arg.arg, set()).add(own)
+        for stmt in _statements(tree):
+            if (
+                isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                and stmt.value is not None
+            ):
+                value_tags = _expr_tags(flow, unit, stmt.value, tags)
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    for name in _target_names(target):
+                        own = split_of(name)
+                        bucket = tags.setdefault(name, set())
+                        bucket.update({own} if own else value_tags - {"train"})
+                        if _SCORE.search(name) and value_tags:
+                            bucket.add("score")
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                func = stmt.value.func
+                if isinstance(func, ast.Attribute) and func.attr in ("append", "update", "extend",
+                                                                     "add", "insert"):  # fmt: skip
+                    root = _root(func.value)
+                    if root:
+                        extra = set()
+                        for arg in stmt.value.args:
+                            extra |= _expr_tags(flow, unit, arg, tags)
+                        tags.setdefault(root, set()).update(extra)
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            yield node
+
+
+def _target_names(target: ast.AST) -> list[str]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for t in target.elts for n in _target_names(t)]
+    root = _root(target) if isinstance(target, (ast.Subscript, ast.Attribute)) else None
+    if isinstance(target, ast.Name):
+        return [target.id]
+    return [root] if root else []
+
+
+def _expr_tags(flow: Flow, unit: CodeUnit, node: ast.AST, tags: dict[str, set[str]]) -> set[str]:
+    found: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            own = split_of(sub.id)
+            found |= {own} if own else tags.get(sub.id, set())
+        elif isinstance(sub, ast.Attribute) and sub.attr in CV_ATTRS:
+            found |= {"cv", "score"}
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < 40:
+            own = split_of(sub.value)
+            if own:
+                found.add(own)
+        elif isinstance(sub, ast.Call):
+            name = _short(sub.func)
+            if name in METRIC_CALLS or name in SCORE_ATTRS or name in CV_CALLS:
+                found.add("score")
+                if name in CV_CALLS:
+                    found.add("cv")
+    return found
+
+
+def _call_splits(flow: Flow, unit: CodeUnit, call: ast.Call) -> frozenset[str]:
+    tags = flow.tags.get(unit.path, {})
+    found: set[str] = set()
+    for arg in [*call.args, *(k.value for k in call.keywords)]:
+        found |= _expr_tags(flow, unit, arg, tags)
+    if isinstance(call.func, ast.Attribute):
+        found |= {t for t in _expr_tags(flow, unit, call.func.value, tags) if t == "cv"}
+    return frozenset(found | {"score"})
+
+
+def _selection(flow: Flow, unit: CodeUnit, node: ast.AST) -> None:
+    """Record a best-of pick over scores, with the splits those scores come from."""
+    tags = flow.tags.get(unit.path, {})
+    value = node.value if isinstance(node, ast.Assign) else node
+    explicit = {
+        split_of(s.value)
+        for s in ast.walk(value)
+        if isinstance(s, ast.Constant) and isinstance(s.value, str) and len(s.value) < 40
+    } - {None}
+    splits = _expr_tags(flow, unit, value, tags)
+    if "score" not in splits and not any(
+        isinstance(s, ast.Name) and _SCORE.search(s.id) for s in ast.walk(value)
+    ):
+        return
+    chosen = explicit if explicit & {"test", "val", "cv"} else splits
+    flow.selections.append(Selection(site_at(unit, node, "selection"), frozenset(chosen)))
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def _search(flow: Flow, names: _NameIndex, unit: CodeUnit, call: ast.Call, cls: str) -> Search:
+    grid_node = call.args[1] if len(call.args) > 1 else None
+    for keyword in call.keywords:
+        if keyword.arg in ("param_grid", "param_distributions", "search_spaces"):
+            grid_node = keyword.value
+    grid, note = _grid_kind(flow, unit, grid_node)
+    used = _reachable(flow, names, call) and _search_used(flow, names, unit, call)
+    return Search(site_at(unit, call, cls), grid, used, "search", note)
+
+
+def _grid_kind(flow: Flow, unit: CodeUnit, node: ast.AST | None, depth: int = 0) -> tuple[str, str]:
+    """``multi`` when some parameter takes more than one value, ``single``, or ``unknown``."""
+    if node is None or depth > 3:
+        return "unknown", "the search space is not written in the code"
+    if isinstance(node, ast.Name):
+        bound = _last_binding(flow, unit.path, node.id)
+        if bound is None:
+            return "unknown", f"the search space '{node.id}' comes from outside the code"
+        return _grid_kind(flow, unit, bound, depth + 1)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        kinds = [_grid_kind(flow, unit, e, depth + 1)[0] for e in node.elts]
+        if len(node.elts) > 1 and all(isinstance(e, ast.Dict) for e in node.elts):
+            return "multi", ""
+        return ("multi", "") if "multi" in kinds else (kinds[0] if kinds else "single", "")
+    if isinstance(node, ast.Dict):
+        kinds = [_values_kind(flow, unit, v, depth) for v in node.values]
+        if "multi" in kinds:
+            return "multi", ""
+        if "unknown" in kinds:
+            return "unknown", "some parameter values are not written in the code"
+        return "single", ""
+    return "unknown", "the search space is built in a way the static reading does not follow"
+
+
+def _values_kind(flow: Flow, unit: CodeUnit, node: ast.AST, depth: int) -> str:
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return "multi" if len(node.elts) > 1 else "single"
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        return "multi"
+    if isinstance(node, ast.Call):
+        return "multi" if _short(node.func) in MULTI_VALUE_CALLS else "unknown"
+    if isinstance(node, ast.Name) and depth < 3:
+        bound = _last_binding(flow, unit.path, node.id)
+        return _values_kind(flow, unit, bound, depth + 1) if bound is not None else "unknown"
+    return "unknown"
+
+
+def _last_binding(flow: Flow, path: str, name: str) -> ast.AST | None:
+    found = None
+    for unit, tree in flow.trees:
+        if unit.path != path:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets
+            ):
+                found = node.value
+    return found
+
+
+def _search_used(flow: Flow, names: _NameIndex, unit: CodeUnit, call: ast.Call) -> bool:
+    """The search is fitted and its tuned model or parameters feed later code (not a print)."""
+    parent = flow.parents.get(id(call))
+    if isinstance(parent, ast.Attribute) and parent.attr in FIT_ATTRS:
+        return _value_used(flow, names, unit, flow.parents.get(id(parent)) or parent, 0)
+    if isinstance(parent, (ast.Call, ast.Return, ast.keyword)):
+        return True
+    if not isinstance(parent, ast.Assign):
+        return False
+    targets = [n for t in parent.targets for n in _target_names(t)]
+    fitted = used = False
+    for target in targets:
+        uses = names.loads.get((unit.path, target), [])
+        if isinstance(parent.targets[0], ast.Attribute):
+            uses = names.attr_loads.get(parent.targets[0].attr, [])
+        for use_unit, use in uses:
+            outer = flow.parents.get(id(use))
+            if isinstance(outer, ast.Attribute) and outer.attr in FIT_ATTRS:
+                fitted = True
+                used |= _value_used(flow, names, use_unit, flow.parents.get(id(outer)) or outer, 0)
+            elif isinstance(outer, ast.Attribute) and outer.attr in SEARCH_RESULT_ATTRS:
+                used |= not _displayed_only(flow, outer)
+            elif isinstance(outer, (ast.Return, ast.Call, ast.Dict, ast.List, ast.Tuple)) and not (
+                isinstance(outer, ast.Call) and _short(outer.func) in DISPLAY_CALLS
+            ):
+                used = True
+                fitted = fitted or isinstance(outer, (ast.Return, ast.Call))
+    return fitted and used
+
+
+def _displayed_only(flow: Flow, node: ast.AST) -> bool:
+    """True when ``node`` is only shown: a bare expression, ``print(...)``, a log call, f-string."""
+    current, parent = node, flow.parents.get(id(node))
+    while parent is not None and not isinstance(parent, ast.stmt):
+        if isinstance(parent, ast.Call) and _short(parent.func) in DISPLAY_CALLS:
+            return True
+        if isinstance(parent, (ast.FormattedValue, ast.JoinedStr)):
+            return True
+        current, parent = parent, flow.parents.get(id(parent))
+    del current
+    return isinstance(parent, ast.Expr)
+
+
+def _optuna(flow: Flow, names: _NameIndex) -> list[Search]:
+    """Optuna/Hyperopt studies: ``trial.suggest_*`` or ``hp.*`` spaces, result read back."""
+    found = []
+    suggests = [
+        (u, n) for u, t in flow.trees for n in ast.walk(t)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        and (n.func.attr.startswith("suggest_") or (dotted_name(n.func) or "").startswith("hp."))
+    ]  # fmt: skip
+    if not suggests:
+        return found
+    results = [
+        (u, n) for u, t in flow.trees for n in ast.walk(t)
+        if isinstance(n, ast.Attribute) and n.attr in ("best_params", "best_trial", "best_value")
+    ] + [
+        (u, n) for u, t in flow.trees for n in ast.walk(t)
+        if isinstance(n, ast.Call) and _short(n.func) in ("fmin", "space_eval")
+    ]  # fmt: skip
+    used = any(not _displayed_only(flow, n) for _, n in results)
+    unit, node = suggests[0]
+    found.append(Search(site_at(unit, node, "optuna"), "multi", used, "optuna"))
+    return found
+
+
+def _sweep(flow: Flow, unit: CodeUnit, loop: ast.For, estimators: frozenset[str]) -> Search | None:
+    """A loop over several values of a hyperparameter that rebuilds a model with each value."""
+    targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    iterable = loop.iter
+    if isinstance(iterable, (ast.List, ast.Tuple)) and len(iterable.elts) < 2:
+        return None
+    if isinstance(iterable, ast.Call) and _short(iterable.func) == "ParameterGrid":
+        return Search(site_at(unit, loop, "ParameterGrid"), "multi", True, "sweep")
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call) and _short(node.func) in estimators:
+                values = [k.value for k in node.keywords] + list(node.args)
+                if any(isinstance(v, ast.Name) and v.id in targets for v in values) or any(
+                    isinstance(v, ast.Subscript) and _root(v) in targets for v in values
+                ):
+                    return Search(site_at(unit, loop, "sweep"), "multi", True, "sweep")
+    return None
+
+
+def _splitter_used(flow: Flow, names: _NameIndex, unit: CodeUnit, call: ast.Call) -> bool:
+    parent = flow.parents.get(id(call))
+    if isinstance(parent, (ast.keyword, ast.Call)):
+        return True
+    if isinstance(parent, ast.Attribute) and parent.attr == "split":
+        return True
+    if isinstance(parent, ast.Assign):
+        for target in parent.targets:
+            for name in _target_names(target):
+                for _, use in names.loads.get((unit.path, name), []):
+                    outer = flow.parents.get(id(use))
+                    if isinstance(outer, (ast.keyword, ast.Call)) or (
+                        isinstance(outer, ast.Attribute) and outer.attr == "split"
+                    ):
+                        return True
+    return False
