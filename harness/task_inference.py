@@ -87,19 +87,20 @@ _SHARE = re.compile(r"(?<![\d.\-])(\d{1,2}(?:\.\d+)?)\s?%(?!\s*(?:-|to)\s*\d)")
 # A sentence about the class balance: imbalance vocabulary or a base rate of an event.
 _BALANCE_WORDS = re.compile(
     r"imbalanc|unbalanc|skew|minority|majority|rare class|class distribution|class balance|"
-    r"positive class|base rate|"
+    r"positive class|base rate|under-?represent|"
+    r"\bonly\s+(?:about\s+|around\s+|~)?\d[\d.]*\s?%\s+of\b|"
     r"(?<!false )(?<!true )\b(?:fraud|churn|default|positive|event|response|conversion|"
     r"attrition|delinquency)\s+rate",
     re.IGNORECASE,
 )
 # Sentences quoting a percentage that is not a class share (a score, missing values, a split).
 _NOT_A_SHARE = re.compile(
-    r"accura|precision|recall|\bf1\b|auc|score|missing|null|\bnan\b|chance|sampl|split|"
+    r"accura|precision|recall|\bf1\b|auc|score|missing|null|\bnan\b|chance|(?<![\w-])sampl|split|"
     r"test set|validation|increase|decrease|improv|drift|top[- ]\w+|variance|confiden|"
     r"correlat|threshold|\bloss\b|error",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n\s*\n|\n\s*[-*#|]")
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n\s*\n|\n\s*(?:[-*#|>]|\d{1,2}[.)]\s)")
 # One row of a pandas value_counts() output: a label, two or more spaces, a number.
 _COUNT_ROW = re.compile(r"^\s*(\S(?:.*?\S)?)\s{2,}(\d+(?:\.\d+)?)(?:\s+\d+(?:\.\d+)?)*\s*$")
 
@@ -628,12 +629,26 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[begin: after.start() if after else min(len(text), end + 400)]
 
 
-def _stated_share(source: SubmissionSource) -> Inference | None:
+def _target_words(target: str | None) -> re.Pattern | None:
+    """The target's name as prose: ``isFraud`` -> fraud, ``defaulted`` -> default(s/ed)."""
+    if not target:
+        return None
+    parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", target.replace("-", "_"))
+    stems = sorted({p.lower()[:6] for p in parts if len(p) >= 4})
+    if not stems:
+        return None
+    return re.compile(r"%\s*(?:of\s+(?:the\s+)?\w+\s+)?(?:are\s+|were\s+|is\s+)?(?:"
+                      + "|".join(re.escape(s) for s in stems) + r")", re.IGNORECASE)
+
+
+def _stated_share(source: SubmissionSource, target: str | None = None) -> Inference | None:
     """A minority share a sentence about the class balance states ("0.17% fraud rate").
 
     READMEs and other documents first, then notebook markdown; the first share under 50% in a
-    sentence with imbalance vocabulary and no score, missing-value or sampling vocabulary.
+    sentence with imbalance vocabulary, or followed by the target's name ("~14% defaults"),
+    and no score, missing-value or sampling vocabulary.
     """
+    named = _target_words(target)
     units = sorted(source.markdown_units, key=lambda u: (u.cell is not None, u.path, u.cell or 0))
     for unit in units:
         text = unit.text[:200_000]
@@ -642,7 +657,9 @@ def _stated_share(source: SubmissionSource) -> Inference | None:
             if not 0 < share < 0.5:
                 continue
             sentence = _sentence_around(text, match.start(), match.end())
-            if not _BALANCE_WORDS.search(sentence) or _NOT_A_SHARE.search(sentence):
+            after = text[match.end() - 1: match.end() + 40]
+            about_balance = _BALANCE_WORDS.search(sentence) or (named and named.match(after))
+            if not about_balance or _NOT_A_SHARE.search(sentence):
                 continue
             line = text.count("\n", 0, match.start()) + 1
             return Inference("stated_minority_share", round(share, 6), "text", unit.path,
@@ -785,7 +802,7 @@ def infer_task(root: Path) -> InferredTask:
         evidence.append(Inference("class_shares", class_shares, "data",
                                   train.relative_to(root).as_posix() if train else ""))
     elif task_type != "regression":
-        found = printed[0] if printed else _stated_share(source)
+        found = printed[0] if printed else _stated_share(source, target)
         if found is not None:
             stated = float(found.value)
             evidence.append(found)

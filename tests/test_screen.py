@@ -232,8 +232,24 @@ def test_share_stated_in_the_readme(tmp_path: Path) -> None:
     assert evidence.source == "text" and evidence.path == "README.md"
 
 
+@pytest.mark.parametrize(("sentence", "share"), [
+    ("The dataset has ~14% churners (about 6 to 1).", 0.14),
+    ("Churned customers are under-represented (~2%) in the data.", 0.02),
+    ("Only 11.3% of clients did leave.", 0.113),
+    (("Findings:\n 1. There is 77% of 'No' and 23% of 'Yes', an imbalance of classes\n"
+     " 2. We used SMOTE (over-sampling) to treat it"), 0.23),
+])
+def test_balance_sentences_give_the_stated_share(tmp_path: Path, sentence: str,
+                                                 share: float) -> None:
+    code = "y = df['churned']\nLogisticRegression().fit(X, y)\n"
+    task = infer_task(code_repo(tmp_path / "r", code, readme=f"# Churn\n\n{sentence}\n"))
+    assert task.stated_minority_share == pytest.approx(share)
+
+
 @pytest.mark.parametrize("sentence", [
     "Our model reaches 12% higher recall than the baseline on an imbalanced set.",
+    "Customers paying more churn at a rate of 34%.",
+    "I sample 7.5% of the non-churn cases to balance the minority class.",
     "About 20% of the rows have missing values in the income column.",
     "We kept a 20% test split.",
     "The false positive rate is 4.2%.",
