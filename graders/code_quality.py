@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from graders import code_quality_signals as signals
 from graders.artifacts import read_json_capped, read_text_capped
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
+from graders.code_quality_practice import LintReport, notebook_share, practice_checks
 from graders.source import CodeUnit, SubmissionSource, source_for
 
 MIN_PYLINT_SCORE = 7.0
@@ -400,10 +402,12 @@ def is_module_with_defs(unit: CodeUnit) -> bool:
     """A non-test ``.py`` file defining at least one top-level function or class."""
     if unit.origin != "py" or unit.tree is None or _TEST_FILE.search(unit.path):
         return False
-    if PurePosixPath(unit.path).name == "setup.py":
+    if PurePosixPath(unit.path).name == "setup.py" or signals.export_leftovers(unit):
         return False
     return any(
-        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in unit.tree.body
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and not signals.is_stub(n)
+        for n in unit.tree.body
     )
 
 
@@ -785,13 +789,13 @@ def path_checks(units: list[CodeUnit]) -> tuple[Check, RedFlag | None, int]:
 
 
 class CodeQualityGrader:
-    """Judges the code itself: lint, function size, nesting, structure, hygiene."""
+    """Judges the code itself: lint, structure, documentation, tooling and hygiene."""
 
     name = "code_quality"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
-        """Grade the code statically, plus pylint's report when the sandbox produced one."""
+        """Grade the code statically, plus pylint's report (sandbox or host-side static lint)."""
         source = source_for(context)
         root = context.snapshot_root
         units = [u for u in source.code_units if u.code.strip()]
@@ -803,23 +807,28 @@ class CodeQualityGrader:
         details: dict[str, Any] = {
             "candidate_lint_config": lint_configs(root, _integrity(context)),  # never used
         }
-        reason_lint = self._pylint(context, root, checks, details)
+        lint = self._pylint(context, root, checks, details)
         structure, red_flags, counts = structure_checks(source, units)
         checks.extend(structure)
         details.update(counts)
+        positive, hygiene, flags, more = practice_checks(context, source, units, lint)
+        checks.extend(positive)
+        red_flags.extend(flags)
+        details.update(more)
         for check, flag, count, key in (
             (*secret_checks(source, root), "secrets"),
             (*path_checks(units), "absolute_paths"),
         ):
-            # Hygiene is a penalty, not an achievement: a clean result adds no passed check.
             if not check.passed:
-                checks.append(check)
+                hygiene.append(check)
             if flag is not None:
-                red_flags.append(flag)
+                red_flags.append(_path_severity(flag, units) if key == "absolute_paths" else flag)
             details[key] = count
+        # Hygiene is a penalty, not an achievement: a clean result adds no passed check.
+        checks.extend(c for c in hygiene if not c.passed)
         passed = sum(1 for c in checks if c.passed)
         reason = f"{passed} of {len(checks)} code quality checks passed"
-        reason += f"; {reason_lint}." if reason_lint else "."
+        reason += f"; {lint.reason}." if lint.reason else "."
         return GraderResult.from_checks(
             self.name, self.version, checks, red_flags, details=details, reason=reason
         )
@@ -830,25 +839,39 @@ class CodeQualityGrader:
         root: Path,
         checks: list[Check],
         details: dict[str, Any],
-    ) -> str:
+    ) -> LintReport:
         """Append ``code_quality.pylint_score`` when there is a report; say why not otherwise."""
         artifacts = context.artifacts
-        if artifacts is None:
-            return "pylint not run (graded with --no-run)"
-        document = read_json_capped(artifacts.pylint_json) if artifacts.pylint_json else None
+        static_dir = getattr(context, "static_lint_dir", None)
+        if artifacts is not None:
+            report_path = artifacts.pylint_json
+        elif static_dir is not None:
+            report_path = Path(static_dir) / "pylint.json"
+        else:
+            return LintReport(reason="pylint not run (graded with --no-run)")
+        document = read_json_capped(report_path) if report_path and report_path.is_file() else None
         score, messages = parse_pylint(document)
         if score is None:
+            if artifacts is None:
+                record = read_json_capped(Path(static_dir) / "lint.json")
+                why = (
+                    record.get("reason") or record.get("status")
+                    if isinstance(record, dict)
+                    else None
+                )
+                return LintReport(
+                    reason=f"pylint gave no score in static mode ({why or 'no report'})"
+                )
             stage = artifacts.stages.get("lint")
             if stage is None:
-                return "pylint did not run (the sandbox had no lint stage)"
-            return f"no pylint score available (lint stage: {stage.verdict})"
-        sources = (
-            artifacts.pylint_json.parent / "lint_sources.json" if artifacts.pylint_json else None
-        )
-        exports = read_lint_sources(read_json_capped(sources)) if sources else {}
+                return LintReport(reason="pylint did not run (the sandbox had no lint stage)")
+            return LintReport(reason=f"no pylint score available (lint stage: {stage.verdict})")
+        sources = report_path.parent / "lint_sources.json"
+        exports = read_lint_sources(read_json_capped(sources)) if sources.is_file() else {}
         checks.append(pylint_check(score, messages, root, exports))
         counts = Counter(m.symbol for m in messages)
         details["pylint_score"] = round(score, 2)
+        details["pylint_mode"] = "sandbox" if artifacts is not None else "static (host)"
         details["pylint_top_symbols"] = dict(
             sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_SYMBOLS]
         )
@@ -858,7 +881,30 @@ class CodeQualityGrader:
             details["pylint_message_types"] = {
                 str(k)[:40]: v for k, v in sorted(types.items()) if isinstance(v, int)
             }
-        return ""
+        reason = ""
+        if artifacts is None:
+            record = read_json_capped(Path(static_dir) / "lint.json")
+            left = record.get("left_out") if isinstance(record, dict) else None
+            if isinstance(left, dict) and (left.get("files") or left.get("notebooks")):
+                reason = (
+                    f"pylint linted a bounded set ({left.get('files', 0)} .py files and "
+                    f"{left.get('notebooks', 0)} notebooks left out)"
+                )
+        located = [(m, locate(m, root, exports)) for m in messages]
+        return LintReport(messages=located, reason=reason)
+
+
+def _path_severity(flag: RedFlag, units: list[CodeUnit]) -> RedFlag:
+    """Machine paths in notebook-centred work are a throwaway script's (high), else medium."""
+    if notebook_share(units) > 0.5:
+        return flag.model_copy(
+            update={
+                "severity": "high",
+                "sentence": flag.sentence + " Most of the code is in notebooks that read "
+                "from the author's machine.",
+            }
+        )
+    return flag
 
 
 def _integrity(context: GraderContext) -> dict[str, Any]:

@@ -102,8 +102,13 @@ def _run_child(root: Path, out_dir: Path, scratch: Path, timeout_s: float) -> di
         sys.executable, "-I", str(Path(__file__).resolve()), "child",
         "--workspace", str(root), "--out", str(out_dir), "--scratch", str(scratch),
     ]  # fmt: skip
-    env = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "HOME": str(scratch),
-           "PYLINTHOME": str(scratch / "pylint-home"), "XDG_CACHE_HOME": str(scratch / "cache")}
+    env = {
+        "PATH": os.defpath,
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(scratch),
+        "PYLINTHOME": str(scratch / "pylint-home"),
+        "XDG_CACHE_HOME": str(scratch / "cache"),
+    }
     try:
         proc = subprocess.Popen(
             argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
