@@ -129,9 +129,13 @@ class ImbalanceGrader:
         target = getattr(spec, "target", None)
         source = source_for(context)
         kind = _task_kind(task_type, source)
+        if kind == "regression" and getattr(context.assignment, "screening", False):
+            # an inferred task type is a guess: a submission that also classifies is judged on
+            # its classification, as a reviewer would
+            kind = "classification" if _task_kind("", source) == "classification" else kind
         if kind != "classification":
             return _grade_without_classes(self, source, task_type, target, kind)
-        shares = _class_shares(context.assignment, target)
+        shares = _class_shares(context.assignment, target) or _given_shares(context.assignment)
         stated = getattr(context.assignment, "stated_minority_share", None)
         minority: float | None = min(shares.values()) if shares else None
         share_source = "train.csv" if shares else None
@@ -378,6 +382,17 @@ def _class_shares(assignment: Any, target: str | None) -> dict[str, float] | Non
     if total == 0 or len(counts) < 2:
         return None
     return {str(label): int(count) / total for label, count in counts.items()}
+
+
+def _given_shares(assignment: Any) -> dict[str, float] | None:
+    """Class shares the task context already computed (screen mode), when valid."""
+    shares = getattr(assignment, "class_shares", None)
+    if not isinstance(shares, dict) or len(shares) < 2:
+        return None
+    try:
+        return {str(k): float(v) for k, v in shares.items()}
+    except (TypeError, ValueError):
+        return None
 
 
 def _normalise_label(value: Any) -> str:

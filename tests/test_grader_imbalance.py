@@ -303,3 +303,15 @@ def test_unreadable_train_csv_leaves_the_balance_unknown(tmp_path: Path) -> None
     assignment.train_csv.write_text("is_fraud\n1,2,3\n")
     result = _grade(tmp_path / "snap", assignment=assignment)
     assert not result.not_applicable and result.details["balance"] == "unknown"
+
+
+def test_an_inferred_regression_that_also_classifies_is_judged_as_classification(
+    tmp_path: Path,
+) -> None:
+    make_notebook(tmp_path / "snap", GOOD)
+    inferred = _screen()
+    inferred.spec.task_type = "regression"
+    inferred.screening = True
+    assert _grade(tmp_path / "snap", assignment=inferred).details["mode"] == "classification"
+    inferred.screening = False  # a bundled assignment's task type is authoritative
+    assert _grade(tmp_path / "snap", assignment=inferred).details["mode"] == "regression"
