@@ -31,6 +31,7 @@ from graders.source import (
     CodeUnit,
     SubmissionSource,
     comment_lines,
+    distinct_locations,
     dotted_name,
     flow_statements,
     iter_calls,
@@ -93,6 +94,8 @@ MAX_IMAGE_FILES = 200
 MAX_REPORT_BYTES = 2_000_000
 PROSE_WINDOW_AFTER = 3  # a markdown cell up to this many cells after exploration code
 PROSE_WINDOW_BEFORE = 1  # or just before it ("the plot below shows that ...")
+MIN_INTERPRETED = 2  # written findings that make plots more than a mechanical look
+MIN_UNINTERPRETED_VERSUS = 2  # feature-vs-target looks that lift uninterpreted EDA above 1
 SOME_FINDINGS = 5  # written findings for "basic plots with some written observations"
 NARRATED_FINDINGS = 15  # for "systematic and narrated"
 
@@ -194,7 +197,7 @@ class ExplorationGrader:
             _leakage_check(leakage, leak_prose),
         ]  # fmt: skip
         by_id = {check.id: check for check in checks}
-        red_flags = _red_flags(by_id, written)
+        red_flags = _red_flags(by_id, written, len(distinct_locations(versus)))
         details = {
             "targets": sorted(targets),
             "eda_paths": sorted(scope.paths),
@@ -1012,7 +1015,9 @@ def _artifact_figures(context: GraderContext) -> list[str]:
 # --------------------------------------------------------------------------- red flags
 
 
-def _red_flags(checks: dict[str, Check], written: list) -> list[RedFlag]:
+def _red_flags(checks: dict[str, Check], written: list, versus_sites: int) -> list[RedFlag]:
+    """``exploration.none`` or ``exploration.mechanical_only`` (a single uninterpreted plot
+    coloured by the target is still a mechanical look)."""
     looked = any(
         checks[c].passed
         for c in (
@@ -1031,15 +1036,15 @@ def _red_flags(checks: dict[str, Check], written: list) -> list[RedFlag]:
                 "(no overview, plot, target distribution or written finding).",
             )
         ]
-    interpreted = checks["exploration.observations"].passed and checks["exploration.plots"].passed
-    if not interpreted and not checks["exploration.feature_vs_target"].passed:
+    interpreted = len(written) >= MIN_INTERPRETED and checks["exploration.plots"].passed
+    if not interpreted and versus_sites < MIN_UNINTERPRETED_VERSUS:
         return [
             RedFlag(
                 id="exploration.mechanical_only",
                 severity="medium",
                 sentence="The exploration is mechanical only: calls such as head/info/"
-                "describe/value_counts, with no feature-vs-target analysis and no plots "
-                "interpreted in writing.",
+                "describe/value_counts or plots, with at most one feature-vs-target look and "
+                "no plots interpreted in writing.",
             )
         ]
     return []

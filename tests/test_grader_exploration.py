@@ -305,3 +305,17 @@ def test_figure_outputs_of_our_run_are_reproduced(tmp_path: Path) -> None:
 def test_grading_twice_gives_the_same_result(tmp_path: Path) -> None:
     make_notebook(tmp_path, [*MECHANICAL, ("markdown", FINDINGS)])
     assert _grade(tmp_path).model_dump() == _grade(tmp_path).model_dump()
+
+
+def test_one_uninterpreted_plot_coloured_by_the_target_is_still_mechanical(
+    tmp_path: Path,
+) -> None:
+    cells = [*MECHANICAL, ("code", "sns.pairplot(df, hue='is_fraud')")]
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path)
+    assert by_id(result.checks)["exploration.feature_vs_target"].passed
+    assert [f.id for f in result.red_flags] == ["exploration.mechanical_only"]
+    assert _level(result) == 1
+    more = tmp_path / "more"
+    make_notebook(more, [*cells, ("code", "df.groupby('merchant')['is_fraud'].mean()")])
+    assert _grade(more).red_flags == [] and _level(_grade(more)) == 2
