@@ -26,6 +26,7 @@ weight: they may come from a run that was not saved.
 from __future__ import annotations
 
 import ast
+import bisect
 import os
 import re
 import stat
@@ -91,7 +92,7 @@ HEADING_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "limitations",
         re.compile(
             r"\b(limitations?|caveats?|known (?:issues|limitations)|shortcomings?|weakness(?:es)?|"
-            r"drawbacks?|assumptions?|trade-?offs?|what didn'?t work|failure modes?|deviations?|"
+            r"drawbacks?|assumptions?|trade-?offs?|failure modes?|deviations?|"
             r"known gaps|open issues|what'?s missing|not (?:yet )?(?:done|implemented|covered))\b"
         ),
     ),
@@ -99,7 +100,7 @@ HEADING_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "next_steps",
         re.compile(
             r"\b(next steps?|future|improvements?|enhancements?|further work|ideas for|"
-            r"with more time|what i would|to ?do|roadmap|outlook)\b"
+            r"with more time|what i would|what didn'?t work|lessons|to ?do|roadmap|outlook)\b"
         ),
     ),
     (
@@ -164,6 +165,14 @@ _FENCED_RESULT = re.compile(
     re.IGNORECASE,
 )
 
+_DECISION = re.compile(
+    r"\b(cho(?:se|sen|ose|osing)|select(?:ed|ing)?|decid(?:ed|e)|opted|prefer(?:red)?|picked|"
+    r"went with|us(?:e|ed|es|ing)|appl(?:y|ied|ies|ying)|drop(?:ped|s)?|kept|keep|remov(?:e|ed)|"
+    r"treat(?:ed)?|instead of|rather than|trade-?offs?|impute[ds]?|encode[ds]?|scale[ds]?|"
+    r"tun(?:e|ed|ing)|weight(?:ed|s|ing)?|stratif\w+|resampl\w+|threshold|metric|model|"
+    r"approach|design|retain(?:ed)?|exclud(?:e|ed)|includ(?:e|ed)|replac(?:e|ed)|convert(?:ed)?)\b",
+    re.IGNORECASE,
+)
 _REASON = re.compile(
     r"\b(because|since (?!\d)|as (?:it|they|this|these|the data|the classes|the target)\b|"
     r"due to|so that|in order to|to (?:avoid|prevent|handle|reduce|account for|mitigate|"
@@ -524,15 +533,17 @@ def _plain(text: str) -> str:
 
 def _sentences(parts: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
     """``(line, sentence)`` of each sentence of a paragraph, on the line where it starts."""
-    joined, starts = "", []
+    offsets, numbers, length = [], [], 0
     for number, text in parts:
-        starts.append((len(joined), number))
-        joined += text + " "
+        offsets.append(length)
+        numbers.append(number)
+        length += len(text) + 1
+    joined = " ".join(text for _, text in parts) + " "
     position = 0
     for piece in _SENTENCE_END.split(joined):
-        offset = joined.find(piece, position)
+        offset = max(joined.find(piece, position), 0)
         position = offset + len(piece)
-        line = next(n for start, n in reversed(starts) if start <= max(offset, 0))
+        line = numbers[bisect.bisect_right(offsets, offset) - 1]
         sentence = _plain(piece)
         if sentence:
             yield line, sentence
@@ -716,8 +727,14 @@ def _own_statement(sentence: str) -> bool:
 
 
 def _own_reason(sentence: str) -> bool:
-    """A reason stated, not asked for or planned: declarative, not an imperative step."""
-    return _own_statement(sentence) and not _IMPERATIVE.match(sentence)
+    """A reason for something done, stated rather than asked for or planned: declarative, not
+    an imperative step, and tied to a decision or an action (an observation that merely
+    contains "because" explains no choice)."""
+    return (
+        _own_statement(sentence)
+        and not _IMPERATIVE.match(sentence)
+        and bool(_DECISION.search(sentence))
+    )
 
 
 def _distinct(hits: Iterable[Hit]) -> list[Hit]:
