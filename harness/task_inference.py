@@ -59,6 +59,8 @@ MAX_DATA_ROWS = 200_000
 MAX_DATA_FILES = 40  # data files considered per submission
 MAX_CONFIG_BYTES = 200_000
 MAX_CLASSES = 20  # more distinct labels than this: not a classification target
+MAX_TREE_DEPTH = 400  # as graders.source: deeper code is not analysed
+MAX_BLOCK_PARSES = 400  # parse attempts on one file that does not parse as a whole
 DATA_SUFFIXES = (".csv",)
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "__MACOSX",
@@ -238,20 +240,46 @@ def _parsed_blocks(code: str) -> ast.Module | None:
 
     A script exported from a notebook often has one line that does not parse (a magic, a
     half-written cell); the rest still says what the target is. Blocks start at a line with no
-    indentation after a blank line; line numbers are kept.
+    indentation after a blank line; line numbers are kept. Runs of blocks are parsed together
+    and split in halves only where they fail, so a long file costs a few parses, not one per
+    block (at most ``MAX_BLOCK_PARSES``).
     """
     lines = code.split("\n")
     starts = [0] + [i for i in range(1, len(lines))
                     if lines[i][:1] not in ("", " ", "\t", ")", "]", "}")
                     and not lines[i - 1].strip()]
-    body: list[ast.stmt] = []
-    for begin, end in zip(starts, starts[1:] + [len(lines)]):
-        chunk = "\n" * begin + "\n".join(lines[begin:end])
+    ends = starts[1:] + [len(lines)]
+    parsed: list[tuple[int, ast.Module]] = []
+    pending = [(0, len(starts))]  # ranges of block indexes still to parse
+    for _ in range(MAX_BLOCK_PARSES):
+        if not pending:
+            break
+        low, high = pending.pop()
         try:
-            body.extend(ast.parse(chunk).body)
+            block = ast.parse("\n".join(lines[starts[low]:ends[high - 1]]))
+            # the helpers below recurse; the graders refuse such trees too
+            usable = not _deeper_than(block, MAX_TREE_DEPTH)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
+            usable = False
+        if usable:
+            ast.increment_lineno(block, starts[low])
+            parsed.append((low, block))
+        elif high - low > 1:
+            middle = (low + high) // 2
+            pending.extend([(middle, high), (low, middle)])
+    body = [stmt for _low, block in sorted(parsed, key=lambda p: p[0]) for stmt in block.body]
     return ast.Module(body=body, type_ignores=[]) if body else None
+
+
+def _deeper_than(tree: ast.AST, limit: int) -> bool:
+    """True when ``tree`` nests more than ``limit`` levels (checked without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
 
 
 def _all_nodes(source: SubmissionSource) -> list[tuple[CodeUnit, ast.AST]]:
