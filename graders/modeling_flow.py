@@ -180,6 +180,7 @@ class Flow:
     parents: dict[int, ast.AST] = field(default_factory=dict)
     tags: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # path -> name -> tags
     repaired: list[str] = field(default_factory=list)
+    dead: set[int] = field(default_factory=set)  # nodes a loop never reaches (early return)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -277,10 +278,26 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
                 if sweep is not None:
                     flow.searches.append(sweep)
     flow.searches.extend(_optuna(flow, names))
+    _registry_classes(flow, estimator_classes)
+    _mark_early_returns(flow)
     for construction in flow.constructions:
-        construction.used = _constructed_used(flow, names, construction.unit, construction.node)
-    _apply_early_returns(flow, names)
+        construction.used = id(construction.node) not in flow.dead and _constructed_used(
+            flow, names, construction.unit, construction.node
+        )
     return flow
+
+
+def _registry_classes(flow: Flow, estimator_classes: frozenset[str]) -> None:
+    """Estimator classes listed (not called) in a registry dict or list, built dynamically."""
+    for unit, tree in flow.trees:
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Name)
+                and node.id in estimator_classes
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(flow.parents.get(id(node)), (ast.Dict, ast.List, ast.Tuple))
+            ):
+                flow.constructions.append(Construction(unit, node, node.id, site_at(unit, node, node.id)))  # type: ignore[arg-type]
 
 
 def _canonical(name: str, table: dict[str, str]) -> str:
@@ -347,7 +364,15 @@ def _value_used(flow: Flow, names: _NameIndex, unit: CodeUnit, node: ast.AST, de
         node, parent = parent, flow.parents.get(id(parent))
     if isinstance(parent, ast.Attribute) and parent.attr in FIT_ATTRS:
         return True
+    if isinstance(parent, ast.Attribute) and parent.attr in ("items", "values"):
+        call = flow.parents.get(id(parent))
+        if isinstance(call, ast.Call):
+            node, parent = call, flow.parents.get(id(call))
+    if isinstance(parent, ast.For) and node is parent.iter:
+        return _loop_fits(parent)
     if isinstance(parent, ast.Call) and node is not parent.func:
+        if _short(parent.func) in ("enumerate", "zip", "list", "iter"):
+            return _value_used(flow, names, unit, parent, depth + 1)
         return _short(parent.func) not in DISPLAY_CALLS
     if isinstance(parent, ast.Return):
         return True
@@ -379,6 +404,8 @@ def _target_used(
 
 def _use_trains(flow: Flow, names: _NameIndex, unit: CodeUnit, use: ast.AST, depth: int) -> bool:
     """One read of a model variable: does it fit, get passed on, or feed a fitting loop?"""
+    if id(use) in flow.dead:
+        return False
     node, parent = use, flow.parents.get(id(use))
     while (
         isinstance(parent, (ast.Subscript, ast.Attribute))
@@ -394,6 +421,8 @@ def _use_trains(flow: Flow, names: _NameIndex, unit: CodeUnit, use: ast.AST, dep
         node, parent = parent, flow.parents.get(id(parent))
     if isinstance(parent, ast.For) and node is parent.iter:
         return _loop_fits(parent)
+    if isinstance(parent, ast.Call) and node is parent.func:
+        return _value_used(flow, names, unit, parent, depth + 1)  # a class from a registry, built
     if isinstance(parent, ast.Call) and node is not parent.func:
         callee_name = _short(parent.func)
         if callee_name in ("enumerate", "zip", "list", "iter"):
@@ -425,25 +454,39 @@ def _loop_fits(loop: ast.For) -> bool:
     return False
 
 
-def _apply_early_returns(flow: Flow, names: _NameIndex) -> None:
-    """A loop over a model collection that returns unconditionally trains only the first one."""
+def _mark_early_returns(flow: Flow) -> None:
+    """A loop over a model collection that returns unconditionally trains only the first one:
+    the later elements (literal items or ``.append`` arguments) are marked dead."""
     for unit, tree in flow.trees:
         for loop in ast.walk(tree):
-            if not isinstance(loop, ast.For) or not any(
-                isinstance(s, ast.Return) for s in loop.body
-            ):
+            if not isinstance(loop, ast.For) or not any(isinstance(s, ast.Return) for s in loop.body):
                 continue
             collection = _root(loop.iter)
             if collection is None:
                 continue
-            literal = _last_literal(flow, unit.path, collection)
-            if literal is None:
-                continue
-            elements = literal.values if isinstance(literal, ast.Dict) else literal.elts
-            skipped = {id(n) for element in elements[1:] for n in ast.walk(element)}
-            for construction in flow.constructions:
-                if id(construction.node) in skipped:
-                    construction.used = False
+            for element in _elements(flow, unit.path, collection)[1:]:
+                flow.dead.update(id(n) for n in ast.walk(element))
+
+
+def _elements(flow: Flow, path: str, name: str) -> list[ast.AST]:
+    """The items put in collection ``name``: its last literal's elements, then its appends."""
+    literal = _last_literal(flow, path, name)
+    items: list[ast.AST] = []
+    if literal is not None:
+        items = list(literal.values if isinstance(literal, ast.Dict) else literal.elts)
+    for unit, tree in flow.trees:
+        if unit.path != path:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == name
+            ):
+                items.extend(node.args)
+    return items
 
 
 def _root(node: ast.AST) -> str | None:
@@ -578,6 +621,10 @@ def _selection(flow: Flow, unit: CodeUnit, node: ast.AST) -> None:
     ):
         return
     chosen = explicit if explicit & {"test", "val", "cv"} else splits
+    line = getattr(node, "lineno", 0)
+    if any(s.site.path == unit.path and s.site.cell == unit.cell and s.site.line == line
+           for s in flow.selections):  # fmt: skip
+        return
     flow.selections.append(Selection(site_at(unit, node, "selection"), frozenset(chosen)))
 
 
