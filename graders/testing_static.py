@@ -172,14 +172,17 @@ class SuiteReading:
 
     @property
     def meaningful(self) -> list[StaticTest]:
+        """Tests that assert on the candidate's code and can run."""
         return [t for t in self.tests if t.meaningful]
 
     @property
     def value_tests(self) -> list[StaticTest]:
+        """Meaningful tests that check a computed value."""
         return [t for t in self.tests if t.checks_values]
 
     @property
     def ci_running_tests(self) -> list[CiConfig]:
+        """CI and task-runner files that run the tests."""
         return [c for c in self.ci if c.runs_tests]
 
 
@@ -247,6 +250,7 @@ class ModuleIndex:
 
 
 def _top_names(tree: ast.Module) -> set[str] | None:
+    """Names bound at module level (inside if/try/for/with too); None when any could be."""
     names: set[str] = set()
     pending: list[ast.stmt] = list(tree.body)
     while pending:
@@ -393,6 +397,7 @@ def _resolve_name(module: str, name: str, index: ModuleIndex) -> tuple[str | Non
 
 
 def _has_variables(node: ast.AST) -> bool:
+    """True when ``node`` reads anything that is not a literal."""
     return any(isinstance(n, (ast.Name, ast.Attribute, ast.Call)) for n in _nodes(node))
 
 
@@ -482,6 +487,7 @@ def _is_placeholder(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _decorator_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[str]:
+    """Dotted names of the decorators (``pytest.mark.parametrize`` for a call too)."""
     names = []
     for deco in func.decorator_list:
         target = deco.func if isinstance(deco, ast.Call) else deco
@@ -490,10 +496,12 @@ def _decorator_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
 def _unconditionally_skipped(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> bool:
+    """Decorated with ``skip`` (not ``skipif``): the test never runs."""
     return any(n.rsplit(".", 1)[-1] == "skip" for n in _decorator_names(node))
 
 
 def _is_fixture(node: ast.AST) -> bool:
+    """A function decorated with ``pytest.fixture``."""
     return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
         n.rsplit(".", 1)[-1] in {"fixture", "yield_fixture"} for n in _decorator_names(node)
     )
@@ -542,6 +550,7 @@ def sys_path_roots(tree: ast.Module, index: ModuleIndex) -> tuple[str, ...]:
 
 
 def _file_context(unit: CodeUnit, index: ModuleIndex) -> _FileContext:
+    """Resolve every import of one test file or conftest, and list its helpers and fixtures."""
     assert unit.tree is not None
     parents = {child: node for node in _nodes(unit.tree) for child in ast.iter_child_nodes(node)}
     bindings: dict[str, str] = {}
@@ -617,6 +626,7 @@ class _Reader:
         self._listing: set[str] | None = None
 
     def context(self, unit: CodeUnit) -> _FileContext:
+        """The (cached) :class:`_FileContext` of one file."""
         if unit.path not in self.contexts:
             self.contexts[unit.path] = _file_context(unit, self.index)
         return self.contexts[unit.path]
@@ -682,6 +692,7 @@ class _Reader:
         owner: ast.ClassDef | None,
         helper_kinds: dict[str, frozenset[str]],
     ) -> StaticTest:
+        """Judge one test function or method (see :class:`StaticTest`)."""
         ctx = self.context(unit)
         conftests = self.conftests_for(unit.path)
         context_nodes: list[ast.AST] = [func]
@@ -701,6 +712,7 @@ class _Reader:
             modules |= _modules_used(node, ctx, self.index)
         params = [a.arg for a in func.args.args if a.arg not in {"self", "cls"}]
         modules |= self._fixture_modules(params, ctx, conftests)
+        modules = {m for m in modules if not _is_test_support(m)}  # test helpers are not the code
         kinds = assertion_kinds(func, helper_kinds)
         broken = self._broken(ctx, func) or misused_candidate_code(func, ctx.origins, self.index)
         decorators = _decorator_names(func) + (_decorator_names(owner) if owner else [])
@@ -746,6 +758,7 @@ class _Reader:
         return modules
 
     def _broken(self, ctx: _FileContext, func: ast.AST) -> str | None:
+        """The first import problem that stops ``func`` from running, else None."""
         if ctx.module_problems:
             return ctx.module_problems[0][1]
         start = getattr(func, "lineno", 0)
@@ -816,7 +829,9 @@ def _signature_problem(
     return None
 
 
-def _class_attributes(cls: ast.ClassDef, module_defs: dict[str, ast.AST]) -> set[str] | None:
+def _class_attributes(
+    cls: ast.ClassDef, module_defs: dict[str, ast.AST], seen: frozenset[str] = frozenset()
+) -> set[str] | None:
     """Attributes instances of ``cls`` have (methods, class and ``self.x`` assignments).
 
     None when they cannot be known: an unknown base, a decorator, ``__getattr__``, ``setattr``.
@@ -827,9 +842,9 @@ def _class_attributes(cls: ast.ClassDef, module_defs: dict[str, ast.AST]) -> set
         if base_name in {"object", "ABC", "abc.ABC"}:
             continue
         parent = module_defs.get(base_name)
-        if not isinstance(parent, ast.ClassDef):
-            return None
-        inherited = _class_attributes(parent, module_defs)
+        if not isinstance(parent, ast.ClassDef) or base_name in seen:
+            return None  # an unknown base, or a cycle in hostile code
+        inherited = _class_attributes(parent, module_defs, seen | {cls.name})
         if inherited is None:
             return None
         names |= inherited
@@ -851,6 +866,7 @@ def _class_attributes(cls: ast.ClassDef, module_defs: dict[str, ast.AST]) -> set
 
 
 def _init_of(cls: ast.ClassDef) -> ast.FunctionDef | None:
+    """The class's own ``__init__``, if it defines one."""
     for node in cls.body:
         if isinstance(node, ast.FunctionDef) and node.name == "__init__":
             return node
@@ -928,6 +944,7 @@ def _definition(
 def _find_definition(
     origin: tuple[str, str], index: ModuleIndex
 ) -> tuple[ast.AST, dict[str, ast.AST]] | None:
+    """Look up the definition :func:`_definition` caches."""
     module, name = origin
     unit = index.units.get(module)
     if unit is None or unit.tree is None:
@@ -945,6 +962,15 @@ def _find_definition(
     return (found, defs) if found is not None else None
 
 
+def _is_test_support(path: str) -> bool:
+    """Test files, ``conftest.py`` and modules under a tests folder."""
+    return (
+        in_test_folder(path)
+        or is_pytest_file_name(path)
+        or PurePosixPath(path).name == "conftest.py"
+    )
+
+
 def called_names(func: ast.AST) -> set[str]:
     """Last components of every callee in ``func``."""
     return {
@@ -954,6 +980,7 @@ def called_names(func: ast.AST) -> set[str]:
 
 
 def _is_test_class(node: ast.ClassDef) -> bool:
+    """A ``unittest.TestCase`` subclass, or a ``Test*`` class pytest collects (no ``__init__``)."""
     bases = [dotted_name(b) or "" for b in node.bases]
     if any("TestCase" in b for b in bases):
         return True
@@ -962,6 +989,7 @@ def _is_test_class(node: ast.ClassDef) -> bool:
 
 
 def _has_setup(owner: ast.ClassDef | None) -> bool:
+    """The test class prepares state in ``setUp`` / ``setup_method`` (a fixture)."""
     if owner is None:
         return False
     names = {n.name for n in owner.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -1001,6 +1029,7 @@ def _integration(path: str, name: str, func: ast.AST, modules: set[str]) -> bool
 
 
 def _line(unit: CodeUnit, line: int) -> str:
+    """The stripped source line ``line`` of ``unit``, clipped."""
     lines = unit.code.split("\n")
     return clip(lines[line - 1].strip(), 300) if 0 < line <= len(lines) else ""
 
@@ -1071,6 +1100,7 @@ def _ci_test_line(text: str, name: str) -> tuple[int | None, str]:
 
 
 def _defines_code(unit: CodeUnit) -> bool:
+    """The module defines a function or a class at top level."""
     assert unit.tree is not None
     return any(
         isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in unit.tree.body

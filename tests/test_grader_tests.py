@@ -920,3 +920,19 @@ def test_sandbox_run_refines_the_reading(tmp_path: Path) -> None:
     assert not suite.passed  # measured coverage replaces the module count
     assert "measured coverage 20% (at least 30%)" in suite.sentence
     assert _scored(measured).level == 2
+
+
+def test_hostile_class_cycles_and_odd_imports_do_not_break_the_reading(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "src/loop.py": "class A(B):\n    pass\n\n\nclass B(A):\n    pass\n",
+            "tests/test_loop.py": "from src.loop import A\nfrom ... import nothing\n"
+            "from . import sibling\n\n\ndef test_a():\n    a = A()\n    assert a.x == 1\n",
+        },
+    )
+    first = grade(make_context(root))
+    second = grade(make_context(root))
+    assert first.model_dump() == second.model_dump()  # deterministic
+    assert first.details["test_functions"] == 1
