@@ -60,7 +60,8 @@ MAX_DATA_FILES = 40  # data files considered per submission
 MAX_CONFIG_BYTES = 200_000
 MAX_CLASSES = 20  # more distinct labels than this: not a classification target
 MAX_TREE_DEPTH = 400  # as graders.source: deeper code is not analysed
-MAX_BLOCK_PARSES = 400  # parse attempts on one file that does not parse as a whole
+MAX_BLOCK_PARSES = 200  # parse attempts on one file that does not parse as a whole
+MAX_REPARSE_CHARS = 300_000  # larger files that do not parse are not re-parsed by blocks
 DATA_SUFFIXES = (".csv",)
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "__MACOSX",
@@ -288,7 +289,7 @@ def _all_nodes(source: SubmissionSource) -> list[tuple[CodeUnit, ast.AST]]:
     nodes = list(walk_all(source))
     for unit in source.code_units:
         if unit.tree is None and unit.parse_error and "SyntaxError" in unit.parse_error \
-                and len(unit.code) <= 2_000_000:
+                and len(unit.code) <= MAX_REPARSE_CHARS:
             tree = _parsed_blocks(unit.code)
             if tree is not None:
                 nodes.extend((unit, node) for node in ast.walk(tree))
