@@ -788,14 +788,26 @@ class _Reader:
                 return f"network call {name}()"
             if not _READ_CALL.search(name.rsplit(".", 1)[-1]):
                 continue
-            for const in _nodes(node):
-                if not (isinstance(const, ast.Constant) and isinstance(const.value, str)):
-                    continue
-                value = const.value
+            for value in _literal_paths(node):
                 shipped = PurePosixPath(value.replace("\\", "/")).name in self.file_names()
                 if _DATA_FILE.search(value) and value not in written and not shipped:
                     return f"reads {clip(value, 80)!r}, which the submission does not ship"
         return None
+
+
+def _literal_paths(call: ast.Call) -> Iterator[str]:
+    """String arguments of ``call`` that are whole literal paths (``Path("a", "b.csv")`` too).
+
+    A path built from a variable (a data folder from the environment or a fixture) is not
+    literal: the test may be configured to find its data.
+    """
+    for arg in list(call.args) + [k.value for k in call.keywords]:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            yield arg.value
+        elif isinstance(arg, ast.Call) and arg.args and not arg.keywords:
+            parts = [a.value for a in arg.args if isinstance(a, ast.Constant)]
+            if len(parts) == len(arg.args) and all(isinstance(p, str) for p in parts):
+                yield "/".join(parts)
 
 
 # --------------------------------------------------------------------------- calls

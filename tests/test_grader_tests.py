@@ -936,3 +936,24 @@ def test_hostile_class_cycles_and_odd_imports_do_not_break_the_reading(tmp_path:
     second = grade(make_context(root))
     assert first.model_dump() == second.model_dump()  # deterministic
     assert first.details["test_functions"] == 1
+
+
+def test_data_paths_built_from_a_configured_folder_are_portable(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(
+        root,
+        {
+            "model.py": MODEL,
+            "tests/test_data.py": "import os\nimport pandas as pd\nfrom model import fit\n\n\n"
+            "def test_configured():\n"
+            "    frame = pd.read_csv(os.path.join(os.environ['DATA'], 'train.csv'))\n"
+            "    assert len(fit(frame)) == 10\n\n\n"
+            "def test_literal():\n    frame = pd.read_csv(os.path.join('data', 'train.csv'))\n"
+            "    assert len(fit(frame)) == 10\n",
+        },
+    )
+    result = grade(make_context(root))
+    assert result.details["meaningful"] == 1
+    meaningful = by_id(result.checks)["tests.meaningful"]
+    assert meaningful.passed
+    assert [e.note for e in meaningful.evidence] == ["test_configured"]
