@@ -21,7 +21,6 @@ from graders.source import (
     dotted_name,
     evidence_for,
     find_calls,
-    find_imports,
     find_keywords,
     find_names,
     iter_calls,

@@ -297,7 +297,9 @@ def _registry_classes(flow: Flow, estimator_classes: frozenset[str]) -> None:
                 and isinstance(node.ctx, ast.Load)
                 and isinstance(flow.parents.get(id(node)), (ast.Dict, ast.List, ast.Tuple))
             ):
-                flow.constructions.append(Construction(unit, node, node.id, site_at(unit, node, node.id)))  # type: ignore[arg-type]
+                flow.constructions.append(
+                    Construction(unit, node, node.id, site_at(unit, node, node.id))
+                )  # type: ignore[arg-type]
 
 
 def _canonical(name: str, table: dict[str, str]) -> str:
@@ -325,9 +327,8 @@ class _NameIndex:
                     self.referenced.add(node.attr)
                     if isinstance(node.ctx, ast.Load):
                         self.attr_loads.setdefault(node.attr, []).append((unit, node))
-                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    if node.value.isidentifier():
-                        self.referenced.add(node.value)  # getattr(obj, "name"), registries
+                elif isinstance(node, ast.Constant) and str(node.value).isidentifier():
+                    self.referenced.add(str(node.value))  # getattr(obj, "name"), registries
 
     def function_called(self, name: str) -> bool:
         """A function or method is on the data path when it is referenced anywhere."""
@@ -459,7 +460,9 @@ def _mark_early_returns(flow: Flow) -> None:
     the later elements (literal items or ``.append`` arguments) are marked dead."""
     for unit, tree in flow.trees:
         for loop in ast.walk(tree):
-            if not isinstance(loop, ast.For) or not any(isinstance(s, ast.Return) for s in loop.body):
+            if not isinstance(loop, ast.For) or not any(
+                isinstance(s, ast.Return) for s in loop.body
+            ):
                 continue
             collection = _root(loop.iter)
             if collection is None:
@@ -508,11 +511,12 @@ def _last_literal(flow: Flow, path: str, name: str) -> ast.Dict | ast.List | ast
         if unit.path != path:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and isinstance(
-                node.value, (ast.Dict, ast.List, ast.Tuple)
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, (ast.Dict, ast.List, ast.Tuple))
+                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
             ):
-                if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-                    found = node.value
+                found = node.value
     return found
 
 

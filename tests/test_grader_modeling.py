@@ -19,27 +19,39 @@ IMPORTS = (
     "from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split"
 )
 RICH = [
-    ("code", IMPORTS + "\nnp.random.seed(0)\nX_train, X_test, y_train, y_test = train_test_split(X, y)"),
     (
         "code",
-        "models = {'baseline': DummyClassifier(),\n"
-        "          'logreg': LogisticRegression(max_iter=1000),\n"
-        "          'forest': RandomForestClassifier(random_state=0)}\n"
-        "results = {}\n"
-        "for name, model in models.items():\n"
-        "    results[name] = cross_val_score(model, X_train, y_train, cv=5).mean()\n"
-        "best = max(results, key=results.get)",
+        IMPORTS + "\nnp.random.seed(0)\nX_train, X_test, y_train, y_test = train_test_split(X, y)",
     ),
-    ("markdown", "| model | auc |\n|---|---|\n| logistic | 0.71 |\n| forest | 0.80 |\n\n"
-                 "I chose the random forest because it beats logistic regression in CV."),
     (
         "code",
-        "search = GridSearchCV(RandomForestClassifier(), {'max_depth': [3, 5]}, cv=5)\n"
-        "search.fit(X_train, y_train)\n"
-        "final = search.best_estimator_\n"
-        "explainer = shap.TreeExplainer(final)\n"
-        "for cost_fn in [1, 10]:\n"
-        "    threshold = pick_threshold(final, X_train, y_train, cost_fn)",
+        (
+            "models = {'baseline': DummyClassifier(),\n"
+            "          'logreg': LogisticRegression(max_iter=1000),\n"
+            "          'forest': RandomForestClassifier(random_state=0)}\n"
+            "results = {}\n"
+            "for name, model in models.items():\n"
+            "    results[name] = cross_val_score(model, X_train, y_train, cv=5).mean()\n"
+            "best = max(results, key=results.get)"
+        ),
+    ),
+    (
+        "markdown",
+        (
+            "| model | auc |\n|---|---|\n| logistic | 0.71 |\n| forest | 0.80 |\n\n"
+            "I chose the random forest because it beats logistic regression in CV."
+        ),
+    ),
+    (
+        "code",
+        (
+            "search = GridSearchCV(RandomForestClassifier(), {'max_depth': [3, 5]}, cv=5)\n"
+            "search.fit(X_train, y_train)\n"
+            "final = search.best_estimator_\n"
+            "explainer = shap.TreeExplainer(final)\n"
+            "for cost_fn in [1, 10]:\n"
+            "    threshold = pick_threshold(final, X_train, y_train, cost_fn)"
+        ),
     ),
 ]
 
@@ -65,12 +77,14 @@ def test_selection_on_the_test_set_fails_the_validation_scheme(tmp_path: Path) -
         ("code", IMPORTS),
         (
             "code",
-            "X_train, X_test, y_train, y_test = train_test_split(X, y)\n"
-            "scores = {}\n"
-            "for name, m in {'lr': LogisticRegression(), 'rf': RandomForestClassifier()}.items():\n"
-            "    m.fit(X_train, y_train)\n"
-            "    scores[name] = roc_auc_score(y_test, m.predict_proba(X_test)[:, 1])\n"
-            "best_name = max(scores, key=scores.get)",
+            (
+                "X_train, X_test, y_train, y_test = train_test_split(X, y)\n"
+                "scores = {}\n"
+                "for name, m in {'lr': LogisticRegression(), 'rf': RandomForestClassifier()}.items():\n"
+                "    m.fit(X_train, y_train)\n"
+                "    scores[name] = roc_auc_score(y_test, m.predict_proba(X_test)[:, 1])\n"
+                "best_name = max(scores, key=scores.get)"
+            ),
         ),
     ]
     make_notebook(tmp_path, cells)
@@ -110,10 +124,18 @@ def test_single_value_grid_is_not_tuning(tmp_path: Path) -> None:
 
 def test_search_whose_result_is_only_printed_is_not_tuning(tmp_path: Path) -> None:
     cells = [
-        ("code", "rs = RandomizedSearchCV(RandomForestClassifier(), {'max_depth': [3, 5, 8]})\n"
-                 "rs.fit(X_train, y_train)"),
+        (
+            "code",
+            (
+                "rs = RandomizedSearchCV(RandomForestClassifier(), {'max_depth': [3, 5, 8]})\n"
+                "rs.fit(X_train, y_train)"
+            ),
+        ),
         ("code", "rs.best_params_"),
-        ("code", "print(rs.best_params_)\nrf = RandomForestClassifier(max_depth=4).fit(X_train, y_train)"),
+        (
+            "code",
+            "print(rs.best_params_)\nrf = RandomForestClassifier(max_depth=4).fit(X_train, y_train)",
+        ),
     ]
     make_notebook(tmp_path, cells)
     check = by_id(_grade(tmp_path).checks)["modeling.hyperparameter_search"]
@@ -159,7 +181,11 @@ def test_models_never_trained_do_not_count(tmp_path: Path) -> None:
     result = _grade(tmp_path)
     checks = by_id(result.checks)
     assert result.details["estimators"] == ["LogisticRegression"]
-    assert result.details["built_but_never_trained"] == ["RandomForestClassifier", "SVC", "XGBClassifier"]
+    assert result.details["built_but_never_trained"] == [
+        "RandomForestClassifier",
+        "SVC",
+        "XGBClassifier",
+    ]
     assert not checks["modeling.model_families"].passed
 
 
@@ -215,8 +241,15 @@ def test_unexplained_switch_of_model_family_is_flagged(tmp_path: Path) -> None:
 
 
 def test_printed_comparison_counts_with_its_reproduced_flag(tmp_path: Path) -> None:
-    cells = [("code", "lr = LogisticRegression().fit(X, y)\nrf = RandomForestClassifier().fit(X, y)\n"
-                      "print(table)")]
+    cells = [
+        (
+            "code",
+            (
+                "lr = LogisticRegression().fit(X, y)\nrf = RandomForestClassifier().fit(X, y)\n"
+                "print(table)"
+            ),
+        )
+    ]
     table = "model                 f1\nlogistic regression 0.61\nrandom forest       0.72"
     make_notebook(tmp_path, cells, outputs={0: [text_output(table)]})
     check = by_id(_grade(tmp_path).checks)["modeling.comparison"]
