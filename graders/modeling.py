@@ -13,7 +13,14 @@ import re
 from typing import Any
 
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
-from graders.modeling_flow import Construction, Evaluation, Flow, Search, analyse
+from graders.modeling_flow import (
+    Construction,
+    Evaluation,
+    Flow,
+    Search,
+    analyse,
+    in_value_sweep,
+)
 from graders.source import (
     CallSite,
     SubmissionSource,
@@ -160,7 +167,7 @@ class ModelingGrader:
             _baseline_check(baseline),
             _scheme_check(flow, held_out, len(families)),
             _tuning_check(flow.searches),
-            _comparison_check(source, models),
+            _comparison_check(source, flow, models),
             _justified_check(source, bool(models)),
             _error_analysis_check(source, flow),
             _iteration_check(source, flow),
@@ -507,11 +514,11 @@ def _seed_sites(source: SubmissionSource) -> list[CallSite]:
     return sort_sites(sites)
 
 
-def _comparison_check(source: SubmissionSource, models: list[Construction]) -> Check:
+def _comparison_check(source: SubmissionSource, flow: Flow, models: list[Construction]) -> Check:
     """A results table or dict across models, a printed one, or markdown comparing models."""
     evidence: list[Evidence] = []
     if len({c.cls for c in models}) >= 2:
-        evidence += [evidence_for(site) for site in _results_collections(source)[:2]]
+        evidence += [evidence_for(site) for site in _results_collections(flow)[:2]]
     for output in source.output_units:
         if len({m.lower() for m in MODEL_WORDS.findall(output.text)}) >= 2 and re.search(
             r"\d\.\d", output.text
@@ -537,12 +544,14 @@ def _comparison_check(source: SubmissionSource, models: list[Construction]) -> C
     )  # fmt: skip
 
 
-def _results_collections(source: SubmissionSource) -> list[CallSite]:
-    """``results[name] = score``, ``scores.append(...)``, ``pd.DataFrame(results)`` with computed
-    values (a collection of literal numbers is a hard-coded result, not a comparison)."""
+def _results_collections(flow: Flow) -> list[CallSite]:
+    """``results[name] = score``, ``scores.append(...)`` with computed values, outside a loop
+    over hyperparameter values (a sweep of one model is tuning, not a comparison of models;
+    a collection of literal numbers is a hard-coded result, not a comparison)."""
     sites = []
-    for unit, tree in iter_trees(source):
+    for unit, tree in flow.trees:
         for node in ast.walk(tree):
+            name = None
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if (
@@ -551,7 +560,7 @@ def _results_collections(source: SubmissionSource) -> list[CallSite]:
                         and RESULT_NAME.search(target.value.id)
                         and _computed(node.value)
                     ):
-                        sites.append(site_at(unit, node, target.value.id))
+                        name = target.value.id
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -560,7 +569,9 @@ def _results_collections(source: SubmissionSource) -> list[CallSite]:
                 and RESULT_NAME.search(node.func.value.id)
                 and any(_computed(a) for a in node.args)
             ):
-                sites.append(site_at(unit, node, node.func.value.id))
+                name = node.func.value.id
+            if name is not None and not in_value_sweep(flow, unit, node):
+                sites.append(site_at(unit, node, name))
     return sort_sites(sites)
 
 

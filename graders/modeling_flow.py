@@ -104,6 +104,7 @@ MULTI_VALUE_CALLS = frozenset(
     }
 )
 
+_USER_EVAL = re.compile(r"eval|score|metric|assess|report", re.IGNORECASE)
 _TEST = re.compile(r"(?<![a-wz])(test|tst|holdout|hold_out|heldout)|(^|_)te(_|$)")
 _VAL = re.compile(r"(?<![a-wz])(val(?!ue)|valid|validation)|(^|_)dev(_|$)")
 _TRAIN = re.compile(r"train|(^|_)tr(_|$)")
@@ -256,6 +257,12 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
                         unit, node, site_at(unit, node, last), _call_splits(flow, unit, node)
                     )
                 )
+            if _USER_EVAL.search(last) and not call_matches(name, canonical, METRIC_CALLS):
+                splits = _call_splits(flow, unit, node)
+                if splits & {"test", "val"}:
+                    flow.evaluations.append(
+                        Evaluation(unit, node, site_at(unit, node, last), splits)
+                    )
             if call_matches(name, canonical, CV_CALLS):
                 flow.cv_sites.append(site_at(unit, node, last))
                 flow.evaluations.append(
@@ -778,6 +785,26 @@ def _sweep(flow: Flow, unit: CodeUnit, loop: ast.For, estimators: frozenset[str]
                 ):
                     return Search(site_at(unit, loop, "sweep"), "multi", True, "sweep")
     return None
+
+
+def in_value_sweep(flow: Flow, unit: CodeUnit, node: ast.AST) -> bool:
+    """True when the nearest loop around ``node`` runs over numbers (``range``, ``linspace``, a
+    list of numeric constants, or a name bound to one of these)."""
+    current = flow.parents.get(id(node))
+    while current is not None and not isinstance(current, ast.For):
+        current = flow.parents.get(id(current))
+    if current is None:
+        return False
+    iterable = current.iter
+    if isinstance(iterable, ast.Name):
+        iterable = _last_binding(flow, unit.path, iterable.id) or iterable
+    if isinstance(iterable, ast.Call):
+        return _short(iterable.func) in ("range", "arange", "linspace", "logspace", "geomspace")
+    if isinstance(iterable, (ast.List, ast.Tuple)):
+        return bool(iterable.elts) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, (int, float)) for e in iterable.elts
+        )
+    return False
 
 
 def _splitter_used(flow: Flow, names: _NameIndex, unit: CodeUnit, call: ast.Call) -> bool:

@@ -267,3 +267,27 @@ def test_script_that_does_not_parse_is_repaired_line_by_line(tmp_path: Path) -> 
     result = _grade(tmp_path)
     assert result.details["families"] == ["ensemble", "neighbors"]
     assert result.details["repaired_files"] == ["export.py"]
+
+
+def test_a_sweep_of_one_model_is_tuning_not_a_comparison(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "lr = LogisticRegression().fit(X_train, y_train)\n"
+        "scores = []\n"
+        "for k in range(1, 20):\n"
+        "    knn = KNeighborsClassifier(n_neighbors=k).fit(X_train, y_train)\n"
+        "    scores.append(knn.score(X_val, y_val))\n"
+    )
+    checks = by_id(_grade(tmp_path).checks)
+    assert not checks["modeling.comparison"].passed
+    assert checks["modeling.hyperparameter_search"].passed
+    assert cell_locations(checks["modeling.hyperparameter_search"]) == [("train.py", None, 3)]
+
+
+def test_scores_from_an_evaluation_helper_carry_their_split(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        "model = RandomForestClassifier().fit(X_train, y_train)\n"
+        "report = evaluate(y_test, model.predict(X_test))\n"
+    )
+    checks = by_id(_grade(tmp_path).checks)
+    assert checks["modeling.validated"].passed
+    assert cell_locations(checks["modeling.validated"]) == [("main.py", None, 2)]
