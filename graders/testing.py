@@ -1202,7 +1202,7 @@ class TestsGrader:
         run_checks: list[Check] = []
         problems: list[str] = []
         if artifacts is None:
-            reason = "Judged by reading the tests only (not run, graded with --no-run)"
+            reason = "Judged by reading the tests only (not run: static grading)"
         else:
             reason, problems = self._run_checks(source, artifacts, root, tests, run_checks, details)
         coverage = details.get("coverage_percent")
