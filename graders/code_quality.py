@@ -154,13 +154,43 @@ def snapshot_path(path: str, root: Path) -> str | None:
         return None
 
 
+#: Messages a formatter or a naming convention settles; reviewers judge substance, not these.
+FORMATTING_SYMBOLS = frozenset(
+    {"trailing-whitespace", "line-too-long", "missing-final-newline", "trailing-newlines",
+     "bad-indentation", "mixed-line-endings", "unnecessary-semicolon", "multiple-statements",
+     "superfluous-parens", "wrong-import-order", "ungrouped-imports", "multiple-imports",
+     "invalid-name", "consider-using-f-string", "unexpected-line-ending-format"}
+)  # fmt: skip
+_TYPE_WEIGHT = {"error": 5, "fatal": 0, "warning": 1, "refactor": 1, "convention": 1}
+
+
+def substantive_score(score: float, types: Any, messages: list[PylintMessage]) -> float | None:
+    """pylint's score without formatting-only messages (None when it cannot be derived).
+
+    pylint's score is ``10 - 10 * (5 error + warning + refactor + convention) / statements``;
+    the statement count is recovered from the score and the message type counts.
+    """
+    if not isinstance(types, dict) or not 0 <= score < 10 or len(messages) >= MAX_PYLINT_MESSAGES:
+        return None
+    penalty = sum(_TYPE_WEIGHT.get(str(k), 0) * v for k, v in types.items() if isinstance(v, int))
+    if penalty <= 0:
+        return None
+    statements = 10 * penalty / (10 - score)
+    formatting = sum(1 for m in messages if m.symbol in FORMATTING_SYMBOLS)
+    return max(0.0, 10 - 10 * (penalty - formatting) / statements)
+
+
 def pylint_check(
     score: float,
     messages: list[PylintMessage],
     root: Path,
     exports: dict[str, NotebookExport],
+    substantive: float | None = None,
 ) -> Check:
-    """``code_quality.pylint_score`` with the most frequent message kinds as evidence."""
+    """``code_quality.pylint_score`` with the most frequent message kinds as evidence.
+
+    Passes on the substantive score (formatting-only messages left out) when it is known.
+    """
     counts = Counter(m.symbol for m in messages)
     top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_SYMBOLS]
     evidence = [Evidence(metric={"pylint_score": round(score, 2), "messages": len(messages)})]
@@ -187,11 +217,17 @@ def pylint_check(
             )
         )
     kinds = ", ".join(f"{symbol} ×{count}" for symbol, count in top)
-    sentence = f"pylint scores the code {score:.2f}/10 (at least {MIN_PYLINT_SCORE:g} expected)"
+    sentence = f"pylint scores the code {score:.2f}/10"
+    judged = score
+    if substantive is not None and round(substantive, 2) != round(score, 2):
+        judged = substantive
+        sentence += f", {substantive:.2f} without formatting-only messages"
+        evidence[0].metric["substantive_score"] = round(substantive, 2)  # type: ignore[index]
+    sentence += f" (at least {MIN_PYLINT_SCORE:g} expected)"
     sentence += f"; most frequent: {kinds}." if kinds else "; no messages."
     return Check(
         id="code_quality.pylint_score",
-        passed=score >= MIN_PYLINT_SCORE,
+        passed=judged >= MIN_PYLINT_SCORE,
         weight=2.0,
         sentence=sentence,
         evidence=evidence,
@@ -491,7 +527,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern(
         "credentials in a URL",
         re.compile(
-            r"(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://[^\s:/@'\"]{1,200}:"
+            r"(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://(?P<user>[^\s:/@'\"]{1,200}):"
             r"(?P<secret>[^\s@'\"/]{3,200})@"
         ),
     ),
@@ -513,12 +549,17 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
 )
 _PLACEHOLDER = re.compile(
     r"(?i)(your|xxx|\*\*\*|example|changeme|change_me|placeholder|dummy|redacted|replace|"
-    r"insert|todo|fake|sample|<|>|\$\{|\{\{|\.\.\.)"
+    r"insert|todo|fake|sample|test|<|>|\$\{|\{\{|\.\.\.)"
 )
+#: Well-known default passwords of local service containers (not a leaked credential).
+_SERVICE_DEFAULTS = frozenset(
+    {"password", "postgres", "admin", "root", "airflow", "guest", "mysql", "minio", "minioadmin",
+     "redis", "mongo", "secret", "pass", "user"}
+)  # fmt: skip
 
 
-def _looks_real(kind: str, value: str) -> bool:
-    if _PLACEHOLDER.search(value):
+def _looks_real(kind: str, value: str, user: str = "") -> bool:
+    if _PLACEHOLDER.search(value) or value.lower() in _SERVICE_DEFAULTS or value == user:
         return False
     if kind == "key or token assignment":
         return bool(re.search(r"\d", value)) and bool(re.search(r"[A-Za-z]", value))
@@ -531,7 +572,8 @@ def secret_spans(line: str) -> list[tuple[int, int, str, int]]:
     for pattern in SECRET_PATTERNS:
         for match in pattern.regex.finditer(line):
             value = match.group("secret")
-            if _looks_real(pattern.kind, value):
+            user = match.group("user") if "user" in pattern.regex.groupindex else ""
+            if _looks_real(pattern.kind, value, user or ""):
                 spans.append(
                     (match.start("secret"), match.end("secret"), pattern.kind, pattern.keep_prefix)
                 )
@@ -828,10 +870,16 @@ class CodeQualityGrader:
         checks.extend(c for c in hygiene if not c.passed)
         passed = sum(1 for c in checks if c.passed)
         reason = f"{passed} of {len(checks)} code quality checks passed"
-        reason += f"; {lint.reason}." if lint.reason else "."
-        return GraderResult.from_checks(
+        floor, why = structure_floor(source, red_flags)
+        result = GraderResult.from_checks(
             self.name, self.version, checks, red_flags, details=details, reason=reason
         )
+        if result.score is not None and result.score < floor:
+            result.score = floor
+            reason += f"; {why}"
+            result.details["score_floor"] = floor
+        result.reason = reason + (f"; {lint.reason}." if lint.reason else ".")
+        return result
 
     @staticmethod
     def _pylint(
@@ -868,15 +916,16 @@ class CodeQualityGrader:
             return LintReport(reason=f"no pylint score available (lint stage: {stage.verdict})")
         sources = report_path.parent / "lint_sources.json"
         exports = read_lint_sources(read_json_capped(sources)) if sources.is_file() else {}
-        checks.append(pylint_check(score, messages, root, exports))
+        statistics = document.get("statistics") if isinstance(document, dict) else None
+        types = statistics.get("messageTypeCount") if isinstance(statistics, dict) else None
+        substantive = substantive_score(score, types, messages)
+        checks.append(pylint_check(score, messages, root, exports, substantive))
         counts = Counter(m.symbol for m in messages)
         details["pylint_score"] = round(score, 2)
         details["pylint_mode"] = "sandbox" if artifacts is not None else "static (host)"
         details["pylint_top_symbols"] = dict(
             sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_SYMBOLS]
         )
-        statistics = document.get("statistics") if isinstance(document, dict) else None
-        types = statistics.get("messageTypeCount") if isinstance(statistics, dict) else None
         if isinstance(types, dict):
             details["pylint_message_types"] = {
                 str(k)[:40]: v for k, v in sorted(types.items()) if isinstance(v, int)
@@ -892,6 +941,27 @@ class CodeQualityGrader:
                 )
         located = [(m, locate(m, root, exports)) for m in messages]
         return LintReport(messages=located, reason=reason)
+
+
+def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple[float, str]:
+    """The least score the code's structure earns, whatever tooling it lacks.
+
+    Code that defines real functions or classes (outside tests and notebook exports) and is
+    neither broken nor throwaway is "readable, some structure" (0.4, level 2); any other code
+    that parses is at least a works-ish script (0.2, level 1). Caps still apply on top.
+    """
+    raised = {flag.id for flag in red_flags}
+    code = [u for u in source.code_units if not signals.is_test_path(u.path)]
+    real = [
+        (u, n)
+        for u, n in signals.real_definitions(code)
+        if not (u.origin == "py" and signals.export_leftovers(u))
+    ]
+    if real and not raised & {"code_quality.broken", "code_quality.throwaway"}:
+        return 0.4, "score raised to 0.4: functions or classes give the code some structure"
+    if any(u.tree is not None for u in code):
+        return 0.2, "score raised to 0.2: the code parses"
+    return 0.0, ""
 
 
 def _path_severity(flag: RedFlag, units: list[CodeUnit]) -> RedFlag:

@@ -26,7 +26,8 @@ DUPLICATED_SHARE = 0.08  # of normalised code lines
 DUPLICATED_MIN_LINES = 12
 LIBRARY_PRINTS = 5
 UNUSED_IMPORTS = 5
-BROKEN_SHARE = 0.5  # of .py lines in files that do not parse
+BROKEN_SHARE = 0.5
+TOOLING_WEIGHT = 0.5  # packaging, linters, CI: level 4 needs all of them (rubric caps)  # of .py lines in files that do not parse
 
 
 @dataclass
@@ -137,14 +138,14 @@ def _practice(source: SubmissionSource, files: list[str], modules: list[CodeUnit
                "Packaged: a build definition and an importable package." if package else
                "Not packaged (no importable package with pyproject/setup metadata or a Dockerfile "
                "and requirements).",
-               package),
+               package, weight=TOOLING_WEIGHT),
         _check("code_quality.linters", bool(linters),
                "Linters, formatters or type checkers are configured." if linters else
                "No linter, formatter or type checker is configured (ruff, flake8, black, mypy, "
-               "pre-commit).", linters),
+               "pre-commit).", linters, weight=TOOLING_WEIGHT),
         _check("code_quality.ci", bool(ci),
                "A CI workflow runs Python steps." if ci else
-               "No CI workflow runs tests or linters.", ci),
+               "No CI workflow runs tests or linters.", ci, weight=TOOLING_WEIGHT),
     ]  # fmt: skip
 
 

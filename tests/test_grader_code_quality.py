@@ -92,7 +92,8 @@ def test_clean_package_passes_and_pylint_top_symbols_are_evidence(tmp_path: Path
     assert result.red_flags == []
     pylint = by_id(result.checks)["code_quality.pylint_score"]
     assert pylint.sentence == (
-        "pylint scores the code 8.50/10 (at least 7 expected); most frequent: invalid-name ×3, "
+        "pylint scores the code 8.50/10, 10.00 without formatting-only messages (at least 7 "
+        "expected); most frequent: invalid-name ×3, "
         "line-too-long ×1, missing-final-newline ×1."
     )
     assert [(e.path, e.cell, e.line, e.metric) for e in pylint.evidence[1:]] == [
@@ -114,6 +115,22 @@ def test_low_pylint_score_fails(tmp_path: Path) -> None:
     report = {"messages": [], "statistics": {"score": 4.25}}
     result = grade(make_context(root, artifacts=pylint_artifacts(tmp_path, report)))
     assert not by_id(result.checks)["code_quality.pylint_score"].passed
+
+
+def test_formatting_only_messages_do_not_sink_the_pylint_check(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"src/features.py": GOOD_MODULE})
+    whitespace = [message("trailing-whitespace", "src/features.py", 2) for _ in range(40)]
+    undefined = [message("undefined-variable", "src/features.py", 6) for _ in range(2)]
+    # 40 conventions + 2 errors (x5) = 50 penalty points over 100 statements: 5.0/10
+    report = {
+        "messages": whitespace + undefined,
+        "statistics": {"score": 5.0, "messageTypeCount": {"convention": 40, "error": 2}},
+    }
+    result = grade(make_context(root, artifacts=pylint_artifacts(tmp_path, report)))
+    check = by_id(result.checks)["code_quality.pylint_score"]
+    assert check.passed
+    assert check.evidence[0].metric == {"pylint_score": 5.0, "messages": 42, "substantive_score": 9.0}
 
 
 def test_long_functions_and_deep_nesting_are_located(tmp_path: Path) -> None:
