@@ -256,6 +256,7 @@ _SECOND_PERSON = re.compile(
     r"submission (?:should|must|will)|you'll|we (?:expect|ask|would like) you)\b",
     re.IGNORECASE,
 )
+_YOU = re.compile(r"\b(you|your)\b", re.IGNORECASE)
 _STRONG_PROMPT = re.compile(
     r"\b(your task is|you are (?:expected|required|asked) to|you will be (?:given|asked|"
     r"provided|evaluated)|the candidate|deliverables?:|time limit|please submit|"
@@ -278,7 +279,8 @@ _TEMPLATE_LEFTOVER = re.compile(
     r"(?:below|above)|here(?:'s| is) (?:an? |the |your )?(?:updated|complete|improved|revised|"
     r"full) (?:readme|version|documentation)|i hope this helps|replace (?:this|the) "
     r"(?:text|placeholder)|lorem ipsum)\b"
-    r"|\[(?:your|insert|add) [^\]]{1,40}\]|<(?:your|insert) [^>]{1,40}>",
+    r"|\[(?=[^\]]{0,60}\b(?:your|here|insert|todo|tbd|placeholder)\b)[^\]]{1,60}\](?!\()"
+    r"|<(?:your|insert) [^>]{1,40}>|\{\{\s*[\w.]+\s*\}\}",
     re.IGNORECASE,
 )
 
@@ -556,6 +558,7 @@ def is_prompt_sentence(sentence: str) -> bool:
         _SECOND_PERSON.search(sentence)
         or _STRONG_PROMPT.search(sentence)
         or _META_IMPERATIVE.match(sentence)
+        or (sentence.rstrip().endswith("?") and _YOU.search(sentence))
     )
 
 
@@ -660,7 +663,7 @@ def _reads_as_prompt(facts: SectionFacts) -> bool:
         return False
     if any(_STRONG_PROMPT.search(s) for s in sentences):
         return True
-    if facts.kind == "how_to_run" or not any(_SECOND_PERSON.search(s) for s in sentences):
+    if facts.kind == "how_to_run" or not any(_YOU.search(s) for s in sentences):
         return False
     instructing = sum(1 for s in sentences if is_prompt_sentence(s) and not _metric_line(s))
     imperative = sum(

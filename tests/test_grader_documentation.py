@@ -315,3 +315,23 @@ def test_heading_levels() -> None:
         ("Bold", 7),
         ("C", 3),
     ]
+
+
+def test_a_task_list_addressed_to_the_candidate_is_prompt_text(tmp_path: Path) -> None:
+    task = (
+        "## Task\n"
+        "Build a classifier that predicts which loans default. Use any model you like. "
+        "Evaluate it on a held-out split. Document your assumptions. How would you deploy it?\n"
+    )
+    [section] = split_sections("README.md", None, "document", task)
+    assert read_section(section).prompt
+    own_steps = "## Steps\nTrain a boosted model. Tune the threshold on validation. Compare it.\n"
+    [section] = split_sections("README.md", None, "document", own_steps)
+    assert not read_section(section).prompt  # the candidate's own imperative step list
+
+
+def test_bracketed_placeholders_are_template_leftovers(tmp_path: Path) -> None:
+    readme = FULL_README + "\n## Author\n[Your name here]. See [the docs](docs/index.md).\n"
+    write_files(tmp_path, {"README.md": readme})
+    flag = by_id(grade(make_context(tmp_path)).red_flags)["documentation.template_text"]
+    assert [e.excerpt for e in flag.evidence] == ["[Your name here]. See [the docs](docs/index.md)."]
