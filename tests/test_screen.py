@@ -122,6 +122,8 @@ def test_screen_is_deterministic(tmp_path: Path) -> None:
         result = json.loads(js.read_text())
         levels.append({c["id"]: c["level"] for c in result["rubric"]["criteria"]})
     assert levels[0] == levels[1]
+    again = CliRunner().invoke(main, ["screen", str(repo), "-o", str(tmp_path / "o0")])
+    assert again.exit_code == 0 and "cached" in again.output  # same files, same inference
 
 
 # --------------------------------------------------------------------------- target
