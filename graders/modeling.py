@@ -253,7 +253,7 @@ def _families(models: list[Construction], flow: Flow) -> dict[str, CallSite]:
         if family is not None:
             found.setdefault(family, construction.site)
     for unit, tree in flow.trees:
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if isinstance(node, ast.Call) and (dotted_name(node.func) or "") in (
                 "xgb.train",
                 "xgboost.train",
@@ -404,7 +404,7 @@ def _computed_baselines(flow: Flow) -> list[Evidence]:
     """``baseline_* = <computed from data>`` that is read later, or a printed computed baseline."""
     found = []
     for unit, tree in flow.trees:
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if isinstance(node, ast.Assign) and any(
                 "baseline" in n.lower() for t in node.targets for n in _names(t)
             ):
@@ -550,7 +550,7 @@ def _results_collections(flow: Flow) -> list[CallSite]:
     a collection of literal numbers is a hard-coded result, not a comparison)."""
     sites = []
     for unit, tree in flow.trees:
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             name = None
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -616,7 +616,7 @@ def _error_analysis_check(source: SubmissionSource, flow: Flow) -> Check:
         evidence_for(s, note="model explanation") for s in find_calls(source, ERROR_CALLS)[:2]
     ]
     for unit, tree in flow.trees:
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if (
                 isinstance(node, ast.Assign)
                 and any(
@@ -668,15 +668,25 @@ def _iteration_check(source: SubmissionSource, flow: Flow) -> Check:
     """Ablations, a threshold chosen by a cost, or the same model refitted on a new feature set."""
     evidence: list[Evidence] = []
     for unit, tree in flow.trees:
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.For)):
-                words = " ".join(_names(node)).lower()
-                if "cost" in words and "thresh" in words:
-                    evidence.append(evidence_for(site_at(unit, node, "cost"),
-                                                 note="threshold chosen by a cost"))  # fmt: skip
-                    break
-            if isinstance(node, ast.Name) and "ablation" in node.id.lower():
-                evidence.append(evidence_for(site_at(unit, node, node.id), note="ablation"))
+        scopes_with_threshold: set[int] = set()
+        cost_names: list[ast.AST] = []
+        for node in flow.walk(tree):
+            name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+            if not isinstance(name, str):
+                continue
+            lower = name.lower()
+            if "thresh" in lower:
+                scopes_with_threshold.update(id(s) for s in _scopes(flow, node))
+            if "cost" in lower:
+                cost_names.append(node)
+            if "ablation" in lower and not evidence:
+                evidence.append(evidence_for(site_at(unit, node, name), note="ablation"))
+        for node in cost_names:
+            scope = next((s for s in _scopes(flow, node) if id(s) in scopes_with_threshold), None)
+            if scope is not None:
+                evidence.append(
+                    evidence_for(site_at(unit, scope, "cost"), note="threshold chosen by a cost")
+                )
                 break
     evidence += _refits_on_new_features(flow)
     if not evidence:
@@ -697,6 +707,17 @@ def _iteration_check(source: SubmissionSource, flow: Flow) -> Check:
         sentence="No iteration driven by findings (ablations, feature-set revisions compared, a "
         "threshold tied to a cost).",
     )  # fmt: skip
+
+
+def _scopes(flow: Flow, node: ast.AST) -> list[ast.AST]:
+    """The loops and functions enclosing ``node``, innermost first."""
+    found = []
+    current = flow.parents.get(id(node))
+    while current is not None:
+        if isinstance(current, (ast.For, ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append(current)
+        current = flow.parents.get(id(current))
+    return found
 
 
 def _refits_on_new_features(flow: Flow) -> list[Evidence]:

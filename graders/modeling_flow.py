@@ -182,6 +182,16 @@ class Flow:
     tags: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # path -> name -> tags
     repaired: list[str] = field(default_factory=list)
     dead: set[int] = field(default_factory=set)  # nodes a loop never reaches (early return)
+    bindings: dict[tuple[str, str], ast.AST] = field(default_factory=dict)  # last value bound
+    cells: dict[int, int] = field(default_factory=dict)  # bound value -> its cell
+    walked: dict[int, list[ast.AST]] = field(default_factory=dict)  # tree -> its nodes
+
+    def walk(self, tree: ast.AST) -> list[ast.AST]:
+        """``ast.walk(tree)`` as a list, computed once per tree (trees are walked many times)."""
+        nodes = self.walked.get(id(tree))
+        if nodes is None:
+            nodes = self.walked[id(tree)] = list(ast.walk(tree))
+        return nodes
 
 
 # --------------------------------------------------------------------------- parsing
@@ -232,14 +242,23 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
         flow.trees.append((unit, tree))
         if repaired:
             flow.repaired.append(unit.path)
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             for child in ast.iter_child_nodes(node):
                 flow.parents[id(child)] = node
+        for node in flow.walk(tree):  # walk order is not source order: keep the latest line
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        key = (unit.path, target.id)
+                        previous = flow.bindings.get(key)
+                        flow.cells[id(node.value)] = -1 if unit.cell is None else unit.cell
+                        if previous is None or _later(flow, node.value, previous):
+                            flow.bindings[key] = node.value
     names = _NameIndex(flow)
     _propagate_tags(flow)
     for unit, tree in flow.trees:
         table = aliases.get(unit.path, {})
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = dotted_name(node.func)
@@ -275,7 +294,7 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
                 flow.cv_sites.append(site_at(unit, node, last))
             if last in SELECT_CALLS:
                 _selection(flow, unit, node)
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id.lower().startswith("best") for t in node.targets
             ):
@@ -297,7 +316,7 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
 def _registry_classes(flow: Flow, estimator_classes: frozenset[str]) -> None:
     """Estimator classes listed (not called) in a registry dict or list, built dynamically."""
     for unit, tree in flow.trees:
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if (
                 isinstance(node, ast.Name)
                 and node.id in estimator_classes
@@ -326,7 +345,7 @@ class _NameIndex:
         self.referenced: set[str] = set()
         self.functions: dict[int, str] = {}
         for unit, tree in flow.trees:
-            for node in ast.walk(tree):
+            for node in flow.walk(tree):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                     self.loads.setdefault((unit.path, node.id), []).append((unit, node))
                     self.referenced.add(node.id)
@@ -466,7 +485,7 @@ def _mark_early_returns(flow: Flow) -> None:
     """A loop over a model collection that returns unconditionally trains only the first one:
     the later elements (literal items or ``.append`` arguments) are marked dead."""
     for unit, tree in flow.trees:
-        for loop in ast.walk(tree):
+        for loop in flow.walk(tree):
             if not isinstance(loop, ast.For) or not any(
                 isinstance(s, ast.Return) for s in loop.body
             ):
@@ -487,7 +506,7 @@ def _elements(flow: Flow, path: str, name: str) -> list[ast.AST]:
     for unit, tree in flow.trees:
         if unit.path != path:
             continue
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -512,19 +531,9 @@ def _root(node: ast.AST) -> str | None:
 
 
 def _last_literal(flow: Flow, path: str, name: str) -> ast.Dict | ast.List | ast.Tuple | None:
-    """The last dict/list/tuple literal bound to ``name`` in ``path``."""
-    found = None
-    for unit, tree in flow.trees:
-        if unit.path != path:
-            continue
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Assign)
-                and isinstance(node.value, (ast.Dict, ast.List, ast.Tuple))
-                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-            ):
-                found = node.value
-    return found
+    """The dict/list/tuple literal last bound to ``name`` in ``path``."""
+    value = _last_binding(flow, path, name)
+    return value if isinstance(value, (ast.Dict, ast.List, ast.Tuple)) else None
 
 
 def _short(node: ast.AST) -> str:
@@ -539,13 +548,13 @@ def _propagate_tags(flow: Flow) -> None:
     """Per path, the splits (and whether a score) each variable is derived from."""
     for unit, tree in flow.trees:
         tags = flow.tags.setdefault(unit.path, {})
-        for node in ast.walk(tree):
+        for node in flow.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for arg in node.args.args + node.args.kwonlyargs:
                     own = split_of(arg.arg)
                     if own:
                         tags.setdefault(arg.arg, set()).add(own)
-        for stmt in _statements(tree):
+        for stmt in _statements(flow, tree):
             if (
                 isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign))
                 and stmt.value is not None
@@ -571,8 +580,8 @@ def _propagate_tags(flow: Flow) -> None:
                         tags.setdefault(root, set()).update(extra)
 
 
-def _statements(tree: ast.AST) -> Iterator[ast.stmt]:
-    for node in ast.walk(tree):
+def _statements(flow: Flow, tree: ast.AST) -> Iterator[ast.stmt]:
+    for node in flow.walk(tree):
         if isinstance(node, ast.stmt):
             yield node
 
@@ -690,16 +699,14 @@ def _values_kind(flow: Flow, unit: CodeUnit, node: ast.AST, depth: int) -> str:
 
 
 def _last_binding(flow: Flow, path: str, name: str) -> ast.AST | None:
-    found = None
-    for unit, tree in flow.trees:
-        if unit.path != path:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == name for t in node.targets
-            ):
-                found = node.value
-    return found
+    """The value last bound to ``name`` in ``path`` (cells in order, then lines)."""
+    return flow.bindings.get((path, name))
+
+
+def _later(flow: Flow, node: ast.AST, previous: ast.AST) -> bool:
+    """Whether ``node`` comes after ``previous`` in reading order (cell, then line)."""
+    new = (flow.cells.get(id(node), -1), getattr(node, "lineno", 0))
+    return new >= (flow.cells.get(id(previous), -1), getattr(previous, "lineno", 0))
 
 
 def _search_used(flow: Flow, names: _NameIndex, unit: CodeUnit, call: ast.Call) -> bool:
@@ -749,17 +756,17 @@ def _optuna(flow: Flow, names: _NameIndex) -> list[Search]:
     """Optuna/Hyperopt studies: ``trial.suggest_*`` or ``hp.*`` spaces, result read back."""
     found = []
     suggests = [
-        (u, n) for u, t in flow.trees for n in ast.walk(t)
+        (u, n) for u, t in flow.trees for n in flow.walk(t)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
         and (n.func.attr.startswith("suggest_") or (dotted_name(n.func) or "").startswith("hp."))
     ]  # fmt: skip
     if not suggests:
         return found
     results = [
-        (u, n) for u, t in flow.trees for n in ast.walk(t)
+        (u, n) for u, t in flow.trees for n in flow.walk(t)
         if isinstance(n, ast.Attribute) and n.attr in ("best_params", "best_trial", "best_value")
     ] + [
-        (u, n) for u, t in flow.trees for n in ast.walk(t)
+        (u, n) for u, t in flow.trees for n in flow.walk(t)
         if isinstance(n, ast.Call) and _short(n.func) in ("fmin", "space_eval")
     ]  # fmt: skip
     used = any(not _displayed_only(flow, n) for _, n in results)
