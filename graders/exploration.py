@@ -1016,12 +1016,12 @@ def _artifact_figures(context: GraderContext) -> list[str]:
 
 
 def _red_flags(checks: dict[str, Check], written: list, versus_sites: int) -> list[RedFlag]:
-    """``exploration.none`` or ``exploration.mechanical_only`` (a single uninterpreted plot
-    coloured by the target is still a mechanical look)."""
-    looked = any(
+    """``exploration.none`` (nothing, or one quick look such as a single ``df.shape``) or
+    ``exploration.mechanical_only`` (a single uninterpreted plot coloured by the target is
+    still a mechanical look)."""
+    looked = len(checks["exploration.overview"].evidence) > 1 or any(
         checks[c].passed
         for c in (
-            "exploration.overview",
             "exploration.target_distribution",
             "exploration.plots",
             "exploration.feature_vs_target",
@@ -1032,8 +1032,8 @@ def _red_flags(checks: dict[str, Check], written: list, versus_sites: int) -> li
             RedFlag(
                 id="exploration.none",
                 severity="high",
-                sentence="No exploratory data analysis of the training data was found "
-                "(no overview, plot, target distribution or written finding).",
+                sentence="Essentially no exploratory data analysis of the training data: at "
+                "most one quick look (no plot, target distribution or written finding).",
             )
         ]
     interpreted = len(written) >= MIN_INTERPRETED and checks["exploration.plots"].passed

@@ -319,3 +319,11 @@ def test_one_uninterpreted_plot_coloured_by_the_target_is_still_mechanical(
     more = tmp_path / "more"
     make_notebook(more, [*cells, ("code", "df.groupby('merchant')['is_fraud'].mean()")])
     assert _grade(more).red_flags == [] and _level(_grade(more)) == 2
+
+
+def test_one_quick_look_is_no_exploration(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [("code", LOAD), ("code", "print(df.shape)")])
+    result = _grade(tmp_path)
+    assert _passed(result) == {"exploration.overview"}
+    assert [f.id for f in result.red_flags] == ["exploration.none"]
+    assert _level(result) == 0
