@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
 from graders.documentation_text import (
     ACTION,
+    IMPERATIVE,
     LIMITATION,
     ML_NOUN,
     NEXT_STEP,
@@ -79,7 +80,7 @@ MIN_CREDITED_WORDS = 30  # below this in all the material: red flag documentatio
 # Thresholds of the five questions (counts of distinct lines or sentences).
 MIN_APPROACH_POINTS = 3  # action sentences + 1 per 20 words of approach-section prose
 MIN_REASONS = 3  # justified choices
-MIN_RESULT_VALUES = 2  # metric values
+MIN_RESULT_VALUES = 1  # metric values
 MIN_RUN_PROSE_WORDS = 6  # run instructions in prose under a how-to-run heading
 MIN_LIMITATION_SECTION_WORDS = 12
 MIN_LIMITATION_SENTENCES = 2
@@ -182,14 +183,17 @@ def approach_check(findings: Findings) -> Check:
 
 
 def choices_check(findings: Findings) -> Check:
-    """``documentation.choices``: choices are justified in the candidate's own sentences."""
+    """``documentation.choices``: choices are justified in the candidate's own sentences: a
+    sentence giving a reason ("because", "so that"...), or any statement under a heading about
+    the choices ("Why XGBoost?", "Design decisions")."""
     reasons = _distinct(
         s
         for f, s in findings.sentences()
-        if f.kind != "how_to_run"
-        and REASON.search(s.text)
-        and own_reason(s.text)
-        and word_count(s.text) >= 5
+        if word_count(s.text) >= 5
+        and (
+            (f.kind != "how_to_run" and REASON.search(s.text) and own_reason(s.text))
+            or (f.kind == "choices" and own_statement(s.text) and not IMPERATIVE.match(s.text))
+        )
     )
     passed = len(reasons) >= MIN_REASONS
     return Check(
@@ -225,7 +229,7 @@ def results_check(values: list[Hit]) -> Check:
         weight=WEIGHTS["results"],
         sentence=(
             f"Results: {count} metric value{'s' if count != 1 else ''} reported on {len(values)} "
-            f"line{'s' if len(values) != 1 else ''} (at least {MIN_RESULT_VALUES} values expected;"
+            f"line{'s' if len(values) != 1 else ''} (at least {MIN_RESULT_VALUES} expected;"
             ' requirements such as "F1 >= 0.75" do not count)'
             + (f", in {_where(values)}." if values else ".")
         ),

@@ -211,7 +211,7 @@ _LEAD = (
     r"[A-Za-z][\w ]{0,24}:\s*)?"
 )
 _META_IMPERATIVE = re.compile(rf"{_LEAD}(?:{_META_VERBS})\b", re.IGNORECASE)
-_IMPERATIVE = re.compile(rf"{_LEAD}(?:{_META_VERBS}|{_ACTION_VERBS})\b", re.IGNORECASE)
+IMPERATIVE = re.compile(rf"{_LEAD}(?:{_META_VERBS}|{_ACTION_VERBS})\b", re.IGNORECASE)
 _SECOND_PERSON = re.compile(
     r"\b(you (?:should|must|will|are (?:expected|required|asked|free|encouraged)|need|may|can|"
     r"have to|would)|your (?:task|goal|job|solution|submission|model|code|analysis|answer|"
@@ -632,7 +632,7 @@ def _reads_as_prompt(facts: SectionFacts) -> bool:
     imperative = sum(
         1
         for s in sentences
-        if (_IMPERATIVE.match(s) or is_prompt_sentence(s)) and not _metric_line(s)
+        if (IMPERATIVE.match(s) or is_prompt_sentence(s)) and not _metric_line(s)
     )
     return (instructing >= 2 and instructing >= 0.4 * len(sentences)) or (
         imperative >= 2 and imperative >= 0.6 * len(sentences)
@@ -670,6 +670,6 @@ def own_reason(sentence: str) -> bool:
     contains "because" explains no choice)."""
     return (
         own_statement(sentence)
-        and not _IMPERATIVE.match(sentence)
+        and not IMPERATIVE.match(sentence)
         and bool(_DECISION.search(sentence))
     )

@@ -335,3 +335,23 @@ def test_bracketed_placeholders_are_template_leftovers(tmp_path: Path) -> None:
     write_files(tmp_path, {"README.md": readme})
     flag = by_id(grade(make_context(tmp_path)).red_flags)["documentation.template_text"]
     assert [e.excerpt for e in flag.evidence] == ["[Your name here]. See [the docs](docs/index.md)."]
+
+
+def test_statements_under_a_choices_heading_are_reasons(tmp_path: Path) -> None:
+    readme = (
+        "## Why gradient boosting\n"
+        "Boosted trees handle missing amounts natively. They capture interactions between the "
+        "hour and the merchant. Training takes seconds on the full data set.\n"
+    )
+    write_files(tmp_path, {"README.md": readme})
+    choices = by_id(grade(make_context(tmp_path)).checks)["documentation.choices"]
+    assert choices.passed
+    assert [e.line for e in choices.evidence] == [2, 2, 2]
+
+
+def test_one_headline_metric_is_a_result_but_a_requirement_is_not(tmp_path: Path) -> None:
+    reported, required = tmp_path / "reported", tmp_path / "required"
+    write_files(reported, {"README.md": "# Model\nThe final model reaches a ROC AUC of 0.87.\n"})
+    assert by_id(grade(make_context(reported)).checks)["documentation.results"].passed
+    write_files(required, {"README.md": "# Model\nThe model must reach ROC AUC >= 0.87.\n"})
+    assert not by_id(grade(make_context(required)).checks)["documentation.results"].passed
