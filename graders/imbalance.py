@@ -527,6 +527,7 @@ class _ResamplingFlows:
 def _resampling_flows(source: SubmissionSource) -> _ResamplingFlows:
     """Follow each resampling output through assignments: into a split, into CV, or neither."""
     flows = _ResamplingFlows()
+    resamplers = RESAMPLE_CALLS + _hand_rolled_resamplers(source)
     for statements in flow_statements(source).values():
         tainted: dict[str, CallSite] = {}
         searches: set[str] = set()
@@ -536,7 +537,8 @@ def _resampling_flows(source: SubmissionSource) -> _ResamplingFlows:
             if value is not None and is_call_to(source, unit, value, SEARCHES):
                 searches |= plain_targets(stmt)
             resample = next((n for n in walk_header(stmt)
-                             if is_call_to(source, unit, n, RESAMPLE_CALLS)), None)  # fmt: skip
+                             if is_call_to(source, unit, n, resamplers)
+                             or _samples_by_class(n)), None)  # fmt: skip
             if resample is not None:
                 site = site_at(unit, resample, "fit_resample")
                 pending.setdefault(site, "clean")
@@ -570,6 +572,54 @@ def _resampling_flows(source: SubmissionSource) -> _ResamplingFlows:
     flows.before_cv = [p for p in _unique_pairs(flows.before_cv) if p[0] not in split_origins]
     flows.clean = sort_sites(flows.clean)
     return flows
+
+
+def _hand_rolled_resamplers(source: SubmissionSource) -> tuple[str, ...]:
+    """Names of the submission's functions that resample by class by hand: they filter rows
+    with a comparison, ``.sample()`` them and concatenate the parts."""
+    names = []
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.FunctionDef) and not is_test_file(unit.path):
+            body = [n for stmt in node.body for n in ast.walk(stmt)]
+            if any(_samples_by_class(n) for n in body) or (
+                any(_is_row_sample(n) for n in body)
+                and any(isinstance(n, ast.Call) and _callee_name(n) == "concat" for n in body)
+                and any(_is_row_filter(n) for n in body)
+            ):
+                names.append(node.name)
+    return tuple(sorted(set(names)))
+
+
+def _samples_by_class(node: ast.AST) -> bool:
+    """``pd.concat([df[df.y == 1], df[df.y == 0].sample(n=...)])``: class-wise resampling."""
+    if not (isinstance(node, ast.Call) and _callee_name(node) == "concat" and node.args):
+        return False
+    parts = list(ast.walk(node.args[0]))
+    return any(_is_row_sample(n) for n in parts) and any(_is_row_filter(n) for n in parts)
+
+
+def _is_row_sample(node: ast.AST) -> bool:
+    """``frame.sample(n=...)`` / ``frac=`` below 1 or with replacement (not a plain shuffle)."""
+    if not (isinstance(node, ast.Call) and _callee_name(node) == "sample"):
+        return False
+    for keyword in node.keywords:
+        value = keyword.value
+        if keyword.arg in ("n", "replace") or (
+            keyword.arg == "frac" and not (isinstance(value, ast.Constant) and value.value == 1)
+        ):
+            return True
+    return False
+
+
+def _is_row_filter(node: ast.AST) -> bool:
+    return isinstance(node, ast.Subscript) and any(
+        isinstance(n, ast.Compare) for n in ast.walk(node.slice)
+    )
+
+
+def _callee_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
 def _consumer(

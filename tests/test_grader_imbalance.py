@@ -315,3 +315,25 @@ def test_an_inferred_regression_that_also_classifies_is_judged_as_classification
     assert _grade(tmp_path / "snap", assignment=inferred).details["mode"] == "classification"
     inferred.screening = False  # a bundled assignment's task type is authoritative
     assert _grade(tmp_path / "snap", assignment=inferred).details["mode"] == "regression"
+
+
+def test_hand_rolled_class_sampling_before_the_split_is_flagged(tmp_path: Path) -> None:
+    helper = (
+        "def downsample(frame):\n"
+        "    pos = frame[frame['is_fraud'] == 1]\n"
+        "    neg = frame[frame['is_fraud'] == 0].sample(frac=0.1, random_state=0)\n"
+        "    return pd.concat([pos, neg])"
+    )
+    cells = [
+        ("code", helper),
+        ("code", "small = downsample(df)"),
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(small, small.is_fraud)"),
+        ("code", "inline = pd.concat([df[df.y == 1], df[df.y == 0].sample(n=500)])"),
+        ("code", "parts = train_test_split(inline, inline.y)"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["imbalance.resample_before_split"]
+    assert cell_locations(flag) == [(NB, 1, 1), (NB, 2, 1), (NB, 3, 1), (NB, 4, 1)]
+    shuffled = [("code", "df = df.sample(frac=1)\nparts = train_test_split(df, df.y)")]
+    make_notebook(tmp_path / "shuffle", shuffled)
+    assert _grade(tmp_path / "shuffle").red_flags == []
