@@ -104,6 +104,9 @@ MULTI_VALUE_CALLS = frozenset(
     }
 )
 
+MAX_REPAIR_CHARS = 300_000
+MAX_REPAIR_DEPTH = 400
+MAX_USE_STEPS = 50_000  # bound on the use-following walk (hostile code cannot make it explode)
 _USER_EVAL = re.compile(r"eval|score|metric|assess|report", re.IGNORECASE)
 _TEST = re.compile(r"(?<![a-wz])(test|tst|holdout|hold_out|heldout)|(^|_)te(_|$)")
 _VAL = re.compile(r"(?<![a-wz])(val(?!ue)|valid|validation)|(^|_)dev(_|$)")
@@ -185,6 +188,7 @@ class Flow:
     bindings: dict[tuple[str, str], ast.AST] = field(default_factory=dict)  # last value bound
     cells: dict[int, int] = field(default_factory=dict)  # bound value -> its cell
     walked: dict[int, list[ast.AST]] = field(default_factory=dict)  # tree -> its nodes
+    steps: int = 0  # uses followed so far (bounded by MAX_USE_STEPS)
 
     def walk(self, tree: ast.AST) -> list[ast.AST]:
         """``ast.walk(tree)`` as a list, computed once per tree (trees are walked many times)."""
@@ -212,7 +216,12 @@ def parsed_units(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Module, b
 
 
 def _repair(code: str, attempts: int = 8) -> ast.Module | None:
-    """Parse ``code`` after blanking up to ``attempts`` offending lines (line numbers kept)."""
+    """Parse ``code`` after blanking up to ``attempts`` offending lines (line numbers kept).
+
+    Only files up to ``MAX_REPAIR_CHARS`` are tried (bounded cost), and a repaired tree nested
+    deeper than ``MAX_REPAIR_DEPTH`` is refused, like the source index refuses one."""
+    if len(code) > MAX_REPAIR_CHARS:
+        return None
     lines = code.split("\n")
     for _ in range(attempts):
         try:
@@ -226,8 +235,18 @@ def _repair(code: str, attempts: int = 8) -> ast.Module | None:
             continue
         except (ValueError, RecursionError, MemoryError, OverflowError):
             return None
-        return tree
+        return None if _deeper_than(tree, MAX_REPAIR_DEPTH) else tree
     return None
+
+
+def _deeper_than(tree: ast.AST, limit: int) -> bool:
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
 
 
 # --------------------------------------------------------------------------- the analysis
@@ -431,7 +450,8 @@ def _target_used(
 
 def _use_trains(flow: Flow, names: _NameIndex, unit: CodeUnit, use: ast.AST, depth: int) -> bool:
     """One read of a model variable: does it fit, get passed on, or feed a fitting loop?"""
-    if id(use) in flow.dead:
+    flow.steps += 1
+    if id(use) in flow.dead or flow.steps > MAX_USE_STEPS:
         return False
     node, parent = use, flow.parents.get(id(use))
     while (
