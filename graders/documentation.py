@@ -143,6 +143,22 @@ def _where(hits: list[Hit]) -> str:
     return ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
 
 
+def section_evidence(facts: SectionFacts, note: str) -> Evidence:
+    """Evidence pointing at a section: its heading, or its first sentence when it has none."""
+    section = facts.section
+    if section.heading:
+        return Evidence(
+            path=section.path, cell=section.cell, line=section.heading_line,
+            excerpt=section.heading, note=note,
+        )
+    first = facts.sentences[0] if facts.sentences else None
+    line = first.line if first else (section.lines[0][0] if section.lines else 1)
+    return Evidence(
+        path=section.path, cell=section.cell, line=line,
+        excerpt=clip(first.text, 240) if first else None, note=note,
+    )
+
+
 def approach_check(findings: Findings) -> Check:
     """``documentation.approach``: what was done is described."""
     actions = _distinct(
@@ -159,22 +175,15 @@ def approach_check(findings: Findings) -> Check:
     points = len(actions) + section_words // 20
     passed = points >= MIN_APPROACH_POINTS
     evidence = [
-        Evidence(
-            path=f.section.path,
-            cell=f.section.cell,
-            line=f.section.heading_line,
-            excerpt=f.section.heading,
-            note=f"approach section, {f.words} words",
-        )
-        for f in approach_sections[:3]
+        section_evidence(f, f"approach section, {f.words} words") for f in approach_sections[:3]
     ] + [h.evidence("describes what was done") for h in actions[:MAX_EVIDENCE]]
     return Check(
         id="documentation.approach",
         passed=passed,
         weight=WEIGHTS["approach"],
         sentence=(
-            f"What was done: {len(actions)} sentence{'s' if len(actions) != 1 else ''} "
-            f"describe the work and approach sections hold {section_words} words of prose"
+            f"What was done: {len(actions)} sentence"
+            f"{'s describe' if len(actions) != 1 else ' describes'} the work and approach sections hold {section_words} words of prose"
             + (f" ({_where(actions)})." if actions else ".")
             + ("" if passed else " Too little to tell what was done.")
         ),
@@ -289,17 +298,8 @@ def limitation_checks(findings: Findings) -> list[Check]:
     )
     touched = explicit or bool(step_sections) or bool(steps) or bool(sentences)
 
-    def section_evidence(items: list[SectionFacts], note: str) -> list[Evidence]:
-        return [
-            Evidence(
-                path=f.section.path,
-                cell=f.section.cell,
-                line=f.section.heading_line,
-                excerpt=f.section.heading,
-                note=f"{note}, {f.words} words",
-            )
-            for f in items[:3]
-        ]
+    def sections_evidence(items: list[SectionFacts], note: str) -> list[Evidence]:
+        return [section_evidence(f, f"{note}, {f.words} words") for f in items[:3]]
 
     limitations = Check(
         id="documentation.limitations",
@@ -311,7 +311,7 @@ def limitation_checks(findings: Findings) -> list[Check]:
             f"limitation, caveat or assumption"
             + ("." if explicit else "; the limits of the work are not stated explicitly.")
         ),
-        evidence=section_evidence(sections, "limitations section")
+        evidence=sections_evidence(sections, "limitations section")
         + [h.evidence("a limitation") for h in sentences[:MAX_EVIDENCE]],
     )
     next_steps = Check(
@@ -324,7 +324,7 @@ def limitation_checks(findings: Findings) -> list[Check]:
             f"{'s' if len(steps) != 1 else ''} on what to do next"
             + ("." if touched else "; neither limitations nor next steps are discussed.")
         ),
-        evidence=section_evidence(step_sections, "next steps section")
+        evidence=sections_evidence(step_sections, "next steps section")
         + [h.evidence("a next step") for h in steps[:MAX_EVIDENCE]],
     )
     return [limitations, next_steps]
@@ -562,6 +562,12 @@ class DocumentationGrader:
             "prompt_words": sum(f.words for f in findings.prompt),
             "sections": len(findings.facts),
             "docstrings": docstring_share(source),
+            "not_judged": (
+                "Static reading: words and patterns are matched, not understood. Whether the "
+                "write-up is true of the code (a method described but never run, files that do "
+                "not exist) is not checked; only reported numbers are compared with saved "
+                "outputs, with low confidence."
+            ),
         }
         passed = [c.id.split(".", 1)[1] for c in checks if c.passed]
         reason = f"{len(passed)} of {len(checks)} documentation checks passed" + (
