@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import os
 import re
 import stat
@@ -26,6 +27,7 @@ from graders.source import SubmissionSource, word_count
 README_NAMES = ("readme.md", "readme.rst", "readme.txt", "readme")  # by preference
 MAX_DOC_CHARS = 200_000  # per document; the rest is not read
 MAX_SECTIONS = 4_000
+MAX_ORIGIN_CHARS = 400_000  # documents, notebook markdown, docstrings: each reads at most this
 BOLD_LEVEL = 7  # bold-only lines rank below every real heading level
 
 # Files that are not the candidate's account of the work (licences, changelogs, templates,
@@ -398,8 +400,19 @@ def module_docstring(tree: ast.Module | None) -> tuple[int, str] | None:
     return first.lineno, first.value.value
 
 
+def _document_order(item: tuple[str, str], readme: str | None) -> tuple[bool, int, str]:
+    """The README first, then shallower documents, then by path."""
+    path = item[0]
+    return (path != readme, path.count("/"), path)
+
+
 def collect_sections(source: SubmissionSource, readme: tuple[str, str] | None) -> list[Section]:
-    """Every section of the written material: documents, notebook markdown, docstrings."""
+    """Every section of the written material: documents, notebook markdown, docstrings.
+
+    Each origin reads at most :data:`MAX_ORIGIN_CHARS` (the README and shallow documents
+    first), and at most :data:`MAX_SECTIONS` sections are kept, so a huge submission costs a
+    bounded amount of work.
+    """
     sections: list[Section] = []
     documents = [
         (u.path, u.text)
@@ -408,24 +421,35 @@ def collect_sections(source: SubmissionSource, readme: tuple[str, str] | None) -
     ]
     if readme is not None and not any(path == readme[0] for path, _ in documents):
         documents.append(readme)
-    for path, text in sorted(documents):
-        sections.extend(split_sections(path, None, "document", text[:MAX_DOC_CHARS]))
+    budget = MAX_ORIGIN_CHARS
+    for path, text in sorted(documents, key=lambda d: _document_order(d, readme and readme[0])):
+        if budget <= 0:
+            break
+        text = text[: min(MAX_DOC_CHARS, budget)]
+        budget -= len(text)
+        sections.extend(split_sections(path, None, "document", text))
     last_heading: dict[str, str | None] = {}
+    budget = MAX_ORIGIN_CHARS
     for unit in source.markdown_units:
         if unit.cell is None or not unit.text.strip():
             continue
+        if budget <= 0:
+            break
+        budget -= len(unit.text)
         context = last_heading.get(unit.path)
         cell_sections = split_sections(unit.path, unit.cell, "notebook", unit.text, context)
         sections.extend(cell_sections)
         for section in cell_sections:
             if section.heading:
                 last_heading[unit.path] = section.heading
+    budget = MAX_ORIGIN_CHARS
     for code in source.code_units:
-        if code.origin != "py" or TEST_FILE.search(code.path):
+        if code.origin != "py" or TEST_FILE.search(code.path) or budget <= 0:
             continue
         found = module_docstring(code.tree)
         if found is not None:
             line, text = found
+            budget -= len(text)
             lines = tuple((line + i, part) for i, part in enumerate(text.splitlines()))
             sections.append(Section(code.path, None, "docstring", None, None, lines))
     return sections[:MAX_SECTIONS]
@@ -514,6 +538,7 @@ def _sentences(parts: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
             yield line, sentence
 
 
+@functools.lru_cache(maxsize=16_384)
 def is_prompt_sentence(sentence: str) -> bool:
     """An instruction to the candidate: "Justify ...", "Describe ...", "you should", "your
     task", or a question addressed to "you"."""
@@ -655,6 +680,7 @@ def classify(section: Section, facts: SectionFacts) -> str | None:
     return kind
 
 
+@functools.lru_cache(maxsize=16_384)
 def own_statement(sentence: str) -> bool:
     """A declarative sentence of the candidate: not an instruction, a question or a plan."""
     return not (
@@ -664,6 +690,7 @@ def own_statement(sentence: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=16_384)
 def own_reason(sentence: str) -> bool:
     """A reason for something done, stated rather than asked for or planned: declarative, not
     an imperative step, and tied to a decision or an action (an observation that merely
