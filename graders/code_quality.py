@@ -946,8 +946,9 @@ class CodeQualityGrader:
 def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple[float, str]:
     """The least score the code's structure earns, whatever tooling it lacks.
 
-    Code that defines real functions or classes (outside tests and notebook exports) and is
-    neither broken nor throwaway is "readable, some structure" (0.4, level 2); any other code
+    Code that defines real functions or classes (outside tests and notebook exports) in a
+    ``.py`` module, or documented ones in notebooks, and is neither broken nor throwaway is
+    "readable, some structure" (0.4, level 2); any other code
     that parses is at least a works-ish script (0.2, level 1). Caps still apply on top.
     """
     raised = {flag.id for flag in red_flags}
@@ -957,7 +958,10 @@ def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple
         for u, n in signals.real_definitions(code)
         if not (u.origin == "py" and signals.export_leftovers(u))
     ]
-    if real and not raised & {"code_quality.broken", "code_quality.throwaway"}:
+    in_modules = [n for u, n in real if u.origin == "py"]
+    documented = sum(1 for _, n in real if ast.get_docstring(n))  # type: ignore[arg-type]
+    structured = bool(in_modules) or signals.share(documented, len(real)) >= 0.5
+    if structured and not raised & {"code_quality.broken", "code_quality.throwaway"}:
         return 0.4, "score raised to 0.4: functions or classes give the code some structure"
     if any(u.tree is not None for u in code):
         return 0.2, "score raised to 0.2: the code parses"

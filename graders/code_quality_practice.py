@@ -27,6 +27,11 @@ DUPLICATED_MIN_LINES = 12
 LIBRARY_PRINTS = 5
 UNUSED_IMPORTS = 5
 BROKEN_SHARE = 0.5
+NOTABLE_SMELLS = frozenset(
+    {"code_quality.syntax_errors", "code_quality.notebook_export", "code_quality.commented_out_code",
+     "code_quality.duplication", "code_quality.scaffolding", "code_quality.undefined_names",
+     "code_quality.path_hacks"}
+)  # fmt: skip
 TOOLING_WEIGHT = 0.5  # packaging, linters, CI: level 4 needs all of them (rubric caps)  # of .py lines in files that do not parse
 
 
@@ -88,6 +93,9 @@ def practice_checks(
     positive = _practice(source, files, modules, code, root)
     hygiene, details = _hygiene(source, files, meta, modules, code, lint)
     flags = _level_one_flags(source, modules, code)
+    smells = smells_flag(hygiene)
+    if smells is not None:
+        flags.append(smells)
     return positive, hygiene, flags, details
 
 
@@ -183,6 +191,10 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
                          f"{_n(len(prints), 'print call')} inside functions of modules other "
                          "code imports (debug output instead of logging or return values).",
                          prints, weight=0.5))  # fmt: skip
+    hacks = sig.path_hacks(code)
+    checks.append(_check("code_quality.path_hacks", not hacks,
+                         f"{_n(len(hacks), 'sys.path edit or os.chdir call')}: the code only runs "
+                         "from one folder layout.", hacks))  # fmt: skip
     junk = sig.committed_junk(files, meta)
     checks.append(_check("code_quality.committed_junk", not junk,
                          "Committed caches or tool output: "
@@ -204,7 +216,19 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
                              f"pylint finds {_n(len(unused), 'unused import')} in .py modules.",
                              unused, weight=0.5))  # fmt: skip
         details.update(undefined_names=len(undefined), unused_imports=len(unused))
+    details["path_hacks"] = len(hacks)
     return checks, details
+
+
+def smells_flag(hygiene: list[Check]) -> RedFlag | None:
+    """``code_quality.smells`` when two or more notable smells failed (the rubric's level 2)."""
+    notable = [c for c in hygiene if c.id in NOTABLE_SMELLS and not c.passed]
+    if len(notable) < 2:
+        return None
+    names = ", ".join(c.id.removeprefix("code_quality.").replace("_", " ") for c in notable)
+    evidence = [e for c in notable for e in c.evidence[:2]]
+    return RedFlag(id="code_quality.smells", severity="low",
+                   sentence=f"Notable smells: {names}.", evidence=evidence[:MAX_EVIDENCE])  # fmt: skip
 
 
 def _level_one_flags(source: SubmissionSource, modules: list[CodeUnit],

@@ -460,3 +460,23 @@ def logging_use(modules: list[CodeUnit]) -> list[Spot]:
                     )
                     break
     return found
+
+
+def path_hacks(units: Iterable[CodeUnit]) -> list[Spot]:
+    """``sys.path`` edits and ``os.chdir`` calls: code that only runs from one folder layout."""
+    found = []
+    for unit in units:
+        if unit.tree is None:
+            continue
+        for node in ast.walk(unit.tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            target = node.func.value
+            name = f"{getattr(target, 'id', '')}.{node.func.attr}"
+            if isinstance(target, ast.Attribute) and getattr(target.value, "id", "") == "sys":
+                name = f"sys.{target.attr}.{node.func.attr}"
+            if name in {"sys.path.insert", "sys.path.append", "sys.path.extend", "os.chdir"}:
+                found.append(
+                    Spot(unit.path, unit.cell, node.lineno, name, _line(unit, node.lineno))
+                )
+    return found

@@ -130,7 +130,11 @@ def test_formatting_only_messages_do_not_sink_the_pylint_check(tmp_path: Path) -
     result = grade(make_context(root, artifacts=pylint_artifacts(tmp_path, report)))
     check = by_id(result.checks)["code_quality.pylint_score"]
     assert check.passed
-    assert check.evidence[0].metric == {"pylint_score": 5.0, "messages": 42, "substantive_score": 9.0}
+    assert check.evidence[0].metric == {
+        "pylint_score": 5.0,
+        "messages": 42,
+        "substantive_score": 9.0,
+    }
 
 
 def test_long_functions_and_deep_nesting_are_located(tmp_path: Path) -> None:
@@ -483,3 +487,29 @@ def test_static_lint_timeout_grades_without_pylint(tmp_path: Path) -> None:
     result = grade(context)
     assert "code_quality.pylint_score" not in by_id(result.checks)
     assert "pylint gave no score in static mode (pylint did not finish" in result.reason
+
+
+def test_path_hacks_and_two_notable_smells_raise_the_smells_flag(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    dead = "".join(f"# model_{i} = fit(X_train, y_train, depth={i})\n" for i in range(6))
+    write_files(root, {"src/run.py": f'"""Run."""\n\nimport os\nimport sys\n\n'
+                       f'sys.path.insert(0, "..")\nos.chdir("..")\n{dead}\n\ndef go():\n'
+                       '    """Go."""\n    return 1\n'})  # fmt: skip
+    result = grade(make_context(root))
+    hacks = by_id(result.checks)["code_quality.path_hacks"]
+    assert [(e.line, e.note) for e in hacks.evidence] == [(6, "sys.path.insert"), (7, "os.chdir")]
+    [smells] = [f for f in result.red_flags if f.id == "code_quality.smells"]
+    assert smells.sentence == "Notable smells: commented out code, path hacks."
+
+
+def test_undocumented_notebook_helpers_earn_no_structure_floor(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    make_notebook(root, [("code", "def clean(df):\n    return df.dropna()")])
+    bare = grade(make_context(root))
+    assert "score_floor" not in bare.details or bare.details["score_floor"] < 0.4
+    documented = tmp_path / "doc"
+    documented.mkdir()
+    make_notebook(
+        documented, [("code", 'def clean(df):\n    """Drop gaps."""\n    return df.dropna()')]
+    )
+    assert grade(make_context(documented)).score >= 0.4
