@@ -835,6 +835,7 @@ class CodeQualityGrader:
 
     name = "code_quality"
     version = "2"
+    needs_static_lint = True  # the pipeline runs it after the host-side lint (static mode)
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Grade the code statically, plus pylint's report (sandbox or host-side static lint)."""

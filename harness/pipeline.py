@@ -80,10 +80,24 @@ def ingest_submission(source: Path, work_root: Path, caps: IntakeCaps) -> Snapsh
     return ingest(source, work_root / "snapshots", caps)
 
 
-def run_graders(context: GraderContext) -> dict[str, GraderResult]:
-    """Run every registered grader on ``context``; a crashing grader becomes a harness fault."""
+def run_graders(
+    context: GraderContext, static_lint: Callable[[], None] | None = None
+) -> dict[str, GraderResult]:
+    """Run every registered grader on ``context``; a crashing grader becomes a harness fault.
+
+    ``static_lint`` waits for the host-side lint running in the background: graders that read
+    it (``needs_static_lint``) run after it, the others meanwhile.
+    """
     results: dict[str, GraderResult] = {}
+    deferred = []
     for grader in load_graders():
+        if static_lint is not None and getattr(grader, "needs_static_lint", False):
+            deferred.append(grader)
+            continue
+        results[grader.name] = run_grader(grader, context)
+    if static_lint is not None:
+        static_lint()
+    for grader in deferred:
         results[grader.name] = run_grader(grader, context)
     return dict(sorted(results.items()))
 
@@ -125,15 +139,12 @@ def grade_snapshot(
         elif run_stage is not None and run_stage.verdict != "ok":
             status = "execution_failed"
             status_reason = run_stage.reason or run_stage.verdict
-    static_lint_dir = None
+    static_lint_dir, wait_for_lint = None, None
     if not settings.run:  # candidate code never runs; pylint only parses it (harness.static_lint)
-        from harness.static_lint import run_static_lint
+        from harness.static_lint import start_static_lint
 
-        progress("lint")
-        t0 = time.monotonic()
         static_lint_dir = work_dir / "static_lint"
-        run_static_lint(snapshot.root, static_lint_dir)
-        timings["static_lint"] = round(time.monotonic() - t0, 3)
+        wait_for_lint = start_static_lint(snapshot.root, static_lint_dir, timings)
     progress("graders")
     t0 = time.monotonic()
     context = GraderContext(
@@ -144,7 +155,7 @@ def grade_snapshot(
         reference_scores=dict(settings.reference_scores),
         static_lint_dir=static_lint_dir,
     )
-    grader_results = run_graders(context)
+    grader_results = run_graders(context, wait_for_lint)
     timings["host_graders"] = round(time.monotonic() - t0, 3)
     progress("rubric")
     result = build_result(
