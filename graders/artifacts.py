@@ -19,10 +19,12 @@ import stat
 import struct
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import nbformat
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_TEXT_BYTES = 2_000_000
 DEFAULT_JSON_BYTES = 20_000_000
@@ -189,6 +191,8 @@ def read_csv_capped(
     data = read_bytes_capped(path, max_bytes)
     if data is None:
         return None
+    import pandas as pd  # slow: imported only when a CSV is read
+
     try:
         frame = pd.read_csv(
             io.BytesIO(data),

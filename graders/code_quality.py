@@ -350,7 +350,7 @@ def long_functions(unit: CodeUnit) -> list[Finding]:
     if unit.tree is None:
         return []
     found = []
-    for node in ast.walk(unit.tree):
+    for node in unit.nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             statements = count_statements(node.body)
             lines = code_lines(unit, node)
@@ -725,7 +725,7 @@ def absolute_paths(unit: CodeUnit) -> list[Finding]:
     if unit.tree is not None:
         lines = [
             node.lineno
-            for node in ast.walk(unit.tree)
+            for node in unit.nodes
             if isinstance(node, ast.Constant)
             and isinstance(node.value, str)
             and _is_machine_path(node.value)

@@ -70,7 +70,7 @@ def definitions(unit: CodeUnit) -> list[ast.FunctionDef | ast.AsyncFunctionDef |
         return []
     return [
         n
-        for n in ast.walk(unit.tree)
+        for n in unit.nodes
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         and not (n.name.startswith("__") and n.name.endswith("__"))
     ]
@@ -225,7 +225,7 @@ def _imported_names(source: SubmissionSource) -> set[str]:
     for unit in source.code_units:
         if unit.tree is None:
             continue
-        for node in ast.walk(unit.tree):
+        for node in unit.nodes:
             if isinstance(node, ast.Import):
                 names.update(a.name.rsplit(".", 1)[-1] for a in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -419,7 +419,7 @@ def configuration(
     for unit in source.code_units:
         if unit.tree is None or is_test_path(unit.path):
             continue
-        for node in ast.walk(unit.tree):
+        for node in unit.nodes:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 name = PurePosixPath(node.value.replace("\\", "/")).name
                 if name in config_files:
@@ -447,7 +447,7 @@ def logging_use(modules: list[CodeUnit]) -> list[Spot]:
     for unit in modules:
         if unit.tree is None:
             continue
-        for node in ast.walk(unit.tree):
+        for node in unit.nodes:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = (
                     [a.name for a in node.names]
@@ -468,7 +468,7 @@ def path_hacks(units: Iterable[CodeUnit]) -> list[Spot]:
     for unit in units:
         if unit.tree is None:
             continue
-        for node in ast.walk(unit.tree):
+        for node in unit.nodes:
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             target = node.func.value

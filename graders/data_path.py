@@ -35,6 +35,7 @@ TOY_DATA = ("DataFrame", "make_classification", "make_regression", "make_blobs")
 NOT_DATA = ("seed", "default_rng", "RandomState", "set_state")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_test_file(path: str) -> bool:
     """True for files that hold tests rather than the pipeline."""
     pure = PurePosixPath(path)

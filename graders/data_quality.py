@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from graders.artifacts import read_train_csv
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from graders.data_path import off_path
@@ -154,6 +152,8 @@ def _profile_train(assignment: Any, target: str | None, id_column: str | None) -
     frame = read_train_csv(assignment)
     if frame is None:
         return TrainProfile()
+    import pandas as pd  # slow: imported only when there is data to profile
+
     features = [c for c in frame.columns if c not in (target, id_column)]
     if not features:
         return TrainProfile(has_missing=False, categorical=[])

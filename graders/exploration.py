@@ -268,8 +268,8 @@ def _calls(source: SubmissionSource, names: tuple[str, ...]) -> list[CallSite]:
 
 def _overview_sites(source: SubmissionSource) -> list[CallSite]:
     sites = _calls(source, OVERVIEW_CALLS)
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
+    for unit, _ in iter_trees(source):
+        for node in unit.nodes:
             if (
                 isinstance(node, ast.Attribute)
                 and node.attr in OVERVIEW_ATTRIBUTES
@@ -288,10 +288,10 @@ def _target_names(source: SubmissionSource, declared: str | None) -> set[str]:
     (``y = df["churn"]``, ``X = df.drop("churn", ...)``, ``df.pop("churn")``,
     ``TARGET = "churn"``)."""
     names = {declared} if declared else set()
-    for unit, tree in iter_trees(source):
+    for unit, _ in iter_trees(source):
         if _TEST_PATH.search(unit.path):
             continue
-        for node in ast.walk(tree):
+        for node in unit.nodes:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 names |= _target_from_assign(node.targets[0], node.value)
     names = {n for n in names if n and len(n) <= 80 and not _ID_NAME.search(n)}
@@ -311,8 +311,8 @@ def _named_after(source: SubmissionSource, targets: set[str]) -> set[str]:
         if len(tok) >= 4
     }
     found = set()
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
+    for unit, _ in iter_trees(source):
+        for node in unit.nodes:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
                 if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):
@@ -364,9 +364,9 @@ def _target_from_assign(target: ast.AST, value: ast.AST) -> set[str]:
 def _aliases(source: SubmissionSource, targets: set[str]) -> dict[str, set[str]]:
     """Per path, variables holding a target's name (``TARGET = "churn"``)."""
     found: dict[str, set[str]] = {}
-    for unit, tree in iter_trees(source):
+    for unit, _ in iter_trees(source):
         known = found.setdefault(unit.path, set())
-        for node in ast.walk(tree):
+        for node in unit.nodes:
             if (
                 isinstance(node, ast.Assign)
                 and isinstance(node.value, ast.Constant)
@@ -448,9 +448,9 @@ def _feature_vs_target_sites(source: SubmissionSource, targets: set[str]) -> lis
             and _mentions(call.args[0], targets, known)
         ):
             sites.append(site_at(unit, call, name))
-    for unit, tree in iter_trees(source):
+    for unit, _ in iter_trees(source):
         known = aliases.get(unit.path, set())
-        for node in ast.walk(tree):  # df.corr()["churn"], groupby(...)["churn"].mean()
+        for node in unit.nodes:  # df.corr()["churn"], groupby(...)["churn"].mean()
             if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call):
                 inner = dotted_name(node.value.func) or ""
                 if _last(inner) in ("corr", "groupby") and _mentions(node.slice, targets, known):

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 from graders.artifacts import read_csv_capped
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
@@ -136,6 +135,8 @@ def compute_metrics(
 
 
 def _metric(spec: Any, name: str, y: np.ndarray, values: dict[str, np.ndarray]) -> float:
+    from sklearn import metrics as skm  # slow (scipy): imported only when there is a score
+
     if spec.task_type == "regression":
         pred = values["prediction"]
         return {
@@ -393,6 +394,8 @@ def _downsample(*arrays: np.ndarray) -> list[list[float]]:
 
 def curves(spec: Any, y: np.ndarray, values: dict[str, np.ndarray]) -> dict[str, Any]:
     """PR and ROC curves (binary, <= CURVE_MAX_POINTS points) and the confusion matrix."""
+    from sklearn import metrics as skm  # slow (scipy): imported only when there is a score
+
     out: dict[str, Any] = {}
     if spec.task_type == "regression":
         return out

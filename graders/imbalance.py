@@ -486,8 +486,8 @@ def _metric_sites(
 
 def _accuracy_sites(source: SubmissionSource) -> list[CallSite]:
     sites = find_calls(source, ["accuracy_score"])
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
+    for unit, _ in iter_trees(source):
+        for node in unit.nodes:
             if (
                 isinstance(node, ast.keyword)
                 and node.arg in ("scoring", "metrics", "eval_metric")

@@ -234,8 +234,8 @@ def _model_sites(source: SubmissionSource) -> list[CallSite]:
         family = _family_of(name, canonical)
         if family is not None:
             sites.append(site_at(unit, call, family + ":" + name))
-    for unit, tree in iter_trees(source):
-        for node in ast.walk(tree):
+    for unit, _ in iter_trees(source):
+        for node in unit.nodes:
             if isinstance(node, ast.ClassDef) and any(
                 isinstance(base, ast.Attribute) and base.attr == "Module" for base in node.bases
             ):

@@ -70,6 +70,11 @@ class CodeUnit:
     parse_error: str | None
     origin: Literal["py", "notebook"]
 
+    @functools.cached_property
+    def nodes(self) -> tuple[ast.AST, ...]:
+        """Every node of ``tree`` in ``ast.walk`` order, walked once (graders walk it often)."""
+        return tuple(ast.walk(self.tree)) if self.tree is not None else ()
+
 
 @dataclass(frozen=True)
 class MarkdownUnit:
@@ -420,9 +425,9 @@ def import_aliases(source: SubmissionSource) -> dict[str, dict[str, str]]:
 @functools.lru_cache(maxsize=32)
 def _import_aliases_cached(source: SubmissionSource) -> dict[str, dict[str, str]]:
     aliases: dict[str, dict[str, str]] = {}
-    for unit, tree in iter_trees(source):
+    for unit, _ in iter_trees(source):
         table = aliases.setdefault(unit.path, {})
-        for node in ast.walk(tree):
+        for node in unit.nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
@@ -589,7 +594,7 @@ def walk_all(source: SubmissionSource) -> tuple[tuple[CodeUnit, ast.AST], ...]:
 
 @functools.lru_cache(maxsize=32)
 def _walk_all_cached(source: SubmissionSource) -> tuple[tuple[CodeUnit, ast.AST], ...]:
-    return tuple((unit, node) for unit, tree in iter_trees(source) for node in ast.walk(tree))
+    return tuple((unit, node) for unit, _ in iter_trees(source) for node in unit.nodes)
 
 
 @functools.lru_cache(maxsize=32)
@@ -672,10 +677,14 @@ def header_nodes(stmt: ast.stmt) -> list[ast.AST]:
     return [stmt]
 
 
-def walk_header(stmt: ast.stmt) -> Iterator[ast.AST]:
-    """``ast.walk`` over :func:`header_nodes` of ``stmt``."""
-    for part in header_nodes(stmt):
-        yield from ast.walk(part)
+def walk_header(stmt: ast.stmt) -> tuple[ast.AST, ...]:
+    """``ast.walk`` over :func:`header_nodes` of ``stmt`` (cached: many graders walk each one)."""
+    return _walked_header(stmt)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _walked_header(stmt: ast.stmt) -> tuple[ast.AST, ...]:
+    return tuple(node for part in header_nodes(stmt) for node in ast.walk(part))
 
 
 def root_name(node: ast.AST) -> str | None:
@@ -846,5 +855,6 @@ def clear_caches() -> None:
         _walk_all_cached,
         _calls_cached,
         _flow_cached,
+        _walked_header,
     ):
         cached.cache_clear()

@@ -207,10 +207,10 @@ def find_test_functions(unit: CodeUnit) -> list[TestFunction]:
 # --------------------------------------------------------------------------- tampering
 
 
-def _pytest_roots(tree: ast.Module) -> set[str]:
+def _pytest_roots(unit: CodeUnit) -> set[str]:
     """Local names bound to ``pytest`` / ``_pytest`` modules or objects imported from them."""
     roots: set[str] = set()
-    for node in ast.walk(tree):
+    for node in unit.nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in {"pytest", "_pytest"}:
@@ -239,8 +239,8 @@ def tampering_sites(unit: CodeUnit) -> list[tuple[int, str]]:
     if unit.tree is None:
         return []
     sites: list[tuple[int, str]] = []
-    roots = _pytest_roots(unit.tree)
-    for node in ast.walk(unit.tree):
+    roots = _pytest_roots(unit)
+    for node in unit.nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in TAMPER_HOOKS:
             sites.append((node.lineno, f"defines the pytest hook {node.name}"))
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
@@ -578,7 +578,7 @@ def uses_multipliers(source: SubmissionSource) -> bool:
             continue
         if MULTIPLIERS.search(unit.code):
             return True
-        if unit.tree is not None and any(_multiplying_class(n) for n in ast.walk(unit.tree)):
+        if unit.tree is not None and any(_multiplying_class(n) for n in unit.nodes):
             return True
     return False
 
