@@ -417,6 +417,24 @@ def attach_similarity(
     return updated.model_copy(update={"questions": questions})
 
 
+NOT_JUDGED_KEYS = ("not_judged", "not_judged_statically")
+MAX_NOT_JUDGED = 6
+
+
+def not_judged_notes(result: GraderResult) -> list[str]:
+    """What a grader says it could not judge (``details.not_judged``), as short sentences.
+
+    Graders write a string or a list of strings; anything else is ignored, and every note is
+    clipped, so a grader cannot flood the report.
+    """
+    notes: list[str] = []
+    for key in NOT_JUDGED_KEYS:
+        value = (result.details or {}).get(key)
+        items = [value] if isinstance(value, str) else value if isinstance(value, list | tuple) else []
+        notes.extend(clip(item.strip(), 300) for item in items if isinstance(item, str) and item.strip())
+    return notes[:MAX_NOT_JUDGED]
+
+
 def dump_result(result: GradingResult) -> str:
     """The canonical JSON text of a result: sorted keys, 2-space indent, trailing newline."""
     data = result.model_dump(mode="json")

@@ -25,7 +25,7 @@ from pygments.util import ClassNotFound
 from graders.base import Evidence, GraderResult
 from harness import __version__
 from harness.report import plots
-from harness.result import GradingResult
+from harness.result import NOT_JUDGED_KEYS, GradingResult, not_judged_notes
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
@@ -429,7 +429,7 @@ def _figure_note(check: Any, images: ImageBudget) -> str:
 def _grader_view(name: str, result: GraderResult | None, images: ImageBudget) -> dict[str, Any]:
     if result is None:
         return {"name": name, "missing": True}
-    skip = _HELDOUT_KEYS if name == HELDOUT_GRADER else set()
+    skip = (_HELDOUT_KEYS if name == HELDOUT_GRADER else set()) | set(NOT_JUDGED_KEYS)
     checks = sorted(result.checks, key=lambda c: (c.passed, -c.weight, c.id))
     main, more = split_details(name, result.details or {}, skip)
     return {
@@ -440,6 +440,7 @@ def _grader_view(name: str, result: GraderResult | None, images: ImageBudget) ->
         "figure_notes": {c.id: _figure_note(c, images) for c in checks},
         "details": main,
         "more_details": more,
+        "not_judged": not_judged_notes(result),
         "heldout": heldout_view(result) if name == HELDOUT_GRADER else None,
     }
 

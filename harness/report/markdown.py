@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from harness.result import GradingResult
+from harness.result import GradingResult, not_judged_notes
 
 # brackets (links, images), emphasis, code, tables, strike-through; parentheses and "#", "+",
 # "!" are harmless once brackets are escaped and text never starts a line
@@ -64,6 +64,21 @@ def _task_context_lines(result: GradingResult) -> list[str]:
     return lines
 
 
+def _not_judged_lines(result: GradingResult) -> list[str]:
+    """In static mode, what each grader says it could not judge from the files alone."""
+    if result.run.mode != "static":
+        return []
+    notes = [(name, note) for name, grader in sorted(result.graders.items())
+             for note in not_judged_notes(grader)]
+    if not notes:
+        return []
+    lines = ["### Not judged statically", "",
+             "The code was read, not run; the graders say what that leaves open:", ""]
+    lines.extend(f"- {md_escape(name, 40)}: {md_escape(note, 300)}" for name, note in notes)
+    lines.append("")
+    return lines
+
+
 def render_markdown(result: GradingResult) -> str:
     """The Markdown summary: total, levels table, red flags, questions."""
     lines: list[str] = []
@@ -108,6 +123,7 @@ def render_markdown(result: GradingResult) -> str:
             lines.extend(reviews)
         lines.append("")
     lines.extend(_task_context_lines(result))
+    lines.extend(_not_judged_lines(result))
     lines.append("### Red flags")
     lines.append("")
     if result.red_flags:
