@@ -68,17 +68,29 @@ SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv"
                           "build", "dist", "mlruns"})
 
 # Names a label vector is usually bound to.
-_Y_NAME = re.compile(r"^(y|Y)(_?(train|trn|all|full|data|raw|true|tr|dev))?$|^(target|labels?)$")
+_Y_NAME = re.compile(r"^(y|Y)(_?(train|trn|all|full|data|raw|true|tr|dev))?$|"
+                     r"^((all|train|true)_)?(targets?|labels?)(_(train|all))?$")
 # Names a feature matrix is usually bound to.
 _X_NAME = re.compile(r"^(X|x)(_?(train|trn|all|full|data|raw|tr|dev))?$|^features?$")
 # Names a target column name is usually bound to (``TARGET = "churn"``).
-_TARGET_CONST = re.compile(r"^(target|label|y)(_?(col|column|name|var|variable|feature))?$",
-                           re.IGNORECASE)
+_TARGET_CONST = re.compile(r"^(?:(target|label|y)(_?(col|column|name|var|variable|feature))?|"
+                           r"(output|response|outcome|dependent)_?"
+                           r"(col|column|name|var|variable|feature))$", re.IGNORECASE)
+# A test module: its fixtures use made-up column names, not the submission's target.
+_TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+# DataFrame attributes and methods: ``df.values`` is not a column called "values".
+_FRAME_ATTRIBUTES = frozenset({
+    "values", "shape", "columns", "index", "dtypes", "dtype", "T", "iloc", "loc", "at", "iat",
+    "size", "ndim", "empty", "str", "dt", "cat", "name", "array", "plot", "copy", "to_numpy",
+    "astype", "ravel", "reshape", "flatten", "tolist", "map", "apply", "nan", "data",
+})
+_NOT_FRAMES = frozenset({"self", "cls", "np", "pd", "numpy", "pandas", "args", "config", "cfg",
+                         "os", "sys", "math", "torch", "tf", "sklearn", "settings", "params"})
 _ID_NAME = re.compile(r"(^id$|^.*_id$|^.*Id$|^.*ID$|^id_)")
 
 _CONFIG_TARGET = re.compile(
     r"""^\s*["']?(?:target|target_col(?:umn)?|target_name|target_variable|label_col(?:umn)?|
-    label|y_col(?:umn)?)["']?\s*[:=]\s*["']?([A-Za-z_][\w.\- ]{0,60}?)["']?\s*,?\s*(?:\#.*)?$""",
+    label|y_col(?:umn)?|response|outcome|response_col(?:umn)?)["']?\s*[:=]\s*["']?([A-Za-z_][\w.\- ]{0,60}?)["']?\s*,?\s*(?:\#.*)?$""",
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 _TEXT_TARGET = re.compile(
@@ -130,7 +142,13 @@ _CLASSIFICATION_STRINGS = re.compile(r"^(binary:\w+|multi:\w+|binary|multiclass|
 _MULTICLASS_STRINGS = re.compile(r"^(multi:\w+|multiclass|multi_logloss|MultiClass|"
                                  r"f1_macro|f1_weighted|f1_micro|ovr|ovo)$")
 _REGRESSION_STRINGS = re.compile(r"^(reg:\w+|regression|rmse|mae|r2|neg_mean_squared_error|"
-                                 r"neg_root_mean_squared_error|neg_mean_absolute_error|RMSE)$")
+                                 r"neg_root_mean_squared_error|neg_mean_absolute_error|RMSE|"
+                                 r"rmspe|RMSPE|mape|MAPE|rmsle|RMSLE)$")
+# A metric function the submission defines itself (``def rmspe(y, p)``) and calls.
+_REGRESSION_METRIC_NAME = re.compile(r"^(r?mse|rmspe|rmsle|s?mape|mae|wape|r2)(_\w+)?$",
+                                     re.IGNORECASE)
+# ``average=`` keywords are common in binary work: only a weak tie-breaker for multiclass.
+AVERAGE_TIE_BREAK = 0.1
 
 
 @dataclass(frozen=True)
@@ -339,13 +357,30 @@ def _string_constants(nodes: list[tuple[CodeUnit, ast.AST]]
     """Per file or notebook: ``NAME = "text"`` bindings (first one wins), with where they are."""
     found: dict[str, dict[str, tuple[str, CodeUnit, ast.AST]]] = {}
     for unit, node in nodes:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
-                and isinstance(node.value.value, str):
-            table = found.setdefault(unit.path, {})
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    table.setdefault(target.id, (node.value.value, unit, node))
+        if not isinstance(node, ast.Assign):
+            continue
+        value = _single_string(node.value)
+        if value is None:
+            continue
+        table = found.setdefault(unit.path, {})
+        for target in node.targets:
+            if isinstance(target, ast.Name) and value != target.id:  # ``t = "t"``: a placeholder
+                table.setdefault(target.id, (value, unit, node))
     return found
+
+
+def _single_string(node: ast.AST | None) -> str | None:
+    """The text of ``"c"`` or of a one-element literal list ``["c"]`` (a column list), else None."""
+    if isinstance(node, ast.List | ast.Tuple) and len(node.elts) == 1:
+        node = node.elts[0]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _is_test_module(path: str) -> bool:
+    """A test file (``tests/...``, ``test_x.py``, ``x_test.py``, ``conftest.py``)."""
+    return bool(_TEST_PATH.search(path))
 
 
 def _key_of(node: ast.AST, constants: dict[str, str]) -> list[str]:
@@ -361,9 +396,10 @@ def _key_of(node: ast.AST, constants: dict[str, str]) -> list[str]:
 
 
 def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
-    """Columns an expression selects: ``df["c"]``, ``df.c``-free, ``df.pop("c")``, ``df.loc[:, "c"]``.
+    """Columns an expression selects: ``df["c"]``, ``df.c``, ``df.pop("c")``, ``df.loc[:, "c"]``.
 
-    Selections inside a ``.drop(...)`` call are ignored (those are features being removed).
+    Selections inside a ``.drop(...)`` call are ignored (those are features being removed);
+    ``df.c`` counts when ``c`` is no DataFrame attribute and ``df`` no module or ``self``.
     """
     found: list[str] = []
 
@@ -372,6 +408,16 @@ def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
                 and node.func.attr == "drop":
             visit(node.func.value)
             return
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "pop" and node.args:
+                found.extend(_key_of(node.args[0], constants)[:1])
+            # ``df.c.map(f)``: look into ``df.c``; the method name is no column
+            for child in [node.func.value, *node.args, *(k.value for k in node.keywords)]:
+                visit(child)
+            return
+        column = _attribute_column(node)
+        if column is not None:
+            found.append(column)
         if isinstance(node, ast.Subscript):
             key = node.slice
             if isinstance(key, ast.Tuple) and len(key.elts) == 2:  # .loc[:, "c"]
@@ -379,14 +425,22 @@ def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
             keys = _key_of(key, constants)
             if len(keys) == 1:
                 found.append(keys[0])
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr == "pop" and node.args:
-            found.extend(_key_of(node.args[0], constants)[:1])
         for child in ast.iter_child_nodes(node):
             visit(child)
 
     visit(expr)
     return found
+
+
+def _attribute_column(node: ast.AST) -> str | None:
+    """``df.churn``: the column an attribute access on a frame's name selects, else None."""
+    if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+        return None
+    attr = node.attr
+    if node.value.id in _NOT_FRAMES or attr in _FRAME_ATTRIBUTES or attr.startswith("_") \
+            or attr.endswith("_"):  # ``model.labels_``: a fitted attribute
+        return None
+    return attr
 
 
 def _dropped_columns(expr: ast.AST, constants: dict[str, str]) -> list[str] | None:
@@ -426,8 +480,9 @@ def _is_variable_name(column: str) -> bool:
 
 
 def _target_votes(nodes: list[tuple[CodeUnit, ast.AST]]) -> _Votes:
-    """Votes for the target column from the code's data path."""
+    """Votes for the target column from the code's data path (test modules excluded)."""
     votes = _Votes()
+    nodes = [(unit, node) for unit, node in nodes if not _is_test_module(unit.path)]
     target_params = _target_parameters(nodes)
     bindings = _string_constants(nodes)
     constants = {path: {name: value for name, (value, _u, _n) in table.items()}
@@ -437,6 +492,8 @@ def _target_votes(nodes: list[tuple[CodeUnit, ast.AST]]) -> _Votes:
             if _TARGET_CONST.match(name) and re.match(r"^[A-Za-z_][\w\- .]{0,60}$", value):
                 votes.add(value, 2.0, _code_evidence("target", value, unit, node))
     for unit, node in nodes:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            _default_votes(node, unit, votes)
         if not isinstance(node, ast.Assign | ast.Call):
             continue
         known = constants.get(unit.path, {})
@@ -448,6 +505,20 @@ def _target_votes(nodes: list[tuple[CodeUnit, ast.AST]]) -> _Votes:
     for column in [c for c in votes.first if _is_variable_name(c)]:
         del votes.weights[column], votes.first[column]
     return votes
+
+
+def _default_votes(function: ast.FunctionDef | ast.AsyncFunctionDef, unit: CodeUnit,
+                   votes: _Votes) -> None:
+    """``def train(df, target_col="churn")`` / ``output_column=["rings"]``: a default target."""
+    args = function.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    for arg, default in pairs:
+        value = _single_string(default)
+        if value and _TARGET_CONST.match(arg.arg) and arg.arg.lower() not in ("y", "label") \
+                and value != arg.arg and re.match(r"^[A-Za-z_][\w\- .]{0,60}$", value):
+            votes.add(value, 2.0, _code_evidence("target", value, unit, function))
 
 
 def _assign_votes(node: ast.Assign, unit: CodeUnit, constants: dict[str, str],
@@ -532,19 +603,24 @@ def _task_signals(source: SubmissionSource, nodes: list[tuple[CodeUnit, ast.AST]
     aliases = import_aliases(source)
     current: CodeUnit | None = None
     table: dict[str, str] = {}
+    span = _focus_span(nodes, focus)
     for unit, node in nodes:
         if not isinstance(node, ast.Call | ast.Constant | ast.Subscript):
             continue
         if unit is not current:
             current, table = unit, aliases.get(unit.path, {})
-            kind.scale = arity.scale = _closeness(unit, focus)
+            unit_scale = _closeness(unit, focus)
+        kind.scale = arity.scale = unit_scale
+        if span is not None and unit.path == focus.path and unit.cell == focus.cell:
+            line = getattr(node, "lineno", 0)
+            kind.scale = arity.scale = 4.0 if span[0] <= line <= span[1] else 1.5
         if isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
             last = name.rsplit(".", 1)[-1]
             last = table.get(last, last).rsplit(".", 1)[-1]
             if last in CLASSIFICATION_METRICS or any(w in last for w in CLASSIFIER_WORDS):
                 kind.add("classification", 1.0, _code_evidence("task_type", last, unit, node))
-            elif last in REGRESSION_METRICS or (
+            elif last in REGRESSION_METRICS or _REGRESSION_METRIC_NAME.match(last) or (
                     any(w in last for w in REGRESSOR_WORDS) and "Classifier" not in last):
                 kind.add("regression", 1.0, _code_evidence("task_type", last, unit, node))
             for keyword in node.keywords:
@@ -562,6 +638,26 @@ def _task_signals(source: SubmissionSource, nodes: list[tuple[CodeUnit, ast.AST]
     return kind, arity
 
 
+def _focus_span(nodes: list[tuple[CodeUnit, ast.AST]], focus: Inference | None
+                ) -> tuple[int, int] | None:
+    """Lines of the innermost function holding the target's selection in a ``.py`` file.
+
+    A script with two tasks fits each where it picks its target; signals of the other task's
+    function count as the rest of the file does. None when the selection is in no function.
+    """
+    if focus is None or focus.source != "code" or focus.cell is not None or not focus.line:
+        return None
+    best: tuple[int, int] | None = None
+    for unit, node in nodes:
+        if unit.path != focus.path or unit.cell is not None \
+                or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        start, end = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
+        if start <= focus.line <= end and (best is None or end - start < best[1] - best[0]):
+            best = (start, end)
+    return best
+
+
 def _closeness(unit: CodeUnit, focus: Inference | None) -> float:
     """How much a code unit's task signals count, by its distance to the target's selection."""
     if focus is None or focus.source != "code" or unit.path != focus.path:
@@ -574,8 +670,8 @@ def _arity_keyword(keyword: ast.keyword, unit: CodeUnit, call: ast.Call, arity: 
     if not isinstance(value, ast.Constant):
         return
     if keyword.arg == "average" and value.value in ("macro", "weighted", "micro"):
-        arity.add("multiclass", 0.5, _code_evidence("task_type", f"average={value.value}",
-                                                     unit, call))
+        arity.add("average", AVERAGE_TIE_BREAK / arity.scale,
+                  _code_evidence("task_type", f"average={value.value}", unit, call))
     elif keyword.arg == "average" and value.value == "binary" or keyword.arg == "pos_label":
         arity.add("binary", 1.0, _code_evidence("task_type", keyword.arg, unit, call))
     elif keyword.arg == "multi_class" and value.value in ("ovr", "ovo"):
@@ -892,11 +988,12 @@ def _task_type(kind: _Votes, arity: _Votes, shares: dict[str, float] | None,
     if shares is not None:
         return "binary_classification" if len(shares) == 2 else (
             "multiclass_classification" if len(shares) > 2 else None)
-    arity_best = arity.best()
-    if arity_best is not None and arity_best[0] == "multiclass" and \
-            arity.weights["multiclass"] > arity.weights.get("binary", 0):
-        evidence.append(arity_best[1])
+    multi, binary = arity.weights.get("multiclass", 0), arity.weights.get("binary", 0)
+    # ``average="macro"`` is common in binary work: it only breaks a tie of real signals
+    tie_broken = multi == binary > 0 and arity.weights.get("average", 0) > 0
+    if multi > binary or tie_broken:
+        evidence.append(arity.first["multiclass"])
         return "multiclass_classification"
-    if arity_best is not None:
-        evidence.append(arity_best[1])
+    if binary:
+        evidence.append(arity.first["binary"])
     return "binary_classification"
