@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
+from graders.data_path import off_path
 from graders.modeling_flow import (
     Construction,
     Evaluation,
@@ -20,9 +21,11 @@ from graders.modeling_flow import (
     Search,
     analyse,
     in_value_sweep,
+    reachable,
 )
 from graders.source import (
     CallSite,
+    OutputUnit,
     SubmissionSource,
     comment_lines,
     dotted_name,
@@ -30,6 +33,7 @@ from graders.source import (
     find_calls,
     find_keywords,
     find_names,
+    import_aliases,
     iter_calls,
     iter_trees,
     markdown_evidence,
@@ -41,6 +45,10 @@ from graders.source import (
     word_count,
 )
 
+# Library training functions that fit a model without an estimator class.
+NATIVE_BOOSTING = (
+    "xgb.train", "xgboost.train", "lgb.train", "lightgbm.train", "catboost.train", "cb.train",
+)  # fmt: skip
 FAMILIES: dict[str, tuple[str, ...]] = {
     "linear": (
         "LogisticRegression", "LogisticRegressionCV", "LinearRegression", "Ridge", "RidgeCV",
@@ -52,17 +60,21 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "tree": ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
              "ExtraTreeRegressor"),
-    "ensemble": (
+    # Bagging, boosting and meta-ensembles are different approaches (a random forest against
+    # gradient boosting is a real comparison), so each is its own family.
+    "bagging": (
         "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
-        "ExtraTreesRegressor", "BaggingClassifier", "BaggingRegressor", "GradientBoostingClassifier",
-        "GradientBoostingRegressor", "HistGradientBoostingClassifier",
-        "HistGradientBoostingRegressor", "AdaBoostClassifier", "AdaBoostRegressor",
-        "XGBClassifier", "XGBRegressor", "XGBRFClassifier", "LGBMClassifier", "LGBMRegressor",
-        "CatBoostClassifier", "CatBoostRegressor", "BalancedRandomForestClassifier",
-        "BalancedBaggingClassifier", "EasyEnsembleClassifier", "RUSBoostClassifier",
-        "VotingClassifier", "VotingRegressor", "StackingClassifier", "StackingRegressor",
-        "xgb.train", "xgboost.train", "lgb.train", "lightgbm.train",
+        "ExtraTreesRegressor", "BaggingClassifier", "BaggingRegressor",
+        "BalancedRandomForestClassifier", "BalancedBaggingClassifier", "EasyEnsembleClassifier",
     ),
+    "boosting": (
+        "GradientBoostingClassifier", "GradientBoostingRegressor",
+        "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "AdaBoostClassifier",
+        "AdaBoostRegressor", "XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRanker",
+        "LGBMClassifier", "LGBMRegressor", "LGBMRanker", "CatBoostClassifier",
+        "CatBoostRegressor", "CatBoost", "RUSBoostClassifier",
+    ) + NATIVE_BOOSTING,
+    "meta": ("VotingClassifier", "VotingRegressor", "StackingClassifier", "StackingRegressor"),
     "neighbors": ("KNeighborsClassifier", "KNeighborsRegressor", "RadiusNeighborsClassifier",
                   "RadiusNeighborsRegressor", "NearestCentroid"),
     "svm": ("SVC", "SVR", "LinearSVC", "LinearSVR", "NuSVC", "NuSVR"),
@@ -109,12 +121,19 @@ JUMP_MIN_WORDS = 5
 
 CHOICE_WORDS = re.compile(
     r"\b(chose|choose|chosen|select(?:ed)?|final model|best model|went with|pick(?:ed)?|"
-    r"prefer(?:red)?|opt(?:ed)? for|we use|i use|decided)\b",
+    r"prefer(?:red)?|opt(?:ed)? for|we use|i use|decided|verdict|conclu\w+|recommend\w*|"
+    r"(?:better|best) to use|go(?:ing)? with)\b",
     re.IGNORECASE,
 )
 REASON_WORDS = re.compile(
     r"\b(because|since|due to|as it|given|outperform\w*|better|higher|lower|best|trade-?off|"
     r"robust|interpretab\w*|overfit\w*)\b",
+    re.IGNORECASE,
+)
+# "<model> has the highest recall, which is our objective": a choice argued from the results.
+RESULT_CLAIM = re.compile(
+    r"\b(highest|best|lowest|outperform\w*|beats?|superior)\b[^.\n]{0,60}"
+    r"\b(score|recall|precision|f1|auc|accuracy|rmse|mae|mse|r2|r²|error|objective|metric)",
     re.IGNORECASE,
 )
 ERROR_PROSE = re.compile(
@@ -127,6 +146,20 @@ SIMPLE_BASELINE_PROSE = re.compile(
     r"\b(logistic|linear|dummy|majority|most frequent|naive|rule-based)[^.\n]{0,60}baseline)",
     re.IGNORECASE,
 )
+# Prose about what could be done is not what was done.
+HYPOTHETICAL = re.compile(
+    r"\b(could|would|might|may|should|future|next steps?|worth\w*|if\b|plan(?:ned)? to|"
+    r"further work|consider\w*)\b",
+    re.IGNORECASE,
+)
+FUTURE_WORK = re.compile(
+    r"\b(future|next steps?|further work|worth\w*|plan(?:ned)? to|if i had)\b", re.IGNORECASE
+)
+# Folders of deployment and serving code: not where models are compared.
+SERVING_DIRS = frozenset(
+    {"deploy", "deployment", "deployments", "serving", "serve", "server", "api", "webapp",
+     "infra", "docker", "k8s", "helm"}
+)  # fmt: skip
 SIMPLE_CLASSES = (
     "LogisticRegression",
     "LinearRegression",
@@ -156,19 +189,21 @@ class ModelingGrader:
         flow = analyse(source, ESTIMATORS)
         used = [c for c in flow.constructions if c.used]
         models = [c for c in used if c.cls not in DUMMIES]
-        families = _families(models, flow)
+        native = _native_trainings(flow, source)
+        families = _families(models, native)
+        has_models = bool(models or native)
         held_out = [e for e in flow.evaluations if e.splits & {"test", "val", "cv"}]
         baseline = _baseline(source, flow, used)
         searches = [s for s in flow.searches if s.used and s.grid != "single"]
         checks = [
-            _fitted_check(used, flow),
-            _validated_check(held_out, bool(models)),
+            _fitted_check(used, flow, native),
+            _validated_check(held_out, has_models),
             _approaches_check(families, baseline, searches),
             _baseline_check(baseline),
             _scheme_check(flow, held_out, len(families)),
             _tuning_check(flow.searches),
-            _comparison_check(source, flow, models),
-            _justified_check(source, bool(models)),
+            _comparison_check(source, flow, models, has_models),
+            _justified_check(source, has_models),
             _error_analysis_check(source, flow),
             _iteration_check(source, flow),
             site_check(
@@ -179,6 +214,16 @@ class ModelingGrader:
             ),
         ]  # fmt: skip
         red_flags = []
+        if has_models and not held_out and len(families) <= 1:
+            red_flags.append(
+                RedFlag(
+                    id="modeling.unvalidated_single_model",
+                    severity="high",
+                    sentence="One model family is trained and no model is scored on held-out "
+                    "data or with cross-validation.",
+                    evidence=[evidence_for(site) for site in families.values()][:1],
+                )
+            )
         model_sites = _model_sites(source)
         jumps = _unexplained_jumps(source, model_sites)
         if jumps:
@@ -243,25 +288,58 @@ def _model_sites(source: SubmissionSource) -> list[CallSite]:
     return sort_sites(sites)
 
 
-def _families(models: list[Construction], flow: Flow) -> dict[str, CallSite]:
-    """Family -> first trained construction of it (``xgb.train``-style calls count as trained)."""
+def _families(
+    models: list[Construction], native: list[tuple[str, CallSite]]
+) -> dict[str, CallSite]:
+    """Family -> first trained construction of it, native training calls included."""
     found: dict[str, CallSite] = {}
     for construction in sorted(models, key=lambda c: (c.site.path, c.site.cell or -1, c.site.line)):
         family = CLASS_TO_FAMILY.get(construction.cls)
-        if construction.cls == "train":
-            continue
-        if family is not None:
+        if family is not None and construction.cls != "train":
             found.setdefault(family, construction.site)
-    for unit, tree in flow.trees:
-        for node in flow.walk(tree):
-            if isinstance(node, ast.Call) and (dotted_name(node.func) or "") in (
-                "xgb.train",
-                "xgboost.train",
-                "lgb.train",
-                "lightgbm.train",
-            ):
-                found.setdefault("ensemble", site_at(unit, node, dotted_name(node.func) or ""))
+    for family, site in native:
+        found.setdefault(family, site)
     return found
+
+
+TORCH_STEP_ATTRS = frozenset({"backward", "step"})
+
+
+def _native_trainings(flow: Flow, source: SubmissionSource) -> list[tuple[str, CallSite]]:
+    """Models trained without an estimator class: ``xgb.train``/``lgb.train``-style calls, and a
+    loop that calls ``loss.backward()`` and ``optimizer.step()`` (a PyTorch training loop)."""
+    aliases = import_aliases(source)
+    found: list[tuple[str, CallSite]] = []
+    for unit, tree in flow.trees:
+        table = aliases.get(unit.path, {})
+        for node in flow.walk(tree):
+            if isinstance(node, ast.Call):
+                name = dotted_name(node.func) or ""
+                canonical = _canonical_name(name, table)
+                if name.endswith(".train") and (
+                    name in NATIVE_BOOSTING or ".".join(canonical.split(".")[:2]) in NATIVE_BOOSTING
+                ) and reachable(flow, node):
+                    found.append(("boosting", site_at(unit, node, name)))
+            elif isinstance(node, (ast.For, ast.While)) and _optimiser_loop(node):
+                found.append(("neural", site_at(unit, node, "training loop")))
+    return found
+
+
+def _canonical_name(name: str, table: dict[str, str]) -> str:
+    head, _, rest = name.partition(".")
+    full = table.get(head, head)
+    return f"{full}.{rest}" if rest else full
+
+
+def _optimiser_loop(loop: ast.For | ast.While) -> bool:
+    """The loop body back-propagates and steps an optimiser."""
+    attrs = {
+        n.func.attr
+        for stmt in loop.body
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and not n.args
+    }
+    return TORCH_STEP_ATTRS <= attrs
 
 
 def _task_type(context: GraderContext, models: list[Construction]) -> str | None:
@@ -276,15 +354,18 @@ def _task_type(context: GraderContext, models: list[Construction]) -> str | None
     return "classification" if models else None
 
 
-def _fitted_check(used: list[Construction], flow: Flow) -> Check:
+def _fitted_check(
+    used: list[Construction], flow: Flow, native: list[tuple[str, CallSite]]
+) -> Check:
     built = [c for c in flow.constructions if c.cls not in DUMMIES]
     trained = [c for c in used if c.cls not in DUMMIES]
-    if trained:
+    if trained or native:
+        labels = sorted({c.cls for c in trained} | {site.name for _, site in native})
         return Check(
             id="modeling.model_fitted", passed=True, weight=1,
-            sentence=f"Trains {len({c.cls for c in trained})} estimator class(es) on the data "
-            f"path ({', '.join(sorted({c.cls for c in trained})[:6])}).",
-            evidence=[evidence_for(c.site) for c in _distinct(trained)[:3]],
+            sentence=f"Trains {len(labels)} model(s) on the data path ({', '.join(labels[:6])}).",
+            evidence=[evidence_for(c.site) for c in _distinct(trained)[:3]]
+            + [evidence_for(site, note="native training call") for _, site in native[:2]],
         )  # fmt: skip
     note = (
         " Models are built but nothing fits them (or only in code that is never called)."
@@ -351,22 +432,36 @@ def _approaches_check(
 
 
 def _baseline(source: SubmissionSource, flow: Flow, used: list[Construction]) -> list[Evidence]:
-    """Evidence of a baseline that is evaluated, not only named."""
+    """Evidence of a baseline that is evaluated, not only named, on the modelling data path
+    (tests, deployment and serving code hold other "baselines")."""
+    used = [c for c in used if _on_modelling_path(source, c.site)]
     evidence = [evidence_for(c.site, note="dummy model, trained") for c in used if c.cls in DUMMIES]
     for construction in used:
         if construction.cls in DUMMIES:
             continue
         if _named_baseline(flow, construction):
             evidence.append(evidence_for(construction.site, note="model used as the baseline"))
-    evidence += _computed_baselines(flow)
+    evidence += _computed_baselines(flow, source)
     if not evidence:
         simple = {c.cls for c in used} & set(SIMPLE_CLASSES)
-        for unit in source.markdown_units:
-            match = SIMPLE_BASELINE_PROSE.search(unit.text)
-            if match and simple:
-                evidence.append(markdown_evidence(unit, note="simple model named as the baseline"))
+        for unit in source.markdown_units if simple else ():
+            sentence = next((s for s in _sentences(unit.text) if SIMPLE_BASELINE_PROSE.search(s)
+                             and not HYPOTHETICAL.search(s)), None)  # fmt: skip
+            if sentence is not None:
+                evidence.append(markdown_evidence(unit, note="simple model named as the baseline: "
+                                                  + clip(" ".join(sentence.split()), 160)))
                 break
     return evidence[:3]
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+|\n\s*\n", text)
+
+
+def _on_modelling_path(source: SubmissionSource, site: CallSite) -> bool:
+    """Not in tests, a toy ``__main__`` demo, or deployment/serving code."""
+    folders = {part.lower() for part in site.path.split("/")[:-1]}
+    return not off_path(source, site) and not folders & SERVING_DIRS
 
 
 def _named_baseline(flow: Flow, construction: Construction) -> bool:
@@ -400,7 +495,7 @@ def _names(target: ast.AST) -> list[str]:
     ]
 
 
-def _computed_baselines(flow: Flow) -> list[Evidence]:
+def _computed_baselines(flow: Flow, source: SubmissionSource) -> list[Evidence]:
     """``baseline_* = <computed from data>`` that is read later, or a printed computed baseline."""
     found = []
     for unit, tree in flow.trees:
@@ -411,8 +506,13 @@ def _computed_baselines(flow: Flow) -> list[Evidence]:
                 computed = any(
                     isinstance(n, (ast.Call, ast.BinOp, ast.Compare)) for n in ast.walk(node.value)
                 )
-                if computed and any(isinstance(n, ast.Name) for n in ast.walk(node.value)):
-                    found.append(evidence_for(site_at(unit, node, "baseline"),
+                site = site_at(unit, node, "baseline")
+                if (
+                    computed
+                    and any(isinstance(n, ast.Name) for n in ast.walk(node.value))
+                    and _on_modelling_path(source, site)
+                ):
+                    found.append(evidence_for(site,
                                               note="baseline computed from the data"))  # fmt: skip
             elif isinstance(node, ast.JoinedStr):
                 text = " ".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
@@ -420,7 +520,7 @@ def _computed_baselines(flow: Flow) -> list[Evidence]:
                     isinstance(v, ast.FormattedValue)
                     and any(isinstance(n, (ast.Call, ast.BinOp)) for n in ast.walk(v.value))
                     for v in node.values
-                ):
+                ) and _on_modelling_path(source, site_at(unit, node, "baseline")):
                     found.append(evidence_for(site_at(unit, node, "baseline"),
                                               note="baseline score computed and shown"))  # fmt: skip
         if len(found) >= 3:
@@ -514,8 +614,11 @@ def _seed_sites(source: SubmissionSource) -> list[CallSite]:
     return sort_sites(sites)
 
 
-def _comparison_check(source: SubmissionSource, flow: Flow, models: list[Construction]) -> Check:
-    """A results table or dict across models, a printed one, or markdown comparing models."""
+def _comparison_check(
+    source: SubmissionSource, flow: Flow, models: list[Construction], has_models: bool
+) -> Check:
+    """A results table or dict across models, a printed one, per-model scores printed in
+    notebook outputs, or markdown comparing models."""
     evidence: list[Evidence] = []
     if len({c.cls for c in models}) >= 2:
         evidence += [evidence_for(site) for site in _results_collections(flow)[:2]]
@@ -531,7 +634,9 @@ def _comparison_check(source: SubmissionSource, flow: Flow, models: list[Constru
         if len(words) >= 2 and table:
             evidence.append(markdown_evidence(unit, note="results table"))
             break
-    if evidence and models:
+    if not evidence:
+        evidence += _per_model_outputs(source, flow, models)
+    if evidence and has_models:
         return Check(
             id="modeling.comparison", passed=True, weight=1, evidence=evidence[:3],
             sentence="Records the models' results side by side (a results table or collection "
@@ -542,6 +647,42 @@ def _comparison_check(source: SubmissionSource, flow: Flow, models: list[Constru
         sentence="No recorded comparison of results across models (a table or collection of "
         "computed scores, printed outputs, or a results table in the write-up).",
     )  # fmt: skip
+
+
+def _per_model_outputs(
+    source: SubmissionSource, flow: Flow, models: list[Construction]
+) -> list[Evidence]:
+    """Printed held-out scores (a classification report, metric numbers) in the outputs of
+    notebook cells that score two different models, one report per model."""
+    scored_cells = {
+        (e.site.path, e.site.cell)
+        for e in flow.evaluations
+        if e.site.cell is not None and e.splits & {"test", "val", "cv"}
+    }
+    printed = [
+        o for o in source.output_units
+        if (o.path, o.cell) in scored_cells and re.search(r"\d\.\d", o.text)
+    ]  # fmt: skip
+    by_model: dict[str, OutputUnit] = {}
+    for output in printed:
+        model = _model_of_cell(models, output.path, output.cell)
+        if model is not None:
+            by_model.setdefault(model, output)
+    if len(by_model) < 2:
+        return []
+    return [output_evidence(o, note=f"{model} scores printed")
+            for model, o in sorted(by_model.items(), key=lambda kv: kv[1].cell)][:2]  # fmt: skip
+
+
+def _model_of_cell(models: list[Construction], path: str, cell: int) -> str | None:
+    """The estimator class built in ``cell``, or else in the nearest cell before it."""
+    before = [c for c in models if c.site.path == path and c.site.cell is not None
+              and c.site.cell <= cell]  # fmt: skip
+    if not before:
+        return None
+    last_cell = max(c.site.cell for c in before)  # type: ignore[type-var]
+    classes = {c.cls for c in before if c.site.cell == last_cell}
+    return min(classes) if len(classes) == 1 else None
 
 
 def _results_collections(flow: Flow) -> list[CallSite]:
@@ -582,13 +723,12 @@ def _computed(node: ast.AST) -> bool:
 
 def _justified_check(source: SubmissionSource, has_models: bool) -> Check:
     """A sentence in the write-up that names the chosen model and gives a reason."""
-    for unit in source.markdown_units:
-        for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", unit.text):
-            if (
-                MODEL_WORDS.search(sentence)
-                and CHOICE_WORDS.search(sentence)
-                and REASON_WORDS.search(sentence)
-                and has_models
+    for unit in source.markdown_units if has_models else ():
+        for sentence in _sentences(unit.text):
+            if FUTURE_WORK.search(sentence) or not MODEL_WORDS.search(sentence):
+                continue
+            if (CHOICE_WORDS.search(sentence) and REASON_WORDS.search(sentence)) or (
+                RESULT_CLAIM.search(sentence)
             ):
                 return Check(
                     id="modeling.choice_justified", passed=True, weight=1,

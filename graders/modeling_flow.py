@@ -189,6 +189,7 @@ class Flow:
     cells: dict[int, int] = field(default_factory=dict)  # bound value -> its cell
     walked: dict[int, list[ast.AST]] = field(default_factory=dict)  # tree -> its nodes
     steps: int = 0  # uses followed so far (bounded by MAX_USE_STEPS)
+    names: _NameIndex | None = None  # where names are read (set by ``analyse``)
 
     def walk(self, tree: ast.AST) -> list[ast.AST]:
         """``ast.walk(tree)`` as a list, computed once per tree (trees are walked many times)."""
@@ -273,7 +274,7 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
                         flow.cells[id(node.value)] = -1 if unit.cell is None else unit.cell
                         if previous is None or _later(flow, node.value, previous):
                             flow.bindings[key] = node.value
-    names = _NameIndex(flow)
+    names = flow.names = _NameIndex(flow)
     _propagate_tags(flow)
     for unit, tree in flow.trees:
         table = aliases.get(unit.path, {})
@@ -386,6 +387,12 @@ def _enclosing_functions(flow: Flow, node: ast.AST) -> Iterator[ast.AST]:
         if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield current
         current = flow.parents.get(id(current))
+
+
+def reachable(flow: Flow, node: ast.AST) -> bool:
+    """False when ``node`` sits in a function that nothing ever references."""
+    names = flow.names
+    return names is None or _reachable(flow, names, node)
 
 
 def _reachable(flow: Flow, names: _NameIndex, node: ast.AST) -> bool:

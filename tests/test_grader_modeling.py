@@ -68,7 +68,7 @@ def test_baseline_cv_table_tuning_and_analysis_pass_every_check(tmp_path: Path) 
     assert cell_locations(checks["modeling.baseline"]) == [(NB, 1, 1)]
     assert cell_locations(checks["modeling.hyperparameter_search"]) == [(NB, 3, 1)]
     assert (NB, 1, 6) in cell_locations(checks["modeling.validation_scheme"])
-    assert result.details["families"] == ["ensemble", "linear"]
+    assert result.details["families"] == ["bagging", "linear"]
     assert result.red_flags == []
 
 
@@ -265,7 +265,7 @@ def test_script_that_does_not_parse_is_repaired_line_by_line(tmp_path: Path) -> 
         "b = KNeighborsClassifier().fit(X_train, y_train)\n"
     )
     result = _grade(tmp_path)
-    assert result.details["families"] == ["ensemble", "neighbors"]
+    assert result.details["families"] == ["boosting", "neighbors"]
     assert result.details["repaired_files"] == ["export.py"]
 
 
