@@ -1119,6 +1119,19 @@ def _defines_code(unit: CodeUnit) -> bool:
     )
 
 
+def test_file_paths(source: SubmissionSource) -> list[str]:
+    """The ``.py`` files :func:`read_suite` reads tests from, whatever their names (sorted).
+
+    The sandbox runs pytest on these explicitly, so a module of real tests that pytest's default
+    ``test_*.py`` pattern would skip is run as well as read.
+    """
+    reader = _Reader(source, source.root)
+    return sorted(
+        u.path for u in reader.units
+        if reader.is_test_file(u) and (is_pytest_file_name(u.path) or any(reader.test_nodes(u)))
+    )  # fmt: skip
+
+
 def read_suite(source: SubmissionSource, root: Path) -> SuiteReading:
     """Read every test of the submission, its imports, fixtures, CI and module breadth."""
     reader = _Reader(source, root)

@@ -51,6 +51,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from graders.artifacts import read_image_capped, read_json_capped
 from graders.base import Artifacts, StageRecord, clip
+from graders.source import load_source
+from graders.testing_static import test_file_paths
 from harness.assignment import Assignment, RunConfigError, run_command_for
 from harness.errors import SpecError
 from sandbox.limits import Limits
@@ -71,6 +73,7 @@ CHECKS_TIMEOUT_S = 600.0  # cap per checks exec (tests, lint)
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 RUN_SCRIPT = "/opt/takehome/run_stage.py"
 CHECKS_SCRIPT = "/opt/takehome/checks_stage.py"
+MAX_NAMED_TEST_FILES = 200
 PYTHON = ["python3", "-I"]
 
 
@@ -164,6 +167,13 @@ def is_test_file(rel: str) -> bool:
     """pytest's default test file patterns (``test_*.py``, ``*_test.py``)."""
     name = PurePosixPath(rel).name
     return name.endswith(".py") and (name.startswith("test_") or name[:-3].endswith("_test"))
+
+
+def named_test_files(snapshot: Snapshot) -> list[str]:
+    """Test modules found by their content (``graders.testing_static``) that pytest's default
+    patterns would not collect; the tests stage passes them to pytest explicitly."""
+    found = test_file_paths(load_source(snapshot.root))
+    return [rel for rel in found if not is_test_file(rel)][:MAX_NAMED_TEST_FILES]
 
 
 def select_notebooks(snapshot: Snapshot, assignment: Assignment) -> list[str]:
@@ -392,6 +402,7 @@ def _checks_container(
     run_tests: bool,
     clock: _Clock,
     progress: Progress,
+    test_files: Sequence[str] = (),
 ) -> dict[str, StageRecord]:
 
     per_exec = min(float(limits.wall_time_s), CHECKS_TIMEOUT_S)
@@ -407,8 +418,9 @@ def _checks_container(
         if run_tests:
             progress("sandbox: tests")
             t0 = time.monotonic()
+            named = [arg for rel in test_files for arg in ("--test-file", rel)]
             tests = box.exec(
-                [*PYTHON, CHECKS_SCRIPT, "tests", "--timeout", inner], timeout_s=per_exec
+                [*PYTHON, CHECKS_SCRIPT, "tests", "--timeout", inner, *named], timeout_s=per_exec
             )
             clock.measure("tests_exec", t0)
             records["tests"] = _record("tests", tests)
@@ -561,10 +573,12 @@ def execute_stages(
             run_tests=has_tests,
             clock=clock,
             progress=say,
+            test_files=extra_tests,
         )
         return dict(found), None, 1
 
-    has_tests = any(is_test_file(rel) for rel in snapshot.python_files)
+    extra_tests = named_test_files(snapshot)
+    has_tests = bool(extra_tests) or any(is_test_file(rel) for rel in snapshot.python_files)
     parts = []
     if "run" in stages:
         parts.append(run_part)

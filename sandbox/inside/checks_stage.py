@@ -382,10 +382,28 @@ def run_pytest(workspace: Path, out: Path, tests: list[Path], timeout_s: float) 
     return {"pytest": result, "evidence": evidence, "rc": rc}
 
 
-def mode_tests(workspace: Path, out: Path, timeout_s: float) -> int:
+def named_test_files(workspace: Path, names: list[str]) -> list[Path]:
+    """Test modules the host found by their content, kept when they are regular ``.py`` files
+    inside the workspace (no symlink, no ``..``)."""
+    found = []
+    for name in names:
+        path = workspace / name
+        if ".." in Path(name).parts or path.suffix != ".py" or path.is_symlink():
+            continue
+        try:
+            resolved = path.resolve(strict=True)
+        except OSError:
+            continue
+        if resolved.is_file() and workspace in resolved.parents:
+            found.append(path)
+    return found
+
+
+def mode_tests(workspace: Path, out: Path, timeout_s: float, named: list[str] | None = None) -> int:
     started = time.monotonic()
     _nondumpable()
-    tests = [p for p in walk_files(workspace) if is_test_file(p)][:MAX_TEST_FILES]
+    pattern = [p for p in walk_files(workspace) if is_test_file(p)]
+    tests = sorted(set(pattern) | set(named_test_files(workspace, named or [])))[:MAX_TEST_FILES]
     record: dict[str, Any] = {
         "test_files": [_rel(p, workspace) for p in tests],
         "pytest": None,
@@ -504,13 +522,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=["env", "tests", "lint", "inspect"])
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--workspace", default=".")
+    parser.add_argument("--test-file", action="append", default=[],
+                        help="tests: a test module to run whatever its name (repeatable)")
     args = parser.parse_args(argv)
     workspace = Path(args.workspace).resolve()
     out = output_dir()
     if args.mode == "env":
         return mode_env(workspace, out)
     if args.mode == "tests":
-        return mode_tests(workspace, out, args.timeout)
+        return mode_tests(workspace, out, args.timeout, args.test_file)
     if args.mode == "inspect":
         return mode_inspect(workspace, out, args.timeout)
     return mode_lint(workspace, out, args.timeout)
