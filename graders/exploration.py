@@ -24,7 +24,7 @@ from pathlib import Path
 
 from graders.artifacts import read_text_capped, sniff_image_file
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
-from graders.exploration_text import comment_finding, findings
+from graders.exploration_text import comment_finding, data_facts, findings
 from graders.source import (
     SKIPPED_DIRS,
     CallSite,
@@ -34,9 +34,11 @@ from graders.source import (
     distinct_locations,
     dotted_name,
     flow_statements,
+    import_aliases,
     iter_calls,
     iter_trees,
     output_evidence,
+    root_name,
     site_at,
     site_check,
     sort_sites,
@@ -100,11 +102,32 @@ SOME_FINDINGS = 5  # written findings for "basic plots with some written observa
 NARRATED_FINDINGS = 15  # for "systematic and narrated"
 
 _Y_NAME = re.compile(r"^y(_(train|test|tr|te|val|valid|dev|all|full|true))?$")  # not y_pred
-_TARGET_VAR = re.compile(r"^(target|label|y)(_?(col|column|name|var|variable))?$", re.IGNORECASE)
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test\.py|conftest\.py)$")
-_VALIDATION_PATH = re.compile(
-    r"validat|schema|monitor|dashboard|streamlit|^(app|api|serve|server)$", re.IGNORECASE
+_TARGET_VAR = re.compile(
+    r"^(target|label|y|output|outcome|response|dependent)"
+    r"(_?(col|column|name|var|variable|feature|field)s?)?$",
+    re.IGNORECASE,
 )
+_FRAME_ATTRIBUTES = frozenset(
+    {"values", "iloc", "loc", "at", "iat", "shape", "columns", "index", "dtypes", "T", "size",
+     "empty", "str", "dt", "cat", "array", "ndim", "name", "data", "target", "labels"}
+)  # fmt: skip
+_LABELS_NAME = re.compile(r"^(\w+_)?(labels?|targets?)$", re.IGNORECASE)  # all_labels = df.x
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test\.py|conftest\.py)$")
+_VALIDATION_PATH = re.compile(r"validat|schema|monitor|dashboard|streamlit", re.IGNORECASE)
+# Serving code (web apps, APIs, inference services) runs the model on new data: it is not EDA.
+_SERVING_DIR = re.compile(
+    r"(^|/)(apps?|api|apis|serving|serve|services?|server|deploy\w*|inference|webapp|web)/",
+    re.IGNORECASE,
+)
+_SERVING_STEM = re.compile(
+    r"^(app|api|serve|server|serving|service|predict|predictor|prediction|inference|infer|"
+    r"wsgi|asgi|routes?|endpoints?|handlers?|main_api|api_\w+|\w+_api|\w+_service)$",
+    re.IGNORECASE,
+)
+_SERVING_IMPORTS = frozenset(
+    {"fastapi", "flask", "starlette", "uvicorn", "bentoml", "gradio", "django", "litestar",
+     "sanic", "tornado", "gunicorn", "ray.serve", "mlserver", "kserve"}
+)  # fmt: skip
 _EDA_NAME = re.compile(r"eda|explor|analys|visuali|insight|finding|report|profil", re.IGNORECASE)
 _EDA_HEADING = re.compile(
     r"\b(eda|exploratory|exploration|explore|data analysis|insights?|findings|observations?|"
@@ -146,7 +169,7 @@ class ExplorationGrader:
     data-quality issues acted on, narrated and leakage/drift-aware exploration."""
 
     name = "exploration"
-    version = "2"
+    version = "3"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the exploration the submission shows (never raises for candidate faults)."""
@@ -159,6 +182,7 @@ class ExplorationGrader:
         prose = _notebook_prose(source, scope) + reports
         written = [(ev, sentence) for ev, text in prose for sentence in findings(text)]
         written += _comment_findings(source, scope)
+        written += _document_facts(source, {sentence for _, sentence in written})
         in_scope = _in_scope(scope)
 
         overview = in_scope(_overview_sites(source)) + _report_code_sites(reports, "overview")
@@ -226,12 +250,21 @@ def _eda_scope(source: SubmissionSource) -> _Scope:
     for unit, call, name, canonical in iter_calls(source):
         if _last(name) in LOAD_CALLS or _last(canonical) in LOAD_CALLS:
             loads.setdefault(unit.path, []).append(string_constants(call))
+    serving = {
+        path
+        for path, table in import_aliases(source).items()
+        if any(_imported_module(full) in _SERVING_IMPORTS for full in table.values())
+    }
     for unit in source.code_units:
         path = unit.path
         if _TEST_PATH.search(path):
             scope.excluded[path] = "test file"
         elif _VALIDATION_PATH.search(Path(path).name):
             scope.excluded[path] = "data-validation or monitoring module"
+        elif path in serving or _SERVING_DIR.search(path) or (
+            unit.origin == "py" and _SERVING_STEM.match(Path(path).stem)
+        ):
+            scope.excluded[path] = "serving or inference code (app, API, predictor)"
         elif (
             path in loads
             and all(any(_PREDICTION_SOURCE.search(s) for s in consts) for consts in loads[path])
@@ -242,6 +275,12 @@ def _eda_scope(source: SubmissionSource) -> _Scope:
             scope.units.append(unit)
             scope.paths.add(path)
     return scope
+
+
+def _imported_module(full_name: str) -> str:
+    """``fastapi`` for ``fastapi.FastAPI``, ``ray.serve`` for ``ray.serve.deployment``."""
+    parts = full_name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "ray" else parts[0]
 
 
 def _in_scope(scope: _Scope):
@@ -267,17 +306,116 @@ def _calls(source: SubmissionSource, names: tuple[str, ...]) -> list[CallSite]:
 
 
 def _overview_sites(source: SubmissionSource) -> list[CallSite]:
-    sites = _calls(source, OVERVIEW_CALLS)
+    """Overview calls and attributes (``head()``, ``df.shape``, ``isnull()``) whose result is
+    shown: a notebook cell's last expression, the argument of print/display/a logger/a plot, a
+    table saved as a report, or a variable that is then shown; ``info()`` and profile reports
+    show themselves. Uses inside ``assert``, ``if``/``while`` tests, membership tests,
+    comprehension conditions or lambdas are the code's own checks, not a look at the data."""
+    sites = []
     for unit, _ in iter_trees(source):
-        for node in unit.nodes:
-            if (
-                isinstance(node, ast.Attribute)
-                and node.attr in OVERVIEW_ATTRIBUTES
-                and isinstance(node.value, ast.Name)
-                and not node.value.id.startswith(("np", "X"))
-            ):
-                sites.append(site_at(unit, node, f"{node.value.id}.{node.attr}"))
+        roots = _shown_roots(unit)
+        shown_names = {
+            n.id for root in roots for n in _walk_shown(root) if isinstance(n, ast.Name)
+        }
+        roots += [root for node in unit.nodes if (root := _shown_value(node, shown_names))]
+        seen: set[int] = set()
+        for root in roots:
+            for node in _walk_shown(root):
+                if id(node) in seen:
+                    continue
+                seen.add(id(node))
+                site = _overview_site(unit, node)
+                if site is not None:
+                    sites.append(site)
     return sort_sites(sites)
+
+
+def _shown_value(node: ast.AST, shown_names: set[str]) -> ast.AST | None:
+    """The value of a variable that is later shown, or a call that shows itself."""
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in shown_names
+    ):
+        return node.value
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return node.value if _self_showing(node.value) else None
+    return None
+
+
+_SHOW_CALLS = frozenset({"print", "display", "pprint", "write", "dataframe", "table", "markdown"})
+_LOG_OWNERS = re.compile(r"^(log|logger|logging|_logger|LOG|LOGGER)$|log", re.IGNORECASE)
+_LOG_METHODS = frozenset({"info", "debug", "warning", "warn", "error", "critical", "log"})
+_REPORT_SAVES = frozenset(
+    {"to_csv", "to_markdown", "to_html", "to_latex", "to_excel", "to_string", "to_file"}
+)
+_NOT_SHOWN = (ast.Lambda, ast.Assert, ast.If, ast.While, ast.IfExp, ast.FunctionDef)
+
+
+def _shown_roots(unit: CodeUnit) -> list[ast.AST]:
+    """Expressions of ``unit`` whose value is displayed, logged, plotted or saved as a report."""
+    roots: list[ast.AST] = []
+    body = unit.tree.body if unit.tree is not None else []
+    if unit.cell is not None and body and isinstance(body[-1], ast.Expr):
+        roots.append(body[-1].value)  # the cell's displayed result
+    plots = set(PLOT_CALLS)
+    for node in unit.nodes:
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted_name(node.func) or ""
+        last = _last(name)
+        owner = name.rsplit(".", 1)[0] if "." in name else ""
+        if (
+            (last in _SHOW_CALLS and (not owner or owner in ("st", "IPython.display")))
+            or (last in _LOG_METHODS and owner and _LOG_OWNERS.search(owner.split(".")[-1]))
+            or last in plots
+        ):
+            roots.extend([*node.args, *(k.value for k in node.keywords)])
+        if isinstance(node.func, ast.Attribute) and (last in _REPORT_SAVES or last in plots):
+            roots.append(node.func.value)  # df.describe().to_csv(...), s.value_counts().plot()
+    return roots
+
+
+def _self_showing(call: ast.Call) -> bool:
+    """``df.info()`` prints itself; a profile report is a report."""
+    last = _last(dotted_name(call.func) or "")
+    return (last == "info" and not call.args) or last in ("profile_report", "ProfileReport")
+
+
+def _walk_shown(root: ast.AST):
+    """``ast.walk`` of a shown expression, skipping the parts whose value is not shown:
+    lambdas, conditions, membership tests and comprehension filters."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _NOT_SHOWN):
+            continue
+        if isinstance(node, ast.Compare) and any(
+            isinstance(op, (ast.In, ast.NotIn)) for op in node.ops
+        ):
+            continue
+        yield node
+        if isinstance(node, ast.comprehension):
+            stack.extend([node.iter])  # its ``ifs`` only filter
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _overview_site(unit: CodeUnit, node: ast.AST) -> CallSite | None:
+    """The overview call or attribute at ``node``, if it is one."""
+    if isinstance(node, ast.Call):
+        name = dotted_name(node.func) or ""
+        if _last(name) in OVERVIEW_CALLS:
+            return site_at(unit, node, name)
+    elif (
+        isinstance(node, ast.Attribute)
+        and node.attr in OVERVIEW_ATTRIBUTES
+        and isinstance(node.value, ast.Name)
+        and not node.value.id.startswith(("np", "X"))
+    ):
+        return site_at(unit, node, f"{node.value.id}.{node.attr}")
+    return None
 
 
 # --------------------------------------------------------------------------- the target
@@ -294,6 +432,8 @@ def _target_names(source: SubmissionSource, declared: str | None) -> set[str]:
         for node in unit.nodes:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 names |= _target_from_assign(node.targets[0], node.value)
+            elif isinstance(node, ast.keyword) and node.arg and _TARGET_VAR.match(node.arg):
+                names |= _single_name(node.value)  # train(..., target_col=["churn"])
     names = {n for n in names if n and len(n) <= 80 and not _ID_NAME.search(n)}
     return names | _named_after(source, names)
 
@@ -335,12 +475,18 @@ def _target_from_assign(target: ast.AST, value: ast.AST) -> set[str]:
     name = target.id if isinstance(target, ast.Name) else None
     if name is None:
         return set()
-    if _TARGET_VAR.match(name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
-        return {value.value}
-    if _Y_NAME.match(name) and isinstance(value, ast.Subscript):
-        inner = value.slice
-        if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
-            return {inner.value}
+    if _TARGET_VAR.match(name) and (found := _single_name(value)):
+        return found
+    label_like = bool(_Y_NAME.match(name) or _LABELS_NAME.match(name))
+    if label_like and isinstance(value, ast.Subscript) and (found := _single_name(value.slice)):
+        return found
+    if (
+        label_like
+        and isinstance(value, ast.Attribute)
+        and isinstance(value.value, ast.Name)
+        and value.attr not in _FRAME_ATTRIBUTES
+    ):
+        return {value.attr}  # y = df.churn
     method = (
         value.func.attr
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
@@ -358,6 +504,15 @@ def _target_from_assign(target: ast.AST, value: ast.AST) -> set[str]:
         consts = set().union(*(string_constants(d) for d in dropped)) if dropped else set()
         if len(consts) == 1:
             return consts
+    return set()
+
+
+def _single_name(node: ast.AST) -> set[str]:
+    """``{"churn"}`` for ``"churn"`` or ``["churn"]`` (a one-column list), else empty."""
+    if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) == 1:
+        node = node.elts[0]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
     return set()
 
 
@@ -393,6 +548,9 @@ def _target_distribution_sites(source: SubmissionSource, targets: set[str]) -> l
     sites = []
     for unit, call, name, canonical in iter_calls(source):
         last = _last(canonical)
+        if last in ("size", "count") and _grouped_by_target(call, targets, aliases, unit):
+            sites.append(site_at(unit, call, name))  # df.groupby("churn").size(): class counts
+            continue
         if last not in DISTRIBUTION_CALLS and _last(name) not in DISTRIBUTION_CALLS:
             continue
         subject = call.func.value if isinstance(call.func, ast.Attribute) else call
@@ -415,6 +573,19 @@ def _target_distribution_sites(source: SubmissionSource, targets: set[str]) -> l
         if any(_mentions(n, targets, aliases.get(unit.path, set())) for n in nodes):
             sites.append(site_at(unit, call, name))
     return sort_sites(sites)
+
+
+def _grouped_by_target(
+    call: ast.Call, targets: set[str], aliases: dict[str, set[str]], unit: CodeUnit
+) -> bool:
+    """``call`` counts rows of a frame grouped by the target alone (``groupby(t).size()``)."""
+    node = call.func.value if isinstance(call.func, ast.Attribute) else None
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        if isinstance(node, ast.Call) and _last(dotted_name(node.func) or "") == "groupby":
+            keys = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "by")]
+            return any(_mentions(k, targets, aliases.get(unit.path, set())) for k in keys)
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return False
 
 
 def _has_other_hue(call: ast.Call) -> bool:
@@ -471,66 +642,102 @@ def _target_check(sites: list[CallSite], targets: set[str]) -> Check:
 # --------------------------------------------------------------------------- quality
 
 
+_QUALITY_MODEL_CALLS = frozenset(
+    {"fit", "predict", "predict_proba", "cross_val_score", "cross_validate", "GridSearchCV",
+     "RandomizedSearchCV"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _QualityStep:
+    """A data-quality check (detection) or fix (treatment) at one statement."""
+
+    kind: str
+    site: CallSite
+    columns: frozenset[str]  # string constants it names
+    frames: frozenset[str]  # variables it works on
+    order: int  # statement order in its file; -1: stated in writing
+
+
 def _quality_acted_on(
     source: SubmissionSource,
     scope: _Scope,
     targets: set[str],
     written: list[tuple[Evidence, str]],
 ) -> list[tuple[str, CallSite, CallSite]]:
-    """``(kind, detection, treatment)``: a data-quality issue looked for in the exploration and
-    then treated, later in the same notebook/script or anywhere on the data path when the
-    treatment names a column the detection named."""
-    detections: list[tuple[str, CallSite, set[str], tuple[int, int]]] = []
-    treatments: list[tuple[str, CallSite, set[str], tuple[int, int]]] = []
-    flows = flow_statements(source)
+    """``(kind, detection, treatment)``: a data-quality issue looked for in the exploration
+    before any modelling and then treated on the same data: later in the same file on a column
+    or frame the check named, or anywhere on the data path on a column the check named.
+    A value mapping or type change after modelling (renaming coefficients) is not a fix."""
+    detections: list[_QualityStep] = []
+    treatments: list[_QualityStep] = []
     exploring = {
         u.path for u in scope.units if u.origin == "notebook" or _EDA_NAME.search(Path(u.path).stem)
     }
-    for path, statements in flows.items():
+    for path, statements in flow_statements(source).items():
         if path in scope.excluded:
             continue
+        modelled = False
         for order, (unit, stmt) in enumerate(statements):
-            key = (order, 0)
-            columns = (
+            header = walk_header(stmt)
+            calls = [n for n in header if isinstance(n, ast.Call)]
+            modelled = modelled or any(
+                _last(dotted_name(c.func) or "") in _QUALITY_MODEL_CALLS for c in calls
+            )
+            columns = frozenset(
                 string_constants(stmt)
                 if not isinstance(stmt, (ast.FunctionDef, ast.ClassDef))
-                else set()
+                else ()
             )
-            for node in walk_header(stmt):
-                if isinstance(node, ast.Call):
-                    name = dotted_name(node.func) or ""
-                    last = _last(name)
-                    for kind, names in DETECTIONS.items():
-                        if (
-                            last in names
-                            and path in exploring
-                            and not (kind == "categories" and _mentions(node, targets, set()))
-                        ):
-                            detections.append((kind, site_at(unit, node, name), columns, key))
-                    for kind, names in TREATMENTS.items():
-                        if (
-                            last in names
-                            and _treats_data(node, name)
-                            and not (kind == "categories" and _mentions(node.func, targets, set()))
-                        ):
-                            treatments.append((kind, site_at(unit, node, name), columns, key))
+            names = frozenset(n.id for n in header if isinstance(n, ast.Name))
+            for node in calls:
+                name = dotted_name(node.func) or ""
+                last = _last(name)
+                for kind, wanted in DETECTIONS.items():
+                    if (
+                        last in wanted
+                        and path in exploring
+                        and not modelled
+                        and not (kind == "categories" and _mentions(node, targets, set()))
+                    ):
+                        root = root_name(node.func)
+                        detections.append(_QualityStep(
+                            kind, site_at(unit, node, name), frozenset(string_constants(node)),
+                            frozenset({root} if root else ()), order,
+                        ))  # fmt: skip
+                for kind, wanted in TREATMENTS.items():
+                    if (
+                        last in wanted
+                        and _treats_data(node, name)
+                        and not (kind == "categories" and _mentions(node.func, targets, set()))
+                    ):
+                        treatments.append(
+                            _QualityStep(kind, site_at(unit, node, name), columns, names, order)
+                        )
             if _is_filter(stmt):
-                treatments.append(("outliers", site_at(unit, stmt, "filter rows"), columns, key))
+                site = site_at(unit, stmt, "filter rows")
+                treatments.append(_QualityStep("outliers", site, columns, names, order))
     for kind, site in _report_detections(source) + _written_detections(written):
-        detections.append((kind, site, set(), (-1, 0)))
-    found = []
-    for kind, tsite, tcols, tkey in treatments:
-        for dkind, dsite, dcols, dkey in detections:
-            same_file = dsite.path == tsite.path and dkey < tkey and dkind == kind
-            same_file = same_file or (dkey == (-1, 0) and dkind == kind)  # found in writing
-            shared = (tcols & dcols) - {""}
-            if same_file or (dsite.path != tsite.path and shared and dkind == kind):
-                found.append((kind, dsite, tsite))
+        detections.append(_QualityStep(kind, site, frozenset(), frozenset(), -1))
+    found: dict[str, tuple[str, CallSite, CallSite]] = {}
+    for treat in treatments:
+        for detect in detections:
+            if detect.kind == treat.kind and _acts_on(detect, treat):
+                found.setdefault(treat.kind, (treat.kind, detect.site, treat.site))
                 break
-    unique = {}
-    for kind, dsite, tsite in found:
-        unique.setdefault(kind, (kind, dsite, tsite))
-    return list(unique.values())
+    return list(found.values())
+
+
+def _acts_on(detect: _QualityStep, treat: _QualityStep) -> bool:
+    """The treatment fixes what the detection looked at (see :func:`_quality_acted_on`)."""
+    if detect.order == -1:
+        return True  # the issue is stated in writing
+    shared = (detect.columns & treat.columns) - {""}
+    if detect.site.path != treat.site.path:
+        return bool(shared)
+    if detect.order >= treat.order:
+        return False
+    return bool(shared) or (not detect.columns and bool(detect.frames & treat.frames))
 
 
 def _treats_data(call: ast.Call, name: str) -> bool:
@@ -765,6 +972,23 @@ def _report_texts(source: SubmissionSource) -> list[tuple[Evidence, str]]:
     return found
 
 
+def _document_facts(source: SubmissionSource, known: set[str]) -> list[tuple[Evidence, str]]:
+    """Facts about the dataset stated with numbers in any Markdown document (a README's
+    approach: "height has a max of 1.13 against a p75 of 0.17"), not already counted."""
+    found = []
+    for unit in source.markdown_units:
+        if unit.cell is not None or _TEST_PATH.search(unit.path):
+            continue
+        if not unit.path.lower().endswith((".md", ".rst")):
+            continue
+        for sentence in data_facts(unit.text):
+            if sentence not in known:
+                known.add(sentence)
+                evidence = Evidence(path=unit.path, line=1, note="written finding (document)")
+                found.append((evidence, sentence))
+    return found
+
+
 def _eda_sections(text: str) -> list[tuple[int, str]]:
     """``(first line, text)`` of each section whose heading names the exploration."""
     lines = text.split("\n")
@@ -953,10 +1177,13 @@ def _figures(
         if out.image_bytes_len > 0 and out.cell in cells.get(out.path, set())
     ]
     evidence = [output_evidence(out, note="figure output") for out in images[:2]]
+    saved_names = _saved_figure_names(source, scope)
     files = [
         rel
         for rel in _files_with_suffix(source, IMAGE_SUFFIXES)
-        if not _MODEL_PLOT.search(Path(rel).name) and sniff_image_file(source.root / rel)
+        if not _MODEL_PLOT.search(Path(rel).name)
+        and _analysis_figure(rel, saved_names)
+        and sniff_image_file(source.root / rel)
     ]
     evidence += [Evidence(path=rel, note="image file in the submission") for rel in files[:1]]
     saved = [rel for rel in _artifact_figures(context) if not _MODEL_PLOT.search(Path(rel).name)]
@@ -964,6 +1191,44 @@ def _figures(
         Evidence(image=rel, note="figure saved by the candidate's code") for rel in saved[:1]
     ]
     return evidence, len(images) + len(files) + len(saved)
+
+
+_FIGURE_NAME = re.compile(
+    r"hist|distrib|dist[_-]|box|violin|corr|heat|scatter|pair|count|bar|plot|fig|chart|graph|"
+    r"eda|explor|feature|target|missing|null|trend|by[_-]|[_-]vs[_-]|versus|density|kde|pie|"
+    r"outlier|categor|numeric|univariate|bivariate|relation|distribution",
+    re.IGNORECASE,
+)
+_NOT_FIGURE_NAME = re.compile(
+    r"logo|icon|banner|badge|screen[_-]?shot|diagram|architect|avatar|header|cover|demo|"
+    r"workflow|mockup|wireframe",
+    re.IGNORECASE,
+)
+
+
+def _saved_figure_names(source: SubmissionSource, scope: _Scope) -> set[str]:
+    """String fragments (file names, folders, f-string parts) given to ``savefig`` in the
+    exploration code."""
+    names: set[str] = set()
+    for unit, call, name, _ in iter_calls(source):
+        if unit.path in scope.paths and _last(name) in SAVEFIG_CALLS:
+            for text in string_constants(call):
+                stem = re.sub(r"\.(png|jpe?g|svg|pdf)$", "", text.strip("/"), flags=re.IGNORECASE)
+                if len(stem) >= 3:
+                    names.add(stem.lower())
+    return names
+
+
+def _analysis_figure(rel: str, saved_names: set[str]) -> bool:
+    """An image file counts as a figure of the data when its name says so (``age_hist.png``,
+    ``eda/corr.png``) or exploration code saves it; never a logo, icon or diagram."""
+    lowered = rel.lower()
+    if _NOT_FIGURE_NAME.search(Path(lowered).name):
+        return False
+    stem = Path(lowered).stem
+    parts = set(Path(lowered).parent.parts)
+    saved = any(n in stem or n in parts or stem in n for n in saved_names)
+    return saved or bool(_FIGURE_NAME.search(lowered))
 
 
 def _files_with_suffix(source: SubmissionSource, suffixes: tuple[str, ...]) -> list[str]:

@@ -21,7 +21,9 @@ _FINDING_CUES = re.compile(
     r"missing|null\w*|nan|nans|empty|blank|zeros?|duplicat\w*|negative|invalid|inconsisten\w*|typo\w*|"
     r"sentinel|placeholder|mislabel\w*|noisy|noise|leak\w*|drift\w*|"
     r"rate|ratio|proportion|percent\w*|share|most|mostly|only|rarely|never|always|"
-    r"normal(?:ly)? distributed|uniform\w*|bimodal|constant|zero variance|unique)\b",
+    r"normal(?:ly)? distributed|uniform\w*|bimodal|constant|zero variance|unique|"
+    r"widen\w*|narrow\w*|grow\w*|grew|shrink\w*|exceed\w*|outnumber\w*|than|compared|"
+    r"spikes?|fall\w*|fell|jumps?|doubl\w*|highest|lowest|largest|smallest|least)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d")
@@ -45,6 +47,13 @@ _NOT_A_FINDING = re.compile(
 _MODEL_WORDS = re.compile(
     r"\b(model|classifier|regressor|f1|auc|precision|recall|accuracy|hyperparam\w*|"
     r"cross[- ]validation|grid ?search|epoch\w*|predictions?)\b",
+    re.IGNORECASE,
+)
+# What a profiling tool or library offers ("Sweetviz provides ..."): advertising, not data.
+_TOOL_TALK = re.compile(
+    r"\b(sweetviz|pandas[- ]profiling|ydata[- ]profiling|profil(e|ing) report|d-?tale|autoviz|"
+    r"dataprep|library|package|tool|framework)\b.{0,80}\b(provides?|offers?|allows?|lets|"
+    r"enables?|helps?|generates?|gives?|makes? it|supports?|comes with)\b",
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"```.*?(```|\Z)", re.DOTALL)
@@ -87,12 +96,20 @@ def sentences(text: str) -> list[str]:
     return found
 
 
+def _not_about_data(sentence: str) -> bool:
+    """Plans, questions, modelling talk and descriptions of a tool rather than of the data."""
+    return bool(
+        _NOT_A_FINDING.search(sentence)
+        or sentence.rstrip().endswith(("?", ":"))
+        or _MODEL_WORDS.search(sentence)
+        or _TOOL_TALK.search(sentence)
+    )
+
+
 def is_finding(sentence: str) -> bool:
     """True when ``sentence`` states something the data showed (see the module docstring)."""
     words = re.findall(r"[A-Za-z][A-Za-z'\-]*", sentence)
-    if len(words) < MIN_FINDING_WORDS or _NOT_A_FINDING.search(sentence):
-        return False
-    if sentence.rstrip().endswith(("?", ":")) or _MODEL_WORDS.search(sentence):
+    if len(words) < MIN_FINDING_WORDS or _not_about_data(sentence):
         return False
     if words[0].lower().endswith("ing") and words[0].lower() not in _NOT_GERUNDS:
         return False  # "Checking the target ...", "Analyzing correlations ...": a task title
@@ -116,6 +133,54 @@ def comment_finding(comment: str) -> bool:
     return is_finding(text) and bool(_STATEMENT.search(text))
 
 
+_FINDINGS_LABEL = re.compile(
+    r"^\W*(key\s+)?(observations?|findings?|insights?|takeaways?|conclusions?|"
+    r"what we (see|found|learn\w*))\W*$",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+(.*)")
+MIN_LABELLED_WORDS = 3
+
+
+def labelled_bullets(text: str) -> list[str]:
+    """Bullets listed under an "Observations" / "Findings" / "Insights" label: the author
+    says these are findings, so they count even when short or without a cue word."""
+    found: list[str] = []
+    under_label = False
+    for raw in _FENCE.sub("\n", _HTML.sub(" ", text)).split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        bullet = _BULLET.match(raw)
+        if bullet and under_label:
+            item = _IMAGE_OR_LINK.sub(r"\1", bullet.group(2)).strip(" *_")
+            words = re.findall(r"[A-Za-z][A-Za-z'\-]*", item)
+            if len(words) >= MIN_LABELLED_WORDS and not _not_about_data(item):
+                found.append(item[:MAX_SENTENCE_CHARS])
+            continue
+        label = re.sub(r"^#{1,6}\s+", "", line).strip(" *_")
+        under_label = bool(_FINDINGS_LABEL.match(label))
+    return found
+
+
 def findings(text: str) -> list[str]:
     """The sentences of ``text`` that are written findings about the data."""
-    return [s for s in sentences(text) if is_finding(s)]
+    found = [s for s in sentences(text) if is_finding(s)]
+    return found + [b for b in labelled_bullets(text) if b not in found]
+
+
+_DATA_FACT = re.compile(
+    r"\b(outliers?|skew\w*|missing|nulls?|nans?|duplicat\w*|imbalanc\w*|distribut\w*|"
+    r"max(imum)?|min(imum)?|median|mean|average|percentile|p\d\d|rows|records|range|"
+    r"negative|zeros?|correlat\w*|minority|majority|positives?)\b",
+    re.IGNORECASE,
+)
+
+
+def data_facts(text: str) -> list[str]:
+    """Findings of any prose (a README's approach section) that state a measured fact about
+    the dataset: a number next to a distribution or data-quality word ("height has a max of
+    1.13 against a p75 of 0.17, an outlier")."""
+    return [
+        s for s in sentences(text) if is_finding(s) and _NUMBER.search(s) and _DATA_FACT.search(s)
+    ]

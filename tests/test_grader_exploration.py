@@ -327,3 +327,136 @@ def test_one_quick_look_is_no_exploration(tmp_path: Path) -> None:
     assert _passed(result) == {"exploration.overview"}
     assert [f.id for f in result.red_flags] == ["exploration.none"]
     assert _level(result) == 0
+
+
+# --------------------------------------------------------------------------- round 2
+
+
+def test_overview_counts_only_inspections_whose_result_is_shown(tmp_path: Path) -> None:
+    code = (
+        "import pandas as pd\n"
+        "df = pd.read_csv('train.csv')\n"
+        "assert all(c in df.columns for c in ['age', 'sex'])\n"
+        "if 'zip' in df.columns:\n"
+        "    df = df.drop(columns=['zip'])\n"
+        "df['age'] = df.apply(lambda r: 0 if pd.isnull(r['age']) else r['age'], axis=1)\n"
+        "def fill(x):\n"
+        "    return 0 if pd.isnull(x) else x\n"
+        "names = [c for c in df.columns if c != 'sex']\n"
+    )
+    write_files(tmp_path, {"prepare.py": code})
+    result = _grade(tmp_path)
+    assert "exploration.overview" not in _passed(result)
+    assert "exploration.none" in {flag.id for flag in result.red_flags}
+
+    shown = tmp_path / "shown"
+    write_files(shown, {"prepare.py": code + "print(df.shape)\nnulls = df.isnull().sum()\n"
+                        "print(nulls)\ndf.describe().to_csv('describe.csv')\n"})
+    check = by_id(_grade(shown).checks)["exploration.overview"]
+    assert check.passed
+    assert {e.line for e in check.evidence} >= {10, 11}  # the print and the shown variable
+
+
+def test_notebook_cell_shows_only_its_last_expression(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [("code", LOAD), ("code", "df.head()\nx = 1")])
+    assert "exploration.overview" not in _passed(_grade(tmp_path))
+    shown = tmp_path / "shown"
+    make_notebook(shown, [("code", LOAD), ("code", "x = 1\ndf.head()")])
+    assert "exploration.overview" in _passed(_grade(shown))
+
+
+def test_serving_and_inference_code_is_not_eda(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "app/main.py": "import pandas as pd\ndf = pd.read_csv('houses.csv')\nprint(df.head())\n",
+            "src/predict.py": "import pandas as pd\ndf = pd.read_csv('new.csv')\nprint(df.shape)\n",
+            "service.py": "from fastapi import FastAPI\nimport pandas as pd\n"
+            "df = pd.read_csv('zip.csv')\nprint(df.describe())\n",
+        },
+    )
+    result = _grade(tmp_path)
+    assert result.details["eda_paths"] == []
+    assert set(result.details["excluded_paths"]) == {"app/main.py", "src/predict.py", "service.py"}
+    assert "exploration.overview" not in _passed(result)
+
+
+def test_a_logo_is_not_a_figure_but_a_saved_analysis_plot_is(tmp_path: Path) -> None:
+    make_notebook(tmp_path, [("code", LOAD)])
+    write_files(tmp_path, {"img/company-logo.png": png_bytes(), "img/team.png": png_bytes()})
+    assert "exploration.plots" not in _passed(_grade(tmp_path))
+    saved = tmp_path / "saved"
+    write_files(
+        saved,
+        {
+            "eda.py": LOAD + "\nimport matplotlib.pyplot as plt\nplt.savefig('out/amount.png')\n",
+            "out/amount.png": png_bytes(),
+        },
+    )
+    result = _grade(saved)
+    assert "exploration.plots" in _passed(result)
+    named = tmp_path / "named"
+    make_notebook(named, [("code", LOAD)])
+    write_files(named, {"images/age_histogram.png": png_bytes()})
+    assert "exploration.plots" in _passed(_grade(named))
+
+
+def test_target_found_through_attributes_lists_and_keywords(tmp_path: Path) -> None:
+    cells = [
+        ("code", LOAD),
+        ("code", "y = df.churned\nX = df.drop(columns=['churned', 'id'])"),
+        ("code", "df.churned.value_counts()"),
+    ]
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path, target=None)
+    assert "churned" in result.details["targets"]
+    assert "exploration.target_distribution" in _passed(result)
+    listed = tmp_path / "listed"
+    write_files(listed, {"train.py": "target_col = ['default_ind']\nrun(output_column=['rings'])\n"})
+    assert {"default_ind", "rings"} <= set(_grade(listed, target=None).details["targets"])
+    grouped = tmp_path / "grouped"
+    make_notebook(grouped, [("code", LOAD), ("code", "df.groupby('is_fraud').size().plot.bar()")])
+    assert "exploration.target_distribution" in _passed(_grade(grouped))
+
+
+def test_bold_sentences_and_labelled_bullets_are_findings_but_tool_adverts_are_not() -> None:
+    assert findings("**gap widens between income and expense as the month progresses**")
+    assert not findings("**Top Transaction types**")
+    text = "**Observations**\n- Cash withdrawals lead every month\n- Then travel, groceries\n"
+    assert findings(text) == ["Cash withdrawals lead every month", "Then travel, groceries"]
+    assert not findings("- Cash withdrawals lead every month\n")  # no label, no cue word
+    assert not findings(
+        "Sweetviz provides everything needed to compare the features with a much higher speed."
+    )
+
+
+def test_document_facts_with_numbers_count_as_findings(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "README.md": "# My approach\n\n1. The height maximum is 1.13 while the 75th "
+            "percentile is 0.17, an outlier that is removed.\n2. Install the requirements.\n",
+            "investigate.py": LOAD + "\nprint(df.describe())\n",
+        },
+    )
+    result = _grade(tmp_path)
+    assert result.details["written_findings"] == 1
+
+
+def test_quality_check_must_precede_modelling_and_share_the_data(tmp_path: Path) -> None:
+    cells = [
+        ("code", LOAD),
+        ("code", "model.fit(X, y)"),
+        ("code", "df['plan'].value_counts()"),
+        ("code", "coefs['name'] = coefs['feature'].map(names)"),
+    ]
+    make_notebook(tmp_path, cells)
+    assert "exploration.quality_acted_on" not in _passed(_grade(tmp_path))
+    other = tmp_path / "other"
+    make_notebook(other, [("code", LOAD), ("code", "df['plan'].value_counts()"),
+                          ("code", "coefs['name'] = coefs['feature'].map(names)")])
+    assert "exploration.quality_acted_on" not in _passed(_grade(other))
+    same = tmp_path / "same"
+    make_notebook(same, [("code", LOAD), ("code", "df.isnull().sum()"),
+                         ("code", "df = df.fillna(0)"), ("code", "model.fit(X, y)")])
+    assert "exploration.quality_acted_on" in _passed(_grade(same))
