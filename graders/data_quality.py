@@ -25,6 +25,7 @@ from graders.source import (
     assigned_names,
     assigned_value,
     comment_lines,
+    dotted_name,
     evidence_for,
     find_calls,
     find_imports,
@@ -89,7 +90,7 @@ class DataQualityGrader:
     """Judges missing-value handling, encoding, pipelines and leakage."""
 
     name = "data_quality"
-    version = "2"
+    version = "3"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge data preparation (never raises for candidate faults)."""
@@ -99,8 +100,15 @@ class DataQualityGrader:
         id_column = getattr(spec, "id_column", None)
         profile = _profile_train(context.assignment, target, id_column)
         checks: list[Check] = []
-        if profile.has_missing is not False:
+        not_judged: list[str] = []
+        if profile.has_missing:
             checks.append(_missing_check(source))
+        elif profile.has_missing is None:  # the data was not seen: judge only what the code does
+            handled = _missing_handled_unknown_data(source)
+            if handled is not None:
+                checks.append(handled)
+            else:
+                not_judged.append(MISSING_NOT_JUDGED)
         if profile.categorical is None or profile.categorical:
             checks.append(_encoding_check(source))
         checks.append(
@@ -126,6 +134,8 @@ class DataQualityGrader:
             "train_has_missing_values": profile.has_missing,
             "categorical_columns": profile.categorical,
         }
+        if not_judged:
+            details["not_judged"] = not_judged
         return GraderResult.from_checks(
             self.name,
             self.version,
@@ -180,6 +190,25 @@ def _reasoning(source: SubmissionSource) -> list[Evidence]:
             if REASONING.search(text):
                 found.append(Evidence(path=unit.path, cell=unit.cell, line=line, excerpt=text))
     return found
+
+
+MISSING_NOT_JUDGED = (
+    "Missing values: not judged. The data could not be read, so nothing shows whether it has "
+    "missing values, and the code handles none."
+)
+
+
+def _missing_handled_unknown_data(source: SubmissionSource) -> Check | None:
+    """On data we could not read: a pass when the code handles missing values, else None
+    (not judged: the data may have none, and we must not say it has)."""
+    sites = find_calls(source, IMPUTERS + SIMPLE_MISSING)
+    if not sites:
+        return None
+    return site_check(
+        "data_quality.missing_values", sites, weight=2,
+        found="Handled missing values ({names}); the data itself could not be read, so "
+        "whether it has any is unknown.", missing="",
+    )  # fmt: skip
 
 
 def _missing_check(source: SubmissionSource) -> Check:
@@ -379,13 +408,14 @@ def _target_or_id_flag(
 ) -> RedFlag | None:
     found_target: list[CallSite] = []
     found_id: list[CallSite] = []
+    found_label: list[tuple[CallSite, str, list[str]]] = []
     for statements in flow_statements(source).values():
         # A column name the code never writes is unknown or wrong for this submission (an
         # assignment's name on someone else's data): judging "all columns but X" on it would
         # only guess.
         mentioned = _string_constants(statements)
         on_assignment_data = target in mentioned or id_column in mentioned
-        t_sites, i_sites = _features_in_flow(
+        t_sites, i_sites, l_sites = _features_in_flow(
             source,
             statements,
             target if target in mentioned else None,
@@ -393,6 +423,9 @@ def _target_or_id_flag(
         )
         found_target += t_sites
         found_id += i_sites
+        found_label += l_sites
+    if found_label and not found_target:  # a high flag outranks an id among the features
+        return _label_flag(found_label)
     if not found_target and not found_id:
         return None
     which = []
@@ -407,6 +440,92 @@ def _target_or_id_flag(
         + ("the model sees the answer." if found_target else "row ids are not features."),
         evidence=[evidence_for(s) for s in sort_sites(found_target + found_id)[:3]],
     )
+
+
+def _label_flag(found: list[tuple[CallSite, str, list[str]]]) -> RedFlag | None:
+    """Target leakage through a label built by thresholding a column that is a feature."""
+    if not found:
+        return None
+    _site, label, columns = found[0]
+    named = ", ".join(repr(c) for c in columns[:3])
+    return RedFlag(
+        id="data_quality.target_or_id_in_features",
+        severity="high",
+        sentence=f"The label {label!r} is built by comparing a column with a threshold, and "
+        f"that column or one derived from it ({named}) is among the features: the model can "
+        "read the label off it.",
+        evidence=[evidence_for(f[0], note="features used here") for f in found[:2]],
+    )
+
+
+@dataclass
+class _Labels:
+    """Columns built in code: where each comes from, and which are thresholded labels."""
+
+    sources: dict[str, set[str]] = field(default_factory=dict)  # column -> source columns
+    thresholded: dict[str, set[str]] = field(default_factory=dict)  # label -> source columns
+    as_target: set[str] = field(default_factory=set)  # columns used as the target (y)
+
+    def read(self, stmt: ast.stmt) -> None:
+        """Learn from ``df["c"] = expr`` (derivations, thresholds) and ``y = df["c"]``."""
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            return
+        target, value = stmt.targets[0], stmt.value
+        column = _column_key(target)
+        if column is not None:
+            used = _columns_read(value) - {column}
+            origin = set(used)
+            for name in used:
+                origin |= self.sources.get(name, set())
+            if origin:
+                self.sources[column] = origin
+            if origin and _is_threshold(value):
+                self.thresholded[column] = origin
+        elif isinstance(target, ast.Name) and Y_NAME.match(target.id):
+            label = _column_key(value)
+            if label is not None:
+                self.as_target.add(label)
+
+    def leaks(self, kind: str, names: set[str], target: str | None) -> tuple[str, list[str]] | None:
+        """``(label, feature columns it was built from)`` when the features hold them."""
+        for label, origin in sorted(self.thresholded.items()):
+            if label != target and label not in self.as_target:
+                continue
+            related = origin | {c for c, src in self.sources.items() if src & origin}
+            related.discard(label)
+            bad = related - names if kind == "all" else related & names
+            if bad:
+                return label, sorted(bad)
+        return None
+
+
+Y_NAME = re.compile(r"^(y|y_\w+|\w*target\w*|label\w*)$", re.IGNORECASE)
+THRESHOLD_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+
+
+def _column_key(node: ast.AST) -> str | None:
+    """``"c"`` of ``df["c"]`` (a frame's column named by a string)."""
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):  # fmt: skip
+        return node.slice.value
+    return None
+
+
+def _columns_read(node: ast.AST) -> set[str]:
+    return {key for sub in ast.walk(node) if (key := _column_key(sub)) is not None}
+
+
+def _is_threshold(value: ast.AST) -> bool:
+    """``a < b``, possibly cast (``.astype(int)``, ``np.where(cmp, 1, 0)``, ``int(...)``)."""
+    while isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr == "astype":
+            value = func.value
+        elif (dotted_name(func) or "").rsplit(".", 1)[-1] in ("where", "int") and value.args:
+            value = value.args[0]
+        else:
+            return False
+    return isinstance(value, ast.Compare) and isinstance(value.ops[0], THRESHOLD_OPS)
 
 
 def _string_constants(statements: list[tuple[CodeUnit, ast.stmt]]) -> set[str]:
@@ -445,13 +564,17 @@ def _features_in_flow(
     statements: list[tuple[CodeUnit, ast.stmt]],
     target: str | None,
     id_column: str | None,
-) -> tuple[list[CallSite], list[CallSite]]:
+) -> tuple[list[CallSite], list[CallSite], list[tuple[CallSite, str, list[str]]]]:
+    """Feature sites holding the target, the id column, or a thresholded label's source."""
     frames = _Frames()
     split_outputs: set[str] = set()
     with_target: list[CallSite] = []
     with_id: list[CallSite] = []
+    labels = _Labels()
+    with_label: list[tuple[CallSite, str, list[str]]] = []
     for unit, stmt in statements:
         _track_removals(source, unit, stmt, frames)
+        labels.read(stmt)
         for call in (n for n in walk_header(stmt) if isinstance(n, ast.Call)):
             features = _features_arg(source, unit, call, split_outputs)
             if features is None:
@@ -461,6 +584,9 @@ def _features_in_flow(
                 continue
             kind, names = columns
             site = site_at(unit, call, "features")
+            leak = labels.leaks(kind, names, target)
+            if leak is not None:
+                with_label.append((site, *leak))
             if target and ((kind == "all" and target not in names) or
                            (kind == "only" and target in names)):  # fmt: skip
                 with_target.append(site)
@@ -493,7 +619,7 @@ def _features_in_flow(
                     if keyword.arg == "index_col":
                         removed.add("*index*")
                         removed.update(frames.strings(keyword.value))
-    return with_target, with_id
+    return with_target, with_id, with_label
 
 
 KEEP_COLUMNS = (
@@ -601,13 +727,16 @@ def _columns_of(node: ast.AST, frames: _Frames, depth: int) -> tuple[str, set[st
 def _test_selection_flag(source: SubmissionSource) -> RedFlag | None:
     sites: list[CallSite] = []
     selecting = _selecting_paths(source)
+    folds = _fold_names(source)
     for unit, node in walk_all(source):
+        fold_names = folds.get(id(node), set())
         is_fit = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        if is_fit and node.func.attr == "fit" and _y_is_test(node):
+        if is_fit and node.func.attr == "fit" and _y_is_test(node, fold_names):
             sites.append(site_at(unit, node, "fit"))
         is_loop = isinstance(node, (ast.For, ast.AsyncFor))
-        if is_loop and unit.path in selecting and _loop_scores_on_test(node):
+        if is_loop and unit.path in selecting and _loop_scores_on_test(node, folds):
             sites.append(site_at(unit, node, "for"))
+    sites += _models_compared_on_test(source, _choosing_paths(source), folds)
     if not sites:
         return None
     return RedFlag(
@@ -619,12 +748,52 @@ def _test_selection_flag(source: SubmissionSource) -> RedFlag | None:
     )
 
 
-def _y_is_test(call: ast.Call) -> bool:
+def _fold_names(source: SubmissionSource) -> dict[int, set[str]]:
+    """For each node inside a loop over a CV splitter's folds (``for tr, te in kf.split(X)``),
+    the names that hold fold rows there: the loop's targets and what the body derives from
+    them (``X_test = X.iloc[te]``). Such a "test" is a validation fold, not the test set."""
+    found: dict[int, set[str]] = {}
+    for _unit, node in walk_all(source):
+        if not (isinstance(node, ast.For | ast.AsyncFor) and _iterates_folds(node.iter)):
+            continue
+        names = names_in(node.target)
+        for stmt in (n for s in node.body for n in ast.walk(s) if isinstance(n, ast.stmt)):
+            value = assigned_value(stmt)
+            if value is not None and names_in(value) & names:
+                names |= assigned_names(stmt)
+        for inner in (n for s in node.body for n in ast.walk(s)):
+            found.setdefault(id(inner), set()).update(names)
+        found.setdefault(id(node), set()).update(names)
+    return found
+
+
+def _iterates_folds(iterated: ast.AST) -> bool:
+    """``kf.split(X, y)``, possibly inside ``enumerate``/``list``/``tqdm``/``zip``."""
+    while (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Name)
+           and iterated.func.id in ("enumerate", "list", "tqdm", "zip") and iterated.args):  # fmt: skip
+        iterated = iterated.args[0]
+    return (
+        isinstance(iterated, ast.Call)
+        and isinstance(iterated.func, ast.Attribute)
+        and iterated.func.attr == "split"
+        and bool(iterated.args)
+        and not isinstance(iterated.args[0], ast.Constant)
+    )
+
+
+def _test_names(node: ast.AST, fold_names: set[str]) -> set[str]:
+    return {n for n in names_in(node) if TEST_NAME.search(n) and n not in fold_names}
+
+
+def _y_is_test(call: ast.Call, fold_names: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
     y_args = call.args[1:2] + [k.value for k in call.keywords if k.arg == "y"]
-    return any(TEST_NAME.search(name) for arg in y_args for name in names_in(arg))
+    return any(_test_names(arg, fold_names) for arg in y_args)
 
 
-def _loop_scores_on_test(loop: ast.For | ast.AsyncFor) -> bool:
+def _loop_scores_on_test(
+    loop: ast.For | ast.AsyncFor, folds: dict[int, set[str]] | None = None
+) -> bool:
+    folds = folds or {}
     fits = scores = False
     for node in (n for stmt in loop.body for n in ast.walk(stmt)):
         if not isinstance(node, ast.Call):
@@ -638,9 +807,88 @@ def _loop_scores_on_test(loop: ast.For | ast.AsyncFor) -> bool:
             fits = True
         elif callee in SCORERS:
             args = list(node.args) + [k.value for k in node.keywords]
-            if any(TEST_NAME.search(n) for a in args for n in names_in(a)):
+            if any(_test_names(a, folds.get(id(node), set())) for a in args):
                 scores = True
     return fits and scores
+
+
+def _models_compared_on_test(
+    source: SubmissionSource, selecting: set[str], folds: dict[int, set[str]]
+) -> list[CallSite]:
+    """Two or more different models each scored on the test split, one statement apiece
+    (separate notebook cells, say), in a file or notebook that then picks a best one."""
+    found: list[CallSite] = []
+    for path, statements in flow_statements(source).items():
+        if path not in selecting:
+            continue
+        predictions: dict[str, str] = {}  # variable -> the model whose predictions it holds
+        scored: dict[str, CallSite] = {}  # model -> where it is scored on the test split
+        for unit, stmt in statements:
+            if isinstance(stmt, ast.For | ast.AsyncFor | ast.While):
+                continue  # loops are judged by _loop_scores_on_test
+            value = assigned_value(stmt)
+            model = _predicting_model(value) if value is not None else None
+            if model is not None:
+                for name in plain_targets(stmt):
+                    predictions[name] = model
+            for node in walk_header(stmt):
+                if not isinstance(node, ast.Call) or id(node) in folds:
+                    continue
+                scorer = _scored_model(node, predictions)
+                if scorer is not None and scorer not in scored:
+                    scored[scorer] = site_at(unit, node, "score")
+        if len(scored) >= 2:
+            found += list(scored.values())
+    return found
+
+
+def _predicting_model(value: ast.AST) -> str | None:
+    """``rf`` of ``rf.predict(X_test)`` / ``rf.predict_proba(X_test)[:, 1]`` on test rows."""
+    for node in ast.walk(value):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("predict", "predict_proba", "decision_function")
+                and isinstance(node.func.value, ast.Name)
+                and any(_test_names(a, set()) for a in node.args)):  # fmt: skip
+            return node.func.value.id
+    return None
+
+
+def _scored_model(call: ast.Call, predictions: dict[str, str]) -> str | None:
+    """The model a scorer call judges on the test split, when it can be named."""
+    callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    if callee not in SCORERS:
+        return None
+    args = list(call.args) + [k.value for k in call.keywords]
+    if not any(_test_names(a, set()) for a in args):
+        return None
+    if callee == "score" and isinstance(call.func, ast.Attribute):
+        receiver = call.func.value
+        return receiver.id if isinstance(receiver, ast.Name) else None
+    for arg in args:
+        model = _predicting_model(arg)
+        if model is not None:
+            return model
+        if isinstance(arg, ast.Name) and arg.id in predictions:
+            return predictions[arg.id]
+    return None
+
+
+CHOICE_NAME = re.compile(r"(^|_)(best|chosen|selected|winner)(_|$)", re.IGNORECASE)
+
+
+def _choosing_paths(source: SubmissionSource) -> set[str]:
+    """Paths that name a chosen model (``best_model = ...``, ``selected = ...``) or rank
+    scores (``idxmax``, ``argmax``, ``sort_values``): stricter than :func:`_selecting_paths`,
+    for models compared statement by statement rather than in a loop."""
+    paths: set[str] = set()
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            if CHOICE_NAME.search(node.id):
+                paths.add(unit.path)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("idxmax", "idxmin", "argmax", "argmin", "sort_values")):
+            paths.add(unit.path)
+    return paths
 
 
 def _selecting_paths(source: SubmissionSource) -> set[str]:

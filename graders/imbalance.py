@@ -15,6 +15,7 @@ no classes (regression, or no classifier at all) is judged on how the target's s
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,15 @@ from graders.source import (
     assigned_names,
     assigned_value,
     comment_lines,
+    dotted_name,
     evidence_for,
     find_calls,
     find_imports,
     find_keywords,
+    find_names,
     flow_statements,
     is_call_to,
+    iter_calls,
     iter_trees,
     markdown_evidence,
     names_in,
@@ -120,7 +124,7 @@ class ImbalanceGrader:
     """Judges how a submission handles the class balance of its target."""
 
     name = "imbalance"
-    version = "2"
+    version = "3"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the imbalance handling present (never raises for candidate faults)."""
@@ -166,8 +170,8 @@ def _task_kind(task_type: str, source: SubmissionSource) -> str:
     if any(CLASSIFIER_HINTS.search(n) for n in real) or real & set(CLASSIFICATION_CALLS):
         return "classification"
     if any(REGRESSION_HINTS.search(n) for n in real):
-        return "regression"
-    return "none"
+        return "regression"  # stratify= beside regressors is binned stratification
+    return "classification" if "stratify" in real else "none"
 
 
 # --------------------------------------------------------------------------- classification
@@ -185,7 +189,8 @@ def _grade_classification(
     near_balanced = minority is not None and minority >= NEAR_BALANCED
     flows = _resampling_flows(source)
     split_sites = on_path(source, find_calls(source, SPLIT_CALLS))
-    stratified = _stratified_sites(source)
+    explicit = _stratified_sites(source)
+    stratified = sort_sites(explicit + _default_stratified_cv(source))
     unstratified = [s for s in split_sites if not _is_stratified_split(source, s)]
     weights = on_path(source, find_keywords(source, WEIGHT_KEYWORDS) + _grid_weight_sites(source))
     weights += config_lines(source, CONFIG_WEIGHTS)
@@ -203,7 +208,7 @@ def _grade_classification(
         "threshold": bool(thresholds),
         "aware_selection": bool(selection),
     }
-    stratified_from_first = bool(stratified) and not unstratified
+    stratified_from_first = bool(explicit) and not unstratified
     level, why = _classification_level(
         parts,
         aware=bool(stratified or weights or resampling or flows.before_split or flows.before_cv
@@ -217,7 +222,7 @@ def _grade_classification(
         thresholds, near_balanced,
     )  # fmt: skip
     red_flags = _resampling_flags(flows)
-    if accuracy and not (minority_sites or pr_sites or roc_sites):
+    if accuracy and not (minority_sites or pr_sites or roc_sites or _other_metrics(source)):
         share = f" with a minority class of {minority:.1%}" if minority is not None else ""
         red_flags.append(
             RedFlag(
@@ -409,8 +414,113 @@ def _normalise_label(value: Any) -> str:
 
 
 def _stratified_sites(source: SubmissionSource) -> list[CallSite]:
+    """Explicit stratification of the evaluation: ``stratify=`` and stratified splitters whose
+    folds feed model fitting or scoring (:func:`_splitter_feeds_models`)."""
     stratify = find_keywords(source, ["stratify"])
-    return on_path(source, sort_sites(stratify + find_calls(source, STRATIFIED_SPLITTERS)))
+    splitters = _splitters_feeding_models(source)
+    return on_path(source, sort_sites(stratify + splitters))
+
+
+def _splitters_feeding_models(source: SubmissionSource) -> list[CallSite]:
+    """Stratified splitter constructions whose folds reach a model.
+
+    A splitter only iterated by ``for tr, va in skf.split(X, y)`` loops that never predict or
+    score (out-of-fold target encoding, say) stratifies no evaluation; one passed as ``cv=``,
+    or iterated by a loop that predicts or scores, does. A splitter bound to a name nothing
+    uses again counts for nothing.
+    """
+    loops: dict[int, bool] = {}  # id of the expression split in a for loop -> loop scores
+    names_split: dict[int, bool] = {}  # id of a Name node split in a for loop -> loop scores
+    uses: dict[str, list[int]] = {}
+    bound: dict[int, str] = {}  # id of a constructor call -> the name it is bound to
+    constructors: list[tuple[Any, ast.Call]] = []
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.For | ast.AsyncFor):
+            receiver = _split_receiver(node.iter)
+            if receiver is not None:
+                scores = _loop_predicts(node)
+                (names_split if isinstance(receiver, ast.Name) else loops)[id(receiver)] = scores
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call):
+                bound[id(node.value)] = node.targets[0].id
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            uses.setdefault(node.id, []).append(id(node))
+        if isinstance(node, ast.Call) and is_call_to(source, unit, node, STRATIFIED_SPLITTERS):
+            constructors.append((unit, node))
+    sites = []
+    for unit, call in constructors:
+        name = bound.get(id(call))
+        if name is None:
+            feeds = loops.get(id(call), True)
+        else:
+            feeds = any(names_split.get(use, True) for use in uses.get(name, []))
+        if feeds:
+            sites.append(site_at(unit, call, dotted_name(call.func) or "splitter"))
+    return sites
+
+
+def _split_receiver(iterated: ast.AST) -> ast.AST | None:
+    """``skf`` of ``skf.split(X, y)`` (also inside ``enumerate``/``list``/``tqdm``)."""
+    while (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Name)
+           and iterated.func.id in ("enumerate", "list", "tqdm", "zip") and iterated.args):  # fmt: skip
+        iterated = iterated.args[0]
+    if (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Attribute)
+            and iterated.func.attr == "split" and iterated.args
+            and not isinstance(iterated.args[0], ast.Constant)):  # fmt: skip
+        return iterated.func.value
+    return None
+
+
+def _loop_predicts(loop: ast.For | ast.AsyncFor) -> bool:
+    """Whether a loop's body predicts, scores or trains a booster (model validation)."""
+    wanted = set(SCORE_SOURCES) | set(CLASSIFICATION_CALLS) | set(REGRESSION_METRICS) | {
+        "score", "train", "cross_val_score", "evaluate"}  # fmt: skip
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in wanted:
+                    return True
+    return False
+
+
+def _default_stratified_cv(source: SubmissionSource) -> list[CallSite]:
+    """Cross-validation of a classifier with ``cv`` left out, ``None`` or an int: scikit-learn
+    then splits with StratifiedKFold (``cross_val_score``, ``cross_validate``, searches)."""
+    bindings = _bindings(source)
+    sites = []
+    for unit, node, _name, _canonical in iter_calls(source):
+        if not is_call_to(source, unit, node, CV_CALLS + SEARCHES):
+            continue
+        estimator = node.args[0] if node.args else next(
+            (k.value for k in node.keywords if k.arg in ("estimator", "model")), None)
+        if estimator is None or _is_regressor(estimator, bindings):
+            continue
+        cv = next((k.value for k in node.keywords if k.arg == "cv"), None)
+        if cv is None or _is_fold_count(cv, bindings):
+            sites.append(site_at(unit, node, dotted_name(node.func) or "cv"))
+    return on_path(source, sort_sites(sites))
+
+
+def _is_fold_count(node: ast.AST, bindings: dict[str, list[ast.AST]]) -> bool:
+    if isinstance(node, ast.Name):
+        values = bindings.get(node.id, [])
+        return bool(values) and all(_is_fold_count(v, {}) for v in values)
+    return isinstance(node, ast.Constant) and (
+        node.value is None or (isinstance(node.value, int) and not isinstance(node.value, bool)))
+
+
+def _is_regressor(node: ast.AST, bindings: dict[str, list[ast.AST]]) -> bool:
+    """An estimator built from a regressor (directly, or through a variable)."""
+    candidates = [node] + (bindings.get(node.id, []) if isinstance(node, ast.Name) else [])
+    for candidate in candidates:
+        for sub in ast.walk(candidate):
+            if isinstance(sub, ast.Call):
+                name = (dotted_name(sub.func) or "").rsplit(".", 1)[-1]
+                if REGRESSION_HINTS.search(name) and not CLASSIFIER_HINTS.search(name):
+                    return True
+    return False
 
 
 def _is_stratified_split(source: SubmissionSource, site: CallSite) -> bool:
@@ -461,18 +571,22 @@ def _mentions_weighting(node: ast.AST) -> bool:
 def _metric_sites(
     source: SubmissionSource,
 ) -> tuple[list[CallSite], list[CallSite], list[CallSite], list[CallSite]]:
-    """Minority-aware, PR and ROC metric uses on the real path, and aware selection scoring."""
-    minority = find_calls(source, MINORITY_METRICS)
-    pr = find_calls(source, PR_METRICS)
-    roc = find_calls(source, ROC_METRICS)
+    """Minority-aware, PR and ROC metric uses on the real path, and aware selection scoring.
+
+    A metric counts when called, and when passed by reference (``make_scorer(f1_score)``, a
+    list or dict of metric functions). ``scoring=`` values are read through a variable bound
+    to a string, list or dict (``scoring=metrics`` passed to ``cross_validate``). Micro
+    averaging does not count: for single-label data micro F1/precision/recall equal accuracy.
+    """
+    minority, pr, roc = _metric_references(source)
     selection: list[CallSite] = []
+    bindings = _bindings(source)
     for unit, node in walk_all(source):
         if not (isinstance(node, ast.keyword) and node.arg in SCORING_KEYWORDS):
             continue
-        values = [n.value for n in ast.walk(node.value)
-                  if isinstance(n, ast.Constant) and isinstance(n.value, str)]  # fmt: skip
+        values = _scoring_strings(node.value, bindings)
         site = site_at(unit, node.value, node.arg)
-        if any(MINORITY_SCORING.match(v) for v in values):
+        if any(MINORITY_SCORING.match(v) and not v.endswith("_micro") for v in values):
             minority.append(site)
             selection.append(site)
         if any(PR_SCORING.match(v) for v in values):
@@ -482,6 +596,74 @@ def _metric_sites(
             roc.append(site)
     return (on_path(source, sort_sites(minority)), on_path(source, sort_sites(pr)),
             on_path(source, sort_sites(roc)), on_path(source, sort_sites(selection)))  # fmt: skip
+
+
+def _scoring_strings(value: ast.AST, bindings: dict[str, list[ast.AST]]) -> list[str]:
+    """String constants of a ``scoring=`` value, through one level of variables."""
+    nodes = [value]
+    for name in names_in(value) if isinstance(value, ast.Name) else ():
+        nodes += bindings.get(name, [])
+    return [n.value for node in nodes for n in ast.walk(node)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)]  # fmt: skip
+
+
+def _metric_references(
+    source: SubmissionSource,
+) -> tuple[list[CallSite], list[CallSite], list[CallSite]]:
+    """Metric functions called or referenced (not micro-averaged), by family."""
+    families = {name: i for i, group in enumerate((MINORITY_METRICS, PR_METRICS, ROC_METRICS))
+                for name in group}  # fmt: skip
+    found: tuple[list[CallSite], ...] = ([], [], [])
+    micro_args: set[int] = set()
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Call) and _is_micro(node):
+            micro_args |= {id(n) for arg in node.args for n in ast.walk(arg)}
+            micro_args.add(id(node.func))
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            name = node.id
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            name = node.attr
+        else:
+            continue
+        if name in families and id(node) not in micro_args:
+            found[families[name]].append(site_at(unit, node, name))
+    return found[0], found[1], found[2]
+
+
+def _is_micro(call: ast.Call) -> bool:
+    return any(k.arg == "average" and isinstance(k.value, ast.Constant)
+               and k.value.value == "micro" for k in call.keywords)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=32)
+def _bindings(source: SubmissionSource) -> dict[str, list[ast.AST]]:
+    """Every value assigned to each plain name, across the submission (real path only)."""
+    found: dict[str, list[ast.AST]] = {}
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.Assign) and not is_test_file(unit.path):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found.setdefault(target.id, []).append(node.value)
+    return found
+
+
+OTHER_METRICS = ("log_loss", "brier_score_loss", "jaccard_score", "hamming_loss", "hinge_loss",
+                 "precision_recall_fscore_support", "top_k_accuracy_score")  # fmt: skip
+ACCURACY_SCORING = ("accuracy", "acc", "error", "zero_one_loss", "top_k_accuracy")
+
+
+def _other_metrics(source: SubmissionSource) -> list[CallSite]:
+    """Metrics other than accuracy referenced on the real path (functions or ``scoring=``
+    strings), so that ``accuracy_only`` is raised only when accuracy truly stands alone."""
+    sites = on_path(source, find_names(source, OTHER_METRICS))
+    bindings = _bindings(source)
+    for unit, node in walk_all(source):
+        if isinstance(node, ast.keyword) and node.arg in SCORING_KEYWORDS:
+            values = _scoring_strings(node.value, bindings)
+            if any(v not in ACCURACY_SCORING and not v.endswith("_micro") for v in values):
+                sites.append(site_at(unit, node.value, node.arg))
+    return on_path(source, sites)
 
 
 def _accuracy_sites(source: SubmissionSource) -> list[CallSite]:
@@ -931,8 +1113,22 @@ def _skew_notes(source: SubmissionSource) -> list[Evidence]:
     return notes
 
 
+SCALE_AWARE_METRICS = ("mean_absolute_percentage_error", "mean_squared_log_error",
+                       "root_mean_squared_log_error")  # fmt: skip
+SCALE_AWARE_NAMES = re.compile(r"(^|_)(rmspe|mape|smape|wape|rmsle|msle|mspe)($|_)", re.IGNORECASE)
+
+
 def _skew_handling_sites(source: SubmissionSource, target: str | None) -> list[CallSite]:
-    sites = find_calls(source, ("TransformedTargetRegressor",) + ROBUST_REGRESSORS)
+    """Target transforms, robust losses, binned stratification, and scale-aware error metrics
+    (percentage or log errors: MAPE, RMSPE, RMSLE, from scikit-learn or the submission's own
+    function) that judge a skewed target relative to its size."""
+    sites = find_calls(source, ("TransformedTargetRegressor",) + ROBUST_REGRESSORS
+                       + SCALE_AWARE_METRICS)  # fmt: skip
+    defined = {node.name for unit, node in walk_all(source)
+               if isinstance(node, ast.FunctionDef) and SCALE_AWARE_NAMES.search(node.name)}
+    sites += find_calls(source, sorted(defined)) if defined else []
+    sites += [s for s in find_keywords(source, ["scoring"])
+              if re.search(r"percentage|_log_error", s.excerpt)]  # fmt: skip
     for unit, node in walk_all(source):
         if isinstance(node, ast.Call):
             func = node.func

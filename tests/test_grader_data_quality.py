@@ -324,3 +324,77 @@ def test_leakage_in_tests_or_a_toy_main_block_is_ignored(tmp_path: Path) -> None
         code.replace("if __name__", "if 1 or __name__")
     )
     assert _grade(tmp_path / "snap").red_flags == []
+
+
+def _unknown_data():
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(target=None, task_type=None, id_column=None, positive_class=None)
+    return SimpleNamespace(spec=spec, train_csv=None)
+
+
+def test_missing_values_on_unseen_data_judge_only_the_code(tmp_path: Path) -> None:
+    make_notebook(tmp_path / "none", [("code", "m.fit(X, y)")])
+    result = _grade(tmp_path / "none", _unknown_data())
+    assert "data_quality.missing_values" not in by_id(result.checks)
+    assert "not judged" in result.details["not_judged"][0]
+    make_notebook(tmp_path / "some", [("code", "df = df.fillna(0)")])
+    check = by_id(_grade(tmp_path / "some", _unknown_data()).checks)["data_quality.missing_values"]
+    assert check.passed and "train.csv has" not in check.sentence
+
+
+def test_fold_indices_named_test_are_not_the_test_set(tmp_path: Path) -> None:
+    objective = (
+        "def objective(trial):\n"
+        "    scores = []\n"
+        "    for train_index, test_index in k_fold.split(X):\n"
+        "        X_test, y_test = X[test_index], y[test_index]\n"
+        "        model.fit(X[train_index], y[train_index])\n"
+        "        scores.append(f1_score(y_test, model.predict(X_test)))\n"
+        "    return max(scores)"
+    )
+    make_notebook(tmp_path / "snap", [("code", objective)])
+    assert _grade(tmp_path / "snap").red_flags == []
+    loop = (
+        "for name, model in models.items():\n"
+        "    for tr, te in gkf.split(X, y, groups):\n"
+        "        model.fit(X[tr], y[tr])\n"
+        "        fold = f1_score(y[te], model.predict(X[te]))\n"
+        "best = max(results, key=results.get)"
+    )
+    make_notebook(tmp_path / "groups", [("code", loop)])
+    assert _grade(tmp_path / "groups").red_flags == []
+
+
+def test_two_models_scored_on_the_test_split_then_one_chosen(tmp_path: Path) -> None:
+    cells = [
+        ("code", ("lr.fit(X_train, y_train)\nlr_pred = lr.predict(X_test)\n"
+                 "print(f1_score(y_test, lr_pred))")),
+        ("code", "rf.fit(X_train, y_train)\nprint(rf.score(X_test, y_test))"),
+        ("code", "best_model = rf"),
+    ]  # fmt: skip
+    make_notebook(tmp_path / "snap", cells)
+    flag = by_id(_grade(tmp_path / "snap").red_flags)["data_quality.test_set_model_selection"]
+    assert cell_locations(flag) == [(NB, 0, 3), (NB, 1, 2)]
+    make_notebook(tmp_path / "report", cells[:2])  # compared, but nothing chosen
+    assert _grade(tmp_path / "report").red_flags == []
+
+
+def test_a_label_thresholded_from_a_feature_column_is_target_leakage(tmp_path: Path) -> None:
+    code = (
+        "df = pd.read_csv('customers.csv')\n"
+        "df['days_since_last_txn'] = (ref - df['last_txn']).dt.days\n"
+        "df['churn'] = (df['last_txn'] < df['last_txn'].max() - cutoff).astype(int)\n"
+        "y = df['churn']\n"
+        "X = df.drop(columns=['churn', 'last_txn'])\n"
+        "parts = train_test_split(X, y)"
+    )
+    make_notebook(tmp_path / "snap", [("code", code)])
+    flag = by_id(_grade(tmp_path / "snap", _unknown_data()).red_flags)[
+        "data_quality.target_or_id_in_features"
+    ]
+    assert flag.severity == "high" and "days_since_last_txn" in flag.sentence
+    assert cell_locations(flag) == [(NB, 0, 6)]
+    clean = code.replace("df['days_since_last_txn'] = (ref - df['last_txn']).dt.days\n", "")
+    make_notebook(tmp_path / "clean", [("code", clean)])
+    assert _grade(tmp_path / "clean", _unknown_data()).red_flags == []

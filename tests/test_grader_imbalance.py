@@ -337,3 +337,92 @@ def test_hand_rolled_class_sampling_before_the_split_is_flagged(tmp_path: Path) 
     shuffled = [("code", "df = df.sample(frac=1)\nparts = train_test_split(df, df.y)")]
     make_notebook(tmp_path / "shuffle", shuffled)
     assert _grade(tmp_path / "shuffle").red_flags == []
+
+
+def test_metrics_passed_by_reference_or_through_a_scoring_variable_count(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)"),
+        ("code", ("m = LogisticRegression(class_weight='balanced').fit(X_train, y_train)\n"
+                 "print(accuracy_score(y_test, m.predict(X_test)))")),
+        ("code", ("scorers = {'f1': make_scorer(f1_score), 'ap': 'average_precision'}\n"
+                 "res = cross_validate(m, X, y, scoring=scorers)")),
+    ]  # fmt: skip
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    checks = by_id(result.checks)
+    assert checks["imbalance.metrics"].passed and checks["imbalance.pr_auc"].passed
+    assert "imbalance.accuracy_only" not in by_id(result.red_flags)
+    listed = [("code", "m.fit(X, y)\nprint(accuracy_score(y, m.predict(X)))"),
+              ("code", "cross_validate(m, X, y, scoring=['accuracy', 'neg_log_loss'])")]  # fmt: skip
+    make_notebook(tmp_path / "other", listed)
+    assert "imbalance.accuracy_only" not in by_id(_grade(tmp_path / "other").red_flags)
+
+
+def test_micro_averaged_f1_is_not_minority_aware(tmp_path: Path) -> None:
+    cells = [("code", ("print(f1_score(y_test, m.predict(X_test), average='micro'))\n"
+                      "print(accuracy_score(y_test, m.predict(X_test)))")),
+             ("code", "cross_val_score(m, X, y, scoring='f1_micro')")]  # fmt: skip
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    assert not by_id(result.checks)["imbalance.metrics"].passed
+    assert "imbalance.accuracy_only" in by_id(result.red_flags)
+    macro = [("code", "print(f1_score(y_test, m.predict(X_test), average='macro'))")]
+    make_notebook(tmp_path / "macro", macro)
+    assert by_id(_grade(tmp_path / "macro").checks)["imbalance.metrics"].passed
+
+
+def test_cross_validating_a_classifier_with_an_int_cv_is_stratified(tmp_path: Path) -> None:
+    cells = [("code", ("clf = RandomForestClassifier()\n"
+                      "print(cross_val_score(clf, X, y, cv=5, scoring='recall'))"))]  # fmt: skip
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap")
+    assert cell_locations(by_id(result.checks)["imbalance.stratified_split"]) == [(NB, 0, 2)]
+    assert result.details["stratified_from_first_split"] is False
+    kfold = [("code", ("clf = RandomForestClassifier()\nkf = KFold(5)\n"
+                      "print(cross_val_score(clf, X, y, cv=kf, scoring='recall'))"))]  # fmt: skip
+    make_notebook(tmp_path / "kfold", kfold)
+    assert not by_id(_grade(tmp_path / "kfold").checks)["imbalance.stratified_split"].passed
+
+
+def test_a_stratified_splitter_that_only_drives_target_encoding_does_not_count(
+    tmp_path: Path,
+) -> None:
+    encoding = (
+        "skf = StratifiedKFold(5)\n"
+        "for tr, va in skf.split(df, df.y):\n"
+        "    means = df.iloc[tr].groupby('city').y.mean()\n"
+        "    df.loc[df.index[va], 'city_te'] = df.iloc[va].city.map(means)"
+    )
+    validation = (
+        "kf = KFold(5)\n"
+        "for tr, va in kf.split(X):\n"
+        "    m = LGBMClassifier().fit(X[tr], y[tr])\n"
+        "    print(f1_score(y[va], m.predict(X[va])))"
+    )
+    make_notebook(tmp_path / "snap", [("code", encoding), ("code", validation)])
+    assert not by_id(_grade(tmp_path / "snap").checks)["imbalance.stratified_split"].passed
+    stratified = validation.replace("KFold(5)", "StratifiedKFold(5)").replace("kf.split(X)",
+                                                                              "kf.split(X, y)")
+    make_notebook(tmp_path / "strat", [("code", encoding), ("code", stratified)])
+    check = by_id(_grade(tmp_path / "strat").checks)["imbalance.stratified_split"]
+    assert cell_locations(check) == [(NB, 1, 1)]
+
+
+def test_an_inferred_regression_with_binned_stratification_stays_regression(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        ("code", ("X_train, X_test, y_train, y_test = train_test_split(X, y, "
+                 "stratify=pd.qcut(y, 10))")),
+        ("code", ("m = GradientBoostingRegressor().fit(X_train, np.log1p(y_train))\n"
+                 "pred = np.expm1(m.predict(X_test))\n"
+                 "print(mean_absolute_percentage_error(y_test, pred))")),
+    ]  # fmt: skip
+    make_notebook(tmp_path / "snap", cells)
+    inferred = _screen()
+    inferred.spec.task_type = "regression"
+    inferred.screening = True
+    result = _grade(tmp_path / "snap", assignment=inferred)
+    assert result.details["mode"] == "regression" and result.details["level"] == 3
+    handled = cell_locations(by_id(result.checks)["imbalance.skew_handling"])
+    assert (NB, 1, 3) in handled and (NB, 0, 1) in handled
