@@ -22,6 +22,7 @@ from graders.modeling_flow import (
     analyse,
     in_value_sweep,
     reachable,
+    split_of,
 )
 from graders.source import (
     CallSite,
@@ -195,15 +196,16 @@ class ModelingGrader:
         held_out = [e for e in flow.evaluations if e.splits & {"test", "val", "cv"}]
         baseline = _baseline(source, flow, used)
         searches = [s for s in flow.searches if s.used and s.grid != "single"]
+        justified = _justified_check(source, has_models)
         checks = [
             _fitted_check(used, flow, native),
-            _validated_check(held_out, has_models),
+            _validated_check(held_out, has_models, flow),
             _approaches_check(families, baseline, searches),
             _baseline_check(baseline),
-            _scheme_check(flow, held_out, len(families)),
+            _scheme_check(flow, held_out, len(families), models, justified.passed),
             _tuning_check(flow.searches),
             _comparison_check(source, flow, models, has_models),
-            _justified_check(source, has_models),
+            justified,
             _error_analysis_check(source, flow),
             _iteration_check(source, flow),
             site_check(
@@ -389,16 +391,20 @@ def _distinct(constructions: list[Construction]) -> list[Construction]:
     return kept
 
 
-def _validated_check(held_out: list[Evaluation], has_models: bool) -> Check:
+def _validated_check(held_out: list[Evaluation], has_models: bool, flow: Flow) -> Check:
     if held_out and has_models:
         return Check(
             id="modeling.validated", passed=True, weight=1,
             sentence="Scores models on held-out data or with cross-validation.",
             evidence=[evidence_for(e.site, note=_splits_note(e.splits)) for e in held_out[:2]],
         )  # fmt: skip
+    in_sample = [e for e in flow.evaluations if "in_sample" in e.splits]
     return Check(
         id="modeling.validated", passed=False, weight=1,
-        sentence="No score on held-out data or cross-validation was found for a trained model.",
+        sentence="No score on held-out data or cross-validation was found for a trained model."
+        + (" A model is scored on the data it was fitted on (in-sample): that is not validation."
+           if in_sample else ""),
+        evidence=[evidence_for(e.site, note="in-sample score") for e in in_sample[:2]],
     )  # fmt: skip
 
 
@@ -543,7 +549,13 @@ def _baseline_check(baseline: list[Evidence]) -> Check:
     )  # fmt: skip
 
 
-def _scheme_check(flow: Flow, held_out: list[Evaluation], family_count: int) -> Check:
+def _scheme_check(
+    flow: Flow,
+    held_out: list[Evaluation],
+    family_count: int,
+    models: list[Construction],
+    chosen_in_prose: bool,
+) -> Check:
     """Models are selected on CV or a validation split, not on the test set."""
     on_test = [s for s in flow.selections if "test" in s.splits and not s.splits & {"val", "cv"}]
     validation = [e for e in held_out if e.splits & {"val", "cv"}]
@@ -555,6 +567,15 @@ def _scheme_check(flow: Flow, held_out: list[Evaluation], family_count: int) -> 
             "cross-validation or a separate validation split.",
             evidence=[evidence_for(s.site, note="selection on scores computed on test data")
                       for s in on_test[:2]],
+        )  # fmt: skip
+    tested_apart = _models_scored_apart_on_test(held_out, models)
+    if chosen_in_prose and tested_apart and len(_validated_models(validation, models)) < 2:
+        return Check(
+            id="modeling.validation_scheme", passed=False, weight=1,
+            sentence="Several models are each scored on the same test data in separate cells "
+            "and one is then chosen in the write-up, with no cross-validated or validation "
+            "comparison of them: that is selection on the test set.",
+            evidence=[evidence_for(e.site, note="scored on test data") for e in tested_apart[:2]],
         )  # fmt: skip
     if validation or cv:
         evidence = [evidence_for(site) for site in cv[:1]]
@@ -575,6 +596,53 @@ def _scheme_check(flow: Flow, held_out: list[Evaluation], family_count: int) -> 
         id="modeling.validation_scheme", passed=False, weight=1, sentence=sentence,
         evidence=[evidence_for(e.site, note="scored on test data") for e in tested[:2]],
     )  # fmt: skip
+
+
+def _cell_models(models: list[Construction], path: str, cell: int | None) -> set[str]:
+    """Estimator classes built in ``cell``, or else in the nearest notebook cell before it."""
+    if cell is None:
+        return set()
+    before = [c for c in models if c.site.path == path and c.site.cell is not None
+              and c.site.cell <= cell]  # fmt: skip
+    if not before:
+        return set()
+    last_cell = max(c.site.cell or 0 for c in before)
+    return {c.cls for c in before if c.site.cell == last_cell}
+
+
+def _models_scored_apart_on_test(
+    held_out: list[Evaluation], models: list[Construction]
+) -> list[Evaluation]:
+    """Test-only scores of two different models, computed in separate notebook cells on the
+    same test variable (one evaluation per model), or [] when there are none."""
+    by_variable: dict[tuple[str, str], dict[str, Evaluation]] = {}
+    for evaluation in held_out:
+        if "test" not in evaluation.splits or evaluation.splits & {"val", "cv"}:
+            continue
+        classes = _cell_models(models, evaluation.site.path, evaluation.site.cell)
+        if len(classes) != 1:
+            continue
+        variables = {n.id for n in ast.walk(evaluation.node)
+                     if isinstance(n, ast.Name) and split_of(n.id) == "test"}  # fmt: skip
+        for variable in variables:
+            group = by_variable.setdefault((evaluation.site.path, variable), {})
+            group.setdefault(next(iter(classes)), evaluation)
+    for group in by_variable.values():
+        cells = {e.site.cell for e in group.values()}
+        if len(group) >= 2 and len(cells) >= 2:
+            return sorted(group.values(), key=lambda e: e.site.cell or 0)
+    return []
+
+
+def _validated_models(validation: list[Evaluation], models: list[Construction]) -> set[str]:
+    """Classes scored by cross-validation or on a validation split (all classes of a cell that
+    scores several; any .py script's validation counts as covering every model)."""
+    found: set[str] = set()
+    for evaluation in validation:
+        if evaluation.site.cell is None:
+            return {c.cls for c in models}
+        found |= _cell_models(models, evaluation.site.path, evaluation.site.cell)
+    return found
 
 
 def _tuning_check(searches: list[Search]) -> Check:
@@ -675,14 +743,9 @@ def _per_model_outputs(
 
 
 def _model_of_cell(models: list[Construction], path: str, cell: int) -> str | None:
-    """The estimator class built in ``cell``, or else in the nearest cell before it."""
-    before = [c for c in models if c.site.path == path and c.site.cell is not None
-              and c.site.cell <= cell]  # fmt: skip
-    if not before:
-        return None
-    last_cell = max(c.site.cell for c in before)  # type: ignore[type-var]
-    classes = {c.cls for c in before if c.site.cell == last_cell}
-    return min(classes) if len(classes) == 1 else None
+    """The one estimator class built in ``cell`` or the nearest cell before it, else None."""
+    classes = _cell_models(models, path, cell)
+    return next(iter(classes)) if len(classes) == 1 else None
 
 
 def _results_collections(flow: Flow) -> list[CallSite]:

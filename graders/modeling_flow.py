@@ -324,6 +324,7 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
                 if sweep is not None:
                     flow.searches.append(sweep)
     flow.searches.extend(_optuna(flow, names))
+    _mark_in_sample(flow)
     _registry_classes(flow, estimator_classes)
     _mark_early_returns(flow)
     for construction in flow.constructions:
@@ -331,6 +332,58 @@ def analyse(source: SubmissionSource, estimator_classes: frozenset[str]) -> Flow
             flow, names, construction.unit, construction.node
         )
     return flow
+
+
+PREDICT_ATTRS = frozenset({"predict", "predict_proba", "decision_function", "score"})
+
+
+def _mark_in_sample(flow: Flow) -> None:
+    """An evaluation of predictions a model makes on the very data it was fitted on
+    (``m.fit(X, y)`` then ``m.predict(X)``) is in-sample: its splits become ``in_sample``."""
+    fits: set[tuple[str, str, str]] = set()
+    for unit, tree in flow.trees:
+        for node in flow.walk(tree):
+            pair = _model_and_data(node, FIT_ATTRS)
+            if pair is not None:
+                fits.add((unit.path, *pair))
+    if not fits:
+        return
+    for index, evaluation in enumerate(flow.evaluations):
+        path = evaluation.unit.path
+        if any((path, *pair) in fits for pair in _predictions(flow, path, evaluation.node)):
+            flow.evaluations[index] = Evaluation(
+                evaluation.unit, evaluation.node, evaluation.site,
+                frozenset({"train", "in_sample", "score"}),
+            )  # fmt: skip
+
+
+def _model_and_data(node: ast.AST, attrs: frozenset[str]) -> tuple[str, str] | None:
+    """``(model, data)`` names of ``model.<attr>(data, ...)`` when both are plain names."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in attrs
+        and node.args
+        and isinstance(node.args[0], ast.Name)
+    ):
+        model = dotted_name(node.func.value)
+        if model:
+            return model, node.args[0].id
+    return None
+
+
+def _predictions(flow: Flow, path: str, node: ast.AST) -> list[tuple[str, str]]:
+    """The ``(model, data)`` pairs whose predictions an evaluation reads, directly or through a
+    variable bound to ``model.predict(data)``."""
+    pairs = []
+    for sub in ast.walk(node):
+        pair = _model_and_data(sub, PREDICT_ATTRS)
+        if pair is None and isinstance(sub, ast.Name):
+            bound = flow.bindings.get((path, sub.id))
+            pair = _model_and_data(bound, PREDICT_ATTRS) if bound is not None else None
+        if pair is not None:
+            pairs.append(pair)
+    return pairs
 
 
 def _registry_classes(flow: Flow, estimator_classes: frozenset[str]) -> None:

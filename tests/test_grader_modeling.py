@@ -291,3 +291,130 @@ def test_scores_from_an_evaluation_helper_carry_their_split(tmp_path: Path) -> N
     checks = by_id(_grade(tmp_path).checks)
     assert checks["modeling.validated"].passed
     assert cell_locations(checks["modeling.validated"]) == [("main.py", None, 2)]
+
+
+def test_bagging_and_boosting_are_two_families(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "from xgboost import XGBClassifier\n"
+        "for model in [RandomForestClassifier(), XGBClassifier()]:\n"
+        "    model.fit(X_train, y_train)\n"
+        "    print(f1_score(y_val, model.predict(X_val)))\n"
+    )
+    result = _grade(tmp_path)
+    assert result.details["families"] == ["bagging", "boosting"]
+    assert by_id(result.checks)["modeling.model_families"].passed
+
+
+def test_native_training_calls_are_fitted_and_validated(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "import xgboost as xgb\n"
+        "dtrain = xgb.DMatrix(X_train, label=y_train)\n"
+        "booster = xgb.train(params, dtrain, num_boost_round=50)\n"
+        "preds = booster.predict(xgb.DMatrix(X_test))\n"
+        "print(roc_auc_score(y_test, preds))\n"
+    )
+    (tmp_path / "net.py").write_text(
+        "for epoch in range(10):\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = criterion(net(X_batch), y_batch)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+    )
+    result = _grade(tmp_path)
+    checks = by_id(result.checks)
+    assert checks["modeling.model_fitted"].passed
+    assert ("train.py", None, 3) in cell_locations(checks["modeling.model_fitted"])
+    assert checks["modeling.validated"].passed
+    assert result.details["families"] == ["boosting", "neural"]
+
+
+def test_baselines_in_tests_or_future_work_prose_do_not_count(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_service.py").write_text("baseline = len(read_log_lines())\n")
+    (tmp_path / "train.py").write_text(
+        "model = LogisticRegression().fit(X_train, y_train)\n"
+        "print(f1_score(y_test, model.predict(X_test)))\n"
+    )
+    (tmp_path / "README.md").write_text(
+        "Next steps: with more time, using simple linear models as baselines would be worth it.\n"
+    )
+    assert not by_id(_grade(tmp_path).checks)["modeling.baseline"].passed
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "train.py").write_text((tmp_path / "train.py").read_text())
+    (done / "README.md").write_text("Logistic regression is our baseline model.\n")
+    assert by_id(_grade(done).checks)["modeling.baseline"].passed
+
+
+def test_one_model_without_validation_raises_the_level_zero_flag(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "model = RandomForestClassifier().fit(X, y)\njoblib.dump(model, 'model.pkl')\n"
+    )
+    result = _grade(tmp_path)
+    assert [f.id for f in result.red_flags] == ["modeling.unvalidated_single_model"]
+    validated = tmp_path / "validated"
+    validated.mkdir()
+    (validated / "train.py").write_text(
+        "model = RandomForestClassifier().fit(X_train, y_train)\n"
+        "print(f1_score(y_test, model.predict(X_test)))\n"
+    )
+    assert _grade(validated).red_flags == []
+
+
+def test_verdicts_and_result_claims_justify_the_choice(tmp_path: Path) -> None:
+    code = ("code", "m = LogisticRegression().fit(X_train, y_train)")
+    prose = {
+        "verdict": "## Final Verdict\n\nIt is better to use Logistic Regression here.",
+        "claim": "XGBoost has the highest average recall score, which is our objective.",
+        "future": "In future work a better model than the logistic one could be chosen.",
+    }
+    passed = {}
+    for name, text in prose.items():
+        make_notebook(tmp_path / name, [code, ("markdown", text)])
+        passed[name] = by_id(_grade(tmp_path / name).checks)["modeling.choice_justified"].passed
+    assert passed == {"verdict": True, "claim": True, "future": False}
+
+
+def test_per_model_reports_in_outputs_are_a_recorded_comparison(tmp_path: Path) -> None:
+    report = "              precision    recall  f1-score\n           1       0.71      0.64      0.67"
+    cells = [
+        ("code", ("lr = LogisticRegression().fit(X_train, y_train)\n"
+                 "print(classification_report(y_test, lr.predict(X_test)))")),
+        ("code", ("rf = RandomForestClassifier().fit(X_train, y_train)\n"
+                 "print(classification_report(y_test, rf.predict(X_test)))")),
+    ]  # fmt: skip
+    make_notebook(tmp_path, cells, outputs={0: [text_output(report)], 1: [text_output(report)]})
+    check = by_id(_grade(tmp_path).checks)["modeling.comparison"]
+    assert check.passed
+    assert [loc[:2] for loc in cell_locations(check)] == [(NB, 0), (NB, 1)]
+
+
+def test_in_sample_final_evaluation_is_not_validation(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "model = LogisticRegression()\nmodel.fit(X_test, y_test)\n"
+        "print(accuracy_score(y_test, model.predict(X_test)))\n"
+    )
+    check = by_id(_grade(tmp_path).checks)["modeling.validated"]
+    assert not check.passed
+    assert "in-sample" in check.sentence
+    assert cell_locations(check) == [("train.py", None, 3)]
+
+
+def test_models_scored_apart_on_test_then_chosen_in_prose_is_test_selection(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        ("code", ("from sklearn.model_selection import KFold\nfolds = KFold(5)\n"
+                 "print(cross_val_score(LogisticRegression(), X_train, y_train, cv=folds))")),
+        ("code", ("lr = LogisticRegression().fit(X_train, y_train)\n"
+                 "print(recall_score(y_test, lr.predict(X_test)))")),
+        ("code", ("gb = GradientBoostingClassifier().fit(X_train, y_train)\n"
+                 "print(recall_score(y_test, gb.predict(X_test)))")),
+        ("markdown", "We chose gradient boosting because its recall is higher."),
+    ]  # fmt: skip
+    make_notebook(tmp_path, cells)
+    scheme = by_id(_grade(tmp_path).checks)["modeling.validation_scheme"]
+    assert not scheme.passed
+    assert "separate cells" in scheme.sentence
+    assert [loc[:2] for loc in cell_locations(scheme)] == [(NB, 1), (NB, 2)]
