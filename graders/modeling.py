@@ -182,7 +182,7 @@ class ModelingGrader:
     """Judges how models were chosen, compared and validated, crediting what the data path uses."""
 
     name = "modeling"
-    version = "2"
+    version = "3"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the modelling practice (never raises for candidate faults)."""
