@@ -107,7 +107,11 @@ MULTI_VALUE_CALLS = frozenset(
 MAX_REPAIR_CHARS = 300_000
 MAX_REPAIR_DEPTH = 400
 MAX_USE_STEPS = 50_000  # bound on the use-following walk (hostile code cannot make it explode)
-_USER_EVAL = re.compile(r"eval|score|metric|assess|report", re.IGNORECASE)
+# A helper the candidate wrote to score predictions (``evaluate_model``, ``rmse``, ``my_f1``).
+_USER_EVAL = re.compile(
+    r"eval|score|metric|assess|report|rmse|mse|mae|mape|auc|f1|accuracy|precision|recall|r2",
+    re.IGNORECASE,
+)
 _TEST = re.compile(r"(?<![a-wz])(test|tst|holdout|hold_out|heldout)|(^|_)te(_|$)")
 _VAL = re.compile(r"(?<![a-wz])(val(?!ue)|valid|validation)|(^|_)dev(_|$)")
 _TRAIN = re.compile(r"train|(^|_)tr(_|$)")
@@ -683,6 +687,10 @@ def _expr_tags(flow: Flow, unit: CodeUnit, node: ast.AST, tags: dict[str, set[st
             found |= {own} if own else tags.get(sub.id, set())
         elif isinstance(sub, ast.Attribute) and sub.attr in CV_ATTRS:
             found |= {"cv", "score"}
+        elif isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
+            own = split_of(sub.attr)  # ``self.test_y``: an attribute names its split too
+            if own:
+                found.add(own)
         elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < 40:
             own = split_of(sub.value)
             if own:

@@ -418,3 +418,20 @@ def test_models_scored_apart_on_test_then_chosen_in_prose_is_test_selection(
     assert not scheme.passed
     assert "separate cells" in scheme.sentence
     assert [loc[:2] for loc in cell_locations(scheme)] == [(NB, 1), (NB, 2)]
+
+
+def test_a_helper_metric_on_test_attributes_counts_as_validation(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.py").write_text(
+        "import xgboost as xgb\n"
+        "class Pipeline:\n"
+        "    def train(self):\n"
+        "        self.model = xgb.train(params, xgb.DMatrix(self.train_x, label=self.train_y))\n"
+        "    def evaluate(self):\n"
+        "        predictions = self.model.predict(xgb.DMatrix(self.test_x))\n"
+        "        self.rmse = Helpers.rmse(self.test_y, predictions)\n"
+        "Pipeline().train()\nPipeline().evaluate()\n"
+    )
+    checks = by_id(_grade(tmp_path).checks)
+    assert checks["modeling.model_fitted"].passed
+    assert checks["modeling.validated"].passed
+    assert cell_locations(checks["modeling.validated"]) == [("pipeline.py", None, 7)]
