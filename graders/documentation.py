@@ -35,25 +35,28 @@ from dataclasses import dataclass
 
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
 from graders.documentation_text import (
-    ACTION,
     IMPERATIVE,
     LIMITATION,
     ML_NOUN,
     NEXT_STEP,
     NUMBER,
     REASON,
+    RUN_FILE,
     RUN_PROSE,
     TEST_FILE,
     Heading,
     Hit,
     Section,
     SectionFacts,
+    about_own_work,
     classify,
     collect_sections,
+    describes_action,
     find_readme,
     heading_class,
     headings,
     is_prompt_sentence,
+    makefile_help,
     own_reason,
     own_statement,
     read_section,
@@ -86,6 +89,8 @@ MIN_LIMITATION_SECTION_WORDS = 12
 MIN_LIMITATION_SENTENCES = 2
 MIN_NEXT_STEP_SECTION_WORDS = 8
 MIN_PLACEHOLDER_SECTIONS = 2
+MIN_OWN_SENTENCES = 2  # the candidate wrote something: at least level 1
+MIN_OWN_WORDS = 12
 MIN_CLAIMS_TO_COMPARE = 2
 MAX_SUPPORT_NUMBERS = 100_000
 
@@ -97,6 +102,7 @@ WEIGHTS = {
     "limitations": 1.0,
     "next_steps": 0.5,
     "results_supported": 0.5,
+    "own_words": 0.25,  # alone it reaches level 1 (the criterion's first threshold)
 }
 
 # --------------------------------------------------------------------------- the five questions
@@ -111,10 +117,13 @@ class Findings:
     prompt: list[SectionFacts]
 
     def sentences(self) -> Iterator[tuple[SectionFacts, Hit]]:
-        """Every credited sentence with its section."""
+        """Every credited sentence with its section. Under a general-knowledge questions
+        heading only sentences about the candidate's own work count (a definition of LASSO
+        explains no choice of theirs)."""
         for facts in self.credited:
             for sentence in facts.sentences:
-                yield facts, sentence
+                if facts.kind != "qa" or about_own_work(sentence.text):
+                    yield facts, sentence
 
 
 def read_material(sections: list[Section]) -> Findings:
@@ -172,7 +181,7 @@ def approach_check(findings: Findings) -> Check:
         if f.kind != "how_to_run"
         and _words(s.text) >= 5
         and ML_NOUN.search(s.text)
-        and ACTION.search(s.text)
+        and describes_action(s.text)
         and own_statement(s.text)
     )
     approach_sections = [f for f in findings.credited if f.kind == "approach" and f.words >= 10]
@@ -251,15 +260,21 @@ def results_check(values: list[Hit]) -> Check:
     )
 
 
-def how_to_run_check(findings: Findings) -> Check:
-    """``documentation.how_to_run``: commands, or run instructions under a run heading."""
-    commands = _distinct(h for f in findings.credited for h in f.commands)
+def how_to_run_check(findings: Findings, makefile: Hit | None = None) -> Check:
+    """``documentation.how_to_run``: commands (or a self-documenting Makefile), run
+    instructions under a run heading, or anywhere a sentence that says which file to run."""
+    commands = _distinct(
+        [*(h for f in findings.credited for h in f.commands), *([makefile] if makefile else [])]
+    )
     instructions = _distinct(
         s
         for f, s in findings.sentences()
-        if f.kind == "how_to_run"
-        and RUN_PROSE.search(s.text)
-        and _words(s.text) >= MIN_RUN_PROSE_WORDS
+        if _words(s.text) >= MIN_RUN_PROSE_WORDS
+        and own_statement(s.text)
+        and (
+            (f.kind == "how_to_run" and RUN_PROSE.search(s.text))
+            or RUN_FILE.search(s.text)
+        )
     )
     passed = bool(commands or instructions)
     found = commands or instructions
@@ -270,7 +285,8 @@ def how_to_run_check(findings: Findings) -> Check:
         sentence=(
             f"How to run: {len(commands)} command{'s' if len(commands) != 1 else ''} "
             f"(code block, inline code or list) and {len(instructions)} run instruction"
-            f"{'s' if len(instructions) != 1 else ''} under a run heading"
+            f"{'s' if len(instructions) != 1 else ''} (under a run heading or naming the file"
+            " to run)"
             + (f", in {_where(found)}." if found else "; nothing says how to run the work.")
         ),
         evidence=[h.evidence("a command") for h in commands[:MAX_EVIDENCE]]
@@ -324,15 +340,41 @@ def limitation_checks(findings: Findings) -> list[Check]:
         passed=touched,
         weight=WEIGHTS["next_steps"],
         sentence=(
-            f"Next steps: {len(step_sections)} future-work section"
-            f"{'s' if len(step_sections) != 1 else ''} and {len(steps)} sentence"
-            f"{'s' if len(steps) != 1 else ''} on what to do next"
+            f"Limitations or next steps touched on: {len(step_sections)} future-work section"
+            f"{'s' if len(step_sections) != 1 else ''}, {len(steps)} sentence"
+            f"{'s' if len(steps) != 1 else ''} on what to do next, and {len(sections)} "
+            f"limitations section{'s' if len(sections) != 1 else ''} and {len(sentences)} "
+            f"sentence{'s' if len(sentences) != 1 else ''} naming a limitation"
             + ("." if touched else "; neither limitations nor next steps are discussed.")
         ),
         evidence=sections_evidence(step_sections, "next steps section")
         + [h.evidence("a next step") for h in steps[:MAX_EVIDENCE]],
     )
     return [limitations, next_steps]
+
+
+def own_words_check(findings: Findings) -> Check:
+    """``documentation.own_words``: the candidate wrote something of their own (a couple of
+    declarative sentences in a document or a notebook), which alone is worth level 1; nothing,
+    or only the pasted prompt, is level 0."""
+    own = _distinct(
+        s
+        for f, s in findings.sentences()
+        if f.section.origin != "docstring" and _words(s.text) >= 3 and own_statement(s.text)
+    )
+    words = sum(_words(s.text) for s in own)
+    passed = len(own) >= MIN_OWN_SENTENCES and words >= MIN_OWN_WORDS
+    return Check(
+        id="documentation.own_words",
+        passed=passed,
+        weight=WEIGHTS["own_words"],
+        sentence=(
+            f"Own words: {len(own)} sentence{'s' if len(own) != 1 else ''} ({words} words) of the "
+            "candidate's own prose in documents or notebook markdown"
+            + (f" ({_where(own)})." if passed else "; nothing of their own is written.")
+        ),
+        evidence=[h.evidence("the candidate's own prose") for h in own[:2]],
+    )
 
 
 # --------------------------------------------------------------------------- supported results
@@ -523,7 +565,7 @@ class DocumentationGrader:
     its limits from the submission's written material."""
 
     name = "documentation"
-    version = "2"
+    version = "3"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Read all written material and answer the five questions, with evidence."""
@@ -535,8 +577,9 @@ class DocumentationGrader:
             approach_check(findings),
             choices_check(findings),
             results_check(values),
-            how_to_run_check(findings),
+            how_to_run_check(findings, makefile_help(context.snapshot_root)),
             *limitation_checks(findings),
+            own_words_check(findings),
         ]
         supported = results_supported_check(source, values)
         if supported is not None:

@@ -90,7 +90,19 @@ HEADING_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"how it works|strategy|analysis|eda|exploration|implementation|algorithms?)\b"
         ),
     ),
+    (
+        # General-knowledge questions the assignment asks ("Part 1: questions", "What is
+        # LASSO?"): their answers are not the candidate's own work (see :func:`about_own_work`).
+        "qa",
+        re.compile(
+            r"\b(questions?|q ?& ?a|faq|quiz|theory|theoretical|conceptual|general knowledge)\b"
+            r"|^\W*(?:q\d+\b|what (?:is|are|does|do)\b|define\b|explain\b|difference between\b)"
+        ),
+    ),
 )
+# Classes a sub-heading without a class of its own takes from the heading it sits under
+# ("## How to run" / "### With Docker"); "approach" and "results" are too broad to pass down.
+INHERITED_CLASSES = ("how_to_run", "limitations", "next_steps", "choices", "qa")
 
 _COMMAND = re.compile(
     r"^(?:\$\s*|>\s*)?(?:pip3?\s+install|python3?\s+(?:-m\s+[\w.]+|-c\b|[\w./-]+\.py\b)|"
@@ -99,7 +111,8 @@ _COMMAND = re.compile(
     r"docker(?:-compose|\s+compose)?\s+\w+|jupyter\s+(?:notebook|lab|nbconvert|execute)|"
     r"poetry\s+(?:install|run|shell)|uv\s+(?:sync|run|pip)|pipenv\s+\w+|bash\s+\S+|sh\s+\S+|"
     r"\./[\w./-]+|streamlit\s+run|uvicorn\s+\S+|mlflow\s+\w+|pytest\b|git\s+clone|"
-    r"source\s+\S*activate\b|source\s+\S+\.sh\b|rscript\s+\S+|dvc\s+\w+|papermill\s+\S+|kedro\s+run|airflow\s+\w+|"
+    r"source\s+\S*activate\b|source\s+\S+\.sh\b|rscript\s+\S+|source\(\s*[\"'][^\"']+[\"']|"
+    r"r\s+(?:cmd\s+batch|-e|-f)\s+\S+|dvc\s+\w+|papermill\s+\S+|kedro\s+run|airflow\s+\w+|"
     r"npm\s+\w+|cd\s+\S+|virtualenv\s+\S+|python3?\s+-m\s+venv)",
     re.IGNORECASE,
 )
@@ -109,6 +122,13 @@ _SHELL_FENCE = re.compile(
 RUN_PROSE = re.compile(
     r"\b(run|open|execute|launch|install|start|clone)\b.*\b(notebook|cells?|script|command|"
     r"requirements|file|app|repository|repo|pipeline|environment|main)\b",
+    re.IGNORECASE,
+)
+
+# A run instruction naming the file to run, wherever it is written ("Run all cells of
+# model.ipynb", "Execute main.py to train").
+RUN_FILE = re.compile(
+    r"\b(run|execute|open|launch|start)\b[^.;]{0,60}?[\w/-]+\.(?:ipynb|py|r|rmd|sh)\b",
     re.IGNORECASE,
 )
 
@@ -157,7 +177,16 @@ LIMITATION = re.compile(
     r"didn'?t (?:have time|explore|tune|try|finish|get to|account for)|"
     r"(?:does|may|might|will) not generali[sz]e|out of scope|"
     r"(?:is|are) (?:only|not) (?:a proxy|an approximation|reliable|representative)|"
-    r"(?:small|limited) (?:sample|data ?set|amount of data))\b",
+    r"(?:small|limited) (?:sample|data ?set|amount of data)|missed opportunit(?:y|ies)|"
+    r"time constraints?|(?:limited|lack of|not enough|insufficient) (?:time|data)|"
+    r"(?:i|we) should have|(?:risk|possibility) of (?:overfitting|leakage|bias))\b"
+    # An explicit shortcoming bullet: "No cross-validation", "Without hyperparameter tuning".
+    r"|^(?:[A-Za-z][\w /&()'-]{0,40}:\s+)?(?:no|without)\s+(?:proper\s+|formal\s+|real\s+|"
+    r"systematic\s+|extensive\s+|further\s+|any\s+)?(?:cross[- ]validation|k-?fold|"
+    r"(?:hyper-?)?parameter (?:tuning|search|optimi[sz]ation)|(?:model |threshold )?tuning|"
+    r"feature selection|baseline|error analysis|calibration|(?:unit )?tests?\b|testing|"
+    r"validation (?:set|split)|hold-?out|ensembl\w*|threshold (?:selection|optimi[sz]ation)|"
+    r"grid search|monitoring|explainability|interpretab\w+)",
     re.IGNORECASE,
 )
 NEXT_STEP = re.compile(
@@ -193,6 +222,43 @@ ACTION = re.compile(
     r"merging|comparing|resampling|oversampling|undersampling)\b",
     re.IGNORECASE,
 )
+
+# A subject-less past-tense report, the commonest README style ("Built a logistic regression
+# pipeline", "Problem framing: Defined churn as ..."): after an optional "Label:", a
+# sentence-initial past-tense verb. Words ending in -ed that usually open a noun phrase
+# ("Based on", "Weighted F1", "Supervised learning") are not such verbs.
+_PAST_START = re.compile(
+    r"^(?:[A-Za-z0-9][\w /&()'-]{0,40}:\s+)?(?:then\s+|also\s+|first\s+|finally\s+|next\s+)?"
+    r"(?!(?:based|given|expected|required|needed|related|limited|detailed|advanced|balanced|"
+    r"weighted|supervised|unsupervised|labell?ed|mixed|red|bed|seed|speed|feed|need|embed|"
+    r"hundred|shed)\b)"
+    r"(?:[a-z]{2,}ed|built|made|used|ran|chose|took|split|fit|wrote|kept|set up|tried|found|"
+    r"did|drew|gave|ran|spent|led|began|held)\b",
+    re.IGNORECASE,
+)
+# A sentence about the candidate's own work, not a general-knowledge answer: first person,
+# past tense, or "this notebook/model...".
+_OWN_WORK = re.compile(
+    r"\b(i|we|my|our|me|us)\b|\b(was|were|did|had)\b|"
+    r"\b(?:this|the final) (?:notebook|project|submission|solution|analysis|model|work|"
+    r"pipeline|repo\w*)\b",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=16_384)
+def describes_action(sentence: str) -> bool:
+    """A sentence that reports something done: "I/we + verb", a passive, "the pipeline
+    encodes...", a gerund step, or a subject-less past-tense bullet ("Built a pipeline")."""
+    return bool(ACTION.search(sentence) or _PAST_START.match(sentence))
+
+
+@functools.lru_cache(maxsize=16_384)
+def about_own_work(sentence: str) -> bool:
+    """The sentence speaks of the candidate's own work (used to tell an answer to a
+    general-knowledge question, such as a definition of LASSO, from an account of the work)."""
+    return bool(_OWN_WORK.search(sentence) or _PAST_START.match(sentence))
+
 
 # Prompt / template text. Meta verbs ask for an explanation ("Justify ...", "Describe ..."):
 # a sentence starting with one is an instruction. Action verbs ("Train ...", "Split ...") also
@@ -344,6 +410,33 @@ def find_readme(root: Path) -> tuple[str, str] | None:
     return None
 
 
+MAKEFILE_NAMES = ("makefile", "gnumakefile")
+_HELP_TARGET = re.compile(r"^help\s*:", re.MULTILINE)
+
+
+def makefile_help(root: Path) -> Hit | None:
+    """A self-documenting Makefile at the snapshot root (a ``help`` target that lists the
+    others): it tells how to run the work, as a command in a README would."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return None
+    for name in names:
+        if name.lower() not in MAKEFILE_NAMES:
+            continue
+        try:
+            if not stat.S_ISREG(os.lstat(root / name).st_mode):
+                continue
+        except OSError:
+            continue
+        text = read_text_capped(root / name)
+        match = _HELP_TARGET.search(text or "")
+        if match:
+            line = text.count("\n", 0, match.start()) + 1
+            return Hit(name, None, line, "make help (the Makefile lists its targets)")
+    return None
+
+
 # --------------------------------------------------------------------------- sections
 
 
@@ -358,12 +451,30 @@ class Section:
     heading_line: int | None
     lines: tuple[tuple[int, str], ...]  # (1-based line in the file or cell, text)
     context_heading: str | None = None  # for a notebook cell without a heading: the last one
+    # ``(level, text)`` of the headings this one sits under, outermost first
+    ancestors: tuple[tuple[int, str], ...] = ()
+    heading_level: int | None = None
+
+    def outline(self) -> tuple[tuple[int, str], ...]:
+        """The heading path after this section: its ancestors and its own heading."""
+        if self.heading is None or self.heading_level is None:
+            return self.ancestors
+        return (*self.ancestors, (self.heading_level, self.heading))
 
 
 def split_sections(
-    path: str, cell: int | None, origin: str, text: str, context: str | None = None
+    path: str,
+    cell: int | None,
+    origin: str,
+    text: str,
+    context: str | None = None,
+    outer: tuple[tuple[int, str], ...] = (),
 ) -> list[Section]:
-    """Cut ``text`` into sections at every heading; the text before the first one has none."""
+    """Cut ``text`` into sections at every heading; the text before the first one has none.
+
+    Each section records the headings it sits under (``outer``: those of earlier notebook
+    cells), so that a sub-heading can take its parent's class.
+    """
     all_lines = text.splitlines()
     marks = headings(text)
     sections: list[Section] = []
@@ -371,12 +482,23 @@ def split_sections(
     first = starts[0][0] if starts else len(all_lines) + 1
     preamble = tuple((i + 1, all_lines[i]) for i in range(first - 1))
     if any(line.strip() for _, line in preamble):
-        sections.append(Section(path, cell, origin, None, None, preamble, context))
+        sections.append(
+            Section(path, cell, origin, None, None, preamble, context, ancestors=outer)
+        )
+    stack = list(outer)
     for index, (line, heading) in enumerate(starts):
         body_start = line + (1 if heading.underlined else 0)
         body_end = starts[index + 1][0] - 1 if index + 1 < len(starts) else len(all_lines)
         body = tuple((i + 1, all_lines[i]) for i in range(body_start, body_end))
-        sections.append(Section(path, cell, origin, heading.text, line, body, heading.text))
+        while stack and stack[-1][0] >= heading.level:
+            stack.pop()
+        sections.append(
+            Section(
+                path, cell, origin, heading.text, line, body, heading.text,
+                ancestors=tuple(stack), heading_level=heading.level,
+            )
+        )
+        stack.append((heading.level, heading.text))
     return sections
 
 
@@ -429,6 +551,7 @@ def collect_sections(source: SubmissionSource, readme: tuple[str, str] | None) -
         budget -= len(text)
         sections.extend(split_sections(path, None, "document", text))
     last_heading: dict[str, str | None] = {}
+    outline: dict[str, tuple[tuple[int, str], ...]] = {}
     budget = MAX_ORIGIN_CHARS
     for unit in source.markdown_units:
         if unit.cell is None or not unit.text.strip():
@@ -437,11 +560,15 @@ def collect_sections(source: SubmissionSource, readme: tuple[str, str] | None) -
             break
         budget -= len(unit.text)
         context = last_heading.get(unit.path)
-        cell_sections = split_sections(unit.path, unit.cell, "notebook", unit.text, context)
+        cell_sections = split_sections(
+            unit.path, unit.cell, "notebook", unit.text, context, outline.get(unit.path, ())
+        )
         sections.extend(cell_sections)
         for section in cell_sections:
             if section.heading:
                 last_heading[unit.path] = section.heading
+        if cell_sections:
+            outline[unit.path] = cell_sections[-1].outline()
     budget = MAX_ORIGIN_CHARS
     for code in source.code_units:
         if code.origin != "py" or TEST_FILE.search(code.path) or budget <= 0:
@@ -561,7 +688,7 @@ def _is_bare_command(line: str) -> bool:
         return _is_command(line.lstrip("$ "))
     return (
         bool(line)
-        and line[0].islower()
+        and (line[0].islower() or line.startswith("Rscript "))
         and len(line.split()) <= 12
         and not line.endswith(".")
         and _is_command(line)
@@ -664,6 +791,18 @@ def _reads_as_prompt(facts: SectionFacts) -> bool:
     )
 
 
+def inherited_class(section: Section) -> str | None:
+    """The class a section takes from the nearest heading above it that has one of
+    :data:`INHERITED_CLASSES` (None when the nearest classified one has another class)."""
+    for _, text in reversed(section.ancestors):
+        if text == section.heading:
+            continue
+        kind = heading_class(text)
+        if kind is not None:
+            return kind if kind in INHERITED_CLASSES else None
+    return None
+
+
 def classify(section: Section, facts: SectionFacts) -> str | None:
     """The question a section answers: its heading's words, corrected by its body.
 
@@ -672,6 +811,13 @@ def classify(section: Section, facts: SectionFacts) -> str | None:
     """
     heading = section.heading or section.context_heading
     kind = heading_class(heading) if heading else None
+    inherited = inherited_class(section)
+    if (
+        (kind is None and inherited)
+        or (inherited == "how_to_run" and kind == "approach")  # "### Training" under a run heading
+        or (inherited == "qa" and heading and heading.rstrip().endswith("?"))  # a listed question
+    ):
+        kind = inherited
     has_run_prose = any(RUN_PROSE.search(s.text) for s in facts.sentences)
     if facts.commands and facts.words < 40 and kind not in ("limitations", "next_steps"):
         return "how_to_run"

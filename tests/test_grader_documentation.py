@@ -62,6 +62,7 @@ CHECK_IDS = [
     "documentation.how_to_run",
     "documentation.limitations",
     "documentation.next_steps",
+    "documentation.own_words",
 ]
 
 
@@ -355,3 +356,116 @@ def test_one_headline_metric_is_a_result_but_a_requirement_is_not(tmp_path: Path
     assert by_id(grade(make_context(reported)).checks)["documentation.results"].passed
     write_files(required, {"README.md": "# Model\nThe model must reach ROC AUC >= 0.87.\n"})
     assert not by_id(grade(make_context(required)).checks)["documentation.results"].passed
+
+
+def test_subject_less_past_tense_bullets_describe_what_was_done(tmp_path: Path) -> None:
+    readme = (
+        "# Churn\n"
+        "- **Problem framing**: Defined the target as no purchase in the last ninety days.\n"
+        "- Created aggregated features per customer from the raw orders.\n"
+        "- Built a logistic regression pipeline with scaling and one-hot encoding.\n"
+        "- Weighted F1 of the model was reported too.\n"
+    )
+    write_files(tmp_path, {"README.md": readme})
+    approach = by_id(grade(make_context(tmp_path)).checks)["documentation.approach"]
+    assert approach.passed, approach.sentence
+    assert [e.line for e in approach.evidence] == [2, 3, 4, 5]
+    steps = "# Churn\n- Build a model on the orders.\n- Train it on the features.\n"
+    write_files(tmp_path / "imperative", {"README.md": steps})
+    imperative = by_id(grade(make_context(tmp_path / "imperative")).checks)
+    assert not imperative["documentation.approach"].passed  # present imperative: not a report
+
+
+def test_a_couple_of_own_sentences_are_level_one_but_a_pasted_prompt_is_zero(
+    tmp_path: Path,
+) -> None:
+    own = "# Titanic\nThis is a small project on the Titanic passengers. It predicts survival.\n"
+    write_files(tmp_path / "own", {"README.md": own})
+    result = grade(make_context(tmp_path / "own"))
+    assert by_id(result.checks)["documentation.own_words"].passed
+    assert level(result) == 1
+    write_files(tmp_path / "prompt", {"README.md": PROMPT})
+    pasted = grade(make_context(tmp_path / "prompt"))
+    assert not by_id(pasted.checks)["documentation.own_words"].passed
+    assert level(pasted) == 0
+
+
+def test_sub_headings_of_a_run_heading_are_run_instructions(tmp_path: Path) -> None:
+    readme = (
+        "# Model\n## How to run\n### With Docker\n"
+        "Build the image, then run the container from the repository root with the data "
+        "folder mounted.\n"
+        "### Model training\nRun the training script; it writes the model file to models/.\n"
+    )
+    sections = split_sections("README.md", None, "document", readme)
+    kinds = [read_section(s).kind for s in sections]
+    assert kinds == ["approach", None, "how_to_run", "how_to_run"]
+    write_files(tmp_path, {"README.md": readme})
+    assert by_id(grade(make_context(tmp_path)).checks)["documentation.how_to_run"].passed
+
+
+def test_notebook_sub_headings_inherit_across_cells() -> None:
+    first = split_sections("a.ipynb", 1, "notebook", "## Limitations")
+    [section] = split_sections(
+        "a.ipynb", 2, "notebook", "### Data\nOne month only.", "Limitations", first[-1].outline()
+    )
+    assert read_section(section).kind == "limitations"
+
+
+def test_r_make_and_notebook_run_lines_are_commands(tmp_path: Path) -> None:
+    for line in ('source("main.R")', "Rscript analysis.R", "make train"):
+        [section] = split_sections("README.md", None, "document", f"# Use\n{line}\n")
+        assert [c.text for c in read_section(section).commands] == [line]
+    notebook_line = "# Churn\nOpen and run all cells of analysis.ipynb to train the model.\n"
+    write_files(tmp_path / "nb", {"README.md": notebook_line})
+    assert by_id(grade(make_context(tmp_path / "nb")).checks)["documentation.how_to_run"].passed
+    makefile = "help:\n\t@grep -E '^[a-z]+:.*##' Makefile\ntrain: ## fit the model\n\tpython t.py\n"
+    write_files(tmp_path / "mk", {"Makefile": makefile, "README.md": "# Model\n"})
+    run = by_id(grade(make_context(tmp_path / "mk")).checks)["documentation.how_to_run"]
+    assert run.passed
+    assert cell_locations(run) == [("Makefile", None, 1)]
+
+
+def test_next_steps_sentence_agrees_with_its_verdict_and_caps_at_two(tmp_path: Path) -> None:
+    before, _ = FULL_README.split("## Limitations")
+    write_files(tmp_path / "none", {"README.md": before})
+    result = grade(make_context(tmp_path / "none"))
+    check = by_id(result.checks)["documentation.next_steps"]
+    assert not check.passed
+    assert "neither limitations nor next steps" in check.sentence
+    assert level(result) == 2  # explains what, why and results, but no limits at all
+    write_files(tmp_path / "lim", {"README.md": FULL_README})
+    passed = by_id(grade(make_context(tmp_path / "lim")).checks)["documentation.next_steps"]
+    assert passed.passed
+    assert "1 limitations section" in passed.sentence
+
+
+def test_no_cross_validation_bullets_are_limitations(tmp_path: Path) -> None:
+    readme = FULL_README.split("## Limitations")[0] + (
+        "## Notes\n- No cross-validation: a single split was used.\n"
+        "- No hyperparameter tuning was done on the forest.\n"
+        "- No missing values were found in the data.\n"
+    )
+    write_files(tmp_path, {"README.md": readme})
+    limitations = by_id(grade(make_context(tmp_path)).checks)["documentation.limitations"]
+    assert limitations.passed, limitations.sentence
+    assert [e.line for e in limitations.evidence] == [25, 26]  # not the missing-values finding
+
+
+def test_general_knowledge_answers_are_not_reasons_or_work(tmp_path: Path) -> None:
+    readme = (
+        "# Part 1: Questions\n## What is LASSO?\n"
+        "LASSO is a linear regression with an L1 penalty, which helps select features. It is "
+        "used because it shrinks weak coefficients to zero. Ridge is preferred when features "
+        "are correlated since it keeps them all.\n"
+        "## Gradient descent\nStochastic gradient descent is used to fit models on large data "
+        "sets because each step uses a sample. The learning rate is chosen to keep it stable.\n"
+    )
+    write_files(tmp_path, {"README.md": readme})
+    checks = by_id(grade(make_context(tmp_path)).checks)
+    assert not checks["documentation.choices"].passed, checks["documentation.choices"].sentence
+    assert not checks["documentation.approach"].passed
+    own = readme + "## Why LASSO here\nI chose LASSO because our features are many and noisy.\n"
+    write_files(tmp_path / "own", {"README.md": own})
+    reasons = by_id(grade(make_context(tmp_path / "own")).checks)["documentation.choices"]
+    assert [e.line for e in reasons.evidence] == [7]
