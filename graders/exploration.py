@@ -190,7 +190,7 @@ class ExplorationGrader:
         plots = [
             s for s in in_scope(_calls(source, PLOT_CALLS)) if not _MODEL_PLOT.search(s.excerpt)
         ]
-        plots += _report_code_sites(reports, "plots")
+        plots += _report_code_sites(reports, "plots") + in_scope(_profiling_sites(source))
         versus = in_scope(_feature_vs_target_sites(source, targets))
         versus += _report_versus_sites(reports, targets)
         quality = _quality_acted_on(source, scope, targets, written)
@@ -302,6 +302,19 @@ def _calls(source: SubmissionSource, names: tuple[str, ...]) -> list[CallSite]:
         site_at(unit, call, name)
         for unit, call, name, canonical in iter_calls(source)
         if _last(name) in wanted or _last(canonical) in wanted
+    )
+
+
+_PROFILERS = ("sweetviz.", "ydata_profiling.", "pandas_profiling.", "dtale.", "autoviz.")
+
+
+def _profiling_sites(source: SubmissionSource) -> list[CallSite]:
+    """Automated profiling reports (Sweetviz, ydata-profiling, D-Tale, AutoViz): they plot
+    every column, a mechanical but real look at the data."""
+    return sort_sites(
+        site_at(unit, call, name)
+        for unit, call, name, canonical in iter_calls(source)
+        if canonical.startswith(_PROFILERS) or _last(canonical) in ("ProfileReport", "profile_report")
     )
 
 
@@ -690,6 +703,12 @@ def _quality_acted_on(
                 else ()
             )
             names = frozenset(n.id for n in header if isinstance(n, ast.Name))
+            in_lambda = {
+                id(inner)
+                for n in header
+                if isinstance(n, ast.Lambda)
+                for inner in ast.walk(n.body)
+            }  # a check inside a lambda/apply helper is not a look at the data
             for node in calls:
                 name = dotted_name(node.func) or ""
                 last = _last(name)
@@ -698,6 +717,7 @@ def _quality_acted_on(
                         last in wanted
                         and path in exploring
                         and not modelled
+                        and id(node) not in in_lambda
                         and not (kind == "categories" and _mentions(node, targets, set()))
                     ):
                         root = root_name(node.func)
@@ -1301,7 +1321,9 @@ def _red_flags(checks: dict[str, Check], written: list, versus_sites: int) -> li
                 "most one quick look (no plot, target distribution or written finding).",
             )
         ]
-    interpreted = len(written) >= MIN_INTERPRETED and checks["exploration.plots"].passed
+    interpreted = len(written) >= MIN_INTERPRETED and (
+        checks["exploration.plots"].passed or checks["exploration.quality_acted_on"].passed
+    )
     if not interpreted and versus_sites < MIN_UNINTERPRETED_VERSUS:
         return [
             RedFlag(

@@ -53,7 +53,8 @@ _MODEL_WORDS = re.compile(
 _TOOL_TALK = re.compile(
     r"\b(sweetviz|pandas[- ]profiling|ydata[- ]profiling|profil(e|ing) report|d-?tale|autoviz|"
     r"dataprep|library|package|tool|framework)\b.{0,80}\b(provides?|offers?|allows?|lets|"
-    r"enables?|helps?|generates?|gives?|makes? it|supports?|comes with)\b",
+    r"enables?|helps?|generates?|gives?|makes? it|supports?|comes with)\b|"
+    r"\b(tool|library|package|framework)\s+(for|to|that|which)\b",
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"```.*?(```|\Z)", re.DOTALL)
