@@ -460,3 +460,31 @@ def test_quality_check_must_precede_modelling_and_share_the_data(tmp_path: Path)
     make_notebook(same, [("code", LOAD), ("code", "df.isnull().sum()"),
                          ("code", "df = df.fillna(0)"), ("code", "model.fit(X, y)")])
     assert "exploration.quality_acted_on" in _passed(_grade(same))
+
+
+def test_profiling_report_is_a_plot_and_checks_in_lambdas_are_not_detections(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        ("code", LOAD + "\nimport sweetviz as sv\nreport = sv.analyze(df)"),
+        ("code", "modes = df.apply(lambda x: x.value_counts().index[0])"),
+        ("code", "df['plan'] = df['plan'].map(lambda x: x)"),
+    ]
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path)
+    assert "exploration.plots" in _passed(result)
+    assert "exploration.quality_acted_on" not in _passed(result)
+    assert not findings("Sweetviz is a convenient tool for gaining insights into distributions.")
+
+
+def test_written_findings_and_a_quality_fix_are_not_mechanical(tmp_path: Path) -> None:
+    notes = (
+        "Card balances are always missing when card counts are missing, so those customers own "
+        "no card.\n\nAbout 12% of the income values are missing, mostly for students.\n"
+    )
+    cells = [("code", LOAD), ("code", "df.isnull().sum()"), ("markdown", notes),
+             ("code", "df = df.fillna(0)")]  # fmt: skip
+    make_notebook(tmp_path, cells)
+    result = _grade(tmp_path)
+    assert "exploration.quality_acted_on" in _passed(result)
+    assert "exploration.mechanical_only" not in {flag.id for flag in result.red_flags}
