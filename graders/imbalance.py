@@ -102,6 +102,7 @@ CLASSIFIER_HINTS = re.compile(
     r"(Classifier|^LogisticRegression\w*$|^SVC$|^LinearSVC$|^GaussianNB$|^BernoulliNB$|"
     r"^MultinomialNB$|^Logit$|^predict_proba$)"
 )
+OBJECTIVE_KIND = re.compile(r"^(reg|binary|multi):\w+$")
 CLASSIFICATION_CALLS = MINORITY_METRICS + PR_METRICS + ROC_METRICS + ("accuracy_score",)
 REGRESSION_HINTS = re.compile(
     r"(Regressor$|^LinearRegression$|^Ridge\w*$|^Lasso\w*$|^ElasticNet\w*$|^SVR$|^OLS$|"
@@ -133,12 +134,26 @@ class ImbalanceGrader:
         target = getattr(spec, "target", None)
         source = source_for(context)
         kind = _task_kind(task_type, source)
-        if kind == "regression" and getattr(context.assignment, "screening", False):
-            # an inferred task type is a guess: a submission that also classifies is judged on
-            # its classification, as a reviewer would
-            kind = "classification" if _task_kind("", source) == "classification" else kind
-        if kind != "classification":
+        also_classifies = (
+            kind == "regression"
+            and bool(getattr(context.assignment, "screening", False))
+            and _task_kind("", source) == "classification"
+        )
+        if kind != "classification" and not also_classifies:
             return _grade_without_classes(self, source, task_type, target, kind)
+        result = self._grade_classes(context, source, task_type, target)
+        if also_classifies:
+            # an inferred regression whose code also classifies: a reviewer credits whichever
+            # part of the work handles its target better
+            regression = _grade_without_classes(self, source, task_type, target, kind)
+            if (regression.score or 0) > (result.score or 0):
+                return regression
+        return result
+
+    def _grade_classes(
+        self, context: GraderContext, source: SubmissionSource, task_type: str, target: Any
+    ) -> GraderResult:
+        """The classification ladder, with the class shares known from data or the text."""
         shares = _class_shares(context.assignment, target) or _given_shares(context.assignment)
         stated = getattr(context.assignment, "stated_minority_share", None)
         minority: float | None = min(shares.values()) if shares else None
@@ -159,11 +174,17 @@ def _task_kind(task_type: str, source: SubmissionSource) -> str:
     if task_type == "regression":
         return "regression"
     names = set()
+    own_classes = {node.name for _, node in walk_all(source) if isinstance(node, ast.ClassDef)}
     for unit, node in walk_all(source):
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            objective = OBJECTIVE_KIND.match(node.value)
+            if objective:  # "reg:squarederror", "binary:logistic", "multi:softprob"
+                names.add((unit.path, "Regressor" if objective.group(1) == "reg" else "Classifier"))
+        elif isinstance(node, ast.Call):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            names.add((unit.path, called))
+            if called not in own_classes:  # a class the author named says nothing of the task
+                names.add((unit.path, called))
         elif isinstance(node, ast.keyword) and node.arg == "stratify":
             names.add((unit.path, "stratify"))
     real = {name for path, name in names if not is_test_file(path)}
@@ -431,7 +452,7 @@ def _splitters_feeding_models(source: SubmissionSource) -> list[CallSite]:
     """
     loops: dict[int, bool] = {}  # id of the expression split in a for loop -> loop scores
     names_split: dict[int, bool] = {}  # id of a Name node split in a for loop -> loop scores
-    uses: dict[str, list[int]] = {}
+    uses: dict[tuple[str, str], list[int]] = {}  # (path, name) -> its Name nodes read there
     bound: dict[int, str] = {}  # id of a constructor call -> the name it is bound to
     constructors: list[tuple[Any, ast.Call]] = []
     for unit, node in walk_all(source):
@@ -444,7 +465,7 @@ def _splitters_feeding_models(source: SubmissionSource) -> list[CallSite]:
             if isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call):
                 bound[id(node.value)] = node.targets[0].id
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            uses.setdefault(node.id, []).append(id(node))
+            uses.setdefault((unit.path, node.id), []).append(id(node))
         if isinstance(node, ast.Call) and is_call_to(source, unit, node, STRATIFIED_SPLITTERS):
             constructors.append((unit, node))
     sites = []
@@ -453,7 +474,7 @@ def _splitters_feeding_models(source: SubmissionSource) -> list[CallSite]:
         if name is None:
             feeds = loops.get(id(call), True)
         else:
-            feeds = any(names_split.get(use, True) for use in uses.get(name, []))
+            feeds = any(names_split.get(use, True) for use in uses.get((unit.path, name), []))
         if feeds:
             sites.append(site_at(unit, call, dotted_name(call.func) or "splitter"))
     return sites
@@ -1024,8 +1045,14 @@ def _grade_without_classes(
     ]  # fmt: skip
     if kind == "none":
         level, why = 0, "no classifier or regressor was found, so nothing handles the target."
+    elif (handled or evaluated) and not (examined or noted):
+        level, why = 1, (
+            "the errors are measured" + (" and the skew handled" if handled else "")
+            + ", but the target's distribution is never examined, so nothing shows the "
+            "choice fits it."
+        )
     elif handled and evaluated:
-        level = 4 if (examined or noted) and inverse else 3
+        level = 4 if inverse else 3
         why = (
             "the target's skew is handled (transform, robust loss or binned stratification) "
             "and the model evaluated" + (" on the original scale." if level == 4 else ".")

@@ -423,6 +423,22 @@ def test_an_inferred_regression_with_binned_stratification_stays_regression(
     inferred.spec.task_type = "regression"
     inferred.screening = True
     result = _grade(tmp_path / "snap", assignment=inferred)
-    assert result.details["mode"] == "regression" and result.details["level"] == 3
+    assert result.details["mode"] == "regression" and result.details["level"] == 1  # unexamined
     handled = cell_locations(by_id(result.checks)["imbalance.skew_handling"])
     assert (NB, 1, 3) in handled and (NB, 0, 1) in handled
+    make_notebook(tmp_path / "seen", [("code", "y.hist()"), *cells])
+    assert _grade(tmp_path / "seen", assignment=inferred).details["level"] == 4
+
+
+def test_the_authors_own_classifier_class_does_not_make_a_regression_a_classification(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        ("code", "class PriceClassifier:\n    pass"),
+        ("code", ("model = PriceClassifier()\n"
+                  "booster = xgb.train({'objective': 'reg:squarederror'}, dtrain)\n"
+                  "print(mean_squared_error(y_test, booster.predict(dtest)))")),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    result = _grade(tmp_path / "snap", assignment=_screen())
+    assert result.details["mode"] == "regression" and result.details["level"] == 1
