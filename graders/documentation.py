@@ -89,7 +89,7 @@ MIN_LIMITATION_SECTION_WORDS = 12
 MIN_LIMITATION_SENTENCES = 2
 MIN_NEXT_STEP_SECTION_WORDS = 8
 MIN_PLACEHOLDER_SECTIONS = 2
-MIN_OWN_SENTENCES = 2  # the candidate wrote something: at least level 1
+MIN_OWN_SENTENCES = 1  # the candidate wrote something of substance: at least level 1
 MIN_OWN_WORDS = 12
 MIN_CLAIMS_TO_COMPARE = 2
 MAX_SUPPORT_NUMBERS = 100_000
@@ -354,9 +354,9 @@ def limitation_checks(findings: Findings) -> list[Check]:
 
 
 def own_words_check(findings: Findings) -> Check:
-    """``documentation.own_words``: the candidate wrote something of their own (a couple of
-    declarative sentences in a document or a notebook), which alone is worth level 1; nothing,
-    or only the pasted prompt, is level 0."""
+    """``documentation.own_words``: the candidate wrote something of their own (declarative
+    sentences of at least :data:`MIN_OWN_WORDS` words in all, in a document or a notebook),
+    which alone is worth level 1; nothing, a bare title or only the pasted prompt is level 0."""
     own = _distinct(
         s
         for f, s in findings.sentences()

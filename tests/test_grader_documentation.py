@@ -384,6 +384,8 @@ def test_a_couple_of_own_sentences_are_level_one_but_a_pasted_prompt_is_zero(
     result = grade(make_context(tmp_path / "own"))
     assert by_id(result.checks)["documentation.own_words"].passed
     assert level(result) == 1
+    write_files(tmp_path / "title", {"README.md": "# Titanic\nMy take-home solution.\n"})
+    assert level(grade(make_context(tmp_path / "title"))) == 0
     write_files(tmp_path / "prompt", {"README.md": PROMPT})
     pasted = grade(make_context(tmp_path / "prompt"))
     assert not by_id(pasted.checks)["documentation.own_words"].passed
