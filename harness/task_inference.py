@@ -49,7 +49,7 @@ from graders.source import (
 )
 from harness.assignment import Limits, SubmissionContract
 
-INFERENCE_VERSION = "1"
+INFERENCE_VERSION = "2"
 SCREEN_SLUG = "screen"
 SCREEN_TITLE = "Screening (no assignment)"
 NO_HELDOUT_REASON = "no held-out set: screening"
@@ -74,8 +74,8 @@ _Y_NAME = re.compile(r"^(y|Y)(_?(train|trn|all|full|data|raw|true|tr|dev))?$|"
 _X_NAME = re.compile(r"^(X|x)(_?(train|trn|all|full|data|raw|tr|dev))?$|^features?$")
 # Names a target column name is usually bound to (``TARGET = "churn"``).
 _TARGET_CONST = re.compile(r"^(?:(target|label|y)(_?(col|column|name|var|variable|feature))?|"
-                           r"(output|response|outcome|dependent)_?"
-                           r"(col|column|name|var|variable|feature))$", re.IGNORECASE)
+                           r"(response|outcome|dependent)_?(col|column|name|var|variable)|"
+                           r"output_(col|column|variable))$", re.IGNORECASE)
 # A test module: its fixtures use made-up column names, not the submission's target.
 _TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 # DataFrame attributes and methods: ``df.values`` is not a column called "values".
@@ -86,6 +86,10 @@ _FRAME_ATTRIBUTES = frozenset({
 })
 _NOT_FRAMES = frozenset({"self", "cls", "np", "pd", "numpy", "pandas", "args", "config", "cfg",
                          "os", "sys", "math", "torch", "tf", "sklearn", "settings", "params"})
+# Objects that are fitted estimators or transformers, not frames: ``indexer_model.labels``.
+_ESTIMATOR_NAME = re.compile(r"model|clf|classifier|regressor|estimator|encoder|indexer|scaler|"
+                             r"pipe|search|kmeans|^km$|^le$|^lb$|tokenizer|vectori[sz]er",
+                             re.IGNORECASE)
 _ID_NAME = re.compile(r"(^id$|^.*_id$|^.*Id$|^.*ID$|^id_)")
 
 _CONFIG_TARGET = re.compile(
@@ -204,6 +208,7 @@ class InferredTask:
     stated_minority_share: float | None = None
     evidence: tuple[Inference, ...] = ()
     not_judged: tuple[str, ...] = ()
+    other_tasks: tuple[dict[str, Any], ...] = ()  # further targets the code models too
     screening: bool = True
     no_heldout_reason: str = NO_HELDOUT_REASON
     hidden_labels_csv: None = None
@@ -323,6 +328,7 @@ class _Votes:
     _strongest: dict[Any, float] = field(default_factory=dict)
 
     scale: float = 1.0  # multiplies the weight of the next votes
+    selected: set = field(default_factory=set)  # values selected as a label (``y = df[c]``)
 
     def add(self, value: Any, weight: float, evidence: Inference) -> None:
         weight *= self.scale
@@ -395,11 +401,13 @@ def _key_of(node: ast.AST, constants: dict[str, str]) -> list[str]:
     return []
 
 
-def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
+def _selected_columns(expr: ast.AST, constants: dict[str, str],
+                      attributes: bool = True) -> list[str]:
     """Columns an expression selects: ``df["c"]``, ``df.c``, ``df.pop("c")``, ``df.loc[:, "c"]``.
 
     Selections inside a ``.drop(...)`` call are ignored (those are features being removed);
-    ``df.c`` counts when ``c`` is no DataFrame attribute and ``df`` no module or ``self``.
+    ``df.c`` counts (``attributes``) when ``c`` is no DataFrame attribute, no name holder
+    (``cfg.target_col``) and ``df`` no module, ``self`` or settings object.
     """
     found: list[str] = []
 
@@ -415,7 +423,7 @@ def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
             for child in [node.func.value, *node.args, *(k.value for k in node.keywords)]:
                 visit(child)
             return
-        column = _attribute_column(node)
+        column = _attribute_column(node) if attributes else None
         if column is not None:
             found.append(column)
         if isinstance(node, ast.Subscript):
@@ -432,12 +440,28 @@ def _selected_columns(expr: ast.AST, constants: dict[str, str]) -> list[str]:
     return found
 
 
+_PLOT_ROOTS = frozenset({"plt", "sns", "px", "go", "ax", "axes", "fig", "alt", "matplotlib",
+                         "seaborn", "plotly", "bokeh", "hv"})
+
+
+def _is_plot_call(name: str) -> bool:
+    """``sns.barplot(y=...)``, ``go.Bar(y=...)``, ``df.plot(y=...)``: a plot's y, no label."""
+    parts = name.split(".")
+    return parts[0].lower() in _PLOT_ROOTS or "plot" in parts[-1].lower() \
+        or parts[-1] in ("bar", "barh", "scatter", "line", "hist", "box", "violin", "area")
+
+
+FIT_CALLS = frozenset({"train_test_split", "fit", "cross_val_score", "cross_validate"})
+
+
 def _attribute_column(node: ast.AST) -> str | None:
     """``df.churn``: the column an attribute access on a frame's name selects, else None."""
     if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
         return None
     attr = node.attr
-    if node.value.id in _NOT_FRAMES or attr in _FRAME_ATTRIBUTES or attr.startswith("_") \
+    if node.value.id.lower() in _NOT_FRAMES or _ESTIMATOR_NAME.search(node.value.id) \
+            or attr in _FRAME_ATTRIBUTES \
+            or attr.startswith("_") or _TARGET_CONST.match(attr) \
             or attr.endswith("_"):  # ``model.labels_``: a fitted attribute
         return None
     return attr
@@ -530,6 +554,7 @@ def _assign_votes(node: ast.Assign, unit: CodeUnit, constants: dict[str, str],
             if len(columns) == 1:
                 column = columns.pop()
                 votes.add(column, 3.0, _code_evidence("target", column, unit, node))
+                votes.selected.add(column)
         elif _X_NAME.match(name):
             dropped = _dropped_columns(value, constants)
             for column in dropped or []:
@@ -577,14 +602,19 @@ def _call_votes(call: ast.Call, unit: CodeUnit, constants: dict[str, str], votes
     """``stratify=df["c"]``, ``train_test_split(X, df["c"])`` and ``.fit(X, df["c"])``."""
     name = dotted_name(call.func) or ""
     last = name.rsplit(".", 1)[-1]
+    plotting = _is_plot_call(name)
     for keyword in call.keywords:
-        if keyword.arg in ("stratify", "y"):
-            for column in set(_selected_columns(keyword.value, constants)):
+        if keyword.arg == "stratify" or keyword.arg == "y" and not plotting:
+            # ``go.Bar(y=df.count)``: a plot's y; attribute selections only count in a fit
+            fitting = keyword.arg == "stratify" or last in FIT_CALLS
+            for column in set(_selected_columns(keyword.value, constants, attributes=fitting)):
                 votes.add(column, 2.0, _code_evidence("target", column, unit, call))
-    if last in ("train_test_split", "fit", "cross_val_score", "cross_validate") \
-            and len(call.args) >= 2:
+                if fitting:
+                    votes.selected.add(column)
+    if last in FIT_CALLS and len(call.args) >= 2:
         for column in set(_selected_columns(call.args[1], constants)):
             votes.add(column, 2.0, _code_evidence("target", column, unit, call))
+            votes.selected.add(column)
 
 
 # --------------------------------------------------------------------------- task type
@@ -612,8 +642,7 @@ def _task_signals(source: SubmissionSource, nodes: list[tuple[CodeUnit, ast.AST]
             unit_scale = _closeness(unit, focus)
         kind.scale = arity.scale = unit_scale
         if span is not None and unit.path == focus.path and unit.cell == focus.cell:
-            line = getattr(node, "lineno", 0)
-            kind.scale = arity.scale = 4.0 if span[0] <= line <= span[1] else 1.5
+            kind.scale = arity.scale = _line_closeness(getattr(node, "lineno", 0), span)
         if isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
             last = name.rsplit(".", 1)[-1]
@@ -639,23 +668,47 @@ def _task_signals(source: SubmissionSource, nodes: list[tuple[CodeUnit, ast.AST]
 
 
 def _focus_span(nodes: list[tuple[CodeUnit, ast.AST]], focus: Inference | None
-                ) -> tuple[int, int] | None:
-    """Lines of the innermost function holding the target's selection in a ``.py`` file.
+                ) -> list[tuple[int, int]] | None:
+    """Line ranges of a ``.py`` file that hold the model of the target picked at ``focus``.
 
-    A script with two tasks fits each where it picks its target; signals of the other task's
-    function count as the rest of the file does. None when the selection is in no function.
+    When the selection is inside a function (a ``main`` running two tasks one after the other),
+    those are the lines right after it (where its model is fitted and scored) and the bodies of
+    the file's functions called there (``train_categories(X, y)``). None at module level.
     """
     if focus is None or focus.source != "code" or focus.cell is not None or not focus.line:
         return None
-    best: tuple[int, int] | None = None
+    functions: dict[str, tuple[int, int]] = {}
+    enclosing: tuple[int, int] | None = None
+    calls: list[tuple[int, str]] = []
     for unit, node in nodes:
-        if unit.path != focus.path or unit.cell is not None \
-                or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if unit.path != focus.path or unit.cell is not None:
             continue
-        start, end = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
-        if start <= focus.line <= end and (best is None or end - start < best[1] - best[0]):
-            best = (start, end)
-    return best
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            span = (node.lineno, getattr(node, "end_lineno", None) or node.lineno)
+            functions.setdefault(node.name, span)
+            if span[0] <= focus.line <= span[1] and (
+                    enclosing is None or span[1] - span[0] < enclosing[1] - enclosing[0]):
+                enclosing = span
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            calls.append((node.lineno, node.func.id))
+    if enclosing is None:
+        return None
+    window = (max(enclosing[0], focus.line - FOCUS_LINES_BEFORE),
+              min(enclosing[1], focus.line + FOCUS_LINES_AFTER))
+    spans = [window]
+    spans += sorted({functions[name] for line, name in calls
+                     if window[0] <= line <= window[1] and name in functions
+                     and functions[name] != enclosing})
+    return spans
+
+
+def _line_closeness(line: int, spans: list[tuple[int, int]]) -> float:
+    """4 for a signal in the target's model lines; elsewhere in the file (another task's
+    function, helpers) it counts as the rest of the repository does."""
+    return 4.0 if any(start <= line <= end for start, end in spans) else 1.0
+
+
+FOCUS_LINES_BEFORE, FOCUS_LINES_AFTER = 5, 25
 
 
 def _closeness(unit: CodeUnit, focus: Inference | None) -> float:
@@ -934,6 +987,13 @@ def infer_task(root: Path) -> InferredTask:
         else:
             not_judged.append("class balance: no data file with the target, no printed "
                               "value_counts and no stated share")
+    other_tasks = _other_tasks(source, nodes, votes, target)
+    for other in other_tasks:
+        kind = (other["task_type"] or "unknown task type").replace("_", " ")
+        evidence.append(Inference("other_task", f"{other['target']} ({kind})", "code",
+                                  other["path"], other["cell"], other["line"], other["excerpt"]))
+        not_judged.append(f"second task: the code also models `{other['target']}` ({kind}); "
+                          f"graded as the task of `{target}` (the most modelling evidence)")
     id_column = _id_column(train, target)
     if id_column:
         evidence.append(Inference("id_column", id_column, "data",
@@ -942,7 +1002,38 @@ def infer_task(root: Path) -> InferredTask:
                         classes=classes, id_column=id_column)
     return InferredTask(spec=spec, root=root, train_csv=train, class_shares=class_shares,
                         stated_minority_share=stated, evidence=tuple(evidence),
-                        not_judged=tuple(not_judged))
+                        not_judged=tuple(not_judged), other_tasks=other_tasks)
+
+
+# A second target needs modelling evidence of its own: a label selection at least (3.0).
+MIN_OTHER_TASK_WEIGHT = 3.0
+MAX_OTHER_TASKS = 2
+
+
+def _other_tasks(source: SubmissionSource, nodes: list[tuple[CodeUnit, ast.AST]],
+                 votes: _Votes, target: str | None) -> tuple[dict[str, Any], ...]:
+    """Other targets the code models about as much as the chosen one (a two-task submission).
+
+    The chosen target is the one with the most modelling evidence; each other one with at least
+    half its weight and a label selection in the code is reported with its own task type, so
+    the report says the submission has a second task that was not the one graded.
+    """
+    if target is None:
+        return ()
+    floor = max(MIN_OTHER_TASK_WEIGHT, votes.weights[target] / 2)
+    order = list(votes.first)
+    others = [v for v in sorted(order, key=lambda v: (-votes.weights[v], order.index(v)))
+              if v != target and votes.weights[v] >= floor and v in votes.selected]
+    found: list[dict[str, Any]] = []
+    others = [v for v in others  # ``churn`` next to ``churned``: one task, two spellings
+              if not (v.lower().startswith(target.lower()) or target.lower().startswith(v.lower()))]
+    for other in others[:MAX_OTHER_TASKS]:
+        where = votes.first[other]
+        kind, arity = _task_signals(source, nodes, where)
+        task_type = _task_type(kind, arity, None, [])
+        found.append({"target": other, "task_type": task_type, "path": where.path,
+                      "cell": where.cell, "line": where.line, "excerpt": where.excerpt})
+    return tuple(found)
 
 
 def _choose_target(root: Path, votes: _Votes, evidence: list[Inference]

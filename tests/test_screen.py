@@ -195,11 +195,31 @@ def test_regressor_and_error_metrics_mean_regression(tmp_path: Path) -> None:
     assert infer_task(code_repo(tmp_path / "r", code)).spec.task_type == "regression"
 
 
-def test_macro_averaged_metrics_mean_multiclass(tmp_path: Path) -> None:
-    code = "from sklearn.metrics import f1_score\ny = df['species']\n" \
-           "RandomForestClassifier().fit(X, y)\nf1_score(y, p, average='macro')\n"
+def test_averaged_metrics_alone_do_not_make_a_task_multiclass(tmp_path: Path) -> None:
+    code = "from sklearn.metrics import f1_score\ny = df['click']\n" \
+           "RandomForestClassifier().fit(X, y)\n" + \
+           "".join(f"f1_score(y, p, average='{a}')\n" for a in ("macro", "micro", "weighted") * 3)
+    task = infer_task(code_repo(tmp_path / "r", code))
+    assert task.spec.task_type == "binary_classification"
+
+
+def test_averaged_metrics_break_a_tie_of_arity_signals(tmp_path: Path) -> None:
+    code = "y = df['species']\nclf = LogisticRegression(multi_class='ovr').fit(X, y)\n" \
+           "p = clf.predict_proba(X)[:, 1]\nf1_score(y, p, average='macro')\n"
     task = infer_task(code_repo(tmp_path / "r", code))
     assert task.spec.task_type == "multiclass_classification"
+
+
+def test_continuous_target_next_to_regression_signals_is_regression(tmp_path: Path) -> None:
+    code = ("from lightgbm import LGBMClassifier\n"
+            "def rmspe(y_true, y_pred):\n    return ((y_true - y_pred) / y_true) ** 2\n\n"
+            "def fit_categories(X, y):\n    m = LGBMClassifier().fit(X, y)\n"
+            "    return f1_score(y, m.predict(X), average='micro'), accuracy_score(y, y)\n\n"
+            "def main():\n    Y = df['amount_sum']\n    p = train_booster(df, Y)\n"
+            "    print(rmspe(Y, p), rmspe(y_test, train_booster(df, Y).predict(X)))\n")
+    task = infer_task(code_repo(tmp_path / "r", code))
+    assert task.spec.target == "amount_sum"
+    assert task.spec.task_type == "regression"
 
 
 def test_data_with_three_labels_means_multiclass(tmp_path: Path) -> None:
@@ -309,3 +329,71 @@ def test_screen_survives_hostile_files(tmp_path: Path) -> None:
     assert result["status"] == "graded"
     assert result["assignment"]["task_context"]["target"] == "churned"
     assert any(f["id"] == "intake.unreadable_notebook" for f in result["red_flags"])
+
+
+# --------------------------------------------------------------------------- target forms
+
+
+def test_attribute_access_names_the_target(tmp_path: Path) -> None:
+    code = "labels_all = 1\nall_labels = df.booked\nX = df.drop('booked', axis=1)\n" \
+           "LogisticRegression().fit(X, all_labels)\n"
+    assert infer_task(code_repo(tmp_path / "a", code)).spec.target == "booked"
+    code = "y = frame.outcome.values\nmodel = np.array(frame.x)\nLogisticRegression().fit(X, y)\n"
+    assert infer_task(code_repo(tmp_path / "b", code)).spec.target == "outcome"
+
+
+def test_attribute_access_ignores_frame_attributes_and_fitted_attributes(tmp_path: Path) -> None:
+    code = "y = df.values\nlabels = km.labels_\ntarget = self.target\n"
+    assert infer_task(code_repo(tmp_path / "r", code)).spec.target is None
+
+
+def test_one_element_list_target_name(tmp_path: Path) -> None:
+    code = "target_col = ['defaulted']\ny_train = train_df[target_col].values.ravel()\n" \
+           "LogisticRegression().fit(X, y_train)\n"
+    assert infer_task(code_repo(tmp_path / "r", code)).spec.target == "defaulted"
+
+
+def test_target_default_of_a_function_parameter(tmp_path: Path) -> None:
+    code = "class Job:\n    def __init__(self, path, output_column=['rings']):\n" \
+           "        self.output_column = output_column\n" \
+           "XGBRegressor().fit(X, y)\nmean_squared_error(a, b)\n"
+    task = infer_task(code_repo(tmp_path / "r", code))
+    assert task.spec.target == "rings" and task.spec.task_type == "regression"
+
+
+def test_test_modules_do_not_vote_for_the_target(tmp_path: Path) -> None:
+    repo = code_repo(tmp_path / "r", "y = df['churned']\nLogisticRegression().fit(X, y)\n")
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_split.py").write_text(
+        "target_col = 'fake'\ny = frame['fake']\nX = frame.drop(columns=['fake'])\n"
+        "train_test_split(X, frame['fake'], stratify=frame['fake'])\n")
+    assert infer_task(repo).spec.target == "churned"
+
+
+def test_response_key_of_a_config_file(tmp_path: Path) -> None:
+    repo = code_repo(tmp_path / "r", "LogisticRegression().fit(X, y)\n")
+    (repo / "config.yaml").write_text('data: "data/bank.csv"\nresponse: "Churn"\n')
+    assert infer_task(repo).spec.target == "Churn"
+
+
+def test_plot_y_and_estimator_attributes_do_not_name_the_target(tmp_path: Path) -> None:
+    code = "y = df['churned']\nLogisticRegression().fit(X, y)\n" \
+           "go.Bar(x=t, y=df['hourly_count'])\nsns.barplot(y=df['rate'])\n" \
+           "labels = indexer_model.labels\ntarget = SETTINGS.target_column\n"
+    task = infer_task(code_repo(tmp_path / "r", code))
+    assert task.spec.target == "churned"
+    assert not any(n.startswith("second task") for n in task.not_judged)
+
+
+def test_a_second_modelled_target_is_reported(tmp_path: Path) -> None:
+    code = ("def main():\n"
+            "    y = df['spend']\n    m = XGBRegressor().fit(X, y)\n"
+            "    print(mean_squared_error(y, m.predict(X)))\n" + "\n" * 30 +
+            "    y = df['segment']\n    c = RandomForestClassifier().fit(X, y)\n"
+            "    print(accuracy_score(y, c.predict(X)), f1_score(y, c.predict(X)))\n")
+    task = infer_task(code_repo(tmp_path / "r", code))
+    assert task.spec.target == "spend" and task.spec.task_type == "regression"
+    other = [e for e in task.evidence if e.field == "other_task"]
+    assert [e.value for e in other] == ["segment (binary classification)"]
+    assert any("second task" in n and "segment" in n for n in task.not_judged)
+    assert task.inferred_context()["not_judged"]
