@@ -102,9 +102,14 @@ SOME_FINDINGS = 5  # written findings for "basic plots with some written observa
 NARRATED_FINDINGS = 15  # for "systematic and narrated"
 
 _Y_NAME = re.compile(r"^y(_(train|test|tr|te|val|valid|dev|all|full|true))?$")  # not y_pred
+_TARGET_SUFFIX = r"_?(col|column|name|var|variable|feature|field)s?"
 _TARGET_VAR = re.compile(
-    r"^(target|label|y|output|outcome|response|dependent)"
-    r"(_?(col|column|name|var|variable|feature|field)s?)?$",
+    rf"^(target|label|y)({_TARGET_SUFFIX})?$|^(output|outcome|response|dependent){_TARGET_SUFFIX}$",
+    re.IGNORECASE,
+)
+# Keyword arguments naming the target (``label=`` and ``y=`` are plot labels and data).
+_TARGET_KEYWORD = re.compile(
+    rf"^target$|^(target|label|y|output|outcome|response|dependent){_TARGET_SUFFIX}$",
     re.IGNORECASE,
 )
 _FRAME_ATTRIBUTES = frozenset(
@@ -120,8 +125,8 @@ _SERVING_DIR = re.compile(
     re.IGNORECASE,
 )
 _SERVING_STEM = re.compile(
-    r"^(app|api|serve|server|serving|service|predict|predictor|prediction|inference|infer|"
-    r"wsgi|asgi|routes?|endpoints?|handlers?|main_api|api_\w+|\w+_api|\w+_service)$",
+    r"^(app|api|serve|server|service|predictor|infer|wsgi|asgi|routes?|endpoints?|handlers?|"
+    r"api_\w+|\w+_api|\w+_service)$|^predict(ion|ions|or)?($|_)|inference|serving",
     re.IGNORECASE,
 )
 _SERVING_IMPORTS = frozenset(
@@ -445,7 +450,7 @@ def _target_names(source: SubmissionSource, declared: str | None) -> set[str]:
         for node in unit.nodes:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 names |= _target_from_assign(node.targets[0], node.value)
-            elif isinstance(node, ast.keyword) and node.arg and _TARGET_VAR.match(node.arg):
+            elif isinstance(node, ast.keyword) and node.arg and _TARGET_KEYWORD.match(node.arg):
                 names |= _single_name(node.value)  # train(..., target_col=["churn"])
     names = {n for n in names if n and len(n) <= 80 and not _ID_NAME.search(n)}
     return names | _named_after(source, names)
@@ -1321,9 +1326,7 @@ def _red_flags(checks: dict[str, Check], written: list, versus_sites: int) -> li
                 "most one quick look (no plot, target distribution or written finding).",
             )
         ]
-    interpreted = len(written) >= MIN_INTERPRETED and (
-        checks["exploration.plots"].passed or checks["exploration.quality_acted_on"].passed
-    )
+    interpreted = len(written) >= MIN_INTERPRETED and checks["exploration.plots"].passed
     if not interpreted and versus_sites < MIN_UNINTERPRETED_VERSUS:
         return [
             RedFlag(

@@ -170,6 +170,7 @@ def findings(text: str) -> list[str]:
     return found + [b for b in labelled_bullets(text) if b not in found]
 
 
+_INLINE_CODE = re.compile(r"`[^`]*`")
 _DATA_FACT = re.compile(
     r"\b(outliers?|skew\w*|missing|nulls?|nans?|duplicat\w*|imbalanc\w*|distribut\w*|"
     r"max(imum)?|min(imum)?|median|mean|average|percentile|p\d\d|rows|records|range|"
@@ -182,6 +183,9 @@ def data_facts(text: str) -> list[str]:
     """Findings of any prose (a README's approach section) that state a measured fact about
     the dataset: a number next to a distribution or data-quality word ("height has a max of
     1.13 against a p75 of 0.17, an outlier")."""
-    return [
-        s for s in sentences(text) if is_finding(s) and _NUMBER.search(s) and _DATA_FACT.search(s)
-    ]
+    found = []
+    for sentence in sentences(text):
+        prose = _INLINE_CODE.sub(" ", sentence)  # a number or word inside `code` is not a fact
+        if is_finding(prose) and _NUMBER.search(prose) and _DATA_FACT.search(prose):
+            found.append(sentence)
+    return found

@@ -477,14 +477,18 @@ def test_profiling_report_is_a_plot_and_checks_in_lambdas_are_not_detections(
     assert not findings("Sweetviz is a convenient tool for gaining insights into distributions.")
 
 
-def test_written_findings_and_a_quality_fix_are_not_mechanical(tmp_path: Path) -> None:
-    notes = (
-        "Card balances are always missing when card counts are missing, so those customers own "
-        "no card.\n\nAbout 12% of the income values are missing, mostly for students.\n"
+def test_plot_labels_changelogs_and_inference_pipelines_are_not_exploration(
+    tmp_path: Path,
+) -> None:
+    write_files(
+        tmp_path,
+        {
+            "plots.py": "plt.plot(x, label='Value')\nout = run(y='Risk')\n",
+            "pipelines/inference_pipeline.py": LOAD + "\nprint(df.shape)\n",
+            "CHANGELOG.md": "- Added `unset PROFILE 2>/dev/null || true` to clear missing settings.\n",
+        },
     )
-    cells = [("code", LOAD), ("code", "df.isnull().sum()"), ("markdown", notes),
-             ("code", "df = df.fillna(0)")]  # fmt: skip
-    make_notebook(tmp_path, cells)
-    result = _grade(tmp_path)
-    assert "exploration.quality_acted_on" in _passed(result)
-    assert "exploration.mechanical_only" not in {flag.id for flag in result.red_flags}
+    result = _grade(tmp_path, target=None)
+    assert result.details["targets"] == []
+    assert "pipelines/inference_pipeline.py" in result.details["excluded_paths"]
+    assert result.details["written_findings"] == 0
