@@ -195,7 +195,9 @@ class ExplorationGrader:
         plots = [
             s for s in in_scope(_calls(source, PLOT_CALLS)) if not _MODEL_PLOT.search(s.excerpt)
         ]
-        plots += _report_code_sites(reports, "plots") + in_scope(_profiling_sites(source))
+        plots += _report_code_sites(reports, "plots") + [
+            site for site in _profiling_sites(source) if site.path not in scope.excluded
+        ]  # a profiling report is exploration wherever its helper lives
         versus = in_scope(_feature_vs_target_sites(source, targets))
         versus += _report_versus_sites(reports, targets)
         quality = _quality_acted_on(source, scope, targets, written)
