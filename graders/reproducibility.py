@@ -28,7 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from graders.artifacts import read_json_capped, read_notebook_capped, read_text_capped
+from graders.artifacts import read_bytes_capped, read_json_capped, read_notebook_capped
 from graders.base import Artifacts, Check, Evidence, GraderContext, GraderResult, RedFlag, clip
 from graders.source import source_for
 
@@ -36,8 +36,18 @@ MAX_DEPENDENCY_FILE_BYTES = 1_000_000
 MAX_REQUIREMENTS = 2_000
 MAX_EVIDENCE = 10
 TRACEBACK_TAIL_CHARS = 600
-REQUIREMENT_FILE = re.compile(r"^requirements[\w.\-]*\.txt$", re.IGNORECASE)
-TOOLING_FILE = re.compile(r"(dev|test|doc|lint)", re.IGNORECASE)  # requirements-dev.txt ...
+# ``requirements.txt``, ``requirement.txt``, ``high_requirements.txt``, ``requirements-prod.txt``
+REQUIREMENT_FILE = re.compile(r"^([\w.\-]*requirements[\w.\-]*|requirement[\w.\-]*)\.txt$",
+                              re.IGNORECASE)
+REQUIREMENT_DIRS = frozenset({"requirements", "requirement", "reqs"})  # requirements/base.txt
+# requirements-dev.txt, test_requirements.txt, requirements/docs.txt: tooling, not the work's
+TOOLING_FILE = re.compile(r"(^|[-_.])(dev|develop|test|tests|testing|docs?|lint|ci)([-_.]|$)",
+                          re.IGNORECASE)
+SKIPPED_DEPENDENCY_DIRS = frozenset({"node_modules", "site-packages", "venv", ".venv", "env",
+                                     "__pycache__", "build", "dist"})
+# The run carries this weight when it was not made (--no-run): counted as half passed, so a
+# level never rests on one static check alone (a requirements file alone gives level 3 at most).
+UNJUDGED_RUN_WEIGHT = 3.0
 DEPENDENCY_FILES = ("pyproject.toml", "environment.yml", "environment.yaml", "setup.cfg", "Pipfile")
 SKIPPED_CONDA = frozenset({"python", "pip"})
 VERDICT_WORDS = {
@@ -335,21 +345,59 @@ class Declared:
 
 
 def dependency_files(root: Path) -> list[str]:
-    """Dependency declaration files at the snapshot root, sorted.
+    """Dependency declaration files, sorted: the root's, and requirement files one level down.
 
-    ``requirements*.txt`` files for tooling (``requirements-dev.txt``, ``-test``, ``-docs``,
-    ``-lint``) are left out: the image need not satisfy them to run the work.
+    Requirement files are ``*requirements*.txt`` / ``requirement*.txt`` at the root or in a
+    top-level folder (``app/requirements.txt``), and any ``.txt`` in a ``requirements/``
+    folder. Files for tooling (``requirements-dev.txt``, ``-test``, ``-docs``, ``-lint``) are
+    left out: the image need not satisfy them to run the work.
     """
+    found = [n for n in _listing(root) if _is_requirements(n) or n in DEPENDENCY_FILES]
+    for folder in _listing(root):
+        if folder.startswith(".") or folder in SKIPPED_DEPENDENCY_DIRS \
+                or not _is_dir(root / folder):
+            continue
+        in_requirements_dir = folder.lower() in REQUIREMENT_DIRS
+        found += [f"{folder}/{n}" for n in _listing(root / folder)
+                  if _is_requirements(n) or (in_requirements_dir and n.lower().endswith(".txt")
+                                             and not TOOLING_FILE.search(n[:-4]))]
+    return sorted(n for n in found if _snapshot_file(root, n))
+
+
+def _listing(folder: Path) -> list[str]:
     try:
-        names = sorted(os.listdir(root))
+        return sorted(os.listdir(folder))
     except OSError:
         return []
-    found = [
-        n
-        for n in names
-        if (REQUIREMENT_FILE.match(n) and not TOOLING_FILE.search(n)) or n in DEPENDENCY_FILES
-    ]
-    return [n for n in found if _snapshot_file(root, n)]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _is_requirements(name: str) -> bool:
+    """A pip requirements file of the work (not of its tooling)."""
+    return bool(REQUIREMENT_FILE.match(name)) and not TOOLING_FILE.search(name[:-4])
+
+
+def read_dependency_text(path: Path) -> str | None:
+    """A dependency file's text: UTF-8 (with or without BOM) or UTF-16 (Windows ``pip freeze
+    > requirements.txt`` in PowerShell writes UTF-16 with a BOM)."""
+    data = read_bytes_capped(path, MAX_DEPENDENCY_FILE_BYTES)
+    if data is None:
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if len(data) >= 4 and data[1::2].count(0) > len(data) // 4:  # UTF-16-LE without a BOM
+        return data.decode("utf-16-le", errors="replace")
+    if len(data) >= 4 and data[0::2].count(0) > len(data) // 4:
+        return data.decode("utf-16-be", errors="replace")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8", errors="replace")
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -500,11 +548,11 @@ def declared_dependencies(root: Path, files: list[str]) -> tuple[list[Declared],
     declared: list[Declared] = []
     unparsed: list[str] = []
     for name in files:
-        text = read_text_capped(root / name, MAX_DEPENDENCY_FILE_BYTES)
+        text = read_dependency_text(root / name)
         if text is None:
             unparsed.append(f"{name} could not be read")
             continue
-        if REQUIREMENT_FILE.match(name):
+        if name.endswith(".txt"):
             found = parse_requirements_txt(name, text)
         elif name == "pyproject.toml":
             found = parse_pyproject(name, text)
@@ -634,11 +682,45 @@ def dependency_checks(
 # --------------------------------------------------------------------------- grader
 
 
+def not_judged_statically(has_notebooks: bool) -> list[str]:
+    """What a static grading (``--no-run``) cannot say about reproducibility."""
+    missing = ["whether the work runs from a clean environment (no run was made)",
+               "whether the sandbox image satisfies the declared versions"]
+    if not has_notebooks:
+        missing.append("notebook execution order (no notebook submitted)")
+    return missing
+
+
+def static_result(result: GraderResult, root: Path, has_notebooks: bool) -> GraderResult:
+    """The static score: the run that was not made counts as half passed, with its weight.
+
+    The run is most of the criterion; without it a level would rest on one or two file checks
+    ("1 of 1 checks passed" would be level 4). With the unjudged run at half credit a declared
+    requirements file alone reaches level 3, nothing declared level 1 (then capped), and the
+    report lists what could not be judged.
+    """
+    total = sum(c.weight for c in result.checks) + UNJUDGED_RUN_WEIGHT
+    passed = sum(c.weight for c in result.checks if c.passed) + UNJUDGED_RUN_WEIGHT / 2
+    missing = not_judged_statically(has_notebooks)
+    details = dict(result.details) | {
+        "not_judged_statically": missing,
+        "unjudged_run_weight": UNJUDGED_RUN_WEIGHT,
+        "judged_checks": len(result.checks),
+    }
+    judged = sum(1 for c in result.checks if c.passed)
+    reason = (f"{judged} of {len(result.checks)} statically judged reproducibility checks passed; "
+              f"not judged: {'; '.join(missing)}, so the unmade run counts as half passed "
+              f"(weight {UNJUDGED_RUN_WEIGHT:g}).")
+    return result.model_copy(update={"score": round(passed / total, 6), "details": details,
+                                     "reason": reason})
+
+
+
 class ReproducibilityGrader:
     """Judges whether the work can be run again from scratch."""
 
     name = "reproducibility"
-    version = "1"
+    version = "2"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Grade the clean run, the notebooks' stored order and the declared dependencies."""
@@ -675,6 +757,9 @@ class ReproducibilityGrader:
         passed = sum(1 for c in checks if c.passed)
         reason = f"{passed} of {len(checks)} reproducibility checks passed"
         reason += "; " + "; ".join(notes) + "." if notes else "."
-        return GraderResult.from_checks(
+        result = GraderResult.from_checks(
             self.name, self.version, checks, red_flags, details=details, reason=reason
         )
+        if artifacts is None:
+            return static_result(result, root, order is not None)
+        return result

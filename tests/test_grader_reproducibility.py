@@ -144,9 +144,8 @@ def test_no_run_leaves_the_run_check_out(tmp_path: Path) -> None:
         "reproducibility.execution_order",
         "reproducibility.dependencies_declared",
     ]
-    assert result.reason == (
-        "1 of 2 reproducibility checks passed; the clean run is not scored (graded with --no-run)."
-    )
+    assert result.reason.startswith("1 of 2 statically judged reproducibility checks passed")
+    assert "no run was made" in result.reason
     assert result.red_flags == []
 
 
@@ -247,4 +246,56 @@ def test_sandbox_error_is_not_the_candidates_fault(tmp_path: Path) -> None:
     assert "reproducibility.runs_clean" not in by_id(result.checks)
     assert result.red_flags == []
     assert "not the candidate's fault" in (result.reason or "")
+    assert result.score == 1.0
+
+
+# --------------------------------------------------------------------------- round 2
+
+
+def test_requirement_file_names_beyond_requirements_txt(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"high_requirements.txt": "pandas==2.2\n", "low_requirements.txt": "numpy\n",
+                       "requirements_docker.txt": "scikit-learn\n",
+                       "requirements-dev.txt": "pytest\n", "test_requirements.txt": "tox\n",
+                       "requirements/base.txt": "pyyaml\n", "requirements/docs.txt": "sphinx\n",
+                       "app/requirement.txt": "fastapi\n", "notes.txt": "numpy\n"})
+    result = grade(make_context(root))
+    assert result.details["dependency_files"] == [
+        "app/requirement.txt", "high_requirements.txt", "low_requirements.txt",
+        "requirements/base.txt", "requirements_docker.txt"]
+    assert by_id(result.checks)["reproducibility.dependencies_declared"].passed
+    assert result.details["declared"] == 5
+
+
+def test_utf16_and_bom_requirement_files_are_decoded(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    (root / "requirement.txt").write_bytes("pandas==2.2.3\r\nnumpy>=1.26\r\n".encode("utf-16"))
+    (root / "requirements.txt").write_bytes(b"\xef\xbb\xbfscikit-learn==1.5\n")
+    declared, unparsed = declared_dependencies(root, ["requirement.txt", "requirements.txt"])
+    assert [d.name for d in declared] == ["pandas", "numpy", "scikit-learn"] and unparsed == []
+    (root / "requirement.txt").write_bytes("pyyaml\n".encode("utf-16-le"))
+    declared, _ = declared_dependencies(root, ["requirement.txt"])
+    assert [d.name for d in declared] == ["pyyaml"]
+
+
+def test_static_level_does_not_rest_on_one_check(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"requirements.txt": "pandas\n", "train.py": "print(1)\n"})
+    result = grade(make_context(root))
+    assert [c.id for c in result.checks] == ["reproducibility.dependencies_declared"]
+    assert all(c.passed for c in result.checks)
+    assert 0.6 <= result.score < 0.8  # level 3 on the default thresholds, not 4
+    assert any("no run was made" in n for n in result.details["not_judged_statically"])
+    assert any("execution order" in n for n in result.details["not_judged_statically"])
+    (tmp_path / "empty").mkdir()
+    empty = snapshot(tmp_path / "empty")
+    write_files(empty, {"train.py": "print(1)\n"})
+    assert grade(make_context(empty)).score < 0.4
+
+
+def test_a_run_is_scored_on_its_checks_alone(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"requirements.txt": "pandas\n", "train.py": "print(1)\n"})
+    result = grade(make_context(root, artifacts=run_artifacts(tmp_path)))
+    assert "not_judged_statically" not in result.details
     assert result.score == 1.0
