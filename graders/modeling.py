@@ -617,10 +617,8 @@ def _models_scored_apart_on_test(
     same test variable (one evaluation per model), or [] when there are none."""
     by_variable: dict[tuple[str, str], dict[str, Evaluation]] = {}
     for evaluation in held_out:
-        if "test" not in evaluation.splits or evaluation.splits & {"val", "cv"}:
-            continue
         classes = _cell_models(models, evaluation.site.path, evaluation.site.cell)
-        if len(classes) != 1:
+        if len(classes) != 1 or not _scored_on_test_by_name(evaluation):
             continue
         variables = {n.id for n in ast.walk(evaluation.node)
                      if isinstance(n, ast.Name) and split_of(n.id) == "test"}  # fmt: skip
@@ -634,11 +632,22 @@ def _models_scored_apart_on_test(
     return []
 
 
+def _scored_on_test_by_name(evaluation: Evaluation) -> bool:
+    """The call itself names test data (``y_test``) and no validation data, and is not a CV call
+    (tags are per name, so a prediction variable reused later can carry a CV tag)."""
+    if evaluation.site.name in CV_CALLS:
+        return False
+    direct = {split_of(n.id) for n in ast.walk(evaluation.node) if isinstance(n, ast.Name)}
+    return "test" in direct and "val" not in direct
+
+
 def _validated_models(validation: list[Evaluation], models: list[Construction]) -> set[str]:
     """Classes scored by cross-validation or on a validation split (all classes of a cell that
     scores several; any .py script's validation counts as covering every model)."""
     found: set[str] = set()
     for evaluation in validation:
+        if _scored_on_test_by_name(evaluation):
+            continue  # its CV/validation tag came from a name reused elsewhere
         if evaluation.site.cell is None:
             return {c.cls for c in models}
         found |= _cell_models(models, evaluation.site.path, evaluation.site.cell)

@@ -412,6 +412,9 @@ def test_models_scored_apart_on_test_then_chosen_in_prose_is_test_selection(
         ("code", ("gb = GradientBoostingClassifier().fit(X_train, y_train)\n"
                  "print(recall_score(y_test, gb.predict(X_test)))")),
         ("markdown", "We chose gradient boosting because its recall is higher."),
+        # a name reused later for a CV-tuned model does not make the earlier scores CV scores
+        ("code", ("search = GridSearchCV(gb, {'max_depth': [2, 3]}).fit(X_train, y_train)\n"
+                  "lr = search.best_estimator_")),
     ]  # fmt: skip
     make_notebook(tmp_path, cells)
     scheme = by_id(_grade(tmp_path).checks)["modeling.validation_scheme"]
