@@ -48,6 +48,8 @@ SKIPPED_DEPENDENCY_DIRS = frozenset({"node_modules", "site-packages", "venv", ".
 # The run carries this weight when it was not made (--no-run): counted as half passed, so a
 # level never rests on one static check alone (a requirements file alone gives level 3 at most).
 UNJUDGED_RUN_WEIGHT = 3.0
+# ``environment.yml``, ``conda_environment.yaml``, ``conda-env.yml``: a conda environment file
+CONDA_FILE = re.compile(r"^([\w\-]*environment[\w\-]*|conda[\w\-]*)\.ya?ml$", re.IGNORECASE)
 DEPENDENCY_FILES = ("pyproject.toml", "environment.yml", "environment.yaml", "setup.cfg", "Pipfile")
 SKIPPED_CONDA = frozenset({"python", "pip"})
 VERDICT_WORDS = {
@@ -345,21 +347,23 @@ class Declared:
 
 
 def dependency_files(root: Path) -> list[str]:
-    """Dependency declaration files, sorted: the root's, and requirement files one level down.
+    """Dependency declaration files, sorted, at the root or in a top-level folder.
 
-    Requirement files are ``*requirements*.txt`` / ``requirement*.txt`` at the root or in a
-    top-level folder (``app/requirements.txt``), and any ``.txt`` in a ``requirements/``
-    folder. Files for tooling (``requirements-dev.txt``, ``-test``, ``-docs``, ``-lint``) are
+    Requirement files are ``*requirements*.txt`` / ``requirement*.txt`` (and any ``.txt`` in a
+    ``requirements/`` folder); conda files ``*environment*.yml`` / ``conda*.yml``; and
+    ``pyproject.toml``, ``setup.cfg``, ``Pipfile``. A top-level folder counts because
+    submissions with a training and a serving part declare each one there
+    (``serving/pyproject.toml``). Files for tooling (``requirements-dev.txt``, ``-test``, ``-docs``, ``-lint``) are
     left out: the image need not satisfy them to run the work.
     """
-    found = [n for n in _listing(root) if _is_requirements(n) or n in DEPENDENCY_FILES]
+    found = [n for n in _listing(root) if _is_dependency_file(n)]
     for folder in _listing(root):
         if folder.startswith(".") or folder in SKIPPED_DEPENDENCY_DIRS \
                 or not _is_dir(root / folder):
             continue
         in_requirements_dir = folder.lower() in REQUIREMENT_DIRS
         found += [f"{folder}/{n}" for n in _listing(root / folder)
-                  if _is_requirements(n) or (in_requirements_dir and n.lower().endswith(".txt")
+                  if _is_dependency_file(n) or (in_requirements_dir and n.lower().endswith(".txt")
                                              and not TOOLING_FILE.search(n[:-4]))]
     return sorted(n for n in found if _snapshot_file(root, n))
 
@@ -376,6 +380,12 @@ def _is_dir(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
+
+
+def _is_dependency_file(name: str) -> bool:
+    """A requirements file, a conda environment file or another declaration file by name."""
+    return _is_requirements(name) or name in DEPENDENCY_FILES or (
+        bool(CONDA_FILE.match(name)) and not TOOLING_FILE.search(name.rsplit(".", 1)[0]))
 
 
 def _is_requirements(name: str) -> bool:
@@ -552,13 +562,14 @@ def declared_dependencies(root: Path, files: list[str]) -> tuple[list[Declared],
         if text is None:
             unparsed.append(f"{name} could not be read")
             continue
-        if name.endswith(".txt"):
+        base = name.rsplit("/", 1)[-1]
+        if base.endswith(".txt"):
             found = parse_requirements_txt(name, text)
-        elif name == "pyproject.toml":
+        elif base == "pyproject.toml":
             found = parse_pyproject(name, text)
-        elif name == "Pipfile":
+        elif base == "Pipfile":
             found = parse_pipfile(name, text)
-        elif name.startswith("environment."):
+        elif base.lower().endswith((".yml", ".yaml")):
             found = parse_environment_yml(name, text)
         else:
             found = parse_setup_cfg(name, text)
@@ -625,7 +636,8 @@ def dependency_checks(
                 id="reproducibility.dependencies_declared",
                 passed=False,
                 sentence="No dependency declaration (requirements.txt, pyproject.toml, "
-                "environment.yml, setup.cfg or Pipfile) at the submission root.",
+                "environment.yml, setup.cfg or Pipfile) at the submission root or in a "
+                "top-level folder.",
             )
         ], details
     declared, unparsed = declared_dependencies(root, files)

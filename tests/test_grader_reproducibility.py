@@ -299,3 +299,15 @@ def test_a_run_is_scored_on_its_checks_alone(tmp_path: Path) -> None:
     result = grade(make_context(root, artifacts=run_artifacts(tmp_path)))
     assert "not_judged_statically" not in result.details
     assert result.score == 1.0
+
+
+def test_declarations_of_the_parts_of_a_submission_and_conda_file_names(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"serving/pyproject.toml": '[project]\nname = "s"\ndependencies = ["fastapi"]\n',
+                       "conda_environment.yaml": "dependencies:\n  - pandas=2.2\n",
+                       "deploy/docker-compose.yml": "services: {}\n",
+                       "dev-environment.yml": "dependencies:\n  - pytest\n"})
+    result = grade(make_context(root))
+    assert result.details["dependency_files"] == ["conda_environment.yaml",
+                                                  "serving/pyproject.toml"]
+    assert result.details["declared"] == 2
