@@ -141,14 +141,9 @@ class ImbalanceGrader:
         )
         if kind != "classification" and not also_classifies:
             return _grade_without_classes(self, source, task_type, target, kind)
-        result = self._grade_classes(context, source, task_type, target)
-        if also_classifies:
-            # an inferred regression whose code also classifies: a reviewer credits whichever
-            # part of the work handles its target better
-            regression = _grade_without_classes(self, source, task_type, target, kind)
-            if (regression.score or 0) > (result.score or 0):
-                return regression
-        return result
+        # an inferred task type is a guess: a submission that also fits a classifier or scores
+        # classes is judged on its classification, as a reviewer would
+        return self._grade_classes(context, source, task_type, target)
 
     def _grade_classes(
         self, context: GraderContext, source: SubmissionSource, task_type: str, target: Any
@@ -516,7 +511,10 @@ def _default_stratified_cv(source: SubmissionSource) -> list[CallSite]:
             continue
         estimator = node.args[0] if node.args else next(
             (k.value for k in node.keywords if k.arg in ("estimator", "model")), None)
-        if estimator is None or _is_regressor(estimator, bindings):
+        scoring = next((k.value for k in node.keywords if k.arg == "scoring"), None)
+        regression_scoring = scoring is not None and any(
+            REGRESSION_SCORING.match(v) for v in _scoring_strings(scoring, bindings))
+        if estimator is None or regression_scoring or _is_regressor(estimator, bindings):
             continue
         cv = next((k.value for k in node.keywords if k.arg == "cv"), None)
         if cv is None or _is_fold_count(cv, bindings):
@@ -532,9 +530,15 @@ def _is_fold_count(node: ast.AST, bindings: dict[str, list[ast.AST]]) -> bool:
         node.value is None or (isinstance(node.value, int) and not isinstance(node.value, bool)))
 
 
+REGRESSION_SCORING = re.compile(r"^(neg_\w*(error|deviance)\w*|r2|explained_variance|max_error)$")
+
+
 def _is_regressor(node: ast.AST, bindings: dict[str, list[ast.AST]]) -> bool:
-    """An estimator built from a regressor (directly, or through a variable)."""
-    candidates = [node] + (bindings.get(node.id, []) if isinstance(node, ast.Name) else [])
+    """An estimator built from a regressor (directly, or through variables, two deep)."""
+    candidates = [node]
+    for _depth in range(2):
+        candidates += [value for c in list(candidates) for name in names_in(c)
+                       for value in bindings.get(name, []) if value not in candidates]  # fmt: skip
     for candidate in candidates:
         for sub in ast.walk(candidate):
             if isinstance(sub, ast.Call):
@@ -581,6 +585,12 @@ def _grid_weight_sites(source: SubmissionSource) -> list[CallSite]:
 
 
 def _mentions_weighting(node: ast.AST) -> bool:
+    """``"balanced"``, a dict of class weights, ``True`` or a positive number (a booster's
+    ``{"is_unbalance": True}`` / ``{"scale_pos_weight": 10}`` params)."""
+    value = node.value if isinstance(node, ast.Constant) else None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if value is True or (number and value > 1):
+        return True
     for sub in ast.walk(node):
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "balanced" in sub.value:
             return True

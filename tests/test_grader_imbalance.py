@@ -442,3 +442,15 @@ def test_the_authors_own_classifier_class_does_not_make_a_regression_a_classific
     make_notebook(tmp_path / "snap", cells)
     result = _grade(tmp_path / "snap", assignment=_screen())
     assert result.details["mode"] == "regression" and result.details["level"] == 1
+
+
+def test_booster_params_dict_weighting_and_regression_cv_scoring(tmp_path: Path) -> None:
+    cells = [
+        ("code", ("params = {'objective': 'binary', 'is_unbalance': True}\n"
+                 "booster = lgb.train(params, dtrain)")),
+        ("code", "print(cross_val_score(pipe, X, y, cv=5, scoring='neg_mean_squared_error'))"),
+    ]  # fmt: skip
+    make_notebook(tmp_path / "snap", cells)
+    checks = by_id(_grade(tmp_path / "snap").checks)
+    assert cell_locations(checks["imbalance.rebalancing"]) == [(NB, 0, 1)]
+    assert not checks["imbalance.stratified_split"].passed  # a regression CV is not stratified
