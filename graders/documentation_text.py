@@ -65,7 +65,8 @@ HEADING_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "next_steps",
         re.compile(
             r"\b(next steps?|future|improvements?|enhancements?|further work|ideas for|"
-            r"with more time|what i would|what didn'?t work|lessons|to ?do|roadmap|outlook)\b"
+            r"with more time|what i would|what didn'?t work|lessons|to ?do|roadmap|outlook|"
+            r"considerations?)\b"  # "Deployment considerations": what the work still needs
         ),
     ),
     (

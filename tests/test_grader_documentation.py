@@ -471,3 +471,15 @@ def test_general_knowledge_answers_are_not_reasons_or_work(tmp_path: Path) -> No
     write_files(tmp_path / "own", {"README.md": own})
     reasons = by_id(grade(make_context(tmp_path / "own")).checks)["documentation.choices"]
     assert [e.line for e in reasons.evidence] == [7]
+
+
+def test_a_considerations_section_touches_on_next_steps(tmp_path: Path) -> None:
+    before, _ = FULL_README.split("## Limitations")
+    readme = before + (
+        "## Considerations for deployment\n"
+        "The model needs monitoring for drift and a retraining schedule once it is served.\n"
+    )
+    write_files(tmp_path, {"README.md": readme})
+    result = grade(make_context(tmp_path))
+    assert by_id(result.checks)["documentation.next_steps"].passed
+    assert level(result) == 3
