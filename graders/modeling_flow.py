@@ -49,6 +49,8 @@ SCORE_ATTRS = frozenset({"score", "evaluate"})
 CV_CALLS = (
     "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
     "validation_curve", "lgb.cv", "lightgbm.cv", "xgb.cv", "xgboost.cv",
+    # cross-validated learning curves drawn by plotting libraries (scikit-plot, yellowbrick)
+    "plot_learning_curve", "LearningCurve", "ValidationCurve",
 )  # fmt: skip
 SPLITTERS = (
     "KFold", "StratifiedKFold", "GroupKFold", "StratifiedGroupKFold", "TimeSeriesSplit",

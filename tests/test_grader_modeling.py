@@ -438,3 +438,14 @@ def test_a_helper_metric_on_test_attributes_counts_as_validation(tmp_path: Path)
     assert checks["modeling.model_fitted"].passed
     assert checks["modeling.validated"].passed
     assert cell_locations(checks["modeling.validated"]) == [("pipeline.py", None, 7)]
+
+
+def test_a_plotted_learning_curve_is_cross_validation(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "model = RandomForestClassifier(max_depth=10)\n"
+        "classifier_factory(model)\n"
+        "model.plot_learning_curve(X, y)\n"
+    )
+    result = _grade(tmp_path)
+    assert by_id(result.checks)["modeling.validated"].passed
+    assert result.red_flags == []
