@@ -29,6 +29,7 @@ from graders.source import CodeUnit, SubmissionSource, source_for
 MIN_PYLINT_SCORE = 7.0
 MAX_PYLINT_MESSAGES = 20_000
 TOP_SYMBOLS = 5
+MIN_REUSABLE = 2  # functions or classes with real bodies, used by the code
 MAX_FUNCTION_STATEMENTS = 50
 MAX_FUNCTION_LINES = 50
 MAX_NESTING = 4
@@ -224,6 +225,7 @@ def pylint_check(
         sentence += f", {substantive:.2f} without formatting-only messages"
         evidence[0].metric["substantive_score"] = round(substantive, 2)  # type: ignore[index]
     sentence += f" (at least {MIN_PYLINT_SCORE:g} expected)"
+
     sentence += f"; most frequent: {kinds}." if kinds else "; no messages."
     return Check(
         id="code_quality.pylint_score",
@@ -434,6 +436,71 @@ def _findings_check(check_id: str, findings: list[Finding], ok: str, bad: str) -
 # --------------------------------------------------------------------------- reusable code
 
 
+def reusable_check(source: SubmissionSource) -> tuple[Check, list[RedFlag]]:
+    """The reusable-code check, with ``notebook_only`` and ``single_module`` red flags.
+
+    Reusable code is at least two functions or classes with real bodies, in non-test modules,
+    that the code uses: two read_csv wrappers beside a notebook are not structure. Notebook-only
+    work is judged on its own structure (sklearn pipelines, functions reused across cells).
+    """
+    real = signals.reusable_definitions(source)
+    modules = sorted({u.path for u, _ in real})
+    notebooks = sorted({u.path for u in source.code_units if u.origin == "notebook"})
+    if len(real) >= MIN_REUSABLE:
+        names = ", ".join(f"{u.path}:{n.name}" for u, n in real[:5])  # type: ignore[attr-defined]
+        check = Check(
+            id="code_quality.reusable_code",
+            passed=True,
+            weight=2.0,
+            sentence=f"Reusable code: {len(real)} functions or classes with real "
+            f"bodies that the code uses, in {plural(len(modules), '.py module')} ({names}).",
+            evidence=[Evidence(path=u.path, line=n.lineno, note=n.name)  # type: ignore[attr-defined]
+                      for u, n in real[:MAX_EVIDENCE]],
+        )  # fmt: skip
+        flags = []
+        if len(modules) == 1:
+            flags.append(RedFlag(
+                id="code_quality.single_module", severity="low",
+                sentence=f"All reusable code is in one module ({modules[0]}): structured, "
+                "but not split into modules.",
+                evidence=[Evidence(path=modules[0])],
+            ))  # fmt: skip
+        return check, flags
+    trivial = sorted({u.path for u in signals.module_units(source) if is_module_with_defs(u)})
+    detail = (
+        f"the functions in {', '.join(trivial[:3])} are thin wrappers or unused"
+        if trivial
+        else "no .py module defines a function or class"
+    )
+    if not notebooks:
+        return Check(
+            id="code_quality.reusable_code",
+            passed=False,
+            weight=2.0,
+            sentence=f"No reusable code: {detail}; the code is mostly top-level statements.",
+            evidence=[Evidence(path=p) for p in trivial[:MAX_EVIDENCE]],
+        ), []
+    structure = signals.notebook_structure(source)
+    evidence = [Evidence(path=p, note="notebook") for p in notebooks[:MAX_EVIDENCE]]
+    if structure:
+        what = "; ".join(sorted({s.note for s in structure})[:4])
+        sentence = (f"No importable module holds reusable code ({detail}); the notebooks are "
+                    f"structured inside ({what}).")  # fmt: skip
+        severity = "low"
+        evidence = [Evidence(path=s.path, cell=s.cell, line=s.line, excerpt=s.excerpt or None,
+                             note=s.note) for s in structure[:MAX_EVIDENCE]]  # fmt: skip
+    else:
+        sentence = f"No importable module holds reusable code ({detail}), and the notebooks " \
+                   "neither build sklearn pipelines nor reuse functions across cells."
+        severity = "medium"
+    check = Check(id="code_quality.reusable_code", passed=False, weight=2.0, sentence=sentence,
+                  evidence=evidence)  # fmt: skip
+    flag = RedFlag(id="code_quality.notebook_only", severity=severity,
+                   sentence=f"The code lives in notebooks with nothing reusable: {sentence}",
+                   evidence=evidence)  # fmt: skip
+    return check, [flag]
+
+
 def is_module_with_defs(unit: CodeUnit) -> bool:
     """A non-test ``.py`` file defining at least one top-level function or class."""
     if unit.origin != "py" or unit.tree is None or _TEST_FILE.search(unit.path):
@@ -445,57 +512,6 @@ def is_module_with_defs(unit: CodeUnit) -> bool:
         and not signals.is_stub(n)
         for n in unit.tree.body
     )
-
-
-def reusable_check(source: SubmissionSource) -> tuple[Check, RedFlag | None]:
-    """The reusable-code check, and a notebook_only red flag for notebook-only work."""
-    modules = sorted({u.path for u in source.code_units if is_module_with_defs(u)})
-    notebooks = sorted({u.path for u in source.code_units if u.origin == "notebook"})
-    if modules:
-        return Check(
-            id="code_quality.reusable_code",
-            passed=True,
-            weight=2.0,
-            sentence=f"Reusable code lives in {plural(len(modules), '.py module')} with "
-            "functions or classes.",
-            evidence=[Evidence(path=p) for p in modules[:MAX_EVIDENCE]],
-        ), None
-    if not notebooks:
-        return Check(
-            id="code_quality.reusable_code",
-            passed=False,
-            weight=2.0,
-            sentence="No .py module defines a function or class: the code is written as "
-            "top-level script statements.",
-        ), None
-    notebook_defs = [
-        (u, n)
-        for u in source.code_units
-        if u.origin == "notebook" and u.tree is not None
-        for n in u.tree.body
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    ]
-    evidence = [Evidence(path=p, note="notebook") for p in notebooks[:MAX_EVIDENCE]]
-    severity = "low" if notebook_defs else "medium"
-    detail = (
-        f"the notebooks define {len(notebook_defs)} functions or classes but none is importable"
-        if notebook_defs
-        else "the notebooks do not define a single function or class"
-    )
-    check = Check(
-        id="code_quality.reusable_code",
-        passed=False,
-        weight=2.0,
-        sentence=f"No .py module holds reusable code (a function or class); {detail}.",
-        evidence=evidence,
-    )
-    flag = RedFlag(
-        id="code_quality.notebook_only",
-        severity=severity,
-        sentence=f"The code lives in notebooks with nothing reusable: {detail}.",
-        evidence=evidence,
-    )
-    return check, flag
 
 
 # --------------------------------------------------------------------------- secrets
@@ -773,10 +789,10 @@ def structure_checks(
             + ("function or cell." if len(deep_found) == 1 else "functions or cells."),
         ),
     ]
-    reusable, notebook_flag = reusable_check(source)
+    reusable, flags = reusable_check(source)
     checks.append(reusable)
     counts = {"long_functions": len(long_found), "deeply_nested": len(deep_found)}
-    return checks, [notebook_flag] if notebook_flag else [], counts
+    return checks, flags, counts
 
 
 def secret_checks(source: SubmissionSource, root: Path) -> tuple[Check, RedFlag | None, int]:
@@ -834,7 +850,7 @@ class CodeQualityGrader:
     """Judges the code itself: lint, structure, documentation, tooling and hygiene."""
 
     name = "code_quality"
-    version = "2"
+    version = "3"
     needs_static_lint = True  # the pipeline runs it after the host-side lint (static mode)
 
     def grade(self, context: GraderContext) -> GraderResult:
@@ -947,8 +963,9 @@ class CodeQualityGrader:
 def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple[float, str]:
     """The least score the code's structure earns, whatever tooling it lacks.
 
-    Code that defines real functions or classes (outside tests and notebook exports) in a
-    ``.py`` module, or documented ones in notebooks, and is neither broken nor throwaway is
+    Code with reusable functions or classes (real bodies, used) in a ``.py`` module, documented
+    functions in notebooks, or notebooks built on sklearn pipelines or functions reused across
+    cells, and neither broken nor throwaway, is
     "readable, some structure" (0.4, level 2); any other code
     that parses is at least a works-ish script (0.2, level 1). Caps still apply on top.
     """
@@ -959,9 +976,13 @@ def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple
         for u, n in signals.real_definitions(code)
         if not (u.origin == "py" and signals.export_leftovers(u))
     ]
-    in_modules = [n for u, n in real if u.origin == "py"]
+    in_modules = signals.reusable_definitions(source)
     documented = sum(1 for _, n in real if ast.get_docstring(n))  # type: ignore[arg-type]
-    structured = bool(in_modules) or signals.share(documented, len(real)) >= 0.5
+    structured = (
+        bool(in_modules)
+        or signals.share(documented, len(real)) >= 0.5
+        or bool(signals.notebook_structure(source))
+    )
     if structured and not raised & {"code_quality.broken", "code_quality.throwaway"}:
         return 0.4, "score raised to 0.4: functions or classes give the code some structure"
     if any(u.tree is not None for u in code):

@@ -29,9 +29,12 @@ UNUSED_IMPORTS = 5
 BROKEN_SHARE = 0.5
 NOTABLE_SMELLS = frozenset(
     {"code_quality.syntax_errors", "code_quality.notebook_export", "code_quality.commented_out_code",
-     "code_quality.duplication", "code_quality.scaffolding", "code_quality.undefined_names",
-     "code_quality.path_hacks"}
+     "code_quality.duplication", "code_quality.scaffolding", "code_quality.broken_references",
+     "code_quality.path_hacks", "code_quality.import_time_work", "code_quality.cwd_paths"}
 )  # fmt: skip
+#: pylint messages meaning a reference in the candidate's own code is broken.
+BROKEN_SYMBOLS = ("undefined-variable", "function-redefined", "relative-beyond-top-level",
+                  "no-value-for-parameter", "too-many-function-args")  # fmt: skip
 TOOLING_WEIGHT = 0.5  # packaging, linters, CI: level 4 needs all of them (rubric caps)  # of .py lines in files that do not parse
 
 
@@ -102,13 +105,14 @@ def practice_checks(
 def _practice(source: SubmissionSource, files: list[str], modules: list[CodeUnit],
               code: list[CodeUnit], root: Any) -> list[Check]:  # fmt: skip
     done, total, missing = sig.documented(code)
+    # A vacuous 0 of 0 is not judged: the missing structure is reusable_code's failure alone.
     docs = _check(
         "code_quality.docstrings",
         total >= 2 and sig.share(done, total) >= MIN_SHARE,
         f"{done} of {_n(total, 'definition')} have a docstring "
         f"(at least half of at least two expected).",
         missing,
-    )
+    ) if total else None
     typed, functions, examples = sig.annotated(modules)
     types = _check(
         "code_quality.type_hints",
@@ -116,14 +120,15 @@ def _practice(source: SubmissionSource, files: list[str], modules: list[CodeUnit
         f"{typed} of {_n(functions, 'function')} in .py modules have annotated signatures "
         "(at least half expected).",
         examples,
-    )
-    config = sig.configuration(source, files, modules)
+    ) if functions else None
+    config = sig.configuration(source, files, modules, root)
     configured = _check(
         "code_quality.configuration",
         bool(config),
-        "Settings come from configuration the code reads (a config file, a config module or "
-        "command-line options)." if config else
-        "No configuration: no config file read by the code, config module or command-line options.",
+        "Settings come from configuration the code reads (a config file of parameters, a config "
+        "module, environment variables or command-line options)." if config else
+        "No configuration: no config file of parameters read by the code, config module, "
+        "environment variables or command-line options.",
         config,
     )  # fmt: skip
     logs = sig.logging_use(modules)
@@ -133,11 +138,11 @@ def _practice(source: SubmissionSource, files: list[str], modules: list[CodeUnit
         f"{_n(len(logs), '.py module')} log through logging." if logs else
         "No .py module uses logging (progress and errors go to print, if anywhere).",
         logs,
-    )  # fmt: skip
+    ) if any(u.tree is not None and u.tree.body for u in modules) else None  # fmt: skip
     package = sig.packaging(root, files)
     linters = sig.lint_tooling(root, files)
     ci = sig.ci_workflows(root, files)
-    return [
+    checks = [
         docs,
         types,
         configured,
@@ -152,9 +157,10 @@ def _practice(source: SubmissionSource, files: list[str], modules: list[CodeUnit
                "No linter, formatter or type checker is configured (ruff, flake8, black, mypy, "
                "pre-commit).", linters, weight=TOOLING_WEIGHT),
         _check("code_quality.ci", bool(ci),
-               "A CI workflow runs Python steps." if ci else
+               "A CI workflow runs the tests or a linter." if ci else
                "No CI workflow runs tests or linters.", ci, weight=TOOLING_WEIGHT),
     ]  # fmt: skip
+    return [c for c in checks if c is not None]
 
 
 def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
@@ -191,6 +197,16 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
                          f"{_n(len(prints), 'print call')} inside functions of modules other "
                          "code imports (debug output instead of logging or return values).",
                          prints, weight=0.5))  # fmt: skip
+    work = sig.import_time_work(source, modules)
+    checks.append(_check("code_quality.import_time_work", not work,
+                         f"{_n(len(work), 'imported module')} run pipeline work at import time "
+                         "(top-level statements outside an if __name__ == '__main__' guard).",
+                         work))  # fmt: skip
+    roots = sig.relative_roots(modules)
+    checks.append(_check("code_quality.cwd_paths", not roots,
+                         f"{_n(len(roots), 'relative path')} reach the same folder from different "
+                         "working directories: the scripts only run from where each was written.",
+                         roots, weight=0.5))  # fmt: skip
     hacks = sig.path_hacks(code)
     checks.append(_check("code_quality.path_hacks", not hacks,
                          f"{_n(len(hacks), 'sys.path edit or os.chdir call')}: the code only runs "
@@ -206,16 +222,24 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
         "commented_out_lines": lines, "duplicated_lines": duplicated, "code_lines": total,
         "scaffolding": len(stubs), "library_prints": len(prints), "committed_junk": len(junk),
     }  # fmt: skip
+    broken_refs = sig.own_import_errors(source)
     if lint.available:
-        undefined = lint.spots("undefined-variable")
-        checks.append(_check("code_quality.undefined_names", not undefined,
-                             f"pylint finds {_n(len(undefined), 'undefined name')} in .py modules "
-                             "(a NameError when that line runs).", undefined))  # fmt: skip
+        broken_refs += [s for symbol in BROKEN_SYMBOLS for s in lint.spots(symbol)]
         unused = lint.spots("unused-import")
         checks.append(_check("code_quality.unused_imports", len(unused) < UNUSED_IMPORTS,
                              f"pylint finds {_n(len(unused), 'unused import')} in .py modules.",
                              unused, weight=0.5))  # fmt: skip
-        details.update(undefined_names=len(undefined), unused_imports=len(unused))
+        details.update(unused_imports=len(unused))
+    broken_refs.sort(key=lambda s: (s.path, s.line or 0))
+    checks.append(_check("code_quality.broken_references", not broken_refs,
+                         f"{_n(len(broken_refs), 'broken reference')} in .py modules (undefined "
+                         "names, imports of the candidate's own modules or names that do not "
+                         "exist, redefined functions, calls with the wrong arguments): those lines "
+                         "fail when they run" + ("" if lint.available else
+                                                 " (own imports only: pylint gave no report)")
+                         + ".", broken_refs))  # fmt: skip
+    details.update(broken_references=len(broken_refs), import_time_work=len(work),
+                   cwd_paths=len(roots))
     details["path_hacks"] = len(hacks)
     return checks, details
 
@@ -253,7 +277,8 @@ def _level_one_flags(source: SubmissionSource, modules: list[CodeUnit],
         ))  # fmt: skip
     real = [(u, n) for u, n in sig.real_definitions(code)
             if not (u.origin == "py" and sig.export_leftovers(u))]  # fmt: skip
-    if not real:
+    pipelines = [s for s in sig.notebook_structure(source) if s.note.startswith("builds")]
+    if not real and not pipelines:  # a notebook built on sklearn pipelines has structure
         where = sorted({u.path for u in code})
         flags.append(RedFlag(
             id="code_quality.throwaway", severity="medium",

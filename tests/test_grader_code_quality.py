@@ -86,10 +86,9 @@ def test_clean_package_passes_and_pylint_top_symbols_are_evidence(tmp_path: Path
         "code_quality.pylint_score",
         "code_quality.function_length",
         "code_quality.nesting",
-        "code_quality.reusable_code",
-    ]
+    ]  # one two-line function is not reusable structure
     assert not any(c.id.endswith(("syntax_errors", "duplication")) for c in result.checks)
-    assert result.red_flags == []
+    assert [f.id for f in result.red_flags] == ["code_quality.notebook_only"]
     pylint = by_id(result.checks)["code_quality.pylint_score"]
     assert pylint.sentence == (
         "pylint scores the code 8.50/10, 10.00 without formatting-only messages (at least 7 "
@@ -186,10 +185,12 @@ def test_notebook_only_code_is_flagged(tmp_path: Path) -> None:
 
 def test_notebook_functions_lower_the_severity(tmp_path: Path) -> None:
     root = snapshot(tmp_path)
-    make_notebook(root, [("code", "def clean(df):\n    return df.dropna()")])
+    clean = "def clean(df):\n    df = df.dropna()\n    df = df.copy()\n    return df"
+    make_notebook(root, [("code", clean), ("code", "frame = clean(frame)")])
     result = grade(make_context(root))
     [flag] = result.red_flags
     assert (flag.id, flag.severity) == ("code_quality.notebook_only", "low")  # not throwaway
+    assert "reuses clean (defined in cell 0)" in [e.note for e in flag.evidence]
 
 
 def test_secrets_are_found_and_masked(tmp_path: Path) -> None:
@@ -282,7 +283,9 @@ def load(path: str) -> list[str]:
 
 def build(rows: list[str], scale: float = 1.0) -> list[float]:
     """Turn rows into scaled numbers."""
-    return [float(row) * scale for row in rows]
+    numbers = [float(row) for row in rows]
+    LOG.info("%d rows", len(numbers))
+    return [number * scale for number in numbers]
 '''
 
 TIDY_TOOLING = {
@@ -291,7 +294,11 @@ TIDY_TOOLING = {
     "config.yaml": "scale: 2.0\n",
     "fraud/__init__.py": '"""Fraud."""\n',
     "fraud/features.py": TIDY_MODULE,
-    "fraud/cli.py": '"""CLI."""\n\nimport argparse\n\nCONFIG = "config.yaml"\n',
+    "fraud/cli.py": '"""CLI."""\n\nimport argparse\n\nfrom fraud.features import build, load\n\n'
+                    'CONFIG = "config.yaml"\n\n\ndef main() -> None:\n    """Run."""\n'
+                    '    parser = argparse.ArgumentParser()\n    args = parser.parse_args()\n'
+                    '    build(load(CONFIG), args.scale)\n\n\nif __name__ == "__main__":\n'
+                    '    main()\n',
 }
 
 
@@ -470,7 +477,7 @@ def test_static_lint_report_feeds_the_grader(tmp_path: Path) -> None:
     checks = by_id(result.checks)
     assert "code_quality.pylint_score" in checks
     assert result.details["pylint_mode"] == "static (host)"
-    undefined = checks["code_quality.undefined_names"]
+    undefined = checks["code_quality.broken_references"]
     assert not undefined.passed
     assert [(e.path, e.line) for e in undefined.evidence] == [("pkg/model.py", 6)]
 
@@ -513,3 +520,79 @@ def test_undocumented_notebook_helpers_earn_no_structure_floor(tmp_path: Path) -
         documented, [("code", 'def clean(df):\n    """Drop gaps."""\n    return df.dropna()')]
     )
     assert grade(make_context(documented)).score >= 0.4
+
+
+def test_thin_wrappers_are_not_reusable_code(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"io_helpers.py": '"""IO."""\nimport pandas as pd\n\n\ndef load(p):\n'
+                       '    return pd.read_csv(p)\n\n\ndef save(d, p):\n    d.to_csv(p)\n'})  # fmt: skip
+    make_notebook(root, [("code", "from io_helpers import load\ndf = load('x.csv')")])
+    check = by_id(grade(make_context(root)).checks)["code_quality.reusable_code"]
+    assert not check.passed and "thin wrappers" in check.sentence
+
+
+def test_clean_pipeline_notebook_is_not_throwaway_and_vacuous_checks_are_skipped(
+    tmp_path: Path,
+) -> None:
+    root = snapshot(tmp_path)
+    code = "from sklearn.pipeline import Pipeline\nmodel = Pipeline([('m', clf)])\nmodel.fit(X, y)"
+    make_notebook(root, [("code", code)])
+    result = grade(make_context(root))
+    ids = {c.id for c in result.checks}
+    assert not ids & {"code_quality.docstrings", "code_quality.type_hints", "code_quality.logging"}
+    flags = {f.id: f.severity for f in result.red_flags}
+    assert flags == {"code_quality.notebook_only": "low"}  # structured by a pipeline
+    assert result.score >= 0.4
+
+
+def test_broken_own_imports_import_time_work_and_cwd_paths(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    body = "    frame = pd.read_csv(path)\n    frame = frame.dropna()\n    return frame\n"
+    write_files(root, {
+        "src/__init__.py": "",
+        "src/prep.py": f"import pandas as pd\n\n\ndef prep(path):\n{body}\n\n"
+                       "df = prep('../data/train.csv')\ndf.to_csv('../data/clean.csv')\n",
+        "src/train.py": "from src.prep import prep, missing_name\nfrom .absent import x\n"
+                        "df = prep('data/clean.csv')\n",
+    })  # fmt: skip
+    checks = by_id(grade(make_context(root)).checks)
+    notes = [e.note for e in checks["code_quality.broken_references"].evidence]
+    assert notes == ["src.prep has no missing_name", "no module .absent in the submission"]
+    assert [e.path for e in checks["code_quality.import_time_work"].evidence] == ["src/prep.py"]
+    assert {e.path for e in checks["code_quality.cwd_paths"].evidence} == {
+        "src/prep.py", "src/train.py"}
+
+
+def test_clones_with_renamed_names_and_constants_are_duplication(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    block = ("counts_{v} = df['{v}'].value_counts()\nrare_{v} = counts_{v}[counts_{v} < {n}].index\n"
+             "df['{v}'] = df['{v}'].replace(rare_{v}, 'other')\nprint(df['{v}'].nunique())\n"
+             "df['{v}_code'] = df['{v}'].astype('category').cat.codes\n"
+             "assert df['{v}_code'].min() >= {n} - {n}\n")
+    cells = [("code", block.format(v=name, n=limit))
+             for name, limit in (("city", 10), ("brand", 25), ("colour", 5), ("model", 40))]
+    make_notebook(root, cells)
+    check = by_id(grade(make_context(root)).checks)["code_quality.duplication"]
+    assert not check.passed
+    other = tmp_path / "two"
+    other.mkdir()
+    make_notebook(other, cells[:2])  # one parallel copy is not yet a pattern
+    assert "code_quality.duplication" not in by_id(grade(make_context(other)).checks)
+
+
+def test_configuration_needs_settings_and_ci_needs_tests_or_lint(tmp_path: Path) -> None:
+    from graders.code_quality_signals import ci_workflows, json_settings, lint_tooling
+
+    root = snapshot(tmp_path)
+    write_files(root, {
+        "features.json": json.dumps({"features": [f"f{i}" for i in range(30)]}),
+        "params.json": json.dumps({"depth": 4, "rate": 0.1}),
+        ".github/workflows/fmt.yml": "steps:\n  - run: pip install ruff\n  - run: ruff check --select I .\n",
+        ".github/workflows/test.yml": "steps:\n  - run: python -m pytest -q\n",
+        "service/pyproject.toml": "[tool.ruff]\nline-length = 100\n",
+        "Makefile": "lint:\n\tflake8 src\n",
+    })  # fmt: skip
+    assert not json_settings(root, "features.json") and json_settings(root, "params.json")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert [s.path for s in ci_workflows(root, files)] == [".github/workflows/test.yml"]
+    assert {s.path for s in lint_tooling(root, files)} == {"Makefile", "service/pyproject.toml"}
