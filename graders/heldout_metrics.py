@@ -39,7 +39,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,7 +47,9 @@ from graders.artifacts import read_csv_capped
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from harness.assignment import GREATER_IS_BETTER
 from harness.errors import SpecError
-from harness.predictions import PredictionsCheck, canonical_id, class_index, validate_predictions
+
+if TYPE_CHECKING:  # harness.predictions pulls in pandas: imported where predictions are read
+    from harness.predictions import PredictionsCheck
 
 NAME = "heldout_metrics"
 VERSION = "1.0.0"
@@ -77,6 +79,8 @@ class Truth:
 
 def load_truth(assignment: Any) -> Truth:
     """Read the hidden labels file on the host; SpecError (label-safe) when it is unusable."""
+    from harness.predictions import canonical_id, class_index  # pandas: only when scoring
+
     spec = assignment.spec
     path = assignment.hidden_labels_csv
     frame = read_csv_capped(path)
@@ -463,6 +467,8 @@ class HeldoutMetricsGrader:
         truth = load_truth(context.assignment)
         if artifacts.predictions is None:
             return self._no_predictions(spec, run)
+        from harness.predictions import validate_predictions  # pandas: only when scoring
+
         check = validate_predictions(
             artifacts.predictions,
             task_type=spec.task_type,

@@ -316,6 +316,9 @@ def line_for(lines: Mapping[tuple[Any, ...], int], loc: Sequence[Any]) -> int | 
         path = path[:-1]
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
 def read_yaml(path: Path, max_bytes: int = MAX_RUBRIC_BYTES) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse a YAML file safely; return its data and a map from key paths to line numbers."""
     try:
@@ -326,8 +329,8 @@ def read_yaml(path: Path, max_bytes: int = MAX_RUBRIC_BYTES) -> tuple[Any, dict[
         raise SpecError(f"{path}: file is larger than {max_bytes} bytes")
     text = raw.decode("utf-8", errors="replace")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_YAML_LOADER)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

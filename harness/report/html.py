@@ -75,6 +75,11 @@ def environment() -> Environment:
 # --- filters -----------------------------------------------------------------------------------
 
 
+# the usual evidence files, without pygments' scan of every lexer's file patterns (slow at start)
+_KNOWN_LEXERS = {".py": PythonLexer, ".ipynb": PythonLexer, ".md": TextLexer, ".txt": TextLexer,
+                 ".rst": TextLexer, ".csv": TextLexer, ".log": TextLexer}
+
+
 def highlight_excerpt(excerpt: str | None, path: str | None = None) -> Markup:
     """Syntax-highlighted, escaped HTML for a code excerpt (lexer chosen by file name only)."""
     if not excerpt:
@@ -82,8 +87,9 @@ def highlight_excerpt(excerpt: str | None, path: str | None = None) -> Markup:
     lexer: Any = TextLexer()
     if path:
         name = path.rsplit("/", 1)[-1]
-        if name.endswith(".ipynb"):
-            lexer = PythonLexer()
+        known = _KNOWN_LEXERS.get(name[name.rfind("."):].lower() if "." in name else "")
+        if known is not None:
+            lexer = known()
         else:
             try:
                 lexer = get_lexer_for_filename(name, stripnl=False)
