@@ -26,6 +26,7 @@ from graders.source import (
     dotted_name,
     import_aliases,
     site_at,
+    too_deep,
 )
 
 FIT_ATTRS = frozenset(
@@ -242,18 +243,8 @@ def _repair(code: str, attempts: int = 8) -> ast.Module | None:
             continue
         except (ValueError, RecursionError, MemoryError, OverflowError):
             return None
-        return None if _deeper_than(tree, MAX_REPAIR_DEPTH) else tree
+        return None if too_deep(tree, MAX_REPAIR_DEPTH) else tree
     return None
-
-
-def _deeper_than(tree: ast.AST, limit: int) -> bool:
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return False
 
 
 # --------------------------------------------------------------------------- the analysis

@@ -281,12 +281,12 @@ def _parse(code: str) -> tuple[ast.Module | None, str | None]:
         return None, f"SyntaxError: {exc.msg} (line {exc.lineno})"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return None, f"{type(exc).__name__}: {clip(str(exc), 200)}"
-    if _too_deep(tree, MAX_TREE_DEPTH):
+    if too_deep(tree, MAX_TREE_DEPTH):
         return None, f"TooDeep: the syntax tree is nested more than {MAX_TREE_DEPTH} levels"
     return tree, None
 
 
-def _too_deep(tree: ast.AST, limit: int) -> bool:
+def too_deep(tree: ast.AST, limit: int) -> bool:
     """True when ``tree`` nests deeper than ``limit`` (checked iteratively: recursive walkers
     in graders can then never hit Python's recursion limit on hostile code)."""
     stack = [(tree, 1)]

@@ -45,6 +45,7 @@ from graders.source import (
     excerpt_of,
     import_aliases,
     load_source,
+    too_deep,
     walk_all,
 )
 from harness.assignment import Limits, SubmissionContract
@@ -282,7 +283,7 @@ def _parsed_blocks(code: str) -> ast.Module | None:
         try:
             block = ast.parse("\n".join(lines[starts[low]:ends[high - 1]]))
             # the helpers below recurse; the graders refuse such trees too
-            usable = not _deeper_than(block, MAX_TREE_DEPTH)
+            usable = not too_deep(block, MAX_TREE_DEPTH)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             usable = False
         if usable:
@@ -293,17 +294,6 @@ def _parsed_blocks(code: str) -> ast.Module | None:
             pending.extend([(middle, high), (low, middle)])
     body = [stmt for _low, block in sorted(parsed, key=lambda p: p[0]) for stmt in block.body]
     return ast.Module(body=body, type_ignores=[]) if body else None
-
-
-def _deeper_than(tree: ast.AST, limit: int) -> bool:
-    """True when ``tree`` nests more than ``limit`` levels (checked without recursion)."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return False
 
 
 def _all_nodes(source: SubmissionSource) -> list[tuple[CodeUnit, ast.AST]]:
