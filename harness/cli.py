@@ -7,6 +7,7 @@ import in one verb never affects another (and `takehome --help` stays fast).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -88,20 +89,33 @@ def sandbox_doctor() -> None:
 # --- grading -----------------------------------------------------------------------------------
 
 
+def batch_options(command: Callable) -> Callable:
+    """The submissions argument and output options shared by ``grade`` and ``screen``."""
+    options = [
+        click.argument("submissions", nargs=-1, required=True,
+                       type=click.Path(exists=True, path_type=Path)),
+        click.option("-o", "--output", "out_dir", default="out", show_default=True,
+                     type=click.Path(path_type=Path),
+                     help="Folder for reports, index and results store."),
+        click.option("--format", "formats", default="html,json,md", show_default=True,
+                     help="Report formats: html, json, md, gradescope (comma separated)."),
+        click.option("--blind", is_flag=True, help="Hide names, emails and git authors in reports."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Submissions graded at once (default: what CPUs and memory allow)."),
+        click.option("--force", is_flag=True,
+                     help="Regrade submissions already in the results store."),
+        click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+                     help="Also write the (single) submission's result JSON to this path."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command("grade")
 @click.argument("assignment")
-@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", "out_dir", default="out", show_default=True,
-              type=click.Path(path_type=Path), help="Folder for reports, index and results store.")
-@click.option("--format", "formats", default="html,json,md", show_default=True,
-              help="Report formats: html, json, md, gradescope (comma separated).")
-@click.option("--blind", is_flag=True, help="Hide names, emails and git authors in reports.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once (default: what CPUs and memory allow).")
-@click.option("--force", is_flag=True, help="Regrade submissions already in the results store.")
+@batch_options
 @click.option("--no-run", is_flag=True, help="Grade statically, without starting the sandbox.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
-              help="Also write the (single) submission's result JSON to this path.")
 @click.option("--public-solutions", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Folder of known public solutions to compare against.")
 def grade_cmd(assignment: str, submissions: tuple[Path, ...], out_dir: Path, formats: str,
@@ -116,17 +130,7 @@ def grade_cmd(assignment: str, submissions: tuple[Path, ...], out_dir: Path, for
 
 
 @main.command("screen")
-@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", "out_dir", default="out", show_default=True,
-              type=click.Path(path_type=Path), help="Folder for reports, index and results store.")
-@click.option("--format", "formats", default="html,json,md", show_default=True,
-              help="Report formats: html, json, md, gradescope (comma separated).")
-@click.option("--blind", is_flag=True, help="Hide names, emails and git authors in reports.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once (default: what CPUs and memory allow).")
-@click.option("--force", is_flag=True, help="Regrade submissions already in the results store.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
-              help="Also write the (single) submission's result JSON to this path.")
+@batch_options
 def screen_cmd(submissions: tuple[Path, ...], out_dir: Path, formats: str, blind: bool,
                jobs: int | None, force: bool, json_out: Path | None) -> None:
     """Grade SUBMISSIONS statically without an assignment (task inferred from each one).
