@@ -19,7 +19,7 @@ from typing import Any
 
 from graders.artifacts import read_text_capped
 from graders.base import clip
-from graders.source import CodeUnit, SubmissionSource
+from graders.source import CodeUnit, SubmissionSource, parse_python
 
 TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 EXPORT_MARKER = re.compile(r"^# In\[\s*\d*\s*\]:\s*$", re.MULTILINE)
@@ -146,7 +146,7 @@ def _looks_like_code(text: str) -> bool:
         return False
     candidate = text + (" pass" if text.endswith(":") else "")
     try:
-        ast.parse(candidate)
+        parse_python(candidate)
     except (SyntaxError, ValueError):
         return False
     return True

@@ -25,6 +25,7 @@ from graders.source import (
     call_matches,
     dotted_name,
     import_aliases,
+    parse_python,
     site_at,
     too_deep,
 )
@@ -233,7 +234,7 @@ def _repair(code: str, attempts: int = 8) -> ast.Module | None:
     lines = code.split("\n")
     for _ in range(attempts):
         try:
-            tree = ast.parse("\n".join(lines))
+            tree = parse_python("\n".join(lines))
         except SyntaxError as exc:
             number = (exc.lineno or 0) - 1
             if not 0 <= number < len(lines) or lines[number].strip() in ("", "pass"):

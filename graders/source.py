@@ -23,6 +23,7 @@ import functools
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,9 +275,24 @@ def _python_unit(
     return CodeUnit(path=path, cell=cell, code=code, tree=tree, parse_error=error, origin=origin)
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(code: str) -> ast.Module:
+    """``ast.parse`` for every grader, one call at a time in the process.
+
+    CPython 3.11 keeps the AST constructor's recursion counter in state shared by threads, so
+    parses running at once in a batch's worker threads can fail with "SystemError: AST
+    constructor recursion depth mismatch" (python/cpython#106905); the lock rules that out.
+    Raises what ``ast.parse`` raises.
+    """
+    with _PARSE_LOCK:
+        return ast.parse(code)
+
+
 def _parse(code: str) -> tuple[ast.Module | None, str | None]:
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError as exc:
         return None, f"SyntaxError: {exc.msg} (line {exc.lineno})"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:

@@ -45,6 +45,7 @@ from graders.source import (
     excerpt_of,
     import_aliases,
     load_source,
+    parse_python,
     too_deep,
     walk_all,
 )
@@ -281,7 +282,7 @@ def _parsed_blocks(code: str) -> ast.Module | None:
             break
         low, high = pending.pop()
         try:
-            block = ast.parse("\n".join(lines[starts[low]:ends[high - 1]]))
+            block = parse_python("\n".join(lines[starts[low]:ends[high - 1]]))
             # the helpers below recurse; the graders refuse such trees too
             usable = not too_deep(block, MAX_TREE_DEPTH)
         except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -283,3 +283,35 @@ def test_notebook_cells_and_outputs_are_capped(tmp_path: Path) -> None:
     source = load_source(tmp_path)
     assert len(source.code_units) == 5000
     assert len(source.output_units) == 100
+
+
+def test_parses_are_serialised_across_threads(monkeypatch):
+    """CPython 3.11's AST constructor is not safe in threads (python/cpython#106905)."""
+    import ast
+    import threading
+
+    from graders import source as source_module
+
+    inside, overlaps = [0], []
+    real_parse = ast.parse
+
+    def watched(*args, **kwargs):
+        inside[0] += 1
+        overlaps.append(inside[0])
+        try:
+            threading.Event().wait(0.002)  # invite another thread in
+            return real_parse(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(source_module.ast, "parse", watched)
+    threads = [
+        threading.Thread(target=lambda: [source_module.parse_python("x = 1") for _ in range(20)])
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    assert len(overlaps) == 80 and max(overlaps) == 1
