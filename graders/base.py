@@ -19,6 +19,11 @@ Severity = Literal["low", "medium", "high"]
 EXCERPT_MAX_CHARS = 600
 
 
+def plural(count: int, noun: str, suffix: str = "s") -> str:
+    """``1 line``, ``2 lines``: a count with its noun, for the sentences checks write."""
+    return f"{count} {noun}{'' if count == 1 else suffix}"
+
+
 def clip(text: str, limit: int = EXCERPT_MAX_CHARS) -> str:
     """Return ``text`` cut to ``limit`` characters, marking the cut."""
     if len(text) <= limit:

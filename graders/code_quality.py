@@ -22,7 +22,7 @@ from typing import Any
 
 from graders import code_quality_signals as signals
 from graders.artifacts import read_json_capped, read_text_capped
-from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
+from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip, plural
 from graders.code_quality_practice import LintReport, notebook_share, practice_checks
 from graders.source import CodeUnit, SubmissionSource, source_for
 
@@ -760,11 +760,6 @@ def absolute_paths(unit: CodeUnit) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- grader
-
-
-def plural(count: int, noun: str, suffix: str = "s") -> str:
-    """``1 line``, ``2 lines``."""
-    return f"{count} {noun}{'' if count == 1 else suffix}"
 
 
 def structure_checks(

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip
+from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip, plural
 from graders.documentation_text import (
     IMPERATIVE,
     LIMITATION,
@@ -224,7 +224,7 @@ def choices_check(findings: Findings) -> Check:
         passed=passed,
         weight=WEIGHTS["choices"],
         sentence=(
-            f"Why: {len(reasons)} sentence{'s' if len(reasons) != 1 else ''} give a reason for a "
+            f"Why: {plural(len(reasons), 'sentence')} give a reason for a "
             f"choice (at least {MIN_REASONS} expected; instructions, questions and plans do not "
             "count)" + (f", in {_where(reasons)}." if reasons else ".")
         ),
@@ -251,8 +251,8 @@ def results_check(values: list[Hit]) -> Check:
         passed=passed,
         weight=WEIGHTS["results"],
         sentence=(
-            f"Results: {count} metric value{'s' if count != 1 else ''} reported on {len(values)} "
-            f"line{'s' if len(values) != 1 else ''} (at least {MIN_RESULT_VALUES} expected;"
+            f"Results: {plural(count, 'metric value')} reported on {plural(len(values), 'line')}"
+            f" (at least {MIN_RESULT_VALUES} expected;"
             ' requirements such as "F1 >= 0.75" do not count)'
             + (f", in {_where(values)}." if values else ".")
         ),
@@ -283,9 +283,9 @@ def how_to_run_check(findings: Findings, makefile: Hit | None = None) -> Check:
         passed=passed,
         weight=WEIGHTS["how_to_run"],
         sentence=(
-            f"How to run: {len(commands)} command{'s' if len(commands) != 1 else ''} "
-            f"(code block, inline code or list) and {len(instructions)} run instruction"
-            f"{'s' if len(instructions) != 1 else ''} (under a run heading or naming the file"
+            f"How to run: {plural(len(commands), 'command')} "
+            f"(code block, inline code or list) and {plural(len(instructions), 'run instruction')}"
+            " (under a run heading or naming the file"
             " to run)"
             + (f", in {_where(found)}." if found else "; nothing says how to run the work.")
         ),
@@ -327,8 +327,8 @@ def limitation_checks(findings: Findings) -> list[Check]:
         passed=explicit,
         weight=WEIGHTS["limitations"],
         sentence=(
-            f"Limitations: {len(sections)} limitations section{'s' if len(sections) != 1 else ''}"
-            f" and {len(sentences)} sentence{'s' if len(sentences) != 1 else ''} naming a "
+            f"Limitations: {plural(len(sections), 'limitations section')}"
+            f" and {plural(len(sentences), 'sentence')} naming a "
             f"limitation, caveat or assumption"
             + ("." if explicit else "; the limits of the work are not stated explicitly.")
         ),
@@ -340,11 +340,10 @@ def limitation_checks(findings: Findings) -> list[Check]:
         passed=touched,
         weight=WEIGHTS["next_steps"],
         sentence=(
-            f"Limitations or next steps touched on: {len(step_sections)} future-work section"
-            f"{'s' if len(step_sections) != 1 else ''}, {len(steps)} sentence"
-            f"{'s' if len(steps) != 1 else ''} on what to do next, and {len(sections)} "
-            f"limitations section{'s' if len(sections) != 1 else ''} and {len(sentences)} "
-            f"sentence{'s' if len(sentences) != 1 else ''} naming a limitation"
+            f"Limitations or next steps touched on: {plural(len(step_sections), 'future-work section')}"
+            f", {plural(len(steps), 'sentence')} on what to do next, and "
+            f"{plural(len(sections), 'limitations section')} and "
+            f"{plural(len(sentences), 'sentence')} naming a limitation"
             + ("." if touched else "; neither limitations nor next steps are discussed.")
         ),
         evidence=sections_evidence(step_sections, "next steps section")
@@ -369,7 +368,7 @@ def own_words_check(findings: Findings) -> Check:
         passed=passed,
         weight=WEIGHTS["own_words"],
         sentence=(
-            f"Own words: {len(own)} sentence{'s' if len(own) != 1 else ''} ({words} words) of the "
+            f"Own words: {plural(len(own), 'sentence')} ({words} words) of the "
             "candidate's own prose in documents or notebook markdown"
             + (f" ({_where(own)})." if passed else "; nothing of their own is written.")
         ),
@@ -509,7 +508,7 @@ def template_flag(findings: Findings) -> RedFlag | None:
         parts.append(f'{len(placeholders)} sections are placeholders ("Coming soon", "TBD"...)')
     if leftovers:
         parts.append(
-            f"{len(leftovers)} line{'s' if len(leftovers) != 1 else ''} of template or "
+            f"{plural(len(leftovers), 'line')} of template or "
             'editing leftovers ("Save the file", "[your name]"...)'
         )
     return RedFlag(

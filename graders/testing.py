@@ -41,6 +41,7 @@ from graders.base import (
     RedFlag,
     StageRecord,
     clip,
+    plural,
 )
 from graders.source import CodeUnit, SubmissionSource, dotted_name, source_for
 from graders.testing_static import StaticTest, SuiteReading, read_suite
@@ -86,10 +87,6 @@ ASSERT_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})
 _SKIPPED_DIRS = frozenset({".git", "__pycache__", "node_modules", "site-packages"})
 _TEST_NAME = re.compile(r"^(test_.*|.*_test)\.py$")
 _WORKSPACE_PREFIXES = ("/workspace/", "/submission/", "./")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -630,7 +627,7 @@ def cross_check(
     if collected > static_tests and not multiplied:
         problems.append(
             f"the published junit.xml lists {collected} test cases but only "
-            f"{_plural(static_tests, 'test function')} exist and nothing is parametrised"
+            f"{plural(static_tests, 'test function')} exist and nothing is parametrised"
         )
     return CrossCheck(readings, code, problems)
 
@@ -883,7 +880,7 @@ def absent_check(test_files: list[str]) -> Check:
         sentence=(
             "No tests: no .py file defines a test function."
             if not test_files
-            else f"{_plural(len(test_files), 'test file')} but no test function "
+            else f"{plural(len(test_files), 'test file')} but no test function "
             "(def test...) in them."
         ),
         evidence=[Evidence(path=p) for p in test_files[:MAX_EVIDENCE]],
@@ -896,8 +893,8 @@ def present_check(reading: SuiteReading, suffix: str) -> Check:
     placeholders = [t for t in reading.tests if t.placeholder]
     silent = [t for t in real if not t.asserts]
     broken = [t for t in real if t.broken]
-    files = _plural(len(reading.test_files), "file")
-    parts = [f"{_plural(len(reading.tests), 'test function')} in {files}"]
+    files = plural(len(reading.test_files), "file")
+    parts = [f"{plural(len(reading.tests), 'test function')} in {files}"]
     for count, what in (
         (placeholders, "empty placeholder"),
         (broken, "broken"),
@@ -946,7 +943,7 @@ def meaningful_check(reading: SuiteReading, below: bool, suffix: str) -> Check:
     if meaningful and mostly_broken:
         sentence = (
             f"{len(broken)} of {len(real)} tests cannot import or call what they test, so the "
-            f"suite is broken; only {_plural(len(meaningful), 'test')} would assert on the "
+            f"suite is broken; only {plural(len(meaningful), 'test')} would assert on the "
             f"candidate's code{suffix}."
         )
         evidence = [
@@ -956,7 +953,7 @@ def meaningful_check(reading: SuiteReading, below: bool, suffix: str) -> Check:
     elif meaningful:
         values = len(reading.value_tests)
         sentence = (
-            f"{_plural(len(meaningful), 'test')} assert on results of the candidate's own code "
+            f"{plural(len(meaningful), 'test')} assert on results of the candidate's own code "
             f"({values} check computed values, {len(meaningful) - values} only expect an "
             f"error){suffix}."
         )
@@ -987,7 +984,7 @@ def _breadth(
     used = len(reading.exercised_modules)
     needed = max(min(2, total), int(-(-total * share // 1)) if share else 0)
     return used >= needed and used > 0, (
-        f"{used} of {_plural(total, 'candidate module')} exercised (at least {needed})"
+        f"{used} of {plural(total, 'candidate module')} exercised (at least {needed})"
     )
 
 
@@ -1212,7 +1209,7 @@ class TestsGrader:
         details["static_level"] = level
         details["judged_from"] = "reading and sandbox run" if ran else "reading only"
         summary = (
-            f"{len(reading.meaningful)} of {_plural(len(tests), 'test')} meaningful, "
+            f"{len(reading.meaningful)} of {plural(len(tests), 'test')} meaningful, "
             f"{len(reading.exercised_modules)} of {len(reading.candidate_modules)} candidate "
             f"modules exercised, CI {'runs them' if reading.ci_running_tests else 'absent'}"
         )
