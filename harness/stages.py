@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from graders.artifacts import read_image_capped, read_json_capped
 from graders.base import Artifacts, StageRecord, clip
 from graders.source import load_source
-from graders.testing_static import test_file_paths
+from graders.testing_static import is_pytest_file_name, test_file_paths
 from harness.assignment import Assignment, RunConfigError, run_command_for
 from harness.errors import SpecError
 from sandbox.limits import Limits
@@ -164,9 +164,9 @@ class StageArtifacts(Artifacts):
 
 
 def is_test_file(rel: str) -> bool:
-    """pytest's default test file patterns (``test_*.py``, ``*_test.py``)."""
-    name = PurePosixPath(rel).name
-    return name.endswith(".py") and (name.startswith("test_") or name[:-3].endswith("_test"))
+    """pytest's default test file patterns (``test_*.py``, ``*_test.py``), as the tests grader
+    reads them."""
+    return is_pytest_file_name(rel)
 
 
 def named_test_files(snapshot: Snapshot) -> list[str]:
