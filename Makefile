@@ -38,7 +38,7 @@ test-fast: setup
 	$(PY) -m pytest -ra -m "not docker and not browser"
 
 lint: setup
-	$(VENV)/bin/ruff check harness graders sandbox tests bench
+	$(VENV)/bin/ruff check contracts harness graders sandbox tests bench
 
 bench: image
 	$(PY) bench/run_benchmarks.py --serial-comparison

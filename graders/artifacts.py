@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import nbformat
 
+from contracts.files import read_bytes_capped
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -38,43 +40,6 @@ ImageKind = Literal["png", "jpeg"]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
-
-
-def read_bytes_capped(path: Path | str | None, max_bytes: int) -> bytes | None:
-    """Return the bytes of the regular file ``path``, or None if missing, special or too big."""
-    if path is None:
-        return None
-    path = Path(path)
-    try:
-        info = os.lstat(path)
-    except (OSError, ValueError):
-        return None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-        return None
-    try:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks: list[bytes] = []
-        remaining = max_bytes + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > max_bytes:  # the file grew after lstat
-        return None
-    return data
 
 
 def read_text_capped(path: Path | str | None, max_bytes: int = DEFAULT_TEXT_BYTES) -> str | None:

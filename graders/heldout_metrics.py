@@ -1,7 +1,7 @@
 """Held-out metrics grader: scores the submission's predictions against labels it never saw.
 
 The sandbox only ever sees the held-out *features*; the labels stay on the host. This grader
-validates ``predictions.csv`` Kaggle-style (:mod:`harness.predictions`), computes the
+validates ``predictions.csv`` Kaggle-style (:mod:`contracts.predictions`), computes the
 assignment's metrics with scikit-learn, a bootstrap 95% confidence interval for the primary
 metric, and curve/confusion-matrix aggregates for the report.
 
@@ -29,7 +29,7 @@ r2                 0 (predicting the mean)                       1
 =================  ============================================  =========
 
 Nothing label-level leaves this module: details hold aggregate numbers only (metrics, curve
-points, confusion-matrix counts), and messages come from :mod:`harness.predictions`, which is
+points, confusion-matrix counts), and messages come from :mod:`contracts.predictions`, which is
 label-safe.
 """
 
@@ -43,13 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contracts.errors import SpecError
+from contracts.metrics import GREATER_IS_BETTER
 from graders.artifacts import read_csv_capped
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
-from harness.assignment import GREATER_IS_BETTER
-from harness.errors import SpecError
 
-if TYPE_CHECKING:  # harness.predictions pulls in pandas: imported where predictions are read
-    from harness.predictions import PredictionsCheck
+if TYPE_CHECKING:  # contracts.predictions pulls in pandas: imported where predictions are read
+    from contracts.predictions import PredictionsCheck
 
 NAME = "heldout_metrics"
 VERSION = "1.0.0"
@@ -79,7 +79,7 @@ class Truth:
 
 def load_truth(assignment: Any) -> Truth:
     """Read the hidden labels file on the host; SpecError (label-safe) when it is unusable."""
-    from harness.predictions import canonical_id, class_index  # pandas: only when scoring
+    from contracts.predictions import canonical_id, class_index  # pandas: only when scoring
 
     spec = assignment.spec
     path = assignment.hidden_labels_csv
@@ -467,7 +467,7 @@ class HeldoutMetricsGrader:
         truth = load_truth(context.assignment)
         if artifacts.predictions is None:
             return self._no_predictions(spec, run)
-        from harness.predictions import validate_predictions  # pandas: only when scoring
+        from contracts.predictions import validate_predictions  # pandas: only when scoring
 
         check = validate_predictions(
             artifacts.predictions,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path, PurePosixPath
 
+from contracts.errors import TakehomeError
 from graders.base import Evidence, Grader, GraderContext, GraderResult, clip
-from harness.errors import TakehomeError
 
 ENTRY_POINT_GROUP = "takehome.graders"
 ARTIFACT_PREFIX = "artifact:"

@@ -28,7 +28,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import SpecError, SubmissionRejected
+from contracts.errors import SpecError, SubmissionRejected
+from contracts.metrics import GREATER_IS_BETTER
 
 SPEC_FILE = "assignment.yaml"
 README_FILE = "README.md"
@@ -51,22 +52,6 @@ MetricName = Literal[
     "mae",
     "r2",
 ]
-
-#: Whether a larger value of the metric is better (False: lower is better).
-GREATER_IS_BETTER: dict[str, bool] = {
-    "average_precision": True,
-    "roc_auc": True,
-    "f1": True,
-    "precision": True,
-    "recall": True,
-    "balanced_accuracy": True,
-    "accuracy": True,
-    "matthews_corrcoef": True,
-    "log_loss": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-}
 
 #: Metrics that make sense for each task type. Multiclass predictions carry a label only (no
 #: per-class probabilities), so score-based metrics are binary-only.

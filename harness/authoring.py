@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.errors import SpecError, TakehomeError
 from harness.assignment import (
     README_FILE,
     SLUG_PATTERN,
@@ -24,7 +25,6 @@ from harness.assignment import (
     load_assignment,
     repo_root,
 )
-from harness.errors import SpecError, TakehomeError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "new_assignment"
 GENERATOR_FILE = "generate_data.py"

@@ -18,12 +18,18 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.errors import SubmissionRejected
 from harness.assignment import Assignment
-from harness.errors import SubmissionRejected
 from harness.fingerprint import harness_build
 from harness.intake import Snapshot, ingest
 from harness.overrides import OverridesFile, apply_overrides, load_overrides, overrides_path_for
-from harness.pipeline import GradedSubmission, GradeSettings, grade_snapshot, grade_submission
+from harness.pipeline import (
+    GradedSubmission,
+    GradeSettings,
+    StageRunner,
+    grade_snapshot,
+    grade_submission,
+)
 from harness.result import GradingResult, attach_similarity
 from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
@@ -182,11 +188,13 @@ def grade_batch(
     similarity_threshold: float | None = None,
     on_stage: StageCallback | None = None,
     assignment_for: Callable[[Snapshot], Assignment] | None = None,
+    stage_runner: StageRunner | None = None,
 ) -> BatchOutcome:
     """Grade ``sources`` into ``out_dir`` (reports, index, summary.csv, results.sqlite).
 
     ``assignment_for`` gives each ingested submission its own task context (``takehome
     screen``: inferred from the submission); its ``content_hash()`` is part of the store key.
+    ``stage_runner`` runs the sandbox stages elsewhere (see :data:`harness.pipeline.StageRunner`).
     """
     from harness.report import render_index, render_reports
 
@@ -230,7 +238,7 @@ def grade_batch(
             graded: GradedSubmission = grade_snapshot(
                 snapshot, task, rubric, settings, work_dir,
                 progress=lambda s: stage(item.name, s), source_display=item.source.name,
-                slots=slots,
+                slots=slots, stage_runner=stage_runner,
             )
             item.result = graded.result
             item.artifacts_root = graded.artifacts_root

@@ -93,7 +93,7 @@ def calibrate_for_validation(assignment: Assignment) -> dict[str, float]:
     """
     import tempfile
 
-    from harness.errors import SpecError
+    from contracts.errors import SpecError
     from sandbox.image import build_image
 
     image = build_image(echo=lambda _m: None)

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.errors import EXIT_FAILED, EXIT_OK, SubmissionRejected
+from contracts.predictions import ids_from_csv, validate_predictions
 from harness.assignment import Assignment, load_assignment, run_command_for
-from harness.errors import EXIT_FAILED, EXIT_OK, SubmissionRejected
 from harness.intake import ingest
-from harness.predictions import ids_from_csv, validate_predictions
 
 Echo = Callable[[str], None]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from contracts.errors import EXIT_HARNESS, TakehomeError
 from harness import __version__
-from harness.errors import EXIT_HARNESS, TakehomeError
 
 
 def _fail(error: TakehomeError) -> None:

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contracts.errors import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, TakehomeError
 from harness.assignment import Assignment, load_assignment, repo_root
 from harness.batch import BatchOutcome, expand_sources, grade_batch
-from harness.errors import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, TakehomeError
 from harness.pipeline import GradeSettings
 
 FORMATS = {"html", "json", "md", "gradescope"}

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import SpecError
+from contracts.errors import SpecError
 from harness.result import GradingResult
 from harness.rubric import CriterionReview, read_yaml, recompute_total, validate_yaml_model
 

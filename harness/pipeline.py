@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from contracts.errors import SubmissionRejected, TakehomeError
 from graders.base import Artifacts, GraderContext, GraderResult
 from graders.registry import load_graders, run_grader
 from harness import __version__
 from harness.assignment import Assignment
-from harness.errors import SubmissionRejected, TakehomeError
 from harness.intake import IntakeCaps, Snapshot, ingest
 from harness.result import GradingResult, build_result
 from harness.rubric import Rubric, load_rubric
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from harness.stages import SandboxSlots
 
 Progress = Callable[[str], None]
+#: Runs a snapshot's sandbox stages: ``(snapshot, assignment, *, image, work_dir, progress, slots)``
+#: to :class:`graders.base.Artifacts`. Default: :func:`harness.stages.run_stages` on this machine.
+StageRunner = Callable[..., Artifacts]
 
 
 def _noop(_: str) -> None:
@@ -111,9 +114,15 @@ def grade_snapshot(
     progress: Progress = _noop,
     source_display: str | None = None,
     slots: SandboxSlots | None = None,
+    stage_runner: StageRunner | None = None,
 ) -> GradedSubmission:
-    """Grade an already ingested snapshot (``slots``: the batch's shared container slots)."""
-    from harness.stages import run_stages  # imported here: it pulls in the docker SDK
+    """Grade an already ingested snapshot (``slots``: the batch's shared container slots).
+
+    ``stage_runner`` runs the sandbox stages somewhere else (a remote worker) and returns the
+    same artifacts; the graders, the rubric and the result always run here.
+    """
+    if stage_runner is None:
+        from harness.stages import run_stages as stage_runner  # pulls in the docker SDK
 
     started = _now()
     timings: dict[str, float] = {}
@@ -126,8 +135,8 @@ def grade_snapshot(
         if work_dir.exists():
             shutil.rmtree(work_dir)
         work_dir.mkdir(parents=True)
-        artifacts = run_stages(snapshot, assignment, image=settings.image, work_dir=work_dir,
-                               progress=progress, slots=slots)
+        artifacts = stage_runner(snapshot, assignment, image=settings.image, work_dir=work_dir,
+                                 progress=progress, slots=slots)
         timings.update(getattr(artifacts, "timings", {}) or {})
         timings["sandbox_total"] = round(time.monotonic() - t0, 3)
         container_starts = int(getattr(artifacts, "container_starts", 0) or 0)

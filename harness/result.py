@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.errors import TakehomeError
 from graders.base import Evidence, GraderResult, Severity, StageRecord, clip
 from harness import __version__
-from harness.errors import TakehomeError
 from harness.questions import FlagRef, Question, select_questions
 from harness.rubric import (
     Rubric,

@@ -39,9 +39,9 @@ from typing import Any, Literal, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contracts.errors import SpecError
 from graders.base import GraderResult, Severity, clip
 from harness.assignment import TaskType
-from harness.errors import SpecError
 
 HARNESS_FAULT_PREFIX = "grader error"
 RUBRICS_DIR = Path(__file__).resolve().parent.parent / "rubrics"

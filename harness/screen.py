@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts.errors import TakehomeError
 from harness.batch import expand_sources
-from harness.errors import TakehomeError
 from harness.grade import finish_batch, parse_formats, progress_console, run_batch_with_progress
 from harness.intake import Snapshot
 from harness.pipeline import GradeSettings

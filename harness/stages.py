@@ -49,12 +49,12 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contracts.errors import SpecError
 from graders.artifacts import read_image_capped, read_json_capped
 from graders.base import Artifacts, StageRecord, clip
 from graders.source import load_source
 from graders.testing_static import is_pytest_file_name, test_file_paths
 from harness.assignment import Assignment, RunConfigError, run_command_for
-from harness.errors import SpecError
 from sandbox.limits import Limits
 
 if TYPE_CHECKING:
@@ -521,7 +521,7 @@ def execute_stages(
 
     ``slots``: a batch's shared :class:`SandboxSlots` (each stage's container holds one while
     it runs); None runs both stages side by side at once.
-    Raises :class:`harness.errors.EnvironmentProblem` when no container can be started (no
+    Raises :class:`contracts.errors.EnvironmentProblem` when no container can be started (no
     engine, no image); every later harness fault is a ``sandbox_error`` stage record.
     """
     unknown = [s for s in stages if s not in STAGE_NAMES]

@@ -17,7 +17,7 @@ import docker.errors
 import requests
 from docker import DockerClient
 
-from harness.errors import EXIT_ENVIRONMENT, EXIT_OK, EnvironmentProblem
+from contracts.errors import EXIT_ENVIRONMENT, EXIT_OK, EnvironmentProblem
 from sandbox import image as sandbox_image
 
 Echo = Callable[[str], None]

@@ -34,7 +34,7 @@ import docker
 import docker.errors
 from docker import DockerClient
 
-from harness.errors import EnvironmentProblem
+from contracts.errors import EnvironmentProblem
 
 Echo = Callable[[str], None]
 

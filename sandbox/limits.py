@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import EnvironmentProblem, SpecError
+from contracts.errors import EnvironmentProblem, SpecError
 
 MIB = 1024 * 1024
 

@@ -6,7 +6,7 @@ exit code, the host's wall-clock timer and the container's cgroup counters, neve
 the candidate's code prints.
 
 Errors: problems found before a container starts (engine unreachable, image missing, unusable
-mount, limits the engine cannot honour) raise :class:`harness.errors.EnvironmentProblem` (or
+mount, limits the engine cannot honour) raise :class:`contracts.errors.EnvironmentProblem` (or
 :class:`SubmissionRejected` when the submission does not fit in the workspace). Every fault
 after that is returned as the ``sandbox_error`` verdict, never confused with a candidate failure.
 """
@@ -36,7 +36,7 @@ from docker.types import Mount as DockerMount
 from docker.types import Ulimit
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import EnvironmentProblem, SubmissionRejected
+from contracts.errors import EnvironmentProblem, SubmissionRejected
 from sandbox.copyout import CopyReport, RejectedEntry, check_dest, extract_tar_stream
 from sandbox.limits import MIB, Limits
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts.errors import SpecError
 from harness.assignment import (
     GREATER_IS_BETTER,
     METRICS_FOR_TASK,
@@ -22,7 +23,6 @@ from harness.assignment import (
     repo_root,
     run_command_for,
 )
-from harness.errors import SpecError
 
 BUNDLED = ["fraud-detection", "diabetes-progression"]
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from contracts.errors import SpecError, TakehomeError
 from harness.assignment import load_assignment, repo_root
 from harness.authoring import Problem, new_assignment, validate_assignment, validate_path
 from harness.cli import main
-from harness.errors import SpecError, TakehomeError
 
 BUNDLED = ["fraud-detection", "diabetes-progression"]
 DATA_FILES = [

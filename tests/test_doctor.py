@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import EXIT_ENVIRONMENT, EXIT_OK
+from contracts.errors import EXIT_ENVIRONMENT, EXIT_OK
 from sandbox import doctor, image
 
 GOOD_INFO: dict[str, Any] = {

@@ -10,7 +10,7 @@ import docker
 import docker.errors
 import pytest
 
-from harness.errors import EnvironmentProblem
+from contracts.errors import EnvironmentProblem
 from sandbox import image
 
 # --- tag and inputs (no Docker) --------------------------------------------------------------

@@ -190,7 +190,7 @@ def test_staging_folder_is_removed_after_success(tmp_path: Path, dest: Path) -> 
 
 
 def test_output_folder_inside_the_submission_is_refused(tmp_path: Path) -> None:
-    from harness.errors import EnvironmentProblem
+    from contracts.errors import EnvironmentProblem
 
     source = write_tree(tmp_path / "alice", FILES)
     with pytest.raises(EnvironmentProblem, match="inside the submission"):
@@ -198,7 +198,7 @@ def test_output_folder_inside_the_submission_is_refused(tmp_path: Path) -> None:
 
 
 def test_missing_source_is_an_environment_problem(tmp_path: Path, dest: Path) -> None:
-    from harness.errors import EnvironmentProblem
+    from contracts.errors import EnvironmentProblem
 
     with pytest.raises(EnvironmentProblem, match="does not exist"):
         ingest(tmp_path / "nope.zip", dest)
@@ -224,7 +224,7 @@ def test_concurrent_ingests_of_the_same_content_share_one_snapshot(
 
 
 def test_tampered_existing_snapshot_is_not_reused(tmp_path: Path, dest: Path) -> None:
-    from harness.errors import EnvironmentProblem
+    from contracts.errors import EnvironmentProblem
 
     source = write_tree(tmp_path / "alice", FILES)
     snap = ingest(source, dest)

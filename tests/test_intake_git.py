@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import SubmissionRejected
+from contracts.errors import SubmissionRejected
 from harness.intake import IntakeCaps, ingest
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

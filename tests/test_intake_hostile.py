@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import SubmissionRejected
+from contracts.errors import SubmissionRejected
 from harness.intake import IntakeCaps, ingest
 
 MiB = 1024 * 1024

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from fixtures.report_samples import make_result
 
+from contracts.errors import SpecError
 from harness.cli import main
-from harness.errors import SpecError
 from harness.overrides import (
     OverridesFile,
     apply_overrides,

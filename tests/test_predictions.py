@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.predictions import canonical_id, class_index, validate_predictions
+from contracts.predictions import canonical_id, class_index, validate_predictions
 
 IDS = [f"tx{i:03d}" for i in range(20)]
 # Class names that would be unmistakable if they leaked into a message.
@@ -208,7 +208,7 @@ def test_class_index_maps_unknowns_to_minus_one():
 
 
 def test_ids_from_a_features_file(tmp_path):
-    from harness.predictions import ids_from_csv
+    from contracts.predictions import ids_from_csv
 
     path = write(tmp_path, "tx_id,amount\n7,1.5\n8.0,2\n", "features.csv")
     assert ids_from_csv(path, "tx_id") == ["7", "8"]

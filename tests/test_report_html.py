@@ -174,7 +174,7 @@ def test_all_formats_render_from_the_same_result(tmp_path):
 
 
 def test_unknown_format_is_an_error(tmp_path):
-    from harness.errors import TakehomeError
+    from contracts.errors import TakehomeError
 
     with pytest.raises(TakehomeError, match="pdf"):
         render_reports(make_result("weak"), tmp_path, formats=("pdf",))

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from fixtures.report_samples import GRADERS, make_result, rubric, strong_graders, weak_graders
 
+from contracts.errors import SpecError
 from graders.base import Check, GraderResult, RedFlag
-from harness.errors import SpecError
 from harness.questions import FlagRef, select_questions
 from harness.rubric import (
     Rubric,

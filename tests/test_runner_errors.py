@@ -11,7 +11,7 @@ import docker
 import pytest
 from pydantic import ValidationError
 
-from harness.errors import EnvironmentProblem, SpecError, SubmissionRejected
+from contracts.errors import EnvironmentProblem, SpecError, SubmissionRejected
 from sandbox.limits import Limits
 from sandbox.runner import (
     MANAGED_LABEL,

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from harness.errors import SubmissionRejected
+from contracts.errors import SubmissionRejected
 from harness.intake.models import IntakeCaps
 from harness.intake.paths import Parts, normalise_name
 from harness.intake.staging import Stager

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.errors import EnvironmentProblem, SubmissionRejected
+from contracts.errors import EnvironmentProblem, SubmissionRejected
 from harness.intake.archives import CHUNK, reject_special
 from harness.intake.paths import Parts, normalise_name
 from harness.intake.staging import Stager

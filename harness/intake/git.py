@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from harness.errors import EnvironmentProblem, SubmissionRejected
+from contracts.errors import EnvironmentProblem, SubmissionRejected
 from harness.intake.archives import reject_special
 from harness.intake.models import GitCommit, IntakeCaps
 from harness.intake.paths import Parts, Placement, normalise_name

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import nbformat
 import nbformat.validator
 
-from harness.errors import SubmissionRejected
+from contracts.errors import SubmissionRejected
 
 _MESSAGE_MAX_CHARS = 300
 _MAX_REPAIR_ROUNDS = 5

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.errors import SubmissionRejected
+from contracts.errors import SubmissionRejected
 from harness.intake.models import IntakeCaps
 
 RAW_NAME_MAX_CHARS = 4096  # anything longer is rejected before it is even normalised

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.errors import EnvironmentProblem, SubmissionRejected
+from contracts.errors import EnvironmentProblem, SubmissionRejected
 from harness.intake.archives import ARCHIVE_GIT_POSITIONS, read_tar, read_zip
 from harness.intake.directory import read_directory, read_single_file
 from harness.intake.git import (

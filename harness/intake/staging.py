@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import SubmissionRejected
+from contracts.errors import SubmissionRejected
 from harness.intake.models import IntakeCaps
 from harness.intake.paths import Parts, Placement, classify
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.errors import TakehomeError
+from contracts.errors import TakehomeError
 from harness.overrides import OverridesFile, apply_overrides
 from harness.result import GradingResult, dump_result
 

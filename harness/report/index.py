@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from harness.errors import TakehomeError
+from contracts.errors import TakehomeError
 from harness.report.blind import blind_result
 from harness.report.html import HELDOUT_GRADER, STATUS_LABELS, environment, heldout_primary
 from harness.result import GradingResult

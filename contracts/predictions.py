@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graders.artifacts import read_bytes_capped
+from contracts.files import read_bytes_capped
 
 MAX_PREDICTIONS_BYTES = 100_000_000
 MAX_EXAMPLE_IDS = 3
