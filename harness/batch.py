@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.errors import SubmissionRejected
+from harness import termination
 from harness.assignment import Assignment
 from harness.fingerprint import harness_build
 from harness.intake import Snapshot, ingest
@@ -213,6 +214,7 @@ def grade_batch(
 
     def work(item: BatchItem) -> BatchItem:
         started = time.monotonic()
+        termination.check()  # a stop was requested: start nothing new
         stage(item.name, "intake")
         try:
             snapshot = ingest(item.source, work_root / "snapshots", settings.intake_caps)
@@ -237,13 +239,15 @@ def grade_batch(
         else:
             graded: GradedSubmission = grade_snapshot(
                 snapshot, task, rubric, settings, work_dir,
-                progress=lambda s: stage(item.name, s), source_display=item.source.name,
+                progress=lambda s: (termination.check(), stage(item.name, s)),
+                source_display=item.source.name,
                 slots=slots, stage_runner=stage_runner,
             )
             item.result = graded.result
             item.artifacts_root = graded.artifacts_root
             if graded.result.status != "harness_error":
                 with lock:
+                    termination.check()  # graded while stopping: sandboxes were removed
                     store.put(key, name=item.name, status=graded.result.status,
                               total=graded.result.total,
                               result_json=graded.result.model_dump_json(),

@@ -25,13 +25,28 @@ class _Group(click.Group):
     """A click group that turns TakehomeError into a one-line message and its exit code."""
 
     def invoke(self, ctx: click.Context):
+        from harness import termination
+
         try:
-            return super().invoke(ctx)
+            with termination.handle_signals():  # SIGINT/SIGTERM/SIGHUP: see harness/termination
+                return super().invoke(ctx)
+        except termination.Terminated as stop:
+            _stopped(stop.signum)
         except TakehomeError as error:
+            if termination.stop_requested():  # e.g. "no new sandbox container: stopping"
+                _stopped(termination.stop_signal() or 15)
             _fail(error)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+def _stopped(signum: int) -> None:
+    from harness import termination
+
+    click.echo(f"stopped by {termination.signal_name(signum)}: running sandboxes removed; "
+               "results already written are kept (rerun to grade the rest)", err=True)
+    sys.exit(termination.exit_code(signum))
 
 
 @click.group(cls=_Group)

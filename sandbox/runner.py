@@ -237,6 +237,51 @@ def _owner() -> str:
 
 _LIVE: set[str] = set()  # ids of containers created by this process and not yet removed
 _LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by stop_all_sessions(): no new container may start
+STOPPING_REASON = "takehome is stopping (a termination signal arrived)"
+
+
+def stop_all_sessions(timeout_s: float = 10.0) -> int:
+    """Refuse new containers from now on and remove every container this process created.
+
+    Called on SIGINT/SIGTERM/SIGHUP (``harness.termination``). Execs running in the removed
+    containers return ``sandbox_error`` at once. Returns how many containers were removed;
+    never raises (an unreachable engine leaves them to ``cleanup_stale_containers``).
+    """
+    with _LIVE_LOCK:
+        _STOPPING.set()
+        ids = list(_LIVE)
+    if not ids:
+        return 0
+    removed = 0
+    try:
+        client = docker.from_env(timeout=timeout_s)
+    except _DOCKER_ERRORS:
+        return 0
+    try:
+        for cid in ids:
+            try:
+                client.api.remove_container(cid, force=True, v=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except _DOCKER_ERRORS:
+                continue
+            with _LIVE_LOCK:
+                _LIVE.discard(cid)
+    finally:
+        client.close()
+    return removed
+
+
+def allow_new_sessions() -> None:
+    """Undo :func:`stop_all_sessions`' refusal (tests that stop and go on in one process)."""
+    _STOPPING.clear()
+
+
+def _refuse_when_stopping() -> None:
+    if _STOPPING.is_set():
+        raise EnvironmentProblem(f"no new sandbox container: {STOPPING_REASON}")
 
 
 def _remove_container(container: Any) -> None:
@@ -551,10 +596,16 @@ class SandboxSession:
     def _start_container(self) -> None:
         """Create and start a container, copy the submission in and read baseline counters."""
         assert self._client is not None
+        _refuse_when_stopping()
         try:
             self._container = self._client.containers.create(**self._create_kwargs())
             with _LIVE_LOCK:
                 _LIVE.add(self._container.id)
+                stopping = _STOPPING.is_set()
+            if stopping:  # stop_all_sessions() ran while this one was being created
+                _remove_container(self._container)
+                self._container = None
+                _refuse_when_stopping()
             self._container.start()
         except docker.errors.ImageNotFound:
             raise EnvironmentProblem(
