@@ -32,6 +32,7 @@ demo: image
 	$(TAKEHOME) demo --output $(OUT)
 
 test: image browser
+	bash sandbox/scripts/ensure_redis.sh
 	$(PY) -m pytest -ra
 
 test-fast: setup
