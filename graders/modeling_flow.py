@@ -25,9 +25,8 @@ from graders.source import (
     call_matches,
     dotted_name,
     import_aliases,
-    parse_python,
+    salvage_tree,
     site_at,
-    too_deep,
 )
 
 FIT_ATTRS = frozenset(
@@ -108,8 +107,6 @@ MULTI_VALUE_CALLS = frozenset(
     }
 )
 
-MAX_REPAIR_CHARS = 300_000
-MAX_REPAIR_DEPTH = 400
 MAX_USE_STEPS = 50_000  # bound on the use-following walk (hostile code cannot make it explode)
 # A helper the candidate wrote to score predictions (``evaluate_model``, ``rmse``, ``my_f1``).
 _USER_EVAL = re.compile(
@@ -211,41 +208,17 @@ class Flow:
 
 
 def parsed_units(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Module, bool]]:
-    """``(unit, tree, repaired)``: units that parse, plus ``.py`` files that parse once a few
-    non-Python lines (a pasted shell command, a stray notebook magic) are blanked."""
+    """``(unit, tree, repaired)``: units that parse, plus the units whose non-Python lines (a
+    pasted shell command, a stray notebook magic) :func:`graders.source.salvage_tree` skips."""
     found = []
     for unit in source.code_units:
         if unit.tree is not None:
             found.append((unit, unit.tree, False))
             continue
-        tree = _repair(unit.code)
+        tree = salvage_tree(unit.code)
         if tree is not None:
             found.append((unit, tree, True))
     return found
-
-
-def _repair(code: str, attempts: int = 8) -> ast.Module | None:
-    """Parse ``code`` after blanking up to ``attempts`` offending lines (line numbers kept).
-
-    Only files up to ``MAX_REPAIR_CHARS`` are tried (bounded cost), and a repaired tree nested
-    deeper than ``MAX_REPAIR_DEPTH`` is refused, like the source index refuses one."""
-    if len(code) > MAX_REPAIR_CHARS:
-        return None
-    lines = code.split("\n")
-    for _ in range(attempts):
-        try:
-            tree = parse_python("\n".join(lines))
-        except SyntaxError as exc:
-            number = (exc.lineno or 0) - 1
-            if not 0 <= number < len(lines) or lines[number].strip() in ("", "pass"):
-                return None
-            indent = lines[number][: len(lines[number]) - len(lines[number].lstrip())]
-            lines[number] = indent + "pass"
-            continue
-        except (ValueError, RecursionError, MemoryError, OverflowError):
-            return None
-        return None if too_deep(tree, MAX_REPAIR_DEPTH) else tree
-    return None
 
 
 # --------------------------------------------------------------------------- the analysis

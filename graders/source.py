@@ -41,6 +41,9 @@ MAX_NOTEBOOK_CELLS = 5_000  # cells past this are ignored
 MAX_CELL_OUTPUTS = 100  # outputs of one cell past this are ignored
 OUTPUT_TEXT_CHARS = 4_000
 MAX_TREE_DEPTH = 400  # deeper trees are refused: graders walk them recursively
+MAX_SALVAGE_CHARS = 300_000  # larger files that do not parse are not salvaged (bounded cost)
+MAX_SALVAGE_BLANKS = 8  # offending lines blanked before falling back to block-wise parsing
+MAX_BLOCK_PARSES = 200  # block parses on one file that does not parse as a whole
 
 SOURCE_SUFFIXES = frozenset({".py", ".ipynb", ".md", ".rst", ".txt"})
 TEXT_SUFFIXES = frozenset({".md", ".rst", ".txt"})
@@ -300,6 +303,66 @@ def _parse(code: str) -> tuple[ast.Module | None, str | None]:
     if too_deep(tree, MAX_TREE_DEPTH):
         return None, f"TooDeep: the syntax tree is nested more than {MAX_TREE_DEPTH} levels"
     return tree, None
+
+
+def salvage_tree(code: str) -> ast.Module | None:
+    """A syntax tree for code that does not parse as a whole, or None; line numbers are kept.
+
+    A script exported from a notebook, or a file with a pasted shell command, often has a line
+    or two that are not Python while the rest says what the candidate did. First up to
+    ``MAX_SALVAGE_BLANKS`` offending lines are replaced by ``pass``; when that is not enough, the
+    top-level blocks that parse on their own are kept (:func:`_parsable_blocks`). Bounded: files
+    over ``MAX_SALVAGE_CHARS`` are not tried and trees deeper than ``MAX_TREE_DEPTH`` refused.
+    """
+    if len(code) > MAX_SALVAGE_CHARS:
+        return None
+    lines = code.split("\n")
+    for _ in range(MAX_SALVAGE_BLANKS):
+        try:
+            tree = parse_python("\n".join(lines))
+        except SyntaxError as exc:
+            number = (exc.lineno or 0) - 1
+            if not 0 <= number < len(lines) or lines[number].strip() in ("", "pass"):
+                break
+            indent = lines[number][: len(lines[number]) - len(lines[number].lstrip())]
+            lines[number] = indent + "pass"
+            continue
+        except (ValueError, RecursionError, MemoryError, OverflowError):
+            return None
+        return None if too_deep(tree, MAX_TREE_DEPTH) else tree
+    return _parsable_blocks(code.split("\n"))
+
+
+def _parsable_blocks(lines: list[str]) -> ast.Module | None:
+    """The top-level blocks of ``lines`` that parse on their own, as one module (or None).
+
+    Blocks start at a line with no indentation after a blank line. Runs of blocks are parsed
+    together and split in halves only where they fail, so a long file costs a few parses, not
+    one per block (at most ``MAX_BLOCK_PARSES``).
+    """
+    starts = [0] + [i for i in range(1, len(lines))
+                    if lines[i][:1] not in ("", " ", "\t", ")", "]", "}")
+                    and not lines[i - 1].strip()]
+    ends = starts[1:] + [len(lines)]
+    parsed: list[tuple[int, ast.Module]] = []
+    pending = [(0, len(starts))]  # ranges of block indexes still to parse
+    for _ in range(MAX_BLOCK_PARSES):
+        if not pending:
+            break
+        low, high = pending.pop()
+        try:
+            block = parse_python("\n".join(lines[starts[low]:ends[high - 1]]))
+            usable = not too_deep(block, MAX_TREE_DEPTH)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            usable = False
+        if usable:
+            ast.increment_lineno(block, starts[low])
+            parsed.append((low, block))
+        elif high - low > 1:
+            middle = (low + high) // 2
+            pending.extend([(middle, high), (low, middle)])
+    body = [stmt for _low, block in sorted(parsed, key=lambda p: p[0]) for stmt in block.body]
+    return ast.Module(body=body, type_ignores=[]) if body else None
 
 
 def too_deep(tree: ast.AST, limit: int) -> bool:

@@ -45,8 +45,7 @@ from graders.source import (
     excerpt_of,
     import_aliases,
     load_source,
-    parse_python,
-    too_deep,
+    salvage_tree,
     walk_all,
 )
 from harness.assignment import Limits, SubmissionContract
@@ -61,9 +60,6 @@ MAX_DATA_ROWS = 200_000
 MAX_DATA_FILES = 40  # data files considered per submission
 MAX_CONFIG_BYTES = 200_000
 MAX_CLASSES = 20  # more distinct labels than this: not a classification target
-MAX_TREE_DEPTH = 400  # as graders.source: deeper code is not analysed
-MAX_BLOCK_PARSES = 200  # parse attempts on one file that does not parse as a whole
-MAX_REPARSE_CHARS = 300_000  # larger files that do not parse are not re-parsed by blocks
 DATA_SUFFIXES = (".csv",)
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "__MACOSX",
@@ -261,50 +257,13 @@ def screening_task(root: Path) -> InferredTask:
 # --------------------------------------------------------------------------- code walking
 
 
-def _parsed_blocks(code: str) -> ast.Module | None:
-    """The top-level blocks of ``code`` that parse on their own, as one module (or None).
-
-    A script exported from a notebook often has one line that does not parse (a magic, a
-    half-written cell); the rest still says what the target is. Blocks start at a line with no
-    indentation after a blank line; line numbers are kept. Runs of blocks are parsed together
-    and split in halves only where they fail, so a long file costs a few parses, not one per
-    block (at most ``MAX_BLOCK_PARSES``).
-    """
-    lines = code.split("\n")
-    starts = [0] + [i for i in range(1, len(lines))
-                    if lines[i][:1] not in ("", " ", "\t", ")", "]", "}")
-                    and not lines[i - 1].strip()]
-    ends = starts[1:] + [len(lines)]
-    parsed: list[tuple[int, ast.Module]] = []
-    pending = [(0, len(starts))]  # ranges of block indexes still to parse
-    for _ in range(MAX_BLOCK_PARSES):
-        if not pending:
-            break
-        low, high = pending.pop()
-        try:
-            block = parse_python("\n".join(lines[starts[low]:ends[high - 1]]))
-            # the helpers below recurse; the graders refuse such trees too
-            usable = not too_deep(block, MAX_TREE_DEPTH)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            usable = False
-        if usable:
-            ast.increment_lineno(block, starts[low])
-            parsed.append((low, block))
-        elif high - low > 1:
-            middle = (low + high) // 2
-            pending.extend([(middle, high), (low, middle)])
-    body = [stmt for _low, block in sorted(parsed, key=lambda p: p[0]) for stmt in block.body]
-    return ast.Module(body=body, type_ignores=[]) if body else None
-
-
 def _all_nodes(source: SubmissionSource) -> list[tuple[CodeUnit, ast.AST]]:
-    """Every ``(unit, node)`` of the code (the graders' cached walk), plus the blocks that
-    parse in units that do not parse as a whole."""
+    """Every ``(unit, node)`` of the code (the graders' cached walk), plus what
+    :func:`graders.source.salvage_tree` recovers of units that do not parse as a whole."""
     nodes = list(walk_all(source))
     for unit in source.code_units:
-        if unit.tree is None and unit.parse_error and "SyntaxError" in unit.parse_error \
-                and len(unit.code) <= MAX_REPARSE_CHARS:
-            tree = _parsed_blocks(unit.code)
+        if unit.tree is None and unit.parse_error and "SyntaxError" in unit.parse_error:
+            tree = salvage_tree(unit.code)
             if tree is not None:
                 nodes.extend((unit, node) for node in ast.walk(tree))
     return nodes

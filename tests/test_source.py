@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from graders.artifacts import (
     sniff_image_file,
 )
 from graders.source import (
+    MAX_SALVAGE_CHARS,
     blank_ipython_syntax,
     evidence_for,
     find_calls,
@@ -26,6 +28,7 @@ from graders.source import (
     find_keywords,
     find_names,
     load_source,
+    salvage_tree,
 )
 
 
@@ -315,3 +318,22 @@ def test_parses_are_serialised_across_threads(monkeypatch):
         thread.join()
     monkeypatch.undo()
     assert len(overlaps) == 80 and max(overlaps) == 1
+
+
+def test_salvage_tree_blanks_a_few_bad_lines_then_keeps_parsable_blocks() -> None:
+    few_bad = "import pandas as pd\npip install xgboost\ndf = pd.read_csv('x.csv')\n"
+    tree = salvage_tree(few_bad)
+    assert tree is not None
+    assigned = [n for n in tree.body if isinstance(n, ast.Assign)]
+    assert assigned and assigned[0].lineno == 3  # line numbers are kept
+
+    # more broken lines than are blanked: the blocks that parse alone are still read
+    broken = "\n".join(f"!cmd {i} --x\n" for i in range(12))
+    many_bad = broken + "\nmodel = fit(df)\n"
+    tree = salvage_tree(many_bad)
+    assert tree is not None
+    assert [type(n).__name__ for n in tree.body] == ["Assign"]
+    assert tree.body[0].lineno == many_bad.split("\n").index("model = fit(df)") + 1
+
+    assert salvage_tree("x = (\n" * 10) is None  # nothing parses: no tree
+    assert salvage_tree("#" * (MAX_SALVAGE_CHARS + 1)) is None  # bounded cost
