@@ -272,6 +272,80 @@ def review(result: Path, criterion: str, level: int, reviewer: str, reason: str,
                "with this review)", err=True)
 
 
+# --- web app -----------------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.argument("out_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback by default; see docs/interviewers.md for TLS).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The certificate's private key (PEM).")
+@click.option("--proxy", is_flag=True, help="Behind a TLS reverse proxy on this machine: trust "
+              "its X-Forwarded-* headers from loopback, mark cookies Secure, send HSTS.")
+@click.option("--accounts", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Accounts database (default: <first OUT_DIR>/web.sqlite).")
+def serve_cmd(out_dirs: tuple[Path, ...], host: str, port: int, ssl_certfile: Path | None,
+              ssl_keyfile: Path | None, proxy: bool, accounts: Path | None) -> None:
+    """Serve the interviewers' web app over OUT_DIRS (folders written by grade or demo)."""
+    from harness.web.serve import serve
+
+    sys.exit(serve(list(out_dirs), host=host, port=port, ssl_certfile=ssl_certfile,
+                   ssl_keyfile=ssl_keyfile, proxy=proxy, accounts=accounts, echo=click.echo))
+
+
+@main.group(cls=_Group)
+def users() -> None:
+    """Manage the interviewer accounts of a served output folder (OUT_DIR/web.sqlite)."""
+
+
+_accounts_option = click.option("--accounts", type=click.Path(dir_okay=False, path_type=Path),
+                                default=None, help="Accounts database (default: "
+                                "OUT_DIR/web.sqlite).")
+
+
+@users.command("add")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="May force blind mode for a round.")
+@click.option("--replace", is_flag=True, help="Set a new password for an existing account.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (one line) "
+              "instead of prompting.")
+@_accounts_option
+def users_add(out_dir: Path, username: str, admin: bool, replace: bool, password_stdin: bool,
+              accounts: Path | None) -> None:
+    """Create an interviewer account (the password is prompted for, without echo)."""
+    from harness.web.users import add_user
+
+    sys.exit(add_user(out_dir, username, admin=admin, replace=replace,
+                      password_stdin=password_stdin, accounts=accounts))
+
+
+@users.command("remove")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("username")
+@_accounts_option
+def users_remove(out_dir: Path, username: str, accounts: Path | None) -> None:
+    """Delete an account and end its sessions (its reviews stay in the audit log)."""
+    from harness.web.users import remove_user
+
+    sys.exit(remove_user(out_dir, username, accounts=accounts))
+
+
+@users.command("list")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@_accounts_option
+def users_list(out_dir: Path, accounts: Path | None) -> None:
+    """List the accounts."""
+    from harness.web.users import list_users
+
+    sys.exit(list_users(out_dir, accounts=accounts))
+
+
 if __name__ == "__main__":  # pragma: no cover
     try:
         main()

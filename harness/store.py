@@ -141,3 +141,28 @@ class ResultStore:
             return int(conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
         finally:
             conn.close()
+
+    def latest_by_submission(self) -> list[tuple[StoredResult, float]]:
+        """The newest result of each submission (by grading time) with that time, by name.
+
+        A submission regraded by another harness version or image has several rows; readers
+        that show one line per candidate (the web app) want the newest.
+        """
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT submission_hash, assignment_hash, rubric_hash, image_digest, "
+                "harness_version, name, status, total, result_json, report_path, graded_at "
+                "FROM results r WHERE graded_at = (SELECT MAX(graded_at) FROM results o "
+                "WHERE o.submission_hash = r.submission_hash) ORDER BY name, submission_hash"
+            ).fetchall()
+        finally:
+            conn.close()
+        seen: set[str] = set()
+        latest = []
+        for r in rows:
+            if r[0] not in seen:
+                seen.add(r[0])
+                latest.append((StoredResult(ResultKey(*r[:5]), r[5], r[6], r[7], r[8], r[9]),
+                               r[10]))
+        return latest

@@ -1,0 +1,210 @@
+"""Security machinery applied once for every route: headers, sessions, login, CSRF, rate limits.
+
+- :class:`SecurityHeaders` (ASGI middleware) adds a strict Content-Security-Policy (no inline
+  script or style, nothing from other origins, ``frame-ancestors 'none'``), ``nosniff``,
+  ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store`` and, under TLS, HSTS, to every
+  response that does not set its own policy.
+- :func:`guard` wraps every route's endpoint when the app is built (never by hand in a route): it
+  loads the session from the cookie, refuses interviewer routes without one (a redirect to the
+  login page for page loads, 401 otherwise), and on every state-changing method checks the
+  Origin and the CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``). Logged-in
+  requests carry the session's token; anonymous ones (the login form, a candidate's public page)
+  a double-submit token from the ``takehome_csrf`` cookie.
+- :class:`RateLimiter` counts failures per key in a sliding window (login: per client address
+  and per username).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote, urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SESSION_COOKIE = "takehome_session"
+CSRF_COOKIE = "takehome_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+       "form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+# the report document shown inside the candidate page: the report renderer's own policy (no
+# script at all), framed by our own pages only
+REPORT_FRAME_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every HTTP response (a route may set its own
+    ``Content-Security-Policy``, e.g. the framed report, and keeps it)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False):
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                own_policy = "content-security-policy" in headers
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "SAMEORIGIN" if own_policy else "DENY")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                headers.setdefault("Cache-Control", "no-store")
+                if https or self.hsts:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RateLimiter:
+    """At most ``limit`` events per key within ``window`` seconds (in memory, thread-safe)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        events = self._events.setdefault(key, deque())
+        while events and now - events[0] > self.window:
+            events.popleft()
+        return events
+
+    def retry_after(self, *keys: str) -> int:
+        """Seconds until any of ``keys`` may try again; 0 when none is limited."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                events = self._recent(key, now)
+                if len(events) >= self.limit:
+                    wait = max(wait, self.window - (now - events[0]))
+        return int(wait) + 1 if wait else 0
+
+    def hit(self, *keys: str) -> None:
+        """Record one event (a failed attempt) under each key."""
+        now = self.clock()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+            if len(self._events) > 10_000:  # forget idle keys so memory stays bounded
+                for key in [k for k, v in self._events.items() if not v]:
+                    del self._events[key]
+
+    def reset(self, *keys: str) -> None:
+        """Forget the events of ``keys`` (after a successful login)."""
+        with self._lock:
+            for key in keys:
+                self._events.pop(key, None)
+
+
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn puts the proxy's forwarded address here when trusted)."""
+    return request.client.host if request.client else "unknown"
+
+
+def is_https(request: Request) -> bool:
+    """Whether the request came over TLS (directly, or via a trusted proxy's headers)."""
+    return request.url.scheme == "https"
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token a form on this page must send back (the session's, else the cookie's)."""
+    session = getattr(request.state, "session", None)
+    if session is not None:
+        return session.csrf_token
+    token = getattr(request.state, "anonymous_csrf", None)
+    if token is None:
+        token = request.cookies.get(CSRF_COOKIE) or ""
+        if len(token) < 32 or len(token) > 100:
+            token = secrets.token_urlsafe(32)
+        request.state.anonymous_csrf = token
+    return token
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, *,
+               max_age: int | None, secure: bool) -> None:
+    """Set a cookie the way every takehome cookie is set (HttpOnly, SameSite=Lax, path /)."""
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=secure or is_https(request))
+
+
+def _same_origin(request: Request) -> bool:
+    """False when the browser says the request came from another origin (Origin or Referer)."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True  # a non-browser client; the CSRF token still has to match
+    if source == "null":
+        return False
+    parts = urlsplit(source)
+    return parts.netloc.lower() == request.headers.get("host", "").lower()
+
+
+async def _sent_token(request: Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # cached on the request: the endpoint reads the same form
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def refuse(status: int, text: str) -> Response:
+    """A short plain-text refusal."""
+    return PlainTextResponse(text, status_code=status)
+
+
+def guard(endpoint: Endpoint, *, public: bool, load_session: Callable[[Request], object | None],
+          secure_cookies: bool) -> Endpoint:
+    """``endpoint`` behind the session, login and CSRF checks (see the module docstring)."""
+
+    async def guarded(request: Request) -> Response:
+        request.state.session = load_session(request)
+        if request.state.session is None and not public:
+            if request.method in SAFE_METHODS:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            return refuse(401, "login required")
+        if request.method not in SAFE_METHODS:
+            if not _same_origin(request):
+                return refuse(403, "cross-origin request refused")
+            expected = csrf_token(request)
+            sent = await _sent_token(request)
+            if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+                return refuse(403, "missing or wrong CSRF token: reload the page and try again")
+        response = await endpoint(request)
+        anonymous = getattr(request.state, "anonymous_csrf", None)
+        if anonymous and request.cookies.get(CSRF_COOKIE) != anonymous:
+            set_cookie(response, request, CSRF_COOKIE, anonymous, max_age=None,
+                       secure=secure_cookies)
+        return response
+
+    guarded.__name__ = getattr(endpoint, "__name__", "guarded")
+    guarded.__doc__ = endpoint.__doc__
+    return guarded
