@@ -127,27 +127,55 @@ def batch_options(command: Callable) -> Callable:
     return command
 
 
+def broker_option(command: Callable) -> Callable:
+    """``--broker URL`` (default: $TAKEHOME_BROKER): the sandbox stages run on Celery workers."""
+    return click.option("--broker", default=None, metavar="URL",
+                        help="Redis broker of `takehome worker` processes (redis://[:PASS@]HOST:"
+                        "PORT/DB, rediss:// for TLS; default $TAKEHOME_BROKER): the sandbox "
+                        "stages run on the workers. Without it, everything runs here.")(command)
+
+
 @main.command("grade")
 @click.argument("assignment")
 @batch_options
 @click.option("--no-run", is_flag=True, help="Grade statically, without starting the sandbox.")
 @click.option("--public-solutions", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Folder of known public solutions to compare against.")
+@broker_option
 def grade_cmd(assignment: str, submissions: tuple[Path, ...], out_dir: Path, formats: str,
               blind: bool, jobs: int | None, force: bool, no_run: bool, json_out: Path | None,
-              public_solutions: Path | None) -> None:
+              public_solutions: Path | None, broker: str | None) -> None:
     """Grade SUBMISSIONS (folders, archives, notebooks, git bundles) for ASSIGNMENT."""
     from harness.grade import grade
+    from harness.workers.config import broker_url
 
+    if broker_url(broker) and not no_run:
+        from harness.workers.remote_grade import grade_on_workers
+
+        sys.exit(grade_on_workers(assignment, list(submissions), broker=broker, out_dir=out_dir,
+                                  formats=formats, blind=blind, jobs=jobs, force=force,
+                                  json_out=json_out, public_solutions=public_solutions))
+    if no_run:
+        _static_broker_note(broker)
     sys.exit(grade(assignment, list(submissions), out_dir=out_dir, formats=formats, blind=blind,
                    jobs=jobs, force=force, run=not no_run, json_out=json_out,
                    public_solutions=public_solutions))
 
 
+def _static_broker_note(broker: str | None) -> None:
+    from harness.workers.remote_grade import static_broker_note
+
+    note = static_broker_note(broker)
+    if note:
+        click.echo(note, err=True)
+
+
 @main.command("screen")
 @batch_options
+@broker_option
 def screen_cmd(submissions: tuple[Path, ...], out_dir: Path, formats: str, blind: bool,
-               jobs: int | None, force: bool, json_out: Path | None) -> None:
+               jobs: int | None, force: bool, json_out: Path | None,
+               broker: str | None) -> None:
     """Grade SUBMISSIONS statically without an assignment (task inferred from each one).
 
     For repositories that answer no bundled assignment (e.g. a candidate's public ML project):
@@ -156,8 +184,26 @@ def screen_cmd(submissions: tuple[Path, ...], out_dir: Path, formats: str, blind
     """
     from harness.screen import screen
 
+    _static_broker_note(broker)
     sys.exit(screen(list(submissions), out_dir=out_dir, formats=formats, blind=blind,
                     jobs=jobs, force=force, json_out=json_out))
+
+
+@main.command("worker")
+@click.option("--broker", default=None, metavar="URL",
+              help="Redis broker URL (redis://[:PASS@]HOST:PORT/DB, rediss:// for TLS; "
+              "default $TAKEHOME_BROKER).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Jobs (submissions) this worker runs at once.")
+@click.option("--max-wall-time", "max_wall_time", type=click.IntRange(min=10), default=3600,
+              show_default=True, help="Longest assignment wall-time limit (s) accepted; sets "
+              "the broker visibility timeout.")
+def worker_cmd(broker: str | None, concurrency: int, max_wall_time: int) -> None:
+    """Run a worker: grade the sandbox stages sent by `takehome grade --broker` on this engine."""
+    from harness.workers.runtime import run_worker
+
+    sys.exit(run_worker(broker, concurrency=concurrency, max_wall_time_s=max_wall_time,
+                        echo=lambda m: click.echo(m, err=True)))
 
 
 @main.command("check")
