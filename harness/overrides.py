@@ -151,12 +151,22 @@ def review_result_file(result_path: Path, *, criterion: str, level: int, reviewe
                        overrides_path: Path | None = None) -> Path:
     """Record a review for a result file (the ``takehome review`` verb); return the YAML path.
 
-    The result file is only read; the review goes to ``<result>.overrides.yaml``.
+    The result file is only read; the review goes to ``<result>.overrides.yaml``. When the
+    result belongs to a graded batch (its folder's parent has ``results.sqlite`` holding this
+    submission) and no other overrides path is given, the review is recorded in the store's
+    audit log too, exactly as the web app records it, and the YAML is rewritten from the store
+    (:func:`harness.reviews.review_in_store`).
     """
     from harness.result import load_result
+    from harness.reviews import review_in_store
 
     result_path = Path(result_path)
     result = load_result(result_path)
+    if overrides_path is None:
+        stored = review_in_store(result_path, result, criterion=criterion, level=level,
+                                 reviewer=reviewer, reason=reason, note=note)
+        if stored is not None:
+            return stored
     path = overrides_path or overrides_path_for(result_path)
     record_review(result, path, criterion=criterion, level=level, reviewer=reviewer,
                   reason=reason, note=note)

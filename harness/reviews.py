@@ -129,6 +129,23 @@ class ReviewState:
         return [e for e in current if e.result_ref and e.result_ref != result_ref]
 
 
+def result_ref(key: Any, graded_at: float) -> str:
+    """Which grading a stored result is (harness version, image, rubric, time): reviews keep it
+    to say when they refer to an older grading of the same submission."""
+    return (f"{key.harness_version}|{key.image_digest[:19]}|{key.rubric_hash[:12]}|"
+            f"{graded_at:.3f}")
+
+
+def latest_result_ref(store_path: Path, submission_hash: str) -> str | None:
+    """The reference of the newest stored grading of a submission, or None when not stored."""
+    from harness.store import ResultStore
+
+    for stored, graded_at in ResultStore(store_path).latest_by_submission():
+        if stored.key.submission_hash == submission_hash:
+            return result_ref(stored.key, graded_at)
+    return None
+
+
 def now_stamp() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -330,6 +347,29 @@ def sync_overrides_file(log: ReviewLog, submission_hash: str, path: Path) -> Pat
         return save_overrides(overrides, path)
     path.unlink(missing_ok=True)
     return path
+
+
+def review_in_store(result_path: Path, result: GradingResult, *, criterion: str, level: int,
+                    reviewer: str, reason: str, note: str | None = None) -> Path | None:
+    """``takehome review`` for a result inside a graded batch: record the override in the
+    batch's store (as the web app does) and rewrite the overrides YAML from it.
+
+    Returns the YAML path, or None when the result is not in a store (the caller then keeps the
+    YAML-only behaviour).
+    """
+    store_path = Path(result_path).resolve().parent.parent / "results.sqlite"
+    if not store_path.is_file():
+        return None
+    ref = latest_result_ref(store_path, result.submission.content_hash)
+    if ref is None:
+        return None
+    log = ReviewLog(store_path)
+    yaml_path = Path(result_path).with_name(f"{Path(result_path).stem}.overrides.yaml")
+    import_overrides_file(log, result, yaml_path, result_ref=ref)
+    record_override(log, result, criterion=criterion, level=level, reviewer=reviewer,
+                    reason=reason, note=note, result_ref=ref, source="cli")
+    sync_overrides_file(log, result.submission.content_hash, yaml_path)
+    return yaml_path
 
 
 def import_overrides_file(log: ReviewLog, result: GradingResult, path: Path,

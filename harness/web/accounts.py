@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at REAL NOT NULL,
     last_seen REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS preferences (
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (username, key)
+);
 """
 _HASHER = PasswordHasher()
 # verified against when the user does not exist, so a wrong name costs as long as a wrong password
@@ -154,6 +160,7 @@ class AccountStore:
         conn = self._connect()
         try:
             conn.execute("DELETE FROM sessions WHERE username=?", (username,))
+            conn.execute("DELETE FROM preferences WHERE username=?", (username,))
             return conn.execute("DELETE FROM users WHERE username=?", (username,)).rowcount > 0
         finally:
             conn.close()
@@ -178,6 +185,16 @@ class AccountStore:
             self._run("UPDATE users SET password_hash=? WHERE username=?",
                       (_HASHER.hash(password), username))
         return User(username, bool(rows[0][1]), rows[0][2])
+
+    def preference(self, username: str, key: str, default: str = "") -> str:
+        """A reviewer's saved choice (e.g. ``blind``), or ``default``."""
+        rows = self._run("SELECT value FROM preferences WHERE username=? AND key=?",
+                         (username, key))
+        return rows[0][0] if rows else default
+
+    def set_preference(self, username: str, key: str, value: str) -> None:
+        """Save a reviewer's choice."""
+        self._run("INSERT OR REPLACE INTO preferences VALUES (?,?,?)", (username, key, value))
 
     # --- sessions --------------------------------------------------------------------------
 

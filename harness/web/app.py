@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from contracts.errors import TakehomeError
 from harness.web.accounts import AccountStore, Session
-from harness.web.rounds import Round, discover_rounds
+from harness.web.rounds import Round, discover_rounds, import_overrides_files
 from harness.web.security import SESSION_COOKIE, RateLimiter, SecurityHeaders, guard
 from harness.web.templating import STATIC, make_environment, render
 
@@ -136,6 +136,8 @@ def create_app(out_dirs: Sequence[Path], *, settings: WebSettings | None = None,
     settings = settings or WebSettings()
     folders = [Path(d).resolve() for d in out_dirs]
     rounds = discover_rounds(folders)
+    for rnd in rounds.values():
+        import_overrides_files(rnd)
     accounts = AccountStore(settings.accounts_path or AccountStore.for_folder(folders[0]).path)
     state = WebState(settings=settings, rounds=rounds, accounts=accounts,
                      templates=make_environment(),

@@ -38,9 +38,9 @@ class Candidate:
     @property
     def result_ref(self) -> str:
         """Which grading this is: reviews remember it to tell when they refer to an older one."""
-        key = self.stored.key
-        return f"{key.harness_version}|{key.image_digest[:19]}|{key.rubric_hash[:12]}|" \
-               f"{self.graded_at:.3f}"
+        from harness.reviews import result_ref
+
+        return result_ref(self.stored.key, self.graded_at)
 
 
 @dataclass
@@ -90,6 +90,24 @@ class Round:
         if not folder.is_relative_to(self.folder.resolve()):
             return self.folder / "missing"
         return folder
+
+
+def import_overrides_files(rnd: Round) -> int:
+    """Bring reviews that exist only in ``<report>/result.overrides.yaml`` (written by hand or by
+    an older takehome) into the round's audit log; return how many were imported."""
+    from harness.reviews import ReviewLog, import_overrides_file
+
+    log = ReviewLog(rnd.store.path)
+    imported = 0
+    for candidate in rnd.candidates():
+        path = rnd.report_dir(candidate) / "result.overrides.yaml"
+        if path.is_file():
+            try:
+                imported += import_overrides_file(log, candidate.result, path,
+                                                  result_ref=candidate.result_ref)
+            except (TakehomeError, ValueError):
+                continue  # an invalid file: `takehome report` names its problem
+    return imported
 
 
 def candidate_id(submission_hash: str) -> str:
