@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from contracts.errors import EnvironmentProblem, TakehomeError
 from graders.base import Artifacts
-from harness import __version__
+from harness import __version__, termination
 from harness.assignment import Assignment
 from harness.intake import Snapshot
 from harness.stages import STAGE_NAMES, read_run_report, select_notebooks
@@ -110,7 +110,7 @@ class RemoteStageRunner:
         if limits is not None:
             raise WorkerFault("custom sandbox limits cannot be sent to workers")
         request = self._prepare(snapshot, assignment, hidden, list(stages))
-        reply = self._wait(request, assignment, say)
+        reply = self._wait(request, assignment, snapshot.root, say)
         return self._artifacts(reply, snapshot, assignment, Path(work_dir))
 
     # --- sending ---------------------------------------------------------------------------
@@ -138,14 +138,15 @@ class RemoteStageRunner:
             self._bundles[root] = self._broker(lambda: upload_bundle(self.client, assignment))
         return self._bundles[root]
 
-    def _send(self, request: JobRequest, assignment: Assignment) -> None:
+    def _send(self, request: JobRequest, assignment: Assignment, snapshot_root: Path) -> None:
         """(Re)publish the job, re-uploading payloads a restarted broker may have lost."""
         def send() -> None:
             if not has_blob(self.client, request.bundle_digest):
                 self._bundles.pop(str(assignment.root), None)
                 self._bundle(assignment)
             if not has_blob(self.client, request.snapshot_blob):
-                raise PayloadError("snapshot payload lost by the broker")
+                put_blob(self.client, pack_tree(snapshot_root), cap=MAX_SNAPSHOT_PAYLOAD,
+                         what="snapshot")
             self.app.send_task(TASK_NAME, args=[request.model_dump(mode="json")], queue=QUEUE,
                                task_id=f"{request.job_id}-{request.attempt}-{uuid.uuid4().hex[:8]}")
 
@@ -153,7 +154,8 @@ class RemoteStageRunner:
 
     # --- waiting ---------------------------------------------------------------------------
 
-    def _wait(self, request: JobRequest, assignment: Assignment, say) -> JobReply:
+    def _wait(self, request: JobRequest, assignment: Assignment, snapshot_root: Path,
+              say) -> JobReply:
         """Block until a valid reply; resend on a lost worker or broker; raise WorkerFault."""
         job = request.job_id
         stored = self._broker(lambda: self._reply(job))
@@ -163,12 +165,13 @@ class RemoteStageRunner:
         if stored is not None:
             self._broker(lambda: self.client.delete(key("result", job)))
         if not self._broker(lambda: self.client.exists(key("claim", job))):
-            self._send(request, assignment)
+            self._send(request, assignment, snapshot_root)
         say("queued")
         budget = job_budget_s(request.wall_time_s) * 1.5
         holder: str | None = None
         running_since = lost_since = no_worker_since = None
         while True:
+            termination.check()  # the coordinator is stopping: stop waiting (rerun resumes)
             try:
                 self.client.blpop([key("notify", job)], timeout=1)
                 reply = self._reply(job)
@@ -181,7 +184,7 @@ class RemoteStageRunner:
             except Exception as exc:  # a broker outage: wait it out, then resend
                 if not _is_connection_error(exc):
                     raise
-                self._outage(request, assignment, say)
+                self._outage(request, assignment, snapshot_root, say)
                 continue
             now = time.monotonic()
             if claim is not None:
@@ -203,7 +206,7 @@ class RemoteStageRunner:
                 self.on_event(f"job {job[:12]}: worker {holder} lost; sending it again")
                 request = request.model_copy(update={"attempt": request.attempt + 1})
                 holder = running_since = lost_since = None
-                self._send(request, assignment)
+                self._send(request, assignment, snapshot_root)
                 say(f"queued (attempt {request.attempt})")
                 continue
             if workers_alive:
@@ -215,13 +218,14 @@ class RemoteStageRunner:
                                       f"{self.no_worker_timeout:.0f} s); start `takehome worker "
                                       "--broker URL`")
 
-    def _outage(self, request: JobRequest, assignment: Assignment, say) -> None:
+    def _outage(self, request: JobRequest, assignment: Assignment, snapshot_root: Path,
+                say) -> None:
         say("broker unreachable")
         self.on_event(f"broker {redact(self.broker)} unreachable; waiting")
         self._broker(lambda: self.client.ping())
         if self._broker(lambda: self._reply(request.job_id)) is None and not self._broker(
                 lambda: self.client.exists(key("claim", request.job_id))):
-            self._send(request, assignment)  # the queue may be gone with the old broker
+            self._send(request, assignment, snapshot_root)  # the old queue may be gone
         say("queued")
 
     def _reply(self, job: str) -> JobReply | None:
