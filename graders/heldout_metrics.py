@@ -2,8 +2,10 @@
 
 The sandbox only ever sees the held-out *features*; the labels stay on the host. This grader
 validates ``predictions.csv`` Kaggle-style (:mod:`contracts.predictions`), computes the
-assignment's metrics with scikit-learn, a bootstrap 95% confidence interval for the primary
-metric, and curve/confusion-matrix aggregates for the report.
+assignment's metrics (numpy, with scikit-learn's formulas: importing scikit-learn cost more
+than grading), a bootstrap 95% confidence interval for the primary metric (one resample
+matrix, counted per code: see the bootstrap section), and curve/confusion-matrix aggregates
+for the report.
 
 Score (0–1): where the primary metric falls between the baseline solution (0) and the reference
 solution (1), ``(value - baseline) / (reference - baseline)`` clipped to [0, 1]; the same formula
@@ -115,7 +117,10 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-# --- point metrics (scikit-learn) ----------------------------------------------------------------
+# --- point metrics (numpy, the formulas of scikit-learn) ------------------------------------------
+# scikit-learn's import (scipy.stats) took longer than the whole grading on the host, so the
+# metrics are computed here with the same formulas; tests/test_heldout_speed.py checks them
+# against scikit-learn on fixed and random inputs.
 
 
 def _finite(value: float | None) -> float | None:
@@ -138,55 +143,91 @@ def compute_metrics(
     return out
 
 
-def _metric(spec: Any, name: str, y: np.ndarray, values: dict[str, np.ndarray]) -> float:
-    from sklearn import metrics as skm  # slow (scipy): imported only when there is a score
+def _binary_curve(y_bin: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tps, fps) at each distinct score, highest first (scikit-learn's _binary_clf_curve)."""
+    order = np.argsort(-score, kind="stable")
+    s = score[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tps = np.cumsum(y_bin[order], dtype=np.float64)[ends]
+    return tps, 1 + ends.astype(np.float64) - tps
 
+
+def pr_curve(y_bin: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(precision, recall) as ``sklearn.metrics.precision_recall_curve`` returns them."""
+    tps, fps = _binary_curve(y_bin, score)
+    ps = tps + fps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(ps != 0, tps / ps, 0.0)
+    recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
+    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
+
+
+def roc_points(y_bin: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) as ``sklearn.metrics.roc_curve`` returns them (collinear points dropped)."""
+    tps, fps = _binary_curve(y_bin, score)
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        fps, tps = fps[keep], tps[keep]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fps / fps[-1], tps / tps[-1]
+
+
+def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(1, k, k) confusion counts, rows = truth, columns = prediction."""
+    return np.bincount(y * k + pred, minlength=k * k).reshape(1, k, k).astype(np.float64)
+
+
+def _metric(spec: Any, name: str, y: np.ndarray, values: dict[str, np.ndarray]) -> float:
     if spec.task_type == "regression":
-        pred = values["prediction"]
-        return {
-            "rmse": lambda: skm.root_mean_squared_error(y, pred),
-            "mae": lambda: skm.mean_absolute_error(y, pred),
-            "r2": lambda: skm.r2_score(y, pred),
-        }[name]()
+        err = y - values["prediction"]
+        if name == "rmse":
+            return float(np.sqrt(np.mean(err**2)))
+        if name == "mae":
+            return float(np.mean(np.abs(err)))
+        if name == "r2":
+            ss_res = float(np.sum(err**2))
+            ss_tot = float(np.sum((y - np.mean(y)) ** 2))
+            if ss_tot == 0:  # scikit-learn's force_finite
+                return 1.0 if ss_res == 0 else 0.0
+            return 1 - ss_res / ss_tot
+        raise ValueError(f"metric {name!r} does not apply to regression")
     k = len(spec.classes)
     label = values["label"]
     if spec.task_type == "binary_classification":
         pos = spec.classes.index(spec.positive_class)
-        y_bin = (y == pos).astype(int)
-        label_bin = (label == pos).astype(int)
+        y_bin = (y == pos).astype(np.int64)
         score = values["score"]
         if name == "average_precision":
-            return skm.average_precision_score(y_bin, score)
+            precision, recall = pr_curve(y_bin, score)
+            return max(0.0, float(-np.sum(np.diff(recall) * precision[:-1])))
         if name == "roc_auc":
-            return skm.roc_auc_score(y_bin, score)
+            if y_bin.min() == y_bin.max():
+                raise ValueError("only one class present: ROC AUC is undefined")
+            fpr, tpr = roc_points(y_bin, score)
+            return float(np.trapezoid(tpr, fpr))
         if name == "log_loss":
             p = np.clip(score, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
-            return skm.log_loss(y_bin, np.column_stack([1 - p, p]), labels=[0, 1])
-        kwargs: dict[str, Any] = {"pos_label": 1, "zero_division": 0}
-        y_eval, p_eval = y_bin, label_bin
+            return float(np.mean(-(y_bin * np.log(p) + (1 - y_bin) * np.log(1 - p))))
+        cm, pos_index = _confusion(y_bin, (label == pos).astype(np.int64), 2), 1
     else:
-        kwargs = {"average": "macro", "labels": list(range(k)), "zero_division": 0}
-        y_eval, p_eval = y, label
-    if name == "f1":
-        return skm.f1_score(y_eval, p_eval, **kwargs)
-    if name == "precision":
-        return skm.precision_score(y_eval, p_eval, **kwargs)
-    if name == "recall":
-        return skm.recall_score(y_eval, p_eval, **kwargs)
-    if name == "balanced_accuracy":
-        return skm.balanced_accuracy_score(y_eval, p_eval)
-    if name == "accuracy":
-        return skm.accuracy_score(y_eval, p_eval)
-    if name == "matthews_corrcoef":
-        return skm.matthews_corrcoef(y_eval, p_eval)
-    raise ValueError(f"metric {name!r} does not apply to {spec.task_type}")
+        cm, pos_index = _confusion(y, label, k), None
+    if name not in CONFUSION_METRICS:
+        raise ValueError(f"metric {name!r} does not apply to {spec.task_type}")
+    return float(_from_confusion(name, cm, pos_index)[0])
 
 
-# --- weighted metrics for the bootstrap ----------------------------------------------------------
-# A bootstrap resample is a vector of multiplicities w (sum n); every metric below is the
-# sample-weighted metric, evaluated for a whole (resamples x n) weight matrix W at once.
+CONFUSION_METRICS = (
+    "f1", "precision", "recall", "balanced_accuracy", "accuracy", "matthews_corrcoef"
+)
 
-WeightedMetric = Callable[[np.ndarray], np.ndarray]
+
+# --- the bootstrap: one resample matrix, counts per code -------------------------------------------
+# A resample draws n row indices. Every metric here depends on a resample only through how many
+# draws fell on each *code* of a small per-row code book: the (truth, prediction) cell for the
+# confusion metrics, the ranking bucket and class for AP and AUC, the row itself for regression.
+# One (resamples x n) index matrix is mapped through the code book and counted with a single
+# bincount; each metric is then a few numpy operations on a (resamples x codes) count matrix.
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -194,16 +235,8 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def _weighted_confusion(W: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
-    """(resamples, k, k) weighted confusion matrices, rows = truth, columns = prediction."""
-    pair = y * k + pred
-    cm = np.zeros((W.shape[0], k * k))
-    for code in np.unique(pair):
-        cm[:, code] = W[:, pair == code].sum(axis=1)
-    return cm.reshape(W.shape[0], k, k)
-
-
 def _from_confusion(name: str, cm: np.ndarray, pos: int | None) -> np.ndarray:
+    """A confusion metric for each (k, k) matrix of ``cm`` (shape (b, k, k))."""
     diag = np.diagonal(cm, axis1=1, axis2=2)
     true_sum, pred_sum = cm.sum(axis=2), cm.sum(axis=1)
     total = cm.sum(axis=(1, 2))
@@ -227,48 +260,103 @@ def _from_confusion(name: str, cm: np.ndarray, pos: int | None) -> np.ndarray:
     return per_class[:, pos] if pos is not None else per_class.mean(axis=1)
 
 
-def _ranking_counts(score: np.ndarray, y_bin: np.ndarray, W: np.ndarray):
-    """Weighted true/false positive counts at each distinct threshold (decreasing score)."""
-    order = np.argsort(-score, kind="mergesort")
-    s, t = score[order], y_bin[order].astype(float)
-    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    Ws = W[:, order]
-    tps = np.cumsum(Ws * t, axis=1)[:, ends]
-    fps = np.cumsum(Ws * (1 - t), axis=1)[:, ends]
-    return tps, fps
+@dataclass(frozen=True)
+class ResampledMetric:
+    """A metric of a bootstrap resample, through the resample's draw counts per code.
+
+    ``codes[i]`` is row i's code (0 <= code < ``n_codes``); ``evaluate`` maps a (resamples x
+    n_codes) count matrix to the metric of each resample. Calling it with a (resamples x n)
+    matrix of row weights gives the weighted metric (used by the tests).
+    """
+
+    codes: np.ndarray
+    n_codes: int
+    evaluate: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        counts = np.zeros((self.n_codes, W.shape[0]))
+        np.add.at(counts, self.codes, W.T)
+        return self.evaluate(counts.T)
 
 
-def _weighted_ap(score: np.ndarray, y_bin: np.ndarray, W: np.ndarray) -> np.ndarray:
-    tps, fps = _ranking_counts(score, y_bin, W)
-    positives = tps[:, -1:]
-    recall = _safe_div(tps, np.broadcast_to(positives, tps.shape))
-    precision = np.nan_to_num(_safe_div(tps, tps + fps), nan=1.0)
-    steps = np.diff(np.concatenate([np.zeros((len(W), 1)), recall], axis=1), axis=1)
-    ap = np.sum(steps * precision, axis=1)
-    return np.where(positives[:, 0] > 0, ap, np.nan)
+def _by_row(n: int, evaluate: Callable[[np.ndarray], np.ndarray]) -> ResampledMetric:
+    return ResampledMetric(np.arange(n), n, lambda C: evaluate(C.astype(np.float64)))
 
 
-def _weighted_auc(score: np.ndarray, y_bin: np.ndarray, W: np.ndarray) -> np.ndarray:
-    tps, fps = _ranking_counts(score, y_bin, W)
-    zeros = np.zeros((len(W), 1))
-    tps, fps = np.concatenate([zeros, tps], axis=1), np.concatenate([zeros, fps], axis=1)
-    p, n = tps[:, -1], fps[:, -1]
-    area = np.sum(np.diff(fps, axis=1) * (tps[:, 1:] + tps[:, :-1]) / 2, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where((p > 0) & (n > 0), area / (p * n), np.nan)
+def _ranking_groups(score: np.ndarray) -> np.ndarray:
+    """Each row's group of equal scores, numbered from the highest score (0) down."""
+    order = np.argsort(-score, kind="stable")
+    group_sorted = np.r_[0, np.cumsum(np.diff(score[order]) != 0)]
+    groups = np.empty(len(score), dtype=np.int64)
+    groups[order] = group_sorted
+    return groups
+
+
+def _resampled_ap(score: np.ndarray, y_bin: np.ndarray) -> ResampledMetric:
+    """Average precision: the recall steps happen only at the score groups holding positives.
+
+    Bucket j gathers the rows ranked after the (j-1)-th positive group, up to and including
+    the j-th; rows below the last positive group form a last bucket that never counts.
+    """
+    groups = _ranking_groups(score)
+    positive_groups = np.unique(groups[y_bin == 1])
+    buckets = np.searchsorted(positive_groups, groups, side="left")
+    n_buckets = len(positive_groups) + 1
+
+    def evaluate(C: np.ndarray) -> np.ndarray:
+        counts = C.reshape(len(C), n_buckets, 2)[:, :-1, :].astype(np.float64)
+        tps = np.cumsum(counts[:, :, 1], axis=1)
+        seen = np.cumsum(counts[:, :, 0] + counts[:, :, 1], axis=1)
+        if tps.shape[1] == 0:
+            return np.full(len(C), np.nan)
+        positives = tps[:, -1:]
+        recall = _safe_div(tps, np.broadcast_to(positives, tps.shape))
+        precision = np.nan_to_num(_safe_div(tps, seen), nan=1.0)
+        steps = np.diff(recall, axis=1, prepend=0.0)
+        ap = np.sum(steps * precision, axis=1)
+        return np.where(positives[:, 0] > 0, ap, np.nan)
+
+    return ResampledMetric(buckets * 2 + y_bin, 2 * n_buckets, evaluate)
+
+
+def _resampled_auc(score: np.ndarray, y_bin: np.ndarray) -> ResampledMetric:
+    """ROC AUC: trapezoids between consecutive score groups."""
+    groups = _ranking_groups(score)
+    n_groups = int(groups.max()) + 1
+
+    def evaluate(C: np.ndarray) -> np.ndarray:
+        counts = C.reshape(len(C), n_groups, 2).astype(np.float64)
+        zeros = np.zeros((len(C), 1))
+        tps = np.concatenate([zeros, np.cumsum(counts[:, :, 1], axis=1)], axis=1)
+        fps = np.concatenate([zeros, np.cumsum(counts[:, :, 0], axis=1)], axis=1)
+        p, n = tps[:, -1], fps[:, -1]
+        area = np.sum(np.diff(fps, axis=1) * (tps[:, 1:] + tps[:, :-1]) / 2, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((p > 0) & (n > 0), area / (p * n), np.nan)
+
+    return ResampledMetric(groups * 2 + y_bin, 2 * n_groups, evaluate)
+
+
+def _resampled_confusion(
+    name: str, y: np.ndarray, pred: np.ndarray, k: int, pos: int | None
+) -> ResampledMetric:
+    def evaluate(C: np.ndarray) -> np.ndarray:
+        return _from_confusion(name, C.reshape(len(C), k, k).astype(np.float64), pos)
+
+    return ResampledMetric(y * k + pred, k * k, evaluate)
 
 
 def weighted_metric(
     spec: Any, name: str, y: np.ndarray, values: dict[str, np.ndarray]
-) -> WeightedMetric:
-    """A function W -> metric per resample (rows of W are sample weights summing to n)."""
+) -> ResampledMetric:
+    """The metric ``name`` of a bootstrap resample (see :class:`ResampledMetric`)."""
     n = len(y)
     if spec.task_type == "regression":
         err = values["prediction"] - y
         if name == "rmse":
-            return lambda W: np.sqrt(W @ (err**2) / n)
+            return _by_row(n, lambda W: np.sqrt(W @ (err**2) / n))
         if name == "mae":
-            return lambda W: W @ np.abs(err) / n
+            return _by_row(n, lambda W: W @ np.abs(err) / n)
         if name == "r2":
 
             def r2(W: np.ndarray) -> np.ndarray:
@@ -277,7 +365,7 @@ def weighted_metric(
                 ss_res = W @ (err**2)
                 return _safe_div(ss_tot - ss_res, ss_tot)
 
-            return r2
+            return _by_row(n, r2)
         raise ValueError(name)
     k = len(spec.classes)
     if spec.task_type == "binary_classification":
@@ -286,32 +374,45 @@ def weighted_metric(
         label_bin = (values["label"] == pos).astype(np.int64)
         score = values["score"]
         if name == "average_precision":
-            return lambda W: _weighted_ap(score, y_bin, W)
+            return _resampled_ap(score, y_bin)
         if name == "roc_auc":
-            return lambda W: _weighted_auc(score, y_bin, W)
+            return _resampled_auc(score, y_bin)
         if name == "log_loss":
             p = np.clip(score, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
             losses = -(y_bin * np.log(p) + (1 - y_bin) * np.log(1 - p))
-            return lambda W: W @ losses / n
-        return lambda W: _from_confusion(name, _weighted_confusion(W, y_bin, label_bin, 2), 1)
-    label = values["label"]
-    return lambda W: _from_confusion(name, _weighted_confusion(W, y, label, k), None)
+            return _by_row(n, lambda W: W @ losses / n)
+        return _resampled_confusion(name, y_bin, label_bin, 2, 1)
+    return _resampled_confusion(name, y, values["label"], k, None)
 
 
-def bootstrap_weights(n: int, resamples: int, seed: int, chunk: int):
-    """Yield (chunk, n) float matrices of bootstrap multiplicities, deterministic in ``seed``."""
+def _resample_indices(n: int, resamples: int, seed: int, chunk: int):
+    """Yield (chunk, n) matrices of bootstrap row indices, deterministic in ``seed``."""
     rng = np.random.default_rng(seed)
     done = 0
     while done < resamples:
         b = min(chunk, resamples - done)
-        draws = rng.integers(0, n, size=(b, n))
-        flat = (draws + (np.arange(b) * n)[:, None]).ravel()
-        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+        yield rng.integers(0, n, size=(b, n))
         done += b
 
 
+def resample_counts(codes: np.ndarray, n_codes: int, resamples: int, seed: int, chunk: int):
+    """Yield (chunk, n_codes) draw counts per code of each resample (one bincount per chunk)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    for draws in _resample_indices(len(codes), resamples, seed, chunk):
+        b = len(draws)
+        np.take(codes, draws, out=draws)
+        draws += (np.arange(b, dtype=np.int64) * n_codes)[:, None]
+        yield np.bincount(draws.ravel(), minlength=b * n_codes).reshape(b, n_codes)
+
+
+def bootstrap_weights(n: int, resamples: int, seed: int, chunk: int):
+    """Yield (chunk, n) float matrices of bootstrap multiplicities, deterministic in ``seed``."""
+    for counts in resample_counts(np.arange(n), n, resamples, seed, chunk):
+        yield counts.astype(float)
+
+
 def bootstrap_ci(
-    metric: WeightedMetric,
+    metric: ResampledMetric,
     n: int,
     *,
     resamples: int = BOOTSTRAP_RESAMPLES,
@@ -326,8 +427,11 @@ def bootstrap_ci(
     if n < 2:
         return None
     resamples = min(resamples, max(MIN_RESAMPLES, WORK_CELLS // n))
-    chunk = max(1, min(resamples, CHUNK_CELLS // n))
-    samples = np.concatenate([metric(W) for W in bootstrap_weights(n, resamples, seed, chunk)])
+    chunk = max(1, min(resamples, CHUNK_CELLS // n))  # the chunks (hence draws) of v1.0
+    samples = np.concatenate([
+        metric.evaluate(counts)
+        for counts in resample_counts(metric.codes, metric.n_codes, resamples, seed, chunk)
+    ])
     valid = samples[np.isfinite(samples)]
     if len(valid) < resamples / 2:
         return None
@@ -398,8 +502,6 @@ def _downsample(*arrays: np.ndarray) -> list[list[float]]:
 
 def curves(spec: Any, y: np.ndarray, values: dict[str, np.ndarray]) -> dict[str, Any]:
     """PR and ROC curves (binary, <= CURVE_MAX_POINTS points) and the confusion matrix."""
-    from sklearn import metrics as skm  # slow (scipy): imported only when there is a score
-
     out: dict[str, Any] = {}
     if spec.task_type == "regression":
         return out
@@ -408,13 +510,13 @@ def curves(spec: Any, y: np.ndarray, values: dict[str, np.ndarray]) -> dict[str,
         pos = spec.classes.index(spec.positive_class)
         y_bin = (y == pos).astype(int)
         if 0 < y_bin.sum() < len(y_bin):
-            precision, recall, _ = skm.precision_recall_curve(y_bin, values["score"])
+            precision, recall = pr_curve(y_bin, values["score"])
             recall_pts, precision_pts = _downsample(recall, precision)
             out["pr_curve"] = {"recall": recall_pts, "precision": precision_pts}
-            fpr, tpr, _ = skm.roc_curve(y_bin, values["score"])
+            fpr, tpr = roc_points(y_bin, values["score"])
             fpr_pts, tpr_pts = _downsample(fpr, tpr)
             out["roc_curve"] = {"fpr": fpr_pts, "tpr": tpr_pts}
-    matrix = skm.confusion_matrix(y, values["label"], labels=list(range(k)))
+    matrix = _confusion(y, values["label"], k)[0]
     out["confusion_matrix"] = {
         "labels": [str(c) for c in spec.classes],
         "matrix": matrix.astype(int).tolist(),
