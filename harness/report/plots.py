@@ -3,13 +3,20 @@
 The numbers come from ``heldout_metrics`` details, which the harness computed itself; they are
 still validated (finite, in range, capped length) because a result file can be edited by hand.
 Every function returns PNG bytes, or None when the input is unusable or matplotlib is missing.
+
+matplotlib is imported only when a plot is drawn, or ahead of time by :func:`preload` (a
+background thread that a batch starts while its sandboxes run, so that the import is off the
+critical path). Each plot is drawn once per process for the same numbers (``takehome report``
+and the web views re-render reports).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,15 +47,50 @@ def _unit_series(values: Any) -> list[float] | None:
     return out
 
 
-def _figure():
+_PRELOAD_LOCK = threading.Lock()
+_preload_thread: threading.Thread | None = None
+
+
+def _import_figure():
+    """matplotlib's Figure class with the Agg backend, or None when matplotlib is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg", force=True)
+        from matplotlib.backends import backend_agg  # noqa: F401 - what savefig will use
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - matplotlib is a report dependency
         return None
-    figure = Figure(figsize=(3.6, 3.0), dpi=110)
+    return Figure
+
+
+def _warm() -> None:
+    figure_class = _import_figure()
+    if figure_class is not None:  # the first draw loads fonts; later plots reuse them
+        figure = figure_class(figsize=(1, 1), dpi=20)
+        figure.add_subplot(1, 1, 1).plot([0, 1], [0, 1])
+        figure.savefig(io.BytesIO(), format="png")
+
+
+def preload() -> threading.Thread:
+    """Import matplotlib and load its fonts in a background thread (once per process)."""
+    global _preload_thread
+    with _PRELOAD_LOCK:
+        if _preload_thread is None:
+            _preload_thread = threading.Thread(target=_warm, name="plots-preload", daemon=True)
+            _preload_thread.start()
+        return _preload_thread
+
+
+def _figure():
+    with _PRELOAD_LOCK:
+        pending = _preload_thread
+    if pending is not None:
+        pending.join()  # matplotlib's state is not shared across threads mid-import
+    figure_class = _import_figure()
+    if figure_class is None:
+        return None
+    figure = figure_class(figsize=(3.6, 3.0), dpi=110)
     axes = figure.add_subplot(1, 1, 1)
     axes.grid(True, color=_STYLE["grid"], linewidth=0.8)
     axes.set_axisbelow(True)
@@ -70,6 +112,13 @@ def pr_curve_png(precision: Any, recall: Any, positive_rate: float | None = None
     p, r = _unit_series(precision), _unit_series(recall)
     if p is None or r is None or len(p) != len(r):
         return None
+    if not isinstance(positive_rate, (int, float)) or isinstance(positive_rate, bool):
+        positive_rate = None
+    return _pr_png(tuple(p), tuple(r), positive_rate)
+
+
+@functools.lru_cache(maxsize=64)
+def _pr_png(p: tuple[float, ...], r: tuple[float, ...], positive_rate: float | None):
     made = _figure()
     if made is None:
         return None
@@ -92,6 +141,11 @@ def roc_curve_png(fpr: Any, tpr: Any) -> bytes | None:
     x, y = _unit_series(fpr), _unit_series(tpr)
     if x is None or y is None or len(x) != len(y):
         return None
+    return _roc_png(tuple(x), tuple(y))
+
+
+@functools.lru_cache(maxsize=64)
+def _roc_png(x: tuple[float, ...], y: tuple[float, ...]) -> bytes | None:
     made = _figure()
     if made is None:
         return None
@@ -129,6 +183,12 @@ def confusion_matrix_png(matrix: Any, labels: Sequence[str] | None = None) -> by
     rows = valid_matrix(matrix)
     if rows is None:
         return None
+    names = tuple(str(v) for v in labels) if labels and len(labels) == len(rows) else None
+    return _matrix_png(tuple(tuple(row) for row in rows), names)
+
+
+@functools.lru_cache(maxsize=64)
+def _matrix_png(rows: tuple[tuple[int, ...], ...], labels: tuple[str, ...] | None):
     made = _figure()
     if made is None:
         return None
