@@ -392,6 +392,68 @@ def users_list(out_dir: Path, accounts: Path | None) -> None:
     sys.exit(list_users(out_dir, accounts=accounts))
 
 
+# --- candidate portal --------------------------------------------------------------------------
+
+
+@main.command("invite")
+@click.argument("assignment")
+@click.option("--name", required=True, help="The candidate's name (shown on their page).")
+@click.option("--email", default=None, help="The candidate's e-mail (for your records).")
+@click.option("--deadline", default=None, help="ISO-8601 date or date-time (UTC unless it has "
+              "an offset; a bare date means the end of that day); uploads close then.")
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(path_type=Path),
+              help="The round folder `takehome serve` serves (default: out/<assignment>; a "
+              "folder of rounds means its <assignment> round).")
+@click.option("--base-url", default=None, help="Where `takehome serve` is reachable "
+              "(default: http://127.0.0.1:8000).")
+def invite_cmd(assignment: str, name: str, email: str | None, deadline: str | None,
+               out_dir: Path | None, base_url: str | None) -> None:
+    """Invite a candidate to ASSIGNMENT: prints the link to their upload page (shown once)."""
+    from harness.portal.commands import invite
+
+    sys.exit(invite(assignment, name, email=email, deadline=deadline, out_dir=out_dir,
+                    base_url=base_url, echo=click.echo))
+
+
+@main.group(cls=_Group)
+def invitations() -> None:
+    """List or revoke candidate invitations; run the portal's grading worker."""
+
+
+_round_option = click.option("-o", "--output", "out_dir", required=True,
+                             type=click.Path(exists=True, file_okay=False, path_type=Path),
+                             help="The round folder.")
+
+
+@invitations.command("list")
+@_round_option
+def invitations_list(out_dir: Path) -> None:
+    """One line per invitation: state, uploads, self-check and grading."""
+    from harness.portal.commands import list_invitations
+
+    sys.exit(list_invitations(out_dir, echo=click.echo))
+
+
+@invitations.command("revoke")
+@click.argument("invitation_id")
+@_round_option
+def invitations_revoke(invitation_id: str, out_dir: Path) -> None:
+    """Revoke an invitation: its link stops working at once (uploads are kept)."""
+    from harness.portal.commands import revoke
+
+    sys.exit(revoke(invitation_id, out_dir, echo=click.echo))
+
+
+@invitations.command("worker")
+@click.argument("rounds", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--once", is_flag=True, help="Exit when the queues are empty.")
+def invitations_worker(rounds: tuple[Path, ...], once: bool) -> None:
+    """Run the self-check and grading worker for ROUNDS (`takehome serve` starts one itself)."""
+    from harness.portal.commands import worker
+
+    sys.exit(worker(list(rounds), once))
+
 if __name__ == "__main__":  # pragma: no cover
     try:
         main()
