@@ -10,9 +10,10 @@ endpoint (login required unless the route is public; CSRF on every state-changin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment
 from starlette.applications import Starlette
@@ -54,7 +55,8 @@ class Extension:
     is accepted, so that every endpoint is wrapped by the security guard. ``templates`` is
     searched after the web app's own folder (so ``{% extends "base.html.j2" %}`` works);
     ``static`` is served under ``/static/<name>/``; ``nav`` adds ``(label, href)`` links to the
-    interviewers' navigation bar.
+    interviewers' navigation bar; ``template_globals`` are functions (or values) every template
+    can use (e.g. the portal's grading state of a round, for the round page).
     """
 
     name: str
@@ -63,6 +65,7 @@ class Extension:
     templates: Path | None = None
     static: Path | None = None
     nav: Sequence[tuple[str, str]] = ()
+    template_globals: Mapping[str, Any] = field(default_factory=dict)
 
 
 ExtensionFactory = Callable[["WebState"], Extension]
@@ -147,6 +150,8 @@ def create_app(out_dirs: Sequence[Path], *, settings: WebSettings | None = None,
     loaded = [e if isinstance(e, Extension) else e(state)
               for e in (discover_extensions() if extensions is None else extensions)]
     state.templates = make_environment([e.templates for e in loaded if e.templates])
+    for ext in loaded:
+        state.templates.globals.update(ext.template_globals)
     state.nav = [("Rounds", "/")] + [link for e in loaded for link in e.nav]
 
     table: list[BaseRoute] = []
