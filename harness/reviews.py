@@ -317,6 +317,8 @@ def record_decision(log: ReviewLog, result: GradingResult, *, decision: str | No
         raise SpecError(f"unknown decision {decision!r}", hint=f"choose {', '.join(DECISIONS)}")
     reason = _clean(reason, "reason", MAX_REASON, required=True)
     current = log.state(result.submission.content_hash).decision_value
+    if decision is None and current is None:
+        raise SpecError("there is no decision to withdraw")
     return log.append(result.submission.content_hash, "decision", "",
                       before={"decision": current} if current else None,
                       after={"decision": decision} if decision else None,

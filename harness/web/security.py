@@ -2,7 +2,7 @@
 
 - :class:`SecurityHeaders` (ASGI middleware) adds a strict Content-Security-Policy (no inline
   script or style, nothing from other origins, ``frame-ancestors 'none'``), ``nosniff``,
-  ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store`` and, under TLS, HSTS, to every
+  ``Referrer-Policy: same-origin``, ``Cache-Control: no-store`` and, under TLS, HSTS, to every
   response that does not set its own policy.
 - :func:`guard` wraps every route's endpoint when the app is built (never by hand in a route): it
   loads the session from the cookie, refuses interviewer routes without one (a redirect to the
@@ -65,7 +65,7 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "SAMEORIGIN" if own_policy else "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
                 headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
@@ -153,14 +153,19 @@ def set_cookie(response: Response, request: Request, name: str, value: str, *,
 
 
 def _same_origin(request: Request) -> bool:
-    """False when the browser says the request came from another origin (Origin or Referer)."""
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if not source:
-        return True  # a non-browser client; the CSRF token still has to match
-    if source == "null":
-        return False
-    parts = urlsplit(source)
-    return parts.netloc.lower() == request.headers.get("host", "").lower()
+    """False when the browser says the request came from another site.
+
+    ``Sec-Fetch-Site`` first (every current browser sends it), else the ``Origin`` header; a
+    client that sends neither (curl, a script) is not a browser being abused, and still needs
+    the CSRF token.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
 
 
 async def _sent_token(request: Request) -> str:
