@@ -4,22 +4,29 @@
 submission is graded by one worker thread (the heavy work happens in its sandbox containers);
 one submission's failure never stops the others. Results are written to the SQLite store as
 soon as each finishes, so an interrupted batch resumes where it stopped.
+
+The batch is a pipeline: similarity needs only the snapshots, so it is computed in the
+background as soon as every submission is ingested (while the sandboxes run), and each
+submission's reports are rendered as soon as it is graded, by one renderer thread, instead of
+all of them after the last container; the index comes last. matplotlib is preloaded in the
+background when html reports may show held-out plots.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.errors import SubmissionRejected
-from harness import termination
+from harness import footprint, termination
 from harness.assignment import Assignment
 from harness.fingerprint import harness_build
 from harness.intake import Snapshot, ingest
@@ -36,6 +43,7 @@ from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
 from harness.stages import SandboxSlots
 from harness.store import ResultKey, ResultStore
+from sandbox.limits import Limits
 
 SUBMISSION_MARKERS = (".git", "takehome.toml", "README.md", "README.rst", "README.txt", "README",
                       "requirements.txt", "pyproject.toml", "setup.py", "Makefile")
@@ -175,6 +183,45 @@ def _unique_names(sources: Sequence[Path]) -> list[str]:
     return names
 
 
+class _Latch:
+    """Counts each item once; :meth:`wait` returns when every item has counted (or on abort)."""
+
+    def __init__(self, count: int):
+        self._left = count
+        self._seen: set[str] = set()
+        self._cond = threading.Condition()
+
+    def count(self, key: str) -> None:
+        with self._cond:
+            if key not in self._seen:
+                self._seen.add(key)
+                self._left -= 1
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._left = 0
+            self._cond.notify_all()
+
+    def wait(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._left <= 0)
+
+
+def _in_background(name: str, target: Callable[[], object]) -> Future:
+    """Run ``target`` in a daemon thread (never holds up an interrupted exit); its Future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(target())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 def grade_batch(
     assignment: Assignment,
     sources: Sequence[Path],
@@ -211,6 +258,15 @@ def grade_batch(
     lock = threading.Lock()
     n_jobs = max(1, jobs or default_jobs(assignment))
     slots = SandboxSlots(sandbox_slots(n_jobs, assignment))
+    footprint.check_batch_space(out_dir, sources, [assignment.train_csv,
+                                                   assignment.hidden_features_csv], n_jobs)
+
+    ingested = _Latch(len(items))  # similarity starts once every submission is ingested
+    content_hashes: dict[str, str] = {}
+    if settings.run and "html" in formats:
+        from harness.report import plots
+
+        plots.preload()  # matplotlib's import and fonts, while the sandboxes run
 
     def work(item: BatchItem) -> BatchItem:
         started = time.monotonic()
@@ -219,12 +275,15 @@ def grade_batch(
         try:
             snapshot = ingest(item.source, work_root / "snapshots", settings.intake_caps)
         except SubmissionRejected:
+            ingested.count(item.name)
             graded = grade_submission(item.source, assignment, settings, work_root, rubric)
             item.result = graded.result
             stage(item.name, "rejected")
             item.seconds = time.monotonic() - started
             return item
         item.snapshot_root = snapshot.root
+        content_hashes[item.name] = snapshot.content_hash
+        ingested.count(item.name)
         task = assignment_for(snapshot) if assignment_for is not None else assignment
         key = ResultKey(snapshot.content_hash, task.content_hash() if task is not assignment
                         else a_hash, r_hash,
@@ -264,27 +323,25 @@ def grade_batch(
             item.result = graded
             stage(item.name, "harness_error")
             return item
+        finally:
+            ingested.count(item.name)
 
-    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="grade") as pool:
-        futures = [pool.submit(safe_work, item) for item in items]
-        for future in as_completed(futures):
-            future.result()
+    def compare() -> list[SimilarityPair]:
+        ingested.wait()
+        roots = {i.name: i.snapshot_root for i in items if i.snapshot_root is not None}
+        if len(roots) >= 2 or (roots and public_solutions):
+            starter = [assignment.root / p for p in (assignment.spec.starter_code or [])]
+            kwargs = {} if similarity_threshold is None else {"threshold": similarity_threshold}
+            return find_similar(roots, public_solutions, starter, **kwargs)
+        return []
 
-    similarity: list[SimilarityPair] = []
-    roots = {i.name: i.snapshot_root for i in items if i.snapshot_root is not None}
-    if len(roots) >= 2 or (roots and public_solutions):
-        starter = [assignment.root / p for p in (assignment.spec.starter_code or [])]
-        kwargs = {} if similarity_threshold is None else {"threshold": similarity_threshold}
-        similarity = find_similar(roots, public_solutions, starter, **kwargs)
-
-    hashes = {i.name: i.result.submission.content_hash for i in items if i.result is not None}
-    for item in items:
+    def render(item: BatchItem, similarity: list[SimilarityPair]) -> None:
         if item.result is None:
-            continue
+            return
         pairs = [p for p in similarity if item.name in (p.first, p.second)]
         if pairs:
             item.result = attach_similarity(item.result, item.name, pairs, rubric=rubric,
-                                            content_hashes=hashes)
+                                            content_hashes=content_hashes)
         folder = out_dir / report_folder(item, blind)
         item.overrides = _existing_overrides(folder) if item.result.rubric is not None else None
         # result.json stays the canonical, unreviewed result; the views apply the review.
@@ -294,6 +351,26 @@ def grade_batch(
         item.reports |= render_reports(item.result, folder, formats=views, blind=blind,
                                        overrides=item.overrides,
                                        artifacts_root=item.artifacts_root)
+
+    graded_items: queue.Queue[BatchItem | None] = queue.Queue()
+
+    def render_as_graded() -> None:
+        similarity = pairs_found.result()
+        while (item := graded_items.get()) is not None:
+            render(item, similarity)
+
+    pairs_found = _in_background("batch-similarity", compare)
+    rendered = _in_background("batch-reports", render_as_graded)
+    try:
+        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="grade") as pool:
+            futures = [pool.submit(safe_work, item) for item in items]
+            for future in as_completed(futures):
+                graded_items.put(future.result())
+    finally:
+        ingested.release()
+        graded_items.put(None)
+    rendered.result()
+    similarity = pairs_found.result()
     index_html, summary_csv = render_index(
         [(apply_overrides(i.result, i.overrides),
           i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
@@ -301,6 +378,9 @@ def grade_batch(
          if i.result is not None],
         out_dir, similarity=similarity, blind=blind,
     )
+    for item in items:  # grading and reports are done: keep each within its host footprint
+        runs = item.artifacts_root.parent if item.artifacts_root is not None else None
+        footprint.trim_retained(item.snapshot_root, runs, Limits())
     return BatchOutcome(items, index_html, summary_csv, similarity, store.path)
 
 

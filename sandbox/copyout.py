@@ -9,20 +9,33 @@ once over a cap, reading stops. Files are created 0644, directories 0755.
 
 Any violation is reported in :class:`CopyReport` (never raised): the runner turns it into the
 ``output_limit`` verdict, with :meth:`CopyReport.violation_reason` as the reason.
+
+With :class:`KeepRules`, only the files the graders and reports use are written to the host,
+each class of file within its own per-file, per-class and file-count caps and all of them
+within one total: everything else is read past and listed in :attr:`CopyReport.dropped` with
+the reason (never a violation: what a candidate leaves in ``/output`` is theirs). Directories
+are then created only as parents of kept files. This bounds what one submission leaves on the
+host, however much it writes.
+
+A full host disk (ENOSPC, EDQUOT) while writing is a harness fault (``error``), never the
+candidate's.
 """
 
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 CHUNK = 1024 * 1024
 MAX_LISTED = 8  # rejected entries named in a reason
+BLOCK = 4096  # kept sizes are counted in file-system blocks
+MAX_DROPPED_LISTED = 200  # dropped entries recorded in a report (all are counted)
 _HEADER_ALLOWANCE = 3 * tarfile.BLOCKSIZE  # per entry: header, pax header, padding
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -34,6 +47,44 @@ class RejectedEntry(BaseModel):
 
     name: str
     kind: str  # symlink, hardlink, device, fifo, unsafe_path, conflict, unreadable, other
+    reason: str
+
+
+class KeepClass(BaseModel):
+    """One kind of output file kept on the host (predictions, notebooks, figures...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    patterns: tuple[str, ...]  # fnmatch patterns on the posix path relative to /output
+    max_file_bytes: int = Field(gt=0)
+    max_bytes: int = Field(gt=0)  # all kept files of this class together
+    max_files: int = Field(default=1, gt=0)
+
+    def matches(self, rel: str) -> bool:
+        """True when ``rel`` is one of this class's paths."""
+        return any(fnmatch.fnmatchcase(rel, pattern) for pattern in self.patterns)
+
+
+class KeepRules(BaseModel):
+    """What a copy-out keeps: the first matching class decides; no class means dropped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    classes: tuple[KeepClass, ...]
+    max_bytes: int = Field(gt=0)  # every kept file together (sizes rounded up to 4 KiB blocks)
+    max_depth: int = Field(default=8, gt=0)  # folders above a kept file (each costs a block)
+
+    def classify(self, rel: str) -> KeepClass | None:
+        """The class ``rel`` belongs to, or None (not used by the graders or reports)."""
+        return next((c for c in self.classes if c.matches(rel)), None)
+
+
+class DroppedEntry(BaseModel):
+    """A file of ``/output`` that was read past and not kept on the host, and why."""
+
+    name: str
+    bytes: int
     reason: str
 
 
@@ -51,6 +102,20 @@ class CopyReport(BaseModel):
     rejected: list[RejectedEntry] = Field(default_factory=list)
     limit_hit: str | None = None  # which cap stopped the copy
     error: str | None = None
+    dropped: list[DroppedEntry] = Field(default_factory=list)  # first MAX_DROPPED_LISTED
+    dropped_files: int = 0  # all of them
+    dropped_bytes: int = 0
+
+    def dropped_note(self) -> str:
+        """One line saying what was not kept on the host (empty when everything was)."""
+        if not self.dropped_files:
+            return ""
+        shown = "; ".join(f"{d.name!r} ({d.reason})" for d in self.dropped[:MAX_LISTED])
+        more = self.dropped_files - min(len(self.dropped), MAX_LISTED)
+        suffix = f"; and {more} more" if more > 0 else ""
+        return (f"output: kept {len(self.files)} file(s), {_mb(self.bytes_copied)}; not kept on "
+                f"the host: {self.dropped_files} file(s), {_mb(self.dropped_bytes)}: "
+                f"{shown}{suffix}")
 
     @property
     def ok(self) -> bool:
@@ -96,6 +161,26 @@ def _clip(name: str, limit: int = 160) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+_BIDI_CONTROLS = frozenset({0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
+
+
+def _shown_raw(code: int) -> bool:
+    """False for control characters, bidi controls and undecodable bytes (surrogate escapes)."""
+    return not (code < 0x20 or 0x7F <= code < 0xA0 or code in _BIDI_CONTROLS
+                or 0xDC80 <= code <= 0xDCFF)
+
+
+def _printable(name: str) -> str:
+    """A name safe to show in a reason: control and bidi characters become escapes."""
+    escaped = (ch if _shown_raw(ord(ch)) else
+               (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") for ch in name)
+    return _clip("".join(escaped))
+
+
 def _safe_parts(name: str) -> list[str] | str:
     """The path components of ``name``, or a string saying why the name is unsafe."""
     if "\x00" in name:
@@ -128,12 +213,48 @@ def _kind_of(member: tarfile.TarInfo) -> tuple[str, str] | None:
 class _Extractor:
     """Creates directories and files below ``root_fd`` without ever following a link."""
 
-    def __init__(self, root_fd: int, report: CopyReport, max_bytes: int, max_files: int):
+    def __init__(self, root_fd: int, report: CopyReport, max_bytes: int, max_files: int,
+                 keep: KeepRules | None = None):
         self.root_fd = root_fd
         self.report = report
         self.max_bytes = max_bytes
         self.max_files = max_files
+        self.keep = keep
         self.known_dirs: set[tuple[str, ...]] = set()
+        self.class_bytes: dict[str, int] = {}
+        self.class_files: dict[str, int] = {}
+        self.kept_blocks = 0
+
+    def drop_reason(self, rel: str, size: int) -> str | None:
+        """Why the file ``rel`` of ``size`` bytes is not kept (None: keep it)."""
+        if self.keep is None:
+            return None
+        kind = self.keep.classify(rel)
+        if kind is None:
+            return "not used by the graders or reports"
+        if rel.count("/") > self.keep.max_depth:
+            return f"nested deeper than {self.keep.max_depth} folders"
+        size = -(-size // BLOCK) * BLOCK  # what it costs the disk
+        if size > kind.max_file_bytes:
+            return f"{_mb(size)}, over the {_mb(kind.max_file_bytes)} cap for one {kind.name} file"
+        if self.class_files.get(kind.name, 0) >= kind.max_files:
+            return f"more than {kind.max_files} {kind.name} file(s)"
+        if self.class_bytes.get(kind.name, 0) + size > kind.max_bytes:
+            return f"the {_mb(kind.max_bytes)} budget for {kind.name} files is used up"
+        if self.kept_blocks + size > self.keep.max_bytes:
+            return f"the {_mb(self.keep.max_bytes)} budget for kept output is used up"
+        self.class_files[kind.name] = self.class_files.get(kind.name, 0) + 1
+        self.class_bytes[kind.name] = self.class_bytes.get(kind.name, 0) + size
+        self.kept_blocks += size
+        return None
+
+    def drop(self, rel: str, size: int, reason: str) -> None:
+        """Record a file that is read past, not written."""
+        self.report.dropped_files += 1
+        self.report.dropped_bytes += size
+        if len(self.report.dropped) < MAX_DROPPED_LISTED:
+            self.report.dropped.append(DroppedEntry(name=_printable(rel), bytes=size,
+                                                    reason=reason))
 
     def _enter_dir(self, parent_fd: int, name: str, parts: tuple[str, ...]) -> int:
         """Open (creating it 0755 when missing) the directory ``name`` under ``parent_fd``."""
@@ -247,25 +368,37 @@ def _prepare_dest(dest: Path) -> int:
     return fd
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class _HostDiskFull(Exception):
+    """Writing on the host failed for lack of space: a harness fault."""
+
+
 def extract_tar_stream(
-    stream: BinaryIO, dest: Path, *, max_bytes: int, max_files: int
+    stream: BinaryIO, dest: Path, *, max_bytes: int, max_files: int,
+    keep: KeepRules | None = None,
 ) -> CopyReport:
     """Extract an untrusted tar stream into ``dest`` (absent or empty), member by member.
 
-    Never raises for bad content: every problem is recorded in the returned report. Raises
-    ValueError only when ``dest`` itself is unusable (a symlink, or a non-empty folder).
+    ``max_bytes``/``max_files`` cap the whole stream (a violation when exceeded); ``keep``
+    chooses which files are written (the others are listed in ``dropped``). Never raises for
+    bad content: every problem is recorded in the returned report. Raises ValueError only when
+    ``dest`` itself is unusable (a symlink, or a non-empty folder).
     """
     dest = Path(dest)
     report = CopyReport(dest=dest)
     root_fd = _prepare_dest(dest)
     raw_limit = max_bytes + (2 * max_files + 16) * _HEADER_ALLOWANCE + 2 * tarfile.RECORDSIZE
-    extractor = _Extractor(root_fd, report, max_bytes, max_files)
+    extractor = _Extractor(root_fd, report, max_bytes, max_files, keep)
     try:
         _extract_all(_CappedReader(stream, raw_limit), extractor, report)
     except _LimitHit as hit:
         report.limit_hit = str(hit)
     except _OverCap:
         report.limit_hit = f"output stream larger than the cap of {max_bytes // (1024 * 1024)} MB"
+    except _HostDiskFull as full:
+        report.error = f"the host disk is full: {full}"
     except (tarfile.TarError, EOFError, OSError, UnicodeError) as exc:
         report.error = f"cannot read the output archive: {type(exc).__name__}: {exc}"
     finally:
@@ -281,6 +414,10 @@ def _extract_all(reader: _CappedReader, extractor: _Extractor, report: CopyRepor
             for count, member in enumerate(tar, start=1):
                 if count > max_entries:
                     raise _LimitHit(f"more than {max_entries} entries in the output")
+                if member.isreg() and extractor.keep is not None:
+                    seen = len(report.files) + report.dropped_files
+                    if seen >= extractor.max_files:
+                        raise _LimitHit(f"more than {extractor.max_files} files in the output")
                 _extract_member(tar, member, extractor, report)
                 tar.members = []  # stream mode: memory stays flat however many members come
     except tarfile.ReadError as exc:
@@ -295,15 +432,22 @@ def _extract_member(
     name = member.name
     parts = _safe_parts(name)
     if isinstance(parts, str):
-        report.rejected.append(RejectedEntry(name=_clip(name), kind="unsafe_path", reason=parts))
+        report.rejected.append(RejectedEntry(name=_printable(name), kind="unsafe_path", reason=parts))
         return
     refused = _kind_of(member)
     if refused is not None:
         kind, reason = refused
-        report.rejected.append(RejectedEntry(name=_clip(name), kind=kind, reason=reason))
+        report.rejected.append(RejectedEntry(name=_printable(name), kind=kind, reason=reason))
         return
     if not parts:
         return  # the output folder itself
+    if extractor.keep is not None:
+        if member.isdir():
+            return  # only parents of kept files are created
+        why = extractor.drop_reason("/".join(parts), member.size)
+        if why is not None:
+            extractor.drop("/".join(parts), member.size, why)
+            return  # tarfile reads past the member's data
     try:
         if member.isdir():
             extractor.directory(parts)
@@ -315,14 +459,16 @@ def _extract_member(
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
         report.rejected.append(
             RejectedEntry(
-                name=_clip(name),
+                name=_printable(name),
                 kind="conflict",
                 reason=f"conflicts with another entry of the same name ({exc.strerror})",
             )
         )
     except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise _HostDiskFull(f"writing {_printable(name)!r}: {exc.strerror}") from exc
         if exc.errno == errno.ELOOP:  # a parent is a symlink (impossible: we create none)
             reason = "a parent folder is a link"
         else:
             reason = f"cannot create it on the host ({exc.strerror})"
-        report.rejected.append(RejectedEntry(name=_clip(name), kind="unreadable", reason=reason))
+        report.rejected.append(RejectedEntry(name=_printable(name), kind="unreadable", reason=reason))

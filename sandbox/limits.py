@@ -16,6 +16,7 @@ Every limit is enforced by the kernel or by the host, never by code the candidat
 | ``output_mb`` | 200 | size of the ``/output`` tmpfs and the copy-out byte cap (``output_limit``) |
 | ``output_files`` | 2000 | copy-out cap on files (and, separately, on directories) |
 | ``tail_bytes`` | 32768 | bytes of stdout and of stderr kept (the last ones) |
+| ``footprint_mb`` | 25 | what one submission leaves on the host: snapshot + kept artifacts |
 
 tmpfs pages are charged to the container's memory cgroup, so files written to ``/tmp``,
 ``/workspace``, ``/output`` and the home count against ``memory_mb`` too.
@@ -50,6 +51,7 @@ class Limits(BaseModel):
     output_mb: int = Field(default=200, ge=1)
     output_files: int = Field(default=2000, ge=1)
     tail_bytes: int = Field(default=32768, ge=256)
+    footprint_mb: int = Field(default=25, ge=4)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, where: str = "limits") -> Limits:

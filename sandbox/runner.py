@@ -37,7 +37,7 @@ from docker.types import Ulimit
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import EnvironmentProblem, SubmissionRejected
-from sandbox.copyout import CopyReport, RejectedEntry, check_dest, extract_tar_stream
+from sandbox.copyout import CopyReport, KeepRules, RejectedEntry, check_dest, extract_tar_stream
 from sandbox.limits import MIB, Limits
 
 DEFAULT_LIMITS = Limits()  # frozen: safe to share as a default
@@ -61,6 +61,8 @@ API_TIMEOUT_S = 60
 EXIT_NO_SPACE = 28  # supervise.py --copy: the workspace is full
 EXIT_TIMEOUT = 124  # supervise.py: its own timer fired and it killed everything
 SUPERVISOR_GRACE_S = 5.0  # the host's backstop timer fires this long after the supervisor's
+RUNTIMES = ("runc", "runsc")  # the engine's OCI runtimes takehome knows (runsc: gVisor)
+RUNTIME_ENV = "TAKEHOME_RUNTIME"  # the default runtime when none is passed
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SKIPPED = re.compile(r"^takehome-supervise: skipped '(.*)': (.*)$")
 _STATS_LINE = re.compile(r"^takehome-supervise: stats (\{.*\})$")
@@ -373,6 +375,16 @@ def _is_stale(owner: str, container_id: str, host: str, status: str) -> bool:
 # --- validation before any container starts -----------------------------------------------------
 
 
+def resolve_runtime(runtime: str | None = None) -> str:
+    """``runtime``, else ``$TAKEHOME_RUNTIME``, else ``runc``; EnvironmentProblem when unknown."""
+    chosen = (runtime or os.environ.get(RUNTIME_ENV) or "runc").strip()
+    if chosen not in RUNTIMES:
+        where = "runtime" if runtime else RUNTIME_ENV
+        raise EnvironmentProblem(f"unknown sandbox runtime {chosen!r} ({where})",
+                                 hint=f"choose one of {', '.join(RUNTIMES)}")
+    return chosen
+
+
 def _docker_socket_paths() -> list[Path]:
     paths = [Path("/var/run/docker.sock"), Path("/run/docker.sock")]
     address = os.environ.get("DOCKER_HOST", "")
@@ -457,9 +469,11 @@ class SandboxSession:
         limits: Limits = DEFAULT_LIMITS,
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
+        runtime: str | None = None,
     ):
         self.image = image
         self.limits = limits
+        self.runtime = resolve_runtime(runtime)
         taken: set[str] = set()
         self._mounts: list[DockerMount] = []
         if submission is not None:
@@ -480,6 +494,7 @@ class SandboxSession:
         self._image_env: dict[str, str] = {}  # ENV declared by the sandbox image itself
         self._stats: _Stats | None = None
         self._dead_reason: str | None = None  # why the container stopped (then restarted)
+        self._keep: KeepRules | None = None  # the next copy-out's keep rules
         self._lock = threading.Lock()
 
     # -- lifecycle --
@@ -532,6 +547,11 @@ class SandboxSession:
             key, sep, value = item.partition("=")
             if sep and _ENV_NAME.match(key):
                 self._image_env[key] = value
+        if self.runtime not in (info.get("Runtimes") or {}) and self.runtime != "runc":
+            raise EnvironmentProblem(
+                f"the Docker engine at {_engine_address()} has no {self.runtime!r} runtime",
+                hint="install and register it: sudo bash sandbox/scripts/ensure_runsc.sh --register",
+            )
         self.limits.check_supported(
             engine_cpus=_int_or_none(info.get("NCPU")),
             engine_memory_bytes=_int_or_none(info.get("MemTotal")),
@@ -591,6 +611,7 @@ class SandboxSession:
             "oom_score_adj": 500,  # the host's OOM killer prefers sandbox processes
             "log_config": {"type": "none", "config": {}},
             "detach": True,
+            **({"runtime": self.runtime} if self.runtime != "runc" else {}),
         }
 
     def _start_container(self) -> None:
@@ -825,14 +846,17 @@ class SandboxSession:
         timeout_s: float | None = None,
         workdir: str = "/workspace",
         env: Mapping[str, str] | None = None,
+        keep: KeepRules | None = None,
     ) -> tuple[RunResult, CopyReport]:
         """:meth:`exec`, then :meth:`collect_output` into ``dest``, with one exec fewer.
 
         For a session's last command: the copy-out kills every leftover process and reads the
         cgroup counters the verdict needs, so no separate counters exec runs in between.
+        ``keep``: which files are written to the host (see :class:`sandbox.copyout.KeepRules`).
         Raises ValueError like :meth:`collect_output` when ``dest`` is unusable.
         """
         check_dest(Path(dest))
+        self._keep = keep
         result, report = self._exec_checked(command, timeout_s, workdir, env, Path(dest))
         assert report is not None
         return result, report
@@ -991,7 +1015,7 @@ class SandboxSession:
 
     # -- copy-out --
 
-    def collect_output(self, dest: Path) -> CopyReport:
+    def collect_output(self, dest: Path, keep: KeepRules | None = None) -> CopyReport:
         """Copy the container's ``/output`` to ``dest`` (absent or empty) through a checked tar.
 
         Returns the :class:`CopyReport`: ``ok`` False means a violation (links, devices, FIFOs,
@@ -1002,6 +1026,7 @@ class SandboxSession:
         if self._container is None:
             raise RuntimeError("collect_output() must be called inside `with SandboxSession`")
         with self._lock:
+            self._keep = keep
             return self._collect_locked(Path(dest))[0]
 
     def _collect_locked(
@@ -1034,7 +1059,8 @@ class SandboxSession:
         try:
             reader = _StdoutReader(stream, stderr)
             report = extract_tar_stream(
-                reader, dest, max_bytes=lim.output_mb * MIB, max_files=lim.output_files
+                reader, dest, max_bytes=lim.output_mb * MIB, max_files=lim.output_files,
+                keep=self._keep,
             )
             if report.ok:  # let the tar writer finish (end-of-archive padding) before closing
                 _drain(reader, limit=MIB)
@@ -1115,6 +1141,8 @@ def run_in_sandbox(
     limits: Limits = DEFAULT_LIMITS,
     output_dest: Path | None = None,
     env: Mapping[str, str] | None = None,
+    keep: KeepRules | None = None,
+    runtime: str | None = None,
 ) -> RunResult:
     """Run one command in a fresh container, collect ``/output`` into ``output_dest``, remove it.
 
@@ -1123,12 +1151,12 @@ def run_in_sandbox(
     says what was rejected. Raises like :class:`SandboxSession` before any container starts.
     """
     with SandboxSession(
-        image, submission=submission, mounts=mounts, limits=limits, env=env
+        image, submission=submission, mounts=mounts, limits=limits, env=env, runtime=runtime
     ) as session:
         if output_dest is None:
             return session.exec(command, timeout_s=limits.wall_time_s)
         result, report = session.exec_then_collect(
-            command, Path(output_dest), timeout_s=limits.wall_time_s
+            command, Path(output_dest), timeout_s=limits.wall_time_s, keep=keep
         )
     update: dict[str, Any] = {"output_dir": Path(output_dest), "output_files": report.files}
     if report.error is not None:
