@@ -38,6 +38,7 @@ label-safe.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,12 +80,39 @@ class Truth:
     y: np.ndarray
 
 
+_TRUTH_CACHE: dict[tuple, Truth] = {}
+_TRUTH_LOCK = threading.Lock()
+
+
 def load_truth(assignment: Any) -> Truth:
-    """Read the hidden labels file on the host; SpecError (label-safe) when it is unusable."""
+    """Read the hidden labels file on the host; SpecError (label-safe) when it is unusable.
+
+    Parsed once per process for each version of the file (a batch reads it once); the arrays
+    are read-only.
+    """
+    spec = assignment.spec
+    path = Path(assignment.hidden_labels_csv)
+    try:
+        stat = path.stat()
+        key: tuple | None = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, spec.task_type,
+                             spec.id_column, spec.target, tuple(spec.classes or ()))
+    except OSError:
+        key = None
+    with _TRUTH_LOCK:
+        cached = _TRUTH_CACHE.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    truth = _read_truth(spec, path)
+    truth.y.flags.writeable = False
+    if key is not None:
+        with _TRUTH_LOCK:
+            _TRUTH_CACHE[key] = truth
+    return truth
+
+
+def _read_truth(spec: Any, path: Path) -> Truth:
     from contracts.predictions import canonical_id, class_index  # pandas: only when scoring
 
-    spec = assignment.spec
-    path = assignment.hidden_labels_csv
     frame = read_csv_capped(path)
     if frame is None:
         raise SpecError(f"{path}: held-out labels are missing or unreadable", hint="check hidden/")
@@ -546,6 +574,13 @@ class HeldoutMetricsGrader:
 
     name = NAME
     version = VERSION
+
+    def warm_up(self, assignment: Any) -> None:
+        """Import the predictions contract (pandas) and parse the held-out labels ahead."""
+        import contracts.predictions  # noqa: F401 - the import is the work
+
+        if getattr(assignment, "hidden_labels_csv", None) is not None:
+            load_truth(assignment)
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Validate predictions, compute metrics + CI, map the primary metric to [0, 1]."""

@@ -8,6 +8,13 @@ entry point names a class (or a no-argument factory) whose instance satisfies
 result that breaks the contract, into a *harness fault* (``score=None``, ``not_applicable=True``,
 ``reason="grader error: ..."``, ``details["harness_fault"] = True``) so that a bug in a grader
 is never scored as the candidate's fault.
+
+Two optional parts of the contract let the pipeline use the time the sandbox runs:
+``reads_artifacts = False`` declares a grader that reads only the snapshot and the assignment
+(never ``context.artifacts``); it is run while the sandbox runs, with ``artifacts=None``.
+``warm_up(assignment)`` loads ahead what grading that assignment will need (imports, the
+assignment's own files) and is called in the background meanwhile; it must not depend on the
+submission. See :func:`reads_artifacts` and :func:`warm_up_graders`.
 """
 
 from __future__ import annotations
@@ -137,6 +144,23 @@ def load_graders(names: Iterable[str] | None = None, *, strict: bool = True) -> 
 
 
 # --------------------------------------------------------------------------- running
+
+
+def reads_artifacts(grader: object) -> bool:
+    """False only for a grader that declares ``reads_artifacts = False`` (snapshot-only)."""
+    return getattr(grader, "reads_artifacts", True) is not False
+
+
+def warm_up_graders(graders: Iterable[Grader], assignment: object) -> None:
+    """Call each grader's optional ``warm_up(assignment)``; a failing warm-up is ignored (the
+    grader then does that work itself in ``grade``, where a fault is reported)."""
+    for grader in graders:
+        warm_up = getattr(grader, "warm_up", None)
+        if callable(warm_up):
+            try:
+                warm_up(assignment)
+            except Exception:  # noqa: BLE001, S110 - only an optimisation; grade() reports it
+                pass
 
 
 def harness_fault(grader: object, message: str, trace: str | None = None) -> GraderResult:

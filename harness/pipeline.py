@@ -3,6 +3,10 @@
 This module wires the steps; each step lives in its own module and is only called through its
 public function. Data flows one way. A fault of the harness (sandbox_error, a grader crash) is
 recorded as such and never turned into a score.
+
+While the sandbox runs, a background thread loads the graders (their imports), calls their
+``warm_up`` and runs the graders that read only the snapshot (``reads_artifacts = False``); the
+others run once the artifacts exist (see :mod:`graders.registry`).
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from contracts.errors import SubmissionRejected, TakehomeError
-from graders.base import Artifacts, GraderContext, GraderResult
-from graders.registry import load_graders, run_grader
+from graders.base import Artifacts, Grader, GraderContext, GraderResult
+from graders.registry import load_graders, reads_artifacts, run_grader, warm_up_graders
 from harness import __version__
 from harness.assignment import Assignment
 from harness.intake import IntakeCaps, Snapshot, ingest
@@ -84,16 +89,24 @@ def ingest_submission(source: Path, work_root: Path, caps: IntakeCaps) -> Snapsh
 
 
 def run_graders(
-    context: GraderContext, static_lint: Callable[[], None] | None = None
+    context: GraderContext,
+    static_lint: Callable[[], None] | None = None,
+    *,
+    graders: list[Grader] | None = None,
+    done: dict[str, GraderResult] | None = None,
 ) -> dict[str, GraderResult]:
     """Run every registered grader on ``context``; a crashing grader becomes a harness fault.
 
     ``static_lint`` waits for the host-side lint running in the background: graders that read
-    it (``needs_static_lint``) run after it, the others meanwhile.
+    it (``needs_static_lint``) run after it, the others meanwhile. ``graders``: the loaded
+    graders (default: :func:`load_graders`); ``done``: results already computed (the
+    snapshot-only graders run while the sandbox ran), kept as they are.
     """
-    results: dict[str, GraderResult] = {}
+    results: dict[str, GraderResult] = dict(done or {})
     deferred = []
-    for grader in load_graders():
+    for grader in graders if graders is not None else load_graders():
+        if grader.name in results:
+            continue
         if static_lint is not None and getattr(grader, "needs_static_lint", False):
             deferred.append(grader)
             continue
@@ -103,6 +116,22 @@ def run_graders(
     for grader in deferred:
         results[grader.name] = run_grader(grader, context)
     return dict(sorted(results.items()))
+
+
+def _graders_meanwhile(context: GraderContext) -> tuple[list[Grader], dict[str, GraderResult]]:
+    """While the sandbox runs: load the graders, warm them up, run the snapshot-only ones."""
+    graders = load_graders()
+    warm_up_graders(graders, context.assignment)
+    done = {g.name: run_grader(g, context) for g in graders if not reads_artifacts(g)}
+    return graders, done
+
+
+def _start_meanwhile(context: GraderContext) -> Future:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graders-meanwhile")
+    try:
+        return pool.submit(_graders_meanwhile, context)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def grade_snapshot(
@@ -129,14 +158,26 @@ def grade_snapshot(
     artifacts: Artifacts | None = None
     status, status_reason = "graded", ""
     container_starts = 0
+    meanwhile: Future | None = None
     if settings.run:
         progress("sandbox")
         t0 = time.monotonic()
+        meanwhile = _start_meanwhile(GraderContext(
+            snapshot_root=snapshot.root,
+            snapshot_meta=snapshot.to_meta(),
+            assignment=assignment,
+            artifacts=None,
+            reference_scores=dict(settings.reference_scores),
+        ))
         if work_dir.exists():
             shutil.rmtree(work_dir)
         work_dir.mkdir(parents=True)
-        artifacts = stage_runner(snapshot, assignment, image=settings.image, work_dir=work_dir,
-                                 progress=progress, slots=slots)
+        try:
+            artifacts = stage_runner(snapshot, assignment, image=settings.image,
+                                     work_dir=work_dir, progress=progress, slots=slots)
+        except BaseException:
+            meanwhile.cancel()
+            raise
         timings.update(getattr(artifacts, "timings", {}) or {})
         timings["sandbox_total"] = round(time.monotonic() - t0, 3)
         container_starts = int(getattr(artifacts, "container_starts", 0) or 0)
@@ -164,7 +205,8 @@ def grade_snapshot(
         reference_scores=dict(settings.reference_scores),
         static_lint_dir=static_lint_dir,
     )
-    grader_results = run_graders(context, wait_for_lint)
+    graders, done = meanwhile.result() if meanwhile is not None else (None, None)
+    grader_results = run_graders(context, wait_for_lint, graders=graders, done=done)
     timings["host_graders"] = round(time.monotonic() - t0, 3)
     progress("rubric")
     result = build_result(
