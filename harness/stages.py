@@ -32,6 +32,7 @@ Artifacts layout under ``work_dir``::
                                                  pylint.json, tests.json, lint.json,
                                                  lint_sources.json
     artifacts/stages.json                        stage records, timings, container starts
+    artifacts/copyout-{run,checks}.json          what each copy-out kept and dropped (why)
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from graders.base import Artifacts, StageRecord, clip
 from graders.source import load_source
 from graders.testing_static import is_pytest_file_name, test_file_paths
 from harness.assignment import Assignment, RunConfigError, run_command_for
+from harness.footprint import checks_keep_rules, record_copy_out, remove_scratch, run_keep_rules
 from sandbox.limits import Limits
 
 if TYPE_CHECKING:
@@ -246,7 +248,10 @@ def _record(stage: str, result: RunResult) -> StageRecord:
 
 
 def _apply_copy_report(record: StageRecord, report: CopyReport) -> StageRecord:
-    """Fold a copy-out outcome into a record, as run_in_sandbox does."""
+    """Fold a copy-out outcome into a record, as run_in_sandbox does (and what was not kept)."""
+    if getattr(report, "dropped_files", 0):
+        record = record.model_copy(update={"reason": clip(_join(record.reason,
+                                                                report.dropped_note()), 2000)})
     if report.error is not None:
         update: dict[str, Any] = {"reason": _join(record.reason, report.error)}
         if record.verdict == "ok":
@@ -373,9 +378,12 @@ def _run_container(
     with session as box:
         clock.measure("run_start", started)
         t0 = time.monotonic()
-        result, report = box.exec_then_collect(argv, out_dir, timeout_s=limits.wall_time_s)
+        keep = run_keep_rules(assignment.spec.submission.predictions_file, limits)
+        result, report = box.exec_then_collect(argv, out_dir, timeout_s=limits.wall_time_s,
+                                               keep=keep)
         clock.split("run_exec", "run_copy_out", t0, result.wall_time_s)
     clock.measure("run_total", started)
+    record_copy_out(out_dir.parent, "run", report)
     return _apply_copy_report(_record("run", result), report)
 
 
@@ -430,10 +438,12 @@ def _checks_container(
             [*PYTHON, CHECKS_SCRIPT, "inspect", "--timeout", inner, "--workspace", "/submission"],
             out_dir,
             timeout_s=per_exec,
+            keep=checks_keep_rules(limits),
         )
         clock.split("lint_exec", "checks_copy_out", t0, lint.wall_time_s)
         records["lint"] = _record("lint", lint)
     clock.measure("checks_total", started)
+    record_copy_out(out_dir.parent, "checks", report)
     return {name: _apply_copy_report(record, report) for name, record in records.items()}
 
 
@@ -593,8 +603,11 @@ def execute_stages(
         with slots or contextlib.nullcontext():
             return part()
 
-    with ThreadPoolExecutor(max_workers=max(1, len(parts)), thread_name_prefix="stage") as pool:
-        outcomes = [future.result() for future in [pool.submit(in_slot, p) for p in parts]]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(parts)), thread_name_prefix="stage") as pool:
+            outcomes = [future.result() for future in [pool.submit(in_slot, p) for p in parts]]
+    finally:
+        remove_scratch(work_dir)  # the data copies: the containers that mounted them are gone
     for found, report, started in outcomes:
         records.update(found)
         run_report = report if report is not None else run_report
