@@ -73,21 +73,28 @@ class JobContext:
         slug = assignment.spec.slug
         if slug not in self._settings:
             self._settings[slug] = prepare_settings(assignment, True, out_dir / ".work")
-        outcome = grade_batch(assignment, sources, out_dir, settings=self._settings[slug],
-                              jobs=1, stage_runner=stage_runner())
+        settings = self._settings[slug]
+        outcome = grade_batch(assignment, sources, out_dir, settings=settings, jobs=1,
+                              stage_runner=stage_runner(settings, out_dir))
         return {item.source: (item.result.status if item.result else "harness_error")
                 for item in outcome.items}
 
 
-def stage_runner():
-    """The scale-out workers' stage runner when a broker is configured, else None (local)."""
+def stage_runner(settings, out_dir: Path):
+    """The scale-out workers' stage runner when a broker is configured, else None (local).
+
+    Built like ``takehome grade --broker`` builds it (harness.workers.remote_grade).
+    """
     try:
         from harness.workers.config import broker_url
-        from harness.workers.coordinator import RemoteStageRunner
+        from harness.workers.coordinator import RemoteStageRunner, image_inputs
     except ImportError:  # no scale-out workers package: grade locally
         return None
     url = broker_url(None)
-    return None if url is None else RemoteStageRunner(url)
+    if url is None:
+        return None
+    return RemoteStageRunner(url, image_inputs=image_inputs(settings.image),
+                             namespace=str(Path(out_dir).resolve()))
 
 
 @contextmanager
@@ -123,6 +130,9 @@ def run_check(context: JobContext, submission: SubmissionRow) -> JobOutcome:
     if invitation.current_submission != submission.id:
         _set_check(store, submission.id, "superseded", None)
         return JobOutcome(True, "superseded by a newer upload")
+    if invitation.revoked_at is not None:
+        _set_check(store, submission.id, "skipped", None)
+        return JobOutcome(True, "not checked: the invitation was revoked")
     _set_check(store, submission.id, "running", None)
     work_dir = context.portal.checks_dir(submission.id)
     try:

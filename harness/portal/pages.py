@@ -25,6 +25,7 @@ CHECK_WORDS = {
     "error": "self-check could not run",
     "superseded": "replaced by a newer upload",
     "rejected": "not accepted",
+    "skipped": "not checked (invitation withdrawn)",
 }
 
 

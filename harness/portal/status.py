@@ -67,3 +67,23 @@ def grading_states(folder: Path) -> dict[str, str]:
         if current is not None and current.final_at is not None and current.content_hash:
             states[current.content_hash.split(":")[-1][:16]] = grading_state(store, current.id)[0]
     return states
+
+
+def round_status_rows(rnd) -> list[dict]:
+    """A round's (``harness.web.rounds.Round``) final portal submissions and their grading
+    state, for the round page."""
+    folder = rnd.folder
+    if not has_portal(folder):
+        return []
+    store = PortalStore(folder)
+    rows = []
+    for inv in store.invitations():
+        current = store.submission(inv.current_submission) if inv.current_submission else None
+        if current is None or current.final_at is None:
+            continue
+        grading, outcome = grading_state(store, current.id)
+        cid = (current.content_hash or "").split(":")[-1][:16]
+        rows.append({"name": inv.name, "final_at": format_time(current.final_at),
+                     "grading": grading, "outcome": outcome or "",
+                     "report": f"/rounds/{rnd.id}/c/{cid}" if grading == "graded" else None})
+    return rows

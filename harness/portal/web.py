@@ -37,7 +37,7 @@ from harness.portal.invitations import (
     revoke_invitation,
 )
 from harness.portal.pages import candidate_page, contract_html, numbered_uploads, public_files
-from harness.portal.status import round_invitations
+from harness.portal.status import round_invitations, round_status_rows
 from harness.portal.store import InvitationRow, PortalStore, has_portal
 from harness.portal.submissions import (
     Portal,
@@ -52,6 +52,7 @@ from harness.web import Extension, RateLimiter, WebState, render
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 WORKER_ENV = "TAKEHOME_PORTAL_WORKER"  # "0": do not start a worker (one runs elsewhere)
+MAX_UPLOAD_ENV = "TAKEHOME_PORTAL_MAX_UPLOAD_MB"  # a smaller upload cap than intake's total
 FORM_FIELDS = ("round", "assignment", "name", "email", "deadline")
 NOT_VALID = "This link is not valid. It may have expired or been withdrawn; ask the hiring team."
 
@@ -69,8 +70,11 @@ class PortalWeb:
         self._lock = threading.Lock()
 
     def portal(self, folder: Path) -> Portal:
-        """The portal of a round folder."""
-        return self.caps_for(folder) if self.caps_for else Portal(folder)
+        """The portal of a round folder (``TAKEHOME_PORTAL_MAX_UPLOAD_MB`` lowers the cap)."""
+        if self.caps_for:
+            return self.caps_for(folder)
+        limit = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+        return Portal(folder, upload_cap=int(float(limit) * 1024 * 1024) if limit else None)
 
     def find(self, request: Request, token: str) -> tuple[Portal, InvitationRow]:
         """The round and invitation a token opens; a 404 (or 429) otherwise."""
@@ -295,6 +299,7 @@ def make_extension(state: WebState, *, start_worker: bool | None = None, caps_fo
         templates=TEMPLATES,
         static=STATIC,
         nav=[("Invitations", "/invitations")],
+        template_globals={"portal_round_status": round_status_rows},
     )
 
 
