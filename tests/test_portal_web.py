@@ -246,3 +246,17 @@ def test_invitation_pages_need_a_login(world):
                                               "assignment": "fraud-detection"})
     assert refused.status_code == 401
     assert len(world["store"].invitations()) == 2
+
+
+def test_round_page_status_lists_final_submissions_with_their_grading_state(world):
+    http = client(world)
+    token = world["ada"].token
+    upload(http, token, "work.zip", small_submission())
+    page = http.get(f"/c/{token}").text
+    http.post(f"/c/{token}/final", data={"csrf_token": csrf(page)})
+    state = world["app"].state.web
+    rnd = next(iter(state.rounds.values()))
+    rows = state.templates.globals["portal_round_status"](rnd)
+    assert [(r["name"], r["grading"]) for r in rows] == [("Ada <b>Lovelace</b>", "queued")]
+    html = state.templates.get_template("portal/round_status.html.j2").render(rnd=rnd)
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in html and "grade-queued" in html

@@ -220,12 +220,21 @@ def _assignments() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "assignment.yaml").is_file())
 
 
+def _round_assignment(rounds: list[dict]) -> str:
+    """The assignment the first round's invitations are for (the form's default)."""
+    for rnd in rounds:
+        for row in rnd["rows"]:
+            return row["assignment"]
+    return "fraud-detection" if "fraud-detection" in _assignments() else ""
+
+
 def _invitations_render(request: Request, *, created=None, error: str | None = None,
                         form: dict | None = None, status: int = 200) -> Response:
     state: WebState = request.app.state.web
     rounds = [round_invitations(rid, rnd.folder, request) for rid, rnd in state.rounds.items()]
     return render(request, "portal/invitations.html.j2", {
         "rounds": rounds, "round_ids": list(state.rounds), "assignments": _assignments(),
+        "default_assignment": _round_assignment(rounds),
         "created": created, "error": error, "title": "Invitations",
         "form": {k: "" for k in FORM_FIELDS} | (form or {}),
     }, status_code=status)
