@@ -244,8 +244,6 @@ def grade_batch(
     screen``: inferred from the submission); its ``content_hash()`` is part of the store key.
     ``stage_runner`` runs the sandbox stages elsewhere (see :data:`harness.pipeline.StageRunner`).
     """
-    from harness.report import render_index, render_reports
-
     out_dir.mkdir(parents=True, exist_ok=True)
     work_root = out_dir / ".work"
     store = ResultStore(out_dir / "results.sqlite")
@@ -336,6 +334,8 @@ def grade_batch(
         return []
 
     def render(item: BatchItem, similarity: list[SimilarityPair]) -> None:
+        from harness.report import render_reports
+
         if item.result is None:
             return
         pairs = [p for p in similarity if item.name in (p.first, p.second)]
@@ -355,6 +355,8 @@ def grade_batch(
     graded_items: queue.Queue[BatchItem | None] = queue.Queue()
 
     def render_as_graded() -> None:
+        import harness.report  # noqa: F401 - imported (Jinja2, templates) while sandboxes run
+
         similarity = pairs_found.result()
         while (item := graded_items.get()) is not None:
             render(item, similarity)
@@ -371,6 +373,7 @@ def grade_batch(
         graded_items.put(None)
     rendered.result()
     similarity = pairs_found.result()
+    from harness.report import render_index
     index_html, summary_csv = render_index(
         [(apply_overrides(i.result, i.overrides),
           i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
