@@ -32,8 +32,15 @@ C, *takehome*
 columns, median imputation, standard scaling) that writes ``predictions.csv``.
 
 *The batch*: 20 generated diabetes-progression notebooks (the mean model of bench/common.py,
-a different constant each) graded by one ``takehome grade ... -j 2`` process and by one
-``-j 1`` process, alternating, each into a fresh folder; per submission = batch time / 20.
+a different constant each) graded by one ``takehome grade ... -j 2`` process per side and by
+one ``-j 1`` process (one at a time), alternating, each into a fresh folder; per submission =
+batch time / 20.
+
+*Sides*: ``--checkout REV`` grades with a revision exported by ``git archive`` (a frozen tree:
+edits in the working tree change the harness fingerprint, hence the calibration cache key);
+``--baseline REV`` adds a *before* side graded the same way, alternating with the *after*
+side within each round, so a before/after comparison shares the machine's load. Each side and
+assignment is graded once untimed first (calibration cached, as after a user's first run).
 """
 
 from __future__ import annotations
@@ -51,13 +58,23 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from bench.common import ASSIGNMENTS, REPO, git_revision, loadavg, write_trivial_submission
+    from bench.common import (
+        ASSIGNMENTS,
+        REPO,
+        git_revision,
+        loadavg,
+        machine,
+        machine_line,
+        write_trivial_submission,
+    )
 except ImportError:
     from common import (  # type: ignore[no-redef]
         ASSIGNMENTS,
         REPO,
         git_revision,
         loadavg,
+        machine,
+        machine_line,
         write_trivial_submission,
     )
 
@@ -229,11 +246,11 @@ def otter(source: Path, assignment: Any, plan: dict[str, Any], scratch: Path,
     return time.perf_counter() - t0
 
 
-CHECKOUT = {"root": REPO}  # the checkout takehome runs from (--checkout exports a revision)
+def takehome(slug: str, sources: list[Path], scratch: Path, jobs: int | None = None,
+             checkout: Path = REPO) -> dict:
+    """C: ``takehome grade`` as a user runs it, into a fresh folder; result of a single one.
 
-
-def takehome(slug: str, sources: list[Path], scratch: Path, jobs: int | None = None) -> dict:
-    """C: ``takehome grade`` as a user runs it, into a fresh folder; result of a single one."""
+    ``checkout``: the source tree takehome runs from (an exported revision: PYTHONPATH)."""
     out = scratch / "takehome-out"
     if out.exists():
         shutil.rmtree(out)
@@ -244,10 +261,9 @@ def takehome(slug: str, sources: list[Path], scratch: Path, jobs: int | None = N
         argv += ["--json", str(scratch / "result.json")]
     env = dict(os.environ)
     env.setdefault("COLUMNS", "100")
-    root = CHECKOUT["root"]
-    if root != REPO:
-        env["PYTHONPATH"] = str(root)
-    done = run_process(argv, root, env, check=False)
+    if checkout != REPO:
+        env["PYTHONPATH"] = str(checkout)
+    done = run_process(argv, checkout, env, check=False)
     if done["exit"] not in (0, 1):  # 1: a submission did not grade (broken examples)
         raise RuntimeError(f"takehome grade exited with {done['exit']}:\n{done['tail']}")
     if len(sources) == 1:
@@ -276,13 +292,14 @@ def export_revision(revision: str, dest: Path) -> Path:
     return dest
 
 
-def warm_up(slugs: list[str], scratch: Path, log=print) -> None:
-    """One untimed ``takehome grade`` per assignment: builds the calibration cache, as a user's
-    first grading of an assignment does once."""
+def warm_up(slugs: list[str], scratch: Path, sides: dict[str, Path], log=print) -> None:
+    """One untimed ``takehome grade`` per assignment and side: builds the calibration cache,
+    as a user's first grading of an assignment does once."""
     notebook = write_notebook(scratch / "warm-up" / "solution.ipynb")
-    for slug in slugs:
-        done = takehome(slug, [notebook], scratch / "warm-up")
-        log(f"  warm-up {slug}: {done['seconds']:.1f} s (calibration cached)")
+    for side, checkout in sides.items():
+        for slug in slugs:
+            done = takehome(slug, [notebook], scratch / "warm-up", checkout=checkout)
+            log(f"  warm-up {side} {slug}: {done['seconds']:.1f} s (calibration cached)")
 
 
 # --- Otter set-up ----------------------------------------------------------------------------------
@@ -340,8 +357,9 @@ def med(values: list[float | None]) -> float | None:
 
 
 def side_by_side(cases: list[tuple[str, str, Path]], rounds: int, scratch: Path,
-                 otter_bin: Path, autograder: Path, log=print) -> list[dict[str, Any]]:
-    """Alternate A/B/C on every case for ``rounds`` rounds; per-case lists of figures."""
+                 otter_bin: Path, autograder: Path, sides: dict[str, Path],
+                 log=print) -> list[dict[str, Any]]:
+    """Alternate bare, Otter and each takehome side on every case for ``rounds`` rounds."""
     from harness.assignment import load_assignment
 
     rows = []
@@ -349,79 +367,100 @@ def side_by_side(cases: list[tuple[str, str, Path]], rounds: int, scratch: Path,
         assignment = load_assignment(slug)
         plan = _plan(source, assignment, scratch / "plan")
         rows.append({"label": label, "slug": slug, "source": source, "assignment": assignment,
-                     "plan": plan, "bare": [], "otter": [], "takehome": [], "runs": []})
+                     "plan": plan, "bare": [], "otter": [],
+                     "sides": {side: [] for side in sides}})
     for i in range(rounds):
         for row in rows:
             case = scratch / "case"
             row["bare"].append(bare(row["source"], row["assignment"], row["plan"], case))
             row["otter"].append(otter(row["source"], row["assignment"], row["plan"], case,
                                       otter_bin, autograder))
-            graded = takehome(row["slug"], [row["source"]], case)
-            row["takehome"].append(graded["seconds"])
-            row["runs"].append(graded)
+            said = []
+            for side, checkout in sides.items():
+                graded = takehome(row["slug"], [row["source"]], case, checkout=checkout)
+                row["sides"][side].append(graded)
+                said.append(f"{side} {graded['seconds']:.2f} s ({graded['status']}, total "
+                            f"{graded['total']}, rss {graded['rss_mb']:.0f} MB)")
             o = row["otter"][-1]
             log(f"  round {i + 1}/{rounds} {row['label']}: bare {row['bare'][-1]:.2f} s, "
-                f"otter {'–' if o is None else f'{o:.2f} s'}, takehome {graded['seconds']:.2f} s "
-                f"({graded['status']}, total {graded['total']}, rss {graded['rss_mb']:.0f} MB)")
+                f"otter {'–' if o is None else f'{o:.2f} s'}, " + ", ".join(said), flush=True)
     return rows
 
 
-def batch(rounds: int, scratch: Path, log=print) -> dict[str, Any]:
-    """20 small submissions: one ``-j 2`` process and one ``-j 1`` process, alternating."""
+def batch(rounds: int, scratch: Path, sides: dict[str, Path], log=print) -> dict[str, list]:
+    """20 small submissions: one ``-j 2`` process per side, then the last side at ``-j 1``."""
     folder = scratch / "batch-submissions"
     sources = [write_trivial_submission(folder / f"sub-{i:02d}", offset=float(i))
                for i in range(BATCH_SIZE)]
-    figures: dict[int, list[dict[str, Any]]] = {2: [], 1: []}
+    runs = [(f"{side} -j 2", checkout, 2) for side, checkout in sides.items()]
+    last_side, last_checkout = list(sides.items())[-1]
+    runs.append((f"{last_side} -j 1", last_checkout, 1))
+    figures: dict[str, list] = {label: [] for label, _, _ in runs}
     for i in range(rounds):
-        for jobs in (2, 1):
-            done = takehome("diabetes-progression", sources, scratch / f"batch-j{jobs}", jobs)
-            figures[jobs].append(done)
-            log(f"  round {i + 1}/{rounds} batch of {BATCH_SIZE} at -j {jobs}: "
-                f"{done['seconds']:.1f} s, {done['statuses']}, rss {done['rss_mb']:.0f} MB")
+        for label, checkout, jobs in runs:
+            done = takehome("diabetes-progression", sources, scratch / "batch", jobs,
+                            checkout=checkout)
+            figures[label].append(done)
+            log(f"  round {i + 1}/{rounds} batch of {BATCH_SIZE}, {label}: "
+                f"{done['seconds']:.1f} s, {done['statuses']}, rss {done['rss_mb']:.0f} MB",
+                flush=True)
     return figures
 
 
-def report(rows: list[dict[str, Any]], batches: dict[int, list[dict]] | None,
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"**{a / b:.2f}**" if a and b else "–"
+
+
+def report(rows: list[dict[str, Any]], batches: dict[str, list] | None,
            meta: dict[str, Any]) -> str:
-    lines = [(f"Measured {meta['started']} → {meta['finished']} UTC, harness revision "
-             f"{meta['revision']}, Otter-Grader {meta['otter']}; load average (1/5/15 min) "
-             f"{meta['load_start']} → {meta['load_end']}. Produced by `{meta['command']}`."), ""]
+    sides = meta["sides"]
+    lines = [(f"Measured {meta['started']} → {meta['finished']} UTC on {meta['machine']}; "
+              f"takehome sides: {', '.join(f'{k} = {v}' for k, v in sides.items())}; "
+              f"Otter-Grader {meta['otter']}; load average (1/5/15 min) {meta['load_start']} → "
+              f"{meta['load_end']}. Produced by `{meta['command']}`."), ""]
     if rows:
-        lines += [("| submission | rounds | bare (s) | Otter (s) | takehome (s) | takehome / bare "
-                  "| takehome / Otter | takehome peak RSS (MB) | status, total |"),
-                  "|---|---|---|---|---|---|---|---|---|"]
+        head = ["submission", "rounds", "bare (s)", "Otter (s)"]
+        for side in sides:
+            head += [f"{side} (s)", f"{side} / bare", f"{side} / Otter"]
+        head += ["peak RSS (MB)", "status, total"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in rows:
-            b, o, t = med(row["bare"]), med(row["otter"]), med(row["takehome"])
-            first = row["runs"][0]
-            lines.append("| " + " | ".join([
-                row["label"], str(len(row["bare"])), spread(row["bare"]), spread(row["otter"]),
-                spread(row["takehome"]), f"**{t / b:.2f}**" if b else "–",
-                f"**{t / o:.2f}**" if o else "–",
-                f"{max(r['rss_mb'] for r in row['runs']):.0f}",
-                f"{first['status']}, {first['total']}",
-            ]) + " |")
-        lines.append("")
-        lines.append("Median stage timings of takehome (s, `run.timings`):")
+            b, o = med(row["bare"]), med(row["otter"])
+            cells = [row["label"], str(len(row["bare"])), spread(row["bare"]),
+                     spread(row["otter"])]
+            for side in sides:
+                secs = [r["seconds"] for r in row["sides"][side]]
+                cells += [spread(secs), _ratio(med(secs), b), _ratio(med(secs), o)]
+            cells.append(" / ".join(f"{max(r['rss_mb'] for r in row['sides'][side]):.0f}"
+                                    for side in sides))
+            cells.append(" / ".join(f"{row['sides'][side][0]['status']}, "
+                                    f"{row['sides'][side][0]['total']}" for side in sides))
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Median stage timings (s, the result's `run.timings`):"]
         for row in rows:
-            keys = sorted({k for r in row["runs"] for k in r["timings"]})
-            stats = ", ".join(f"{k} {med([r['timings'].get(k) for r in row['runs']]):.2f}"
-                              for k in keys)
-            lines.append(f"- {row['label']}: {stats}")
+            for side in sides:
+                runs = row["sides"][side]
+                keys = sorted({k for r in runs for k in r["timings"]})
+                stats = ", ".join(f"{k} {med([r['timings'].get(k) for r in runs]):.2f}"
+                                  for k in keys)
+                lines.append(f"- {row['label']}, {side}: {stats}")
     if batches:
         lines += ["", (f"| batch of {BATCH_SIZE} | rounds | batch time (s) | per submission (s) "
                   "| statuses | harness peak RSS (MB) |"), "|---|---|---|---|---|---|"]
-        for jobs in (2, 1):
-            runs = batches[jobs]
+        for label, runs in batches.items():
             secs = [r["seconds"] for r in runs]
             lines.append("| " + " | ".join([
-                f"-j {jobs}", str(len(runs)), spread(secs),
-                f"{statistics.median(secs) / BATCH_SIZE:.2f}",
+                label, str(len(runs)), spread(secs), f"{statistics.median(secs) / BATCH_SIZE:.2f}",
                 ", ".join(f"{n} {s}" for s, n in sorted(runs[0]["statuses"].items())),
                 f"{max(r['rss_mb'] for r in runs):.0f}",
             ]) + " |")
-        j2 = statistics.median(r["seconds"] for r in batches[2])
-        j1 = statistics.median(r["seconds"] for r in batches[1])
-        lines.append(f"\n-j 2 versus -j 1: {j1 / j2:.2f}× faster.")
+        medians = {label: statistics.median(r["seconds"] for r in runs)
+                   for label, runs in batches.items()}
+        labels = list(medians)
+        if len(labels) >= 3:
+            before, after, serial = labels[0], labels[1], labels[-1]
+            lines.append(f"\n{before} / {after}: {medians[before] / medians[after]:.2f}× faster; "
+                         f"{serial} / {after}: {medians[serial] / medians[after]:.2f}×.")
     return "\n".join(lines)
 
 
@@ -438,11 +477,14 @@ def main() -> int:
     parser.add_argument("--checkout", default=None, metavar="REV",
                         help="grade with this git revision, exported to a scratch folder "
                         "(default: the working tree as it is)")
+    parser.add_argument("--baseline", default=None, metavar="REV",
+                        help="also grade with this revision (exported), alternating: the "
+                        "'before' side of a before/after comparison")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    meta = {"started": started, "load_start": loadavg(),
-            "revision": args.checkout or git_revision(),
+    meta = {"started": started, "load_start": loadavg(), "machine": machine_line(machine()),
             "command": "python bench/sidebyside_bench.py " + " ".join(sys.argv[1:])}
     otter_bin = ensure_otter(args.otter_venv)
     meta["otter"] = otter_version(otter_bin)
@@ -450,26 +492,32 @@ def main() -> int:
     batches = None
     with tempfile.TemporaryDirectory(prefix="takehome-sidebyside-") as tmp:
         scratch = Path(tmp)
-        if args.checkout:
-            CHECKOUT["root"] = export_revision(args.checkout, scratch / "checkout")
+        sides: dict[str, Path] = {}
+        if args.baseline:
+            sides["before"] = export_revision(args.baseline, scratch / "before")
+        after = args.checkout and export_revision(args.checkout, scratch / "after")
+        sides["takehome" if not args.baseline else "after"] = after or REPO
+        meta["sides"] = {side: (args.baseline if side == "before" else
+                                args.checkout or git_revision()) for side in sides}
         warm_up(sorted({p.parent.parent.name for p in ASSIGNMENTS.glob("*/examples/*")}),
-                scratch)
+                scratch, sides)
         autograder = build_autograder(otter_bin, scratch / "otter-autograder")
         if "notebook" not in skip:
             notebook = write_notebook(scratch / "logreg" / "solution.ipynb")
             rows += side_by_side([("logistic regression notebook (fraud-detection)",
                                    "fraud-detection", notebook)],
-                                 args.rounds, scratch, otter_bin, autograder)
+                                 args.rounds, scratch, otter_bin, autograder, sides)
         if "examples" not in skip:
             cases = [(f"{p.parent.parent.name}/{p.name}", p.parent.parent.name, p)
                      for p in sorted(ASSIGNMENTS.glob("*/examples/*")) if p.is_dir()]
-            rows += side_by_side(cases, args.example_rounds, scratch, otter_bin, autograder)
+            rows += side_by_side(cases, args.example_rounds, scratch, otter_bin, autograder,
+                                 sides)
         if "batch" not in skip:
-            batches = batch(args.batch_rounds, scratch)
+            batches = batch(args.batch_rounds, scratch, sides)
     meta["finished"] = time.strftime("%H:%M", time.gmtime())
     meta["load_end"] = loadavg()
     print()
-    print(report(rows, batches, meta))
+    print(report(rows, batches, meta), flush=True)
     if args.json:
         raw = {"meta": meta, "rows": [{k: v for k, v in r.items()
                                        if k not in ("assignment", "source")} for r in rows],
