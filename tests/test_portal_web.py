@@ -260,3 +260,17 @@ def test_round_page_status_lists_final_submissions_with_their_grading_state(worl
     assert [(r["name"], r["grading"]) for r in rows] == [("Ada <b>Lovelace</b>", "queued")]
     html = state.templates.get_template("portal/round_status.html.j2").render(rnd=rnd)
     assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in html and "grade-queued" in html
+
+
+def test_round_table_shows_queued_portal_submissions(world):
+    http = client(world)
+    token = world["ada"].token
+    upload(http, token, "work.zip", small_submission())
+    http.post(f"/c/{token}/final", data={"csrf_token": csrf(http.get(f"/c/{token}").text)})
+    login = http.get("/login")
+    http.post("/login", data={"username": "lead", "password": PASSWORD,
+                              "csrf_token": csrf(login.text), "next": "/"})
+    page = http.get(f"/rounds/{world['folder'].name}")
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="portal-status"'):]
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in section and ">queued<" in section

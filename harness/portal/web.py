@@ -220,12 +220,18 @@ def _assignments() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "assignment.yaml").is_file())
 
 
-def _round_assignment(rounds: list[dict]) -> str:
-    """The assignment the first round's invitations are for (the form's default)."""
+def _round_assignment(state: WebState, rounds: list[dict]) -> str:
+    """The form's default assignment: the first round's invitations', else its results'."""
     for rnd in rounds:
         for row in rnd["rows"]:
             return row["assignment"]
-    return "fraud-detection" if "fraud-detection" in _assignments() else ""
+    for rnd in state.rounds.values():
+        for candidate in rnd.candidates()[:1]:
+            try:
+                return candidate.result.assignment.slug
+            except ValueError:
+                continue
+    return ""
 
 
 def _invitations_render(request: Request, *, created=None, error: str | None = None,
@@ -234,7 +240,7 @@ def _invitations_render(request: Request, *, created=None, error: str | None = N
     rounds = [round_invitations(rid, rnd.folder, request) for rid, rnd in state.rounds.items()]
     return render(request, "portal/invitations.html.j2", {
         "rounds": rounds, "round_ids": list(state.rounds), "assignments": _assignments(),
-        "default_assignment": _round_assignment(rounds),
+        "default_assignment": _round_assignment(state, rounds),
         "created": created, "error": error, "title": "Invitations",
         "form": {k: "" for k in FORM_FIELDS} | (form or {}),
     }, status_code=status)
