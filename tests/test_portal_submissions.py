@@ -137,3 +137,26 @@ def test_concurrent_uploads_leave_one_consistent_submission(portal, invitation):
     live = [s for s in portal.store.submissions_of(invitation.id) if s.check_state == "queued"]
     assert [s.id for s in live] == [current]  # every other one superseded
     assert not any(n.startswith(".incoming-") for n in os.listdir(portal.incoming_dir))
+
+
+def test_notebooks_and_tar_archives_are_accepted(portal, invitation, tmp_path):
+    import io
+    import tarfile
+
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nb_bytes = nbformat.writes(notebook).encode()
+    row = accept_upload(portal, invitation, received(portal, nb_bytes, "analysis.ipynb"))
+    assert row.intake_error is None and Path(row.path).suffix == ".ipynb"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (("README.md", b"# hi\n"), ("predict.py", b"print(2)\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    upload = received(portal, buffer.getvalue(), "work.tar.gz")
+    upload = ReceivedUpload(upload.path, upload.original_name, ".tar.gz", upload.size,
+                            upload.sha256)
+    row = accept_upload(portal, invitation, upload)
+    assert row.intake_error is None and row.path.endswith(".tar.gz") and row.files == 2

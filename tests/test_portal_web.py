@@ -274,3 +274,27 @@ def test_round_table_shows_queued_portal_submissions(world):
     assert page.status_code == 200
     section = page.text[page.text.index('id="portal-status"'):]
     assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in section and ">queued<" in section
+
+
+def test_a_failed_grading_can_be_queued_again(world):
+    http = client(world)
+    token = world["ada"].token
+    upload(http, token, "work.zip", small_submission())
+    http.post(f"/c/{token}/final", data={"csrf_token": csrf(http.get(f"/c/{token}").text)})
+    store = world["store"]
+    with store.write() as conn:
+        conn.execute("UPDATE portal_jobs SET state = 'failed', outcome = 'harness_error' "
+                     "WHERE kind = 'grade'")
+    login = http.get("/login")
+    http.post("/login", data={"username": "lead", "password": PASSWORD,
+                              "csrf_token": csrf(login.text), "next": "/"})
+    page = http.get("/invitations").text
+    assert "Grade again" in page
+    iid = world["ada"].invitation.id
+    done = http.post(f"/invitations/{world['folder'].name}/{iid}/regrade",
+                     data={"csrf_token": csrf(page)})
+    assert done.status_code == 303
+    assert [j.state for j in store.jobs() if j.kind == "grade"] == ["failed", "queued"]
+    bo = world["bo"].invitation.id  # no final submission: nothing to grade
+    assert http.post(f"/invitations/{world['folder'].name}/{bo}/regrade",
+                     data={"csrf_token": csrf(page)}).status_code == 404

@@ -13,7 +13,7 @@ Candidates (public routes, authenticated by the token in the path; every refusal
 =========================================  =====================================================
 
 Interviewers (login required): ``GET/POST /invitations`` (list, invite), ``POST
-/invitations/{round}/{id}/revoke``. Routes are small: the store, the receiver and the page
+/invitations/{round}/{id}/revoke``, ``POST /invitations/{round}/{id}/regrade`` (a failed grading). Routes are small: the store, the receiver and the page
 builder do the work.
 """
 
@@ -37,6 +37,7 @@ from harness.portal.invitations import (
     revoke_invitation,
 )
 from harness.portal.pages import candidate_page, contract_html, numbered_uploads, public_files
+from harness.portal.queue import enqueue
 from harness.portal.status import round_invitations, round_status_rows
 from harness.portal.store import InvitationRow, PortalStore, has_portal
 from harness.portal.submissions import (
@@ -288,6 +289,24 @@ async def invitations_revoke(request: Request) -> Response:
     return RedirectResponse("/invitations", status_code=303)
 
 
+async def invitations_regrade(request: Request) -> Response:
+    """Queue a failed grading again (a harness fault is never a score: it is retried)."""
+    state: WebState = request.app.state.web
+    rnd = state.round(request.path_params["rid"])
+    if not has_portal(rnd.folder):
+        raise HTTPException(404, "no such invitation")
+    store = PortalStore(rnd.folder)
+    invitation = store.invitation(request.path_params["iid"])
+    current = store.submission(invitation.current_submission) \
+        if invitation and invitation.current_submission else None
+    if current is None or current.final_at is None:
+        raise HTTPException(404, "no final submission to grade")
+    with store.write() as conn:
+        enqueue(conn, "grade", current.id)
+    _portal_web(request).ensure_worker()
+    return RedirectResponse("/invitations", status_code=303)
+
+
 def make_extension(state: WebState, *, start_worker: bool | None = None, caps_for=None) -> Extension:
     """The portal extension for an app; ``start_worker`` None reads ``TAKEHOME_PORTAL_WORKER``."""
     if start_worker is None:
@@ -310,6 +329,7 @@ def make_extension(state: WebState, *, start_worker: bool | None = None, caps_fo
             Route("/invitations", invitations_page, methods=["GET"]),
             Route("/invitations", invitations_create, methods=["POST"]),
             Route("/invitations/{rid}/{iid}/revoke", invitations_revoke, methods=["POST"]),
+            Route("/invitations/{rid}/{iid}/regrade", invitations_regrade, methods=["POST"]),
         ],
         templates=TEMPLATES,
         static=STATIC,
