@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fixtures.portal_samples import multipart, small_submission, zip_folder, zip_slip
+from fixtures.portal_samples import free_port, multipart, small_submission, zip_folder, zip_slip
 
 from harness.store import ResultStore
 
@@ -40,12 +39,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def takehome(*args: str, stdin: str | None = None, cwd: Path | None = None,
