@@ -355,8 +355,10 @@ def grade_batch(
     graded_items: queue.Queue[BatchItem | None] = queue.Queue()
 
     def render_as_graded() -> None:
-        import harness.report  # noqa: F401 - imported (Jinja2, templates) while sandboxes run
+        from harness.report.html import environment  # Jinja2 and the report modules
 
+        for template in ("report.html.j2", "index.html.j2"):  # compiled while sandboxes run
+            environment().get_template(template)
         similarity = pairs_found.result()
         while (item := graded_items.get()) is not None:
             render(item, similarity)
