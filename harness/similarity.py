@@ -3,7 +3,8 @@
 Every submission's Python code (``.py`` files and notebook code cells) is joined into one
 document per submission, fingerprinted with copydetect (identifiers filtered, so renaming
 variables does not hide a copy), with the assignment's starter code as boilerplate. Pairs whose
-overlap exceeds a threshold are reported with the matching excerpts side by side.
+overlap exceeds a threshold are reported with the matching excerpts side by side. copydetect
+(which imports matplotlib) is imported only when there is a pair to compare.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ def compare_documents(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[SimilarityPair]:
     """Pairwise comparison of ``documents`` and of each against the ``public`` solutions."""
+    if not _anything_to_compare(documents, public):
+        return []
     from copydetect import compare_files  # slow (matplotlib): only when comparing
 
     plate = list(boilerplate)
@@ -153,6 +156,13 @@ def compare_documents(
     return pairs
 
 
+def _anything_to_compare(documents: Sequence[CodeDocument],
+                         public: Sequence[CodeDocument]) -> bool:
+    """At least one pair: two submissions with code, or one and a public solution."""
+    with_code = sum(1 for d in documents if d.text.strip())
+    return with_code >= 2 or (with_code >= 1 and any(d.text.strip() for d in public))
+
+
 def find_similar(
     submissions: dict[str, Path],
     public_dir: Path | None = None,
@@ -171,6 +181,8 @@ def find_similar(
                     encoding="utf-8", errors="replace"
                 )
                 public.append(CodeDocument(f"public:{entry.name}", text))
+    if not _anything_to_compare(documents, public):  # copydetect is not even imported
+        return []
     return compare_documents(documents, public, starter_boilerplate(starter), threshold)
 
 
