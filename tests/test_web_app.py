@@ -559,3 +559,50 @@ def test_extension_cannot_bypass_the_guard_with_a_mount(round_dir):
     with pytest.raises(TakehomeError, match="not a starlette Route"):
         create_app([round_dir.parent], extensions=[ext],
                    settings=WebSettings(accounts_path=round_dir.parent / "web.sqlite"))
+
+
+def test_rejected_and_harness_error_candidates_can_be_decided_but_not_leveled(round_dir):
+    from fixtures.report_samples import ASSIGNMENT
+
+    from harness.result import GradingResult, harness_error_result
+
+    rejected = sample("weak", "mallory").model_dump(mode="json")
+    rejected.update(status="rejected", status_reason="zip slip: ../evil", rubric=None,
+                    total=None, graders={}, red_flags=[], questions=[])
+    rejected["submission"]["content_hash"] = "sha256:" + "ab" * 32
+    add_to_round(round_dir, GradingResult.model_validate(rejected), folder_name="mallory")
+    fault = harness_error_result(name="trent", assignment=ASSIGNMENT, rubric=None,
+                                 reason="grader crashed", content_hash="sha256:" + "cd" * 32)
+    add_to_round(round_dir, fault, folder_name="trent")
+    app = make_app(round_dir)
+    with TestClient(app) as client:
+        token = login(client)
+        table = client.get("/rounds/fraud?sort=total&dir=asc")
+        assert table.status_code == 200
+        assert names_in_order(table.text)[-2:] in (["mallory", "trent"], ["trent", "mallory"])
+        for name in ("mallory", "trent"):
+            cid = ids(app)[name]
+            page = client.get(f"/rounds/fraud/c/{cid}")
+            assert page.status_code == 200 and "no levels to override" in page.text
+            assert client.get(f"/rounds/fraud/c/{cid}/report").status_code == 200
+            refused = client.post(f"/rounds/fraud/c/{cid}/override", data={
+                "csrf_token": token, "criterion": "tests", "level": "2", "reason": "r"})
+            assert refused.status_code == 400 and "no rubric scores" in refused.text
+            decided = client.post(f"/rounds/fraud/c/{cid}/decision", data={
+                "csrf_token": token, "decision": "reject", "reason": "not gradable"},
+                follow_redirects=False)
+            assert decided.status_code == 303
+        other = ids(app)
+        compare = client.get(f"/rounds/fraud/compare?c={other['mallory']}&c={other['bob']}")
+        assert compare.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(client.get("/rounds/fraud/export.csv").text)))
+        assert {r["candidate"]: r["decision"] for r in rows}["trent"] == "reject"
+
+
+def test_unknown_pages_and_head_requests(client):
+    login(client)
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "unsafe-inline" not in missing.headers[
+        "content-security-policy"]
+    assert client.get("/rounds/nope").status_code == 404
+    assert client.head("/rounds/fraud").status_code == 200
