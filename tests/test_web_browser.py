@@ -212,6 +212,24 @@ def test_interviewer_reviews_and_decides_in_the_browser(served, browser, tmp_pat
     assert page.locator("#compare-table tr[data-criterion=tests] td").count() == 3
     shot(page, "compare")
 
+    # the strong candidate's report: their own figure and the held-out plots, really loaded
+    page.goto(base + "/rounds/fraud-detection")
+    page.click("a.cand-link:has-text('strong')")
+    frame = page.frame_locator("#report")
+    assert frame.locator("img.cand").count() >= 1
+    assert frame.locator(".plots img").count() >= 2
+    widths = frame.locator("img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert widths and all(w > 0 for w in widths)
+
+    # blind mode: names are gone from the table until it is switched off again
+    page.goto(base + "/rounds/fraud-detection")
+    page.click("#blind-toggle")
+    page.wait_for_selector("#blind-toggle:has-text('on')")
+    assert all(name.startswith("Candidate ") for name in names(page))
+    page.click("#blind-toggle")
+    page.wait_for_selector("#blind-toggle:has-text('off')")
+    assert sorted(names(page)) == ["broken", "strong", "weak"]
+
     # open a report
     page.goto(base + "/rounds/fraud-detection")
     page.click("a.cand-link:has-text('weak')")
