@@ -606,3 +606,24 @@ def test_unknown_pages_and_head_requests(client):
         "content-security-policy"]
     assert client.get("/rounds/nope").status_code == 404
     assert client.head("/rounds/fraud").status_code == 200
+
+
+def test_a_round_graded_after_the_start_is_served(app, client, round_dir):
+    login(client)
+    later = round_dir.parent / "later"
+    later.mkdir()
+    add_to_round(later, sample("weak", "dave"), folder_name="dave")
+    assert 'href="/rounds/later"' in client.get("/").text
+    assert "dave" in client.get("/rounds/later").text
+    assert client.get("/rounds/fraud").status_code == 200
+
+
+def test_extension_may_use_plain_functions(round_dir):
+    def hello(request):
+        return PlainTextResponse("plain")
+
+    app = create_app([round_dir.parent], extensions=[
+        Extension(name="x", public_routes=[Route("/hello", hello)])],
+        settings=WebSettings(accounts_path=round_dir.parent / "web.sqlite"))
+    with TestClient(app) as client:
+        assert client.get("/hello").text == "plain"

@@ -85,10 +85,28 @@ class WebState:
 
     def round(self, rid: str) -> Round:
         """The round with id ``rid`` (404 when there is none)."""
-        found = self.rounds.get(rid)
+        found = self.rounds.get(rid) or self.refresh_rounds().get(rid)
         if found is None:
             raise HTTPException(404, "no such round")
         return found
+
+    def refresh_rounds(self) -> dict[str, Round]:
+        """Pick up rounds graded into the served folders since the server started (the ids of
+        known rounds never change)."""
+        known = {r.folder for r in self.rounds.values()}
+        try:
+            found = discover_rounds(self.served)
+        except TakehomeError:
+            return self.rounds
+        for rnd in found.values():
+            if rnd.folder not in known:
+                rid, n = rnd.id, 2
+                while rid in self.rounds:
+                    rid, n = f"{rnd.id}-{n}", n + 1
+                rnd.id = rid
+                import_overrides_files(rnd)
+                self.rounds[rid] = rnd
+        return self.rounds
 
     def load_session(self, request: Request) -> Session | None:
         """The live session of the request's cookie, or None."""

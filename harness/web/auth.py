@@ -6,6 +6,7 @@ sent to ``next`` when that is a local path, else to the rounds list.
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -48,7 +49,7 @@ async def login_submit(request: Request) -> Response:
             status_code=429)
         response.headers["Retry-After"] = str(wait)
         return response
-    user = state.accounts.verify(username, password)
+    user = await run_in_threadpool(state.accounts.verify, username, password)  # argon2: slow
     if user is None:
         state.login_limiter.hit(*keys)
         return render(request, "login.html.j2", {

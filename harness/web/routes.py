@@ -99,7 +99,7 @@ async def rounds_page(request: Request) -> Response:
     """The rounds (output folders) served, with how far each one's review has got."""
     state = request.app.state.web
     rows = []
-    for rid, rnd in state.rounds.items():
+    for rid, rnd in list(state.refresh_rounds().items()):
         log = _log(rnd)
         states = log.states()
         hashes = {c.stored.key.submission_hash for c in rnd.candidates()}

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 import secrets
 import threading
 import time
@@ -24,6 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -41,7 +43,7 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src '
 REPORT_FRAME_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
                     "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response] | Response]
 
 
 class SecurityHeaders:
@@ -206,7 +208,10 @@ def guard(endpoint: Endpoint, *, public: bool, load_session: Callable[[Request],
             sent = await _sent_token(request)
             if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
                 return refuse(403, "missing or wrong CSRF token: reload the page and try again")
-        response = await endpoint(request)
+        if inspect.iscoroutinefunction(endpoint):
+            response = await endpoint(request)
+        else:  # a plain function runs in the thread pool, as Starlette runs it
+            response = await run_in_threadpool(endpoint, request)
         anonymous = getattr(request.state, "anonymous_csrf", None)
         if anonymous and request.cookies.get(CSRF_COOKIE) != anonymous:
             set_cookie(response, request, CSRF_COOKIE, anonymous, max_age=None,
