@@ -68,6 +68,7 @@ from harness.workers.payloads import (
 
 MAX_ATTEMPTS = 3
 MAX_REPLY_BYTES = 1024 * 1024
+RELEASE_TTL_S = 3600  # a consumed job's artifacts and reply stay this long
 LOST_GRACE_S = 2.0  # a claim gone without a result for this long: the worker is gone
 
 
@@ -111,7 +112,10 @@ class RemoteStageRunner:
             raise WorkerFault("custom sandbox limits cannot be sent to workers")
         request = self._prepare(snapshot, assignment, hidden, list(stages))
         reply = self._wait(request, assignment, snapshot.root, say)
-        return self._artifacts(reply, snapshot, assignment, Path(work_dir))
+        artifacts = self._artifacts(reply, snapshot, assignment, Path(work_dir))
+        self._broker(lambda: self.client.expire(key("blob", request.snapshot_blob),
+                                                RELEASE_TTL_S))
+        return artifacts
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -159,7 +163,8 @@ class RemoteStageRunner:
         """Block until a valid reply; resend on a lost worker or broker; raise WorkerFault."""
         job = request.job_id
         stored = self._broker(lambda: self._reply(job))
-        if stored is not None and stored.status == "ok":
+        if stored is not None and stored.status == "ok" and stored.artifacts_blob and \
+                self._broker(lambda: has_blob(self.client, stored.artifacts_blob)):
             say("worker: reused")
             return stored  # a previous run of this batch already has it (coordinator restart)
         if stored is not None:
@@ -292,7 +297,18 @@ class RemoteStageRunner:
             root, records, select_notebooks(snapshot, assignment), run_report,
             assignment.spec.submission.predictions_file, reply.container_starts, clock)
         _write_summary(artifacts)  # the worker's stages.json is replaced by the checked values
+        self._release(reply)
         return artifacts
+
+    def _release(self, reply: JobReply) -> None:
+        """Let the broker forget a finished job's payloads soon (memory stays bounded by the
+        jobs in flight); an hour covers a coordinator restart before its store write."""
+        def expire() -> None:
+            if reply.artifacts_blob:
+                self.client.expire(key("blob", reply.artifacts_blob), RELEASE_TTL_S)
+            self.client.expire(key("result", reply.job_id), RELEASE_TTL_S)
+
+        self._broker(expire)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

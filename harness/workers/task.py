@@ -204,18 +204,23 @@ def execute(request: JobRequest, state: WorkerState, client) -> JobReply:
         assignment = retrying(lambda: cached_assignment(client, request.bundle_digest,
                                                         state.cache_root), "bundle")
         snapshot = materialize_snapshot(client, request, scratch / "snapshot")
+        fetched = time.monotonic()
         artifacts = run_stages(snapshot, assignment, image=state.image,
                                work_dir=scratch / "work", hidden=request.hidden,
                                stages=tuple(request.stages), slots=state.slots)
+        ran = time.monotonic()
         data = pack_tree(artifacts.root)
         cap = artifacts_cap(assignment)
         blob = retrying(lambda: put_blob(client, data, cap=cap, what="artifacts"), "upload")
+        timings = dict(getattr(artifacts, "timings", {}) or {})
+        timings.update(worker_fetch=round(fetched - started, 3),
+                       worker_stages=round(ran - fetched, 3),
+                       worker_return=round(time.monotonic() - ran, 3))
         return JobReply(
             **base, status="ok", artifacts_blob=blob, artifacts_bytes=len(data),
             stages={n: r.model_dump() for n, r in artifacts.stages.items()},
             container_starts=int(getattr(artifacts, "container_starts", 0) or 0),
-            timings=dict(getattr(artifacts, "timings", {}) or {}),
-            seconds=round(time.monotonic() - started, 3),
+            timings=timings, seconds=round(time.monotonic() - started, 3),
         )
     except Exception as exc:  # noqa: BLE001 - a harness fault on a worker is reported, not scored
         return JobReply(**base, status="error", reason=f"{type(exc).__name__}: {exc}"[:4000],
