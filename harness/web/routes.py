@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from urllib.parse import urlsplit
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +41,7 @@ from harness.web.views import (
     comparison,
     display_name,
     metric_of,
+    parsed,
     round_csv,
     show,
     shown_candidates,
@@ -83,10 +85,8 @@ def _reviewer(request: Request) -> str:
 
 
 def _back(request: Request, fallback: str) -> str:
-    target = request.headers.get("referer", "")
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(target)
+    """The page the request came from when it is one of ours, else ``fallback``."""
+    parts = urlsplit(request.headers.get("referer", ""))
     if parts.netloc == request.headers.get("host") and parts.path.startswith("/"):
         return parts.path + (f"?{parts.query}" if parts.query else "")
     return fallback
@@ -301,7 +301,7 @@ async def _change(request: Request, apply) -> Response:
     candidate = _candidate(rnd, request)
     form = await request.form()
     try:
-        saved = await run_in_threadpool(apply, _log(rnd), parsed_result(candidate), form,
+        saved = await run_in_threadpool(apply, _log(rnd), parsed(candidate), form,
                                         candidate.result_ref)
     except TakehomeError as error:
         return await candidate_page(request, error=str(error), status_code=400)
@@ -309,13 +309,6 @@ async def _change(request: Request, apply) -> Response:
                             status_code=303,
                             background=BackgroundTask(mirror_to_files, rnd, candidate)
                             if saved == "levels" else None)
-
-
-def parsed_result(candidate: Candidate):
-    """The candidate's result as graded."""
-    from harness.web.views import parsed
-
-    return parsed(candidate)
 
 
 async def override(request: Request) -> Response:
