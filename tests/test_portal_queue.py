@@ -143,3 +143,51 @@ def test_one_worker_per_round(portal):
         stop.set()
         thread.join(timeout=10)
     assert not worker_running(portal.out_dir)
+
+
+def test_a_self_check_does_not_wait_behind_a_grading(portal):
+    grading = threading.Event()
+    release = threading.Event()
+    fakes = Fakes()
+
+    def slow_grade(assignment, sources, out_dir):
+        grading.set()
+        assert release.wait(30)
+        return {s: "graded" for s in sources}
+
+    ctx = JobContext(portal, check_fn=fakes.check, grade_fn=slow_grade)
+    _, first = invite_and_upload(portal, "Ada", final=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=([portal.out_dir],), kwargs={
+        "contexts": {portal.out_dir.resolve(): ctx}, "stop": stop, "poll_s": 0.05})
+    thread.start()
+    try:
+        assert grading.wait(30)
+        _, second = invite_and_upload(portal, "Bo")
+        deadline = time.monotonic() + 20
+        while portal.store.submission(second.id).check_state != "problems":
+            assert time.monotonic() < deadline, "the self-check waited for the grading"
+            time.sleep(0.05)
+        assert grading_state(portal.store, first.id)[0] == "grading"
+    finally:
+        release.set()
+        stop.set()
+        thread.join(timeout=30)
+    assert grading_state(portal.store, first.id)[0] == "graded"
+
+
+def test_a_job_cut_short_by_a_stop_goes_back_to_the_queue(portal, monkeypatch):
+    from harness import termination
+    from harness.portal.worker import work_once
+
+    invite_and_upload(portal, "Ada")
+
+    def check_then_stop(assignment, upload, work_dir):
+        monkeypatch.setattr(termination, "stop_requested", lambda: True)
+        raise RuntimeError("container removed by the stop")
+
+    ctx = JobContext(portal, check_fn=check_then_stop)
+    assert work_once(ctx, "host:1") is None
+    job = portal.store.jobs()[0]
+    assert job.state == "queued" and job.owner is None
+    assert portal.store.submission(job.submission_id).check_state == "queued"

@@ -139,7 +139,13 @@ def run_check(context: JobContext, submission: SubmissionRow) -> JobOutcome:
         assignment = load_assignment(invitation.assignment)
         problems, description = context.check(assignment, Path(submission.path), work_dir)
     except Exception as error:  # noqa: BLE001 - a harness fault is shown as one, never a verdict
-        _set_check(store, submission.id, "error", {"description": CHECK_FAULT, "problems": []})
+        from harness import termination
+
+        if termination.stop_requested():  # cut short: the job goes back to the queue
+            _set_check(store, submission.id, "queued", None)
+        else:
+            _set_check(store, submission.id, "error", {"description": CHECK_FAULT,
+                                                       "problems": []})
         return JobOutcome(False, f"{type(error).__name__}: {error}")
     finally:
         from harness.intake import remove_snapshot

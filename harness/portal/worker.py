@@ -5,7 +5,9 @@ the rounds it serves; ``takehome invitations worker ROUND...`` runs one by hand)
 exclusive lock per round (``.portal/worker.lock``), so a second worker for the same round waits
 instead of racing. A job is claimed with a lease refreshed by a heartbeat thread; a job whose
 worker died (killed, server restarted) is put back on the queue by the next worker, so nothing
-queued or running is lost. With ``--parent`` it exits, between jobs, once that process is gone.
+queued or running is lost. Self-checks and gradings run in two lanes side by side, so a
+candidate's self-check never waits for another's grading. With ``--parent`` it exits, between
+jobs, once that process is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from harness.portal.store import PortalStore
 from harness.portal.submissions import PORTAL_DIR, Portal, finalise_past_deadline
 
 HOUSEKEEPING_S = 15.0  # how often dead workers' jobs and passed deadlines are looked at
+KINDS = ("check", "grade")
+LANES = (("check",), ("grade",))  # run side by side: a self-check never waits behind a grading
 
 
 class _Heartbeat:
@@ -58,17 +62,24 @@ def _release(store: PortalStore, job_id: int, owner: str) -> None:
                      "WHERE id = ? AND owner = ? AND state = 'running'", (job_id, owner))
 
 
-def has_queued(store: PortalStore) -> bool:
-    """A cheap read: is any job waiting?"""
-    return bool(store.query("SELECT 1 FROM portal_jobs WHERE state = 'queued' LIMIT 1"))
+def has_queued(store: PortalStore, kinds: tuple[str, ...] = KINDS) -> bool:
+    """A cheap read: is a job of these kinds waiting?"""
+    marks = ",".join("?" for _ in kinds)
+    return bool(store.query(f"SELECT 1 FROM portal_jobs WHERE state = 'queued' AND kind IN "
+                            f"({marks}) LIMIT 1", kinds))
 
 
-def work_once(context: JobContext, owner: str) -> JobOutcome | None:
-    """Claim and run one job of the context's round; None when the queue is empty."""
+def work_once(context: JobContext, owner: str, kinds: tuple[str, ...] = KINDS) -> JobOutcome | None:
+    """Claim and run one job (of ``kinds``) of the context's round; None when there is none.
+
+    A job cut short because the worker is stopping goes back to the queue, never ``failed``.
+    """
+    from harness import termination
+
     store = context.portal.store
-    if not has_queued(store):
+    if not has_queued(store, kinds):
         return None
-    job = claim(store, owner)
+    job = claim(store, owner, kinds)
     if job is None:
         return None
     with _Heartbeat(store, job.id, owner):
@@ -79,6 +90,9 @@ def work_once(context: JobContext, owner: str) -> JobOutcome | None:
             raise
         except Exception as error:  # noqa: BLE001 - a fault in one job never stops the worker
             outcome = JobOutcome(False, f"{type(error).__name__}: {error}")
+    if termination.stop_requested():
+        _release(store, job.id, owner)
+        return None
     finish(store, job.id, owner, ok=outcome.ok, outcome=outcome.outcome)
     return outcome
 
@@ -105,19 +119,52 @@ def worker_running(folder: Path) -> bool:
     return False
 
 
+class _Lane(threading.Thread):
+    """Runs the jobs of some kinds, round after round, until halted (or idle, with ``once``)."""
+
+    def __init__(self, kinds: tuple[str, ...], active: dict[Path, JobContext], owner: str,
+                 halt: threading.Event, poll_s: float, once: bool):
+        super().__init__(name=f"portal-{'-'.join(kinds)}", daemon=True)
+        self.kinds, self.active, self.owner = kinds, active, owner
+        self.halt, self.poll_s, self.once = halt, poll_s, once
+        self.done = 0
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            ran = 0
+            try:
+                for context in list(self.active.values()):
+                    if work_once(context, self.owner, self.kinds) is not None:
+                        ran += 1
+            except KeyboardInterrupt:  # the process is stopping
+                return
+            except Exception as error:  # noqa: BLE001 - a busy or broken store: retry later
+                print(f"portal worker ({self.name}): {type(error).__name__}: {error}",
+                      file=sys.stderr, flush=True)
+            self.done += ran
+            if ran == 0:
+                if self.once:
+                    return
+                self.halt.wait(self.poll_s)
+
+
 def run_worker(folders: Sequence[Path], *, contexts: dict[Path, JobContext] | None = None,
                poll_s: float = 1.0, parent_pid: int | None = None,
                stop: threading.Event | None = None, once: bool = False) -> int:
     """Serve the queues of ``folders`` until stopped; the number of jobs run.
 
-    ``once`` returns as soon as every queue is empty (tests and ``--once``).
+    Two lanes run side by side, self-checks and gradings, so a candidate's self-check never
+    waits behind another candidate's grading. ``once`` returns as soon as the queues are empty
+    (tests and ``--once``).
     """
     from harness import termination
 
     owner = worker_id()
     locks = {}
-    contexts = dict(contexts or {})
-    done = 0
+    known = dict(contexts or {})
+    active: dict[Path, JobContext] = {}
+    halt = threading.Event()
+    lanes: list[_Lane] = []
     last_housekeeping = 0.0
     try:
         while not (stop is not None and stop.is_set()) and not termination.stop_requested():
@@ -130,26 +177,28 @@ def run_worker(folders: Sequence[Path], *, contexts: dict[Path, JobContext] | No
                     if handle is None:
                         continue
                     locks[folder] = handle
-                    contexts.setdefault(folder, JobContext(Portal(folder)))
-            if time.monotonic() - last_housekeeping > HOUSEKEEPING_S or once:
-                for folder in locks:
-                    store = contexts[folder].portal.store
-                    recover(store)
-                    finalise_past_deadline(store)
+                    active[folder] = known.get(folder) or JobContext(Portal(folder))
+            if time.monotonic() - last_housekeeping > HOUSEKEEPING_S or not lanes:
+                for context in list(active.values()):
+                    recover(context.portal.store)
+                    finalise_past_deadline(context.portal.store)
                 last_housekeeping = time.monotonic()
-            ran = 0
-            for folder in locks:
-                if work_once(contexts[folder], owner) is not None:
-                    ran += 1
-            done += ran
-            if ran == 0:
-                if once:
-                    break
-                time.sleep(poll_s)
+            if not lanes:
+                lanes = [_Lane(kinds, active, owner, halt, poll_s, once) for kinds in LANES]
+                for lane in lanes:
+                    lane.start()
+            if once:
+                for lane in lanes:
+                    lane.join()
+                break
+            time.sleep(poll_s)
     finally:
+        halt.set()
+        for lane in lanes:
+            lane.join(timeout=60)
         for handle in locks.values():
             handle.close()
-    return done
+    return sum(lane.done for lane in lanes)
 
 
 def start_worker_process(folders: Sequence[Path], log_path: Path | None = None):
