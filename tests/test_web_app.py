@@ -627,3 +627,13 @@ def test_extension_may_use_plain_functions(round_dir):
         settings=WebSettings(accounts_path=round_dir.parent / "web.sqlite"))
     with TestClient(app) as client:
         assert client.get("/hello").text == "plain"
+
+
+def test_candidate_page_links_the_previous_and_next_candidates(app, client):
+    login(client)
+    c = ids(app)
+    page = client.get(f"/rounds/fraud/c/{c['bob']}").text
+    assert f'href="/rounds/fraud/c/{c["Ada Lovelace"]}" id="previous"' in page
+    assert f'href="/rounds/fraud/c/{c["carol"]}" id="next"' in page
+    first = client.get(f"/rounds/fraud/c/{c['Ada Lovelace']}").text
+    assert 'id="previous"' not in first and 'id="next"' in first

@@ -185,12 +185,17 @@ async def candidate_page(request: Request, error: str = "", status_code: int = 2
     candidate = _candidate(rnd, request)
     blind, forced = is_blind(request, rnd)
     shown = await run_in_threadpool(_shown, rnd, candidate, blind)
-    others = [(c.id, pseudonym(c.stored.key.submission_hash, c.stored.name) if blind
-               else c.stored.name) for c in rnd.candidates() if c.id != candidate.id]
+    everyone = [(c.id, pseudonym(c.stored.key.submission_hash, c.stored.name) if blind
+                 else c.stored.name) for c in rnd.candidates()]
+    everyone.sort(key=lambda pair: pair[1].lower())
+    at = next(i for i, (cid, _) in enumerate(everyone) if cid == candidate.id)
+    others = [pair for pair in everyone if pair[0] != candidate.id]
     automatic = {c.id: c for c in shown.original.rubric.criteria} if shown.original.rubric else {}
     return render(request, "candidate.html.j2", {
         "title": display_name(shown), "rnd": rnd, "s": shown, "name": display_name(shown),
         "automatic": automatic, "others": others, "blind": blind, "forced": forced,
+        "previous": everyone[at - 1] if at > 0 else None,
+        "following": everyone[at + 1] if at + 1 < len(everyone) else None,
         "decisions": DECISIONS, "error": error, "saved": request.query_params.get("saved", ""),
         "events": list(reversed(shown.review.events)),
     }, status_code=status_code)
