@@ -298,3 +298,10 @@ def test_a_failed_grading_can_be_queued_again(world):
     bo = world["bo"].invitation.id  # no final submission: nothing to grade
     assert http.post(f"/invitations/{world['folder'].name}/{bo}/regrade",
                      data={"csrf_token": csrf(page)}).status_code == 404
+
+
+def test_guessing_tokens_is_rate_limited(world):
+    http = client(world)
+    statuses = [http.get(f"/c/{'x' * 43}{i:02d}").status_code for i in range(32)]
+    assert statuses[:30] == [404] * 30 and statuses[-1] == 429
+    assert http.get(f"/c/{world['ada'].token}").status_code == 429  # the address, not the token
