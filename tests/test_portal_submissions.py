@@ -160,3 +160,15 @@ def test_notebooks_and_tar_archives_are_accepted(portal, invitation, tmp_path):
                             upload.sha256)
     row = accept_upload(portal, invitation, upload)
     assert row.intake_error is None and row.path.endswith(".tar.gz") and row.files == 2
+
+
+def test_partial_uploads_of_a_killed_server_are_removed(portal):
+    from harness.portal.submissions import remove_stale_incoming
+
+    portal.incoming_dir.mkdir(parents=True)
+    old, new = portal.incoming_dir / ".incoming-old", portal.incoming_dir / ".incoming-new"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_incoming(portal) == 1
+    assert not old.exists() and new.exists()

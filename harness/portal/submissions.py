@@ -69,6 +69,21 @@ class Portal:
         return self.out_dir / PORTAL_DIR / "checks" / str(submission_id)
 
 
+def remove_stale_incoming(portal: Portal, older_than_s: float = 3600.0) -> int:
+    """Remove partial uploads left by a server killed mid-upload; how many were removed."""
+    removed = 0
+    if portal.incoming_dir.is_dir():
+        limit = time.time() - older_than_s
+        for path in portal.incoming_dir.glob(".incoming-*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
+
+
 def candidate_slug(invitation: InvitationRow) -> str:
     """The report folder's name for an invitation: the name, made file-safe, and its id."""
     base = re.sub(r"[^A-Za-z0-9]+", "-", invitation.name).strip("-").lower()[:40] or "candidate"

@@ -46,6 +46,7 @@ from harness.portal.submissions import (
     accept_upload,
     mark_final,
     refuse_if_closed,
+    remove_stale_incoming,
 )
 from harness.portal.upload import UploadTooLarge, receive_upload
 from harness.web import Extension, RateLimiter, WebState, render
@@ -314,6 +315,8 @@ def make_extension(state: WebState, *, start_worker: bool | None = None, caps_fo
     web = PortalWeb(state, start_worker=start_worker, caps_for=caps_for)
     state.portal = web  # type: ignore[attr-defined]
     if any(has_portal(r.folder) for r in state.rounds.values()):
+        for rnd in state.rounds.values():
+            remove_stale_incoming(web.portal(rnd.folder))
         web.ensure_worker()  # queued or interrupted jobs from before a restart
     return Extension(
         name="portal",
