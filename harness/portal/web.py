@@ -59,6 +59,21 @@ FORM_FIELDS = ("round", "assignment", "name", "email", "deadline")
 NOT_VALID = "This link is not valid. It may have expired or been withdrawn; ask the hiring team."
 
 
+def upload_cap_from_env() -> int | None:
+    """``TAKEHOME_PORTAL_MAX_UPLOAD_MB`` in bytes (None: the intake's cap)."""
+    text = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        megabytes = float(text)
+    except ValueError as error:
+        raise TakehomeError(f"{MAX_UPLOAD_ENV}={text!r} is not a number",
+                            hint="give the upload cap in MiB, e.g. 50") from error
+    if megabytes <= 0:
+        raise TakehomeError(f"{MAX_UPLOAD_ENV} must be positive", hint="e.g. 50")
+    return int(megabytes * 1024 * 1024)
+
+
 class PortalWeb:
     """The portal's per-app state: the rounds' portals, rate limiters and the worker process."""
 
@@ -75,8 +90,7 @@ class PortalWeb:
         """The portal of a round folder (``TAKEHOME_PORTAL_MAX_UPLOAD_MB`` lowers the cap)."""
         if self.caps_for:
             return self.caps_for(folder)
-        limit = os.environ.get(MAX_UPLOAD_ENV, "").strip()
-        return Portal(folder, upload_cap=int(float(limit) * 1024 * 1024) if limit else None)
+        return Portal(folder, upload_cap=upload_cap_from_env())
 
     def find(self, request: Request, token: str) -> tuple[Portal, InvitationRow]:
         """The round and invitation a token opens; a 404 (or 429) otherwise."""
@@ -312,6 +326,7 @@ def make_extension(state: WebState, *, start_worker: bool | None = None, caps_fo
     """The portal extension for an app; ``start_worker`` None reads ``TAKEHOME_PORTAL_WORKER``."""
     if start_worker is None:
         start_worker = os.environ.get(WORKER_ENV, "1") != "0"
+    upload_cap_from_env()  # a bad setting fails at start, not at the first upload
     web = PortalWeb(state, start_worker=start_worker, caps_for=caps_for)
     state.portal = web  # type: ignore[attr-defined]
     if any(has_portal(r.folder) for r in state.rounds.values()):
