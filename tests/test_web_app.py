@@ -637,3 +637,24 @@ def test_candidate_page_links_the_previous_and_next_candidates(app, client):
     assert f'href="/rounds/fraud/c/{c["carol"]}" id="next"' in page
     first = client.get(f"/rounds/fraud/c/{c['Ada Lovelace']}").text
     assert 'id="previous"' not in first and 'id="next"' in first
+
+
+def test_an_invalid_stored_result_is_reported_not_shown(round_dir):
+    from harness.store import ResultKey, ResultStore
+
+    key = ResultKey("sha256:" + "ee" * 32, "a", "r", "i", "v")
+    ResultStore(round_dir / "results.sqlite").put(key, name="broken-row", status="graded",
+                                                  total=1.0, result_json='{"not": "a result"}',
+                                                  report_path=None)
+    app = make_app(round_dir)
+    with TestClient(app) as client:
+        token = login(client)
+        table = client.get("/rounds/fraud")
+        assert table.status_code == 200 and "1 stored result is not valid" in table.text
+        assert names_in_order(table.text) and "broken-row" not in names_in_order(table.text)
+        cid = "ee" * 8
+        assert client.get(f"/rounds/fraud/c/{cid}").status_code == 422
+        assert client.post(f"/rounds/fraud/c/{cid}/decision", data={
+            "csrf_token": token, "decision": "hold", "reason": "r"}).status_code == 422
+        assert client.get("/rounds/fraud/export.csv").status_code == 200
+        assert client.get("/").status_code == 200

@@ -41,11 +41,11 @@ from harness.web.views import (
     comparison,
     display_name,
     metric_of,
-    parsed,
     round_csv,
     show,
     shown_candidates,
     table_rows,
+    unreadable,
 )
 
 MAX_COMPARE = 3
@@ -124,6 +124,7 @@ async def round_page(request: Request) -> Response:
     return render(request, "round.html.j2", {
         "title": rnd.title(), "rnd": rnd, "rows": rows, "columns": columns, "q": query,
         "total_count": len(shown), "blind": blind, "forced": forced, "statuses": STATUSES,
+        "unreadable": len(unreadable(rnd, shown)),
         "decisions": DECISIONS, "sort_keys": SORT_KEYS,
         "primary": metric.pop() if len(metric) == 1 else None,
     })
@@ -176,7 +177,11 @@ async def blind_preference(request: Request) -> Response:
 
 def _shown(rnd: Round, candidate: Candidate, blind: bool) -> Shown:
     log = _log(rnd)
-    return show(candidate, log.state(candidate.stored.key.submission_hash), blind)
+    try:
+        return show(candidate, log.state(candidate.stored.key.submission_hash), blind)
+    except ValueError:
+        raise HTTPException(422, "this candidate's stored result is not a valid takehome "
+                            "result; grade the submission again (takehome grade --force)") from None
 
 
 async def candidate_page(request: Request, error: str = "", status_code: int = 200) -> Response:
@@ -265,14 +270,13 @@ async def compare_page(request: Request) -> Response:
     wanted = list(dict.fromkeys(request.query_params.getlist("c")))
     if not 2 <= len(wanted) <= MAX_COMPARE:
         raise HTTPException(400, f"choose 2 or {MAX_COMPARE} candidates to compare")
-    log = _log(rnd)
     chosen = []
     for cid in wanted:
         candidate = rnd.candidate(cid)
         if candidate is None:
             raise HTTPException(404, "no such candidate in this round")
         chosen.append(candidate)
-    shown = [show(c, log.state(c.stored.key.submission_hash), blind) for c in chosen]
+    shown = [_shown(rnd, c, blind) for c in chosen]
     return render(request, "compare.html.j2", {
         "title": "Compare", "rnd": rnd, "shown": shown, "rows": comparison(shown),
         "names": [display_name(s) for s in shown], "metrics": [metric_of(s.result) for s in shown],
@@ -305,9 +309,9 @@ async def _change(request: Request, apply) -> Response:
     rnd = _round(request)
     candidate = _candidate(rnd, request)
     form = await request.form()
+    result = (await run_in_threadpool(_shown, rnd, candidate, False)).original
     try:
-        saved = await run_in_threadpool(apply, _log(rnd), parsed(candidate), form,
-                                        candidate.result_ref)
+        saved = await run_in_threadpool(apply, _log(rnd), result, form, candidate.result_ref)
     except TakehomeError as error:
         return await candidate_page(request, error=str(error), status_code=400)
     return RedirectResponse(f"/rounds/{rnd.id}/c/{candidate.id}?saved={saved}#{saved}",

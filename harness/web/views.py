@@ -82,10 +82,23 @@ def show(candidate: Candidate, review: ReviewState, blind: bool) -> Shown:
 
 
 def shown_candidates(rnd: Round, blind: bool) -> list[Shown]:
-    """Every candidate of a round, prepared."""
+    """Every candidate of a round whose stored result is valid, prepared (see
+    :func:`unreadable`)."""
     states = ReviewLog(rnd.store.path).states()
-    return [show(c, states.get(c.stored.key.submission_hash, ReviewState()), blind)
-            for c in rnd.candidates()]
+    shown = []
+    for candidate in rnd.candidates():
+        try:
+            shown.append(show(candidate, states.get(candidate.stored.key.submission_hash,
+                                                    ReviewState()), blind))
+        except ValueError:  # an invalid stored result: listed apart, never half-shown
+            continue
+    return shown
+
+
+def unreadable(rnd: Round, shown: list[Shown]) -> list[str]:
+    """The names of the round's stored results that are not valid results."""
+    ok = {s.id for s in shown}
+    return [c.stored.name for c in rnd.candidates() if c.id not in ok]
 
 
 def display_name(shown: Shown) -> str:
