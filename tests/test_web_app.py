@@ -658,3 +658,23 @@ def test_an_invalid_stored_result_is_reported_not_shown(round_dir):
             "csrf_token": token, "decision": "hold", "reason": "r"}).status_code == 422
         assert client.get("/rounds/fraud/export.csv").status_code == 200
         assert client.get("/").status_code == 200
+
+
+def test_oversized_forms_are_refused_before_they_are_buffered(app, client, round_dir):
+    big = "x" * (2 * 1024 * 1024)
+    response = client.post("/login", data={"username": "dana", "password": big})
+    assert response.status_code == 413
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+    def chunks():
+        for _ in range(40):
+            yield b"a=" + b"y" * 65536 + b"&"
+
+    streamed = client.post("/login", content=chunks(),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert streamed.status_code == 413
+    token = login(client)
+    cid = ids(app)["bob"]
+    response = client.post(f"/rounds/fraud/c/{cid}/decision", data={
+        "csrf_token": token, "decision": "hold", "reason": big})
+    assert response.status_code == 413 and events(round_dir) == []

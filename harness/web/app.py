@@ -26,7 +26,13 @@ from starlette.staticfiles import StaticFiles
 from contracts.errors import TakehomeError
 from harness.web.accounts import AccountStore, Session
 from harness.web.rounds import Round, discover_rounds, import_overrides_files
-from harness.web.security import SESSION_COOKIE, RateLimiter, SecurityHeaders, guard
+from harness.web.security import (
+    SESSION_COOKIE,
+    BodyLimit,
+    RateLimiter,
+    SecurityHeaders,
+    guard,
+)
 from harness.web.templating import STATIC, make_environment, render
 
 EXTENSION_GROUP = "takehome.web"
@@ -187,5 +193,6 @@ def create_app(out_dirs: Sequence[Path], *, settings: WebSettings | None = None,
     app = Starlette(routes=table, exception_handlers={HTTPException: _error_page,
                                                       Exception: _error_page})
     app.state.web = state
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, hsts=settings.hsts)
     return app

@@ -79,6 +79,65 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+MAX_FORM_BYTES = 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: request bodies over ``max_bytes`` get 413 before they are buffered.
+
+    Forms are parsed in memory, so their size is capped here, for every route (the login form
+    included). A multipart upload that carries its CSRF token in the query string is left to
+    its endpoint, which streams it under its own cap (the candidate portal's uploads).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_FORM_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or self._streamed(scope):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            await refuse(413, "request too large")(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await refuse(413, "request too large")(scope, receive, send)
+
+    @staticmethod
+    def _streamed(scope: Scope) -> bool:
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        return content_type.startswith("multipart/form-data") and f"{CSRF_FIELD}=" in query
+
+
 class RateLimiter:
     """At most ``limit`` events per key within ``window`` seconds (in memory, thread-safe)."""
 
