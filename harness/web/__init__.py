@@ -43,7 +43,9 @@ What the app guarantees to every extension route, applied once when the app is b
 - Every POST/PUT/PATCH/DELETE, public or not, must carry the CSRF token: put
   ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">`` in each form (or send the
   ``X-CSRF-Token`` header); cross-origin requests are refused. The endpoint may call
-  ``await request.form()`` again: the form is parsed once.
+  ``await request.form()`` again: the form is parsed once. Request bodies are capped at 1 MiB
+  (413), except a ``multipart/form-data`` upload whose CSRF token is in the query string
+  (``?csrf_token=...``): its endpoint streams ``request.stream()`` under its own cap.
 - ``request.state.session`` is the interviewer's :class:`~harness.web.accounts.Session` or None;
   ``request.app.state.web`` is the :class:`WebState` (rounds, accounts, settings, limiter).
 - Responses get the security headers (a CSP without ``unsafe-inline``: use static files for CSS
