@@ -211,6 +211,27 @@ def test_sigkilled_worker_job_is_finished_by_another(two_workers, broker, local_
     assert not containers_of(old_owner)
 
 
+def test_sigterm_stops_a_worker_at_once_and_another_grades_its_job(two_workers, broker,
+                                                                    tmp_path):
+    slug = "diabetes-progression"
+    out = tmp_path / "out"
+    source = repo_root() / "assignments" / slug / "examples" / "weak"
+    coordinator = grade_cli(slug, [source], out, broker.url, background=True)
+    holder = wait_for(lambda: claim_holder(broker.client()), 120, "a worker to claim the job")
+    victim = next(w for w in two_workers if w.owner == holder)
+    wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers")
+    owner, started = victim.owner, time.monotonic()
+    victim.kill(signal.SIGTERM)  # warm shutdown: containers removed, the job requeued
+    assert time.monotonic() - started < 30
+    assert not containers_of(owner)
+    assert coordinator.wait(timeout=300) == 0, (tmp_path / "out.log").read_text()[-3000:]
+    survivor = next(w for w in two_workers if w is not victim)
+    assert victim.jobs("requeued") and not victim.jobs("ok")
+    assert survivor.jobs("ok") == victim.jobs("requeued")
+    assert results_in(out)["weak"]["status"] == "graded"
+    assert len(store_rows(out)) == 1
+
+
 def test_broker_restart_mid_batch_completes(two_workers, broker, tmp_path):
     slug = "diabetes-progression"
     sources = [p for p in examples(slug) if p.name in ("broken", "weak")]
