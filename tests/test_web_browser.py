@@ -324,11 +324,12 @@ def test_hostile_submissions_run_no_script_in_the_browser(served, browser):
     page.goto(base + f"/rounds/hostile/c/{ids[0]}")
     shot(page, "hostile-candidate")
     note = page.locator("#questions form").first
-    if note.count():
-        note.locator("textarea").fill("<img src=x onerror=\"alert('note')\">")
-        note.locator("button").click()
-        page.wait_for_selector("#saved")
-        assert "onerror" in page.locator("#audit-list").inner_text()
+    assert note.count() == 1
+    note.locator("textarea").fill("<img src=x onerror=\"alert('note')\">")
+    note.locator("button").click()
+    page.wait_for_selector("#saved")
+    assert "onerror" in page.locator("#audit-list").inner_text()
+    assert "onerror" in page.locator("#questions textarea").first.input_value()
     assert watch.dialogs == [], watch.dialogs
     assert watch.errors == [] and watch.foreign == [], (watch.errors, watch.foreign)
     context.close()
