@@ -162,7 +162,11 @@ class RemoteStageRunner:
               say) -> JobReply:
         """Block until a valid reply; resend on a lost worker or broker; raise WorkerFault."""
         job = request.job_id
-        stored = self._broker(lambda: self._reply(job))
+        try:
+            stored = self._broker(lambda: self._reply(job))
+        except WorkerFault:  # a bad reply left by an earlier run: forget it and run again
+            self._broker(lambda: self.client.delete(key("result", job)))
+            stored = None
         if stored is not None and stored.status == "ok" and stored.artifacts_blob and \
                 self._broker(lambda: has_blob(self.client, stored.artifacts_blob)):
             say("worker: reused")
