@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import re
 import sqlite3
 
 import pytest
@@ -678,3 +679,23 @@ def test_oversized_forms_are_refused_before_they_are_buffered(app, client, round
     response = client.post(f"/rounds/fraud/c/{cid}/decision", data={
         "csrf_token": token, "decision": "hold", "reason": big})
     assert response.status_code == 413 and events(round_dir) == []
+
+
+def test_every_interviewer_route_of_every_extension_needs_a_login(round_dir, monkeypatch):
+    """The app as `takehome serve` builds it (extensions from the entry points): every route
+    that is not public refuses a request without a session, whatever its parameters."""
+    monkeypatch.setenv("TAKEHOME_PORTAL_WORKER", "0")
+    app = create_app([round_dir.parent], extensions=None,
+                     settings=WebSettings(accounts_path=round_dir.parent / "web.sqlite"))
+    guarded = [r for r in app.routes if isinstance(r, Route)]
+    assert guarded and all(hasattr(r.endpoint, "public") for r in guarded)
+    private = [r for r in guarded if not r.endpoint.public]
+    with TestClient(app) as client:
+        for route in private:
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                response = client.request(method, path, follow_redirects=False,
+                                          data={"csrf_token": "x"} if method != "GET" else None)
+                expected = 303 if method == "GET" else 401
+                assert response.status_code == expected, (method, route.path)
+    assert {r.path for r in private} >= {"/", "/rounds/{rid}", "/rounds/{rid}/c/{cid}"}

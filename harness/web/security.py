@@ -279,4 +279,5 @@ def guard(endpoint: Endpoint, *, public: bool, load_session: Callable[[Request],
 
     guarded.__name__ = getattr(endpoint, "__name__", "guarded")
     guarded.__doc__ = endpoint.__doc__
+    guarded.public = public  # type: ignore[attr-defined]  # read by the tests of every route
     return guarded
