@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from contracts.errors import SpecError
 from harness.overrides import OverridesFile, load_overrides, save_overrides
@@ -154,13 +154,27 @@ def now_stamp() -> str:
 class ReviewLog:
     """The review tables of one round's ``results.sqlite``."""
 
+    # store files (path, device, inode) whose tables exist: created once per process, again
+    # when the file is replaced (a round deleted and graded anew)
+    _ready: ClassVar[set[tuple[str, int, int]]] = set()
+
     def __init__(self, store_path: Path):
         self.path = Path(store_path)
+        if self._identity() in ReviewLog._ready:
+            return
         conn = self._connect()
         try:
             conn.executescript(SCHEMA)
         finally:
             conn.close()
+        ReviewLog._ready.add(self._identity())
+
+    def _identity(self) -> tuple[str, int, int]:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return (str(self.path), -1, -1)
+        return (str(self.path), info.st_dev, info.st_ino)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
