@@ -586,6 +586,8 @@ def test_rejected_and_harness_error_candidates_can_be_decided_but_not_leveled(ro
             page = client.get(f"/rounds/fraud/c/{cid}")
             assert page.status_code == 200 and "no levels to override" in page.text
             assert client.get(f"/rounds/fraud/c/{cid}/report").status_code == 200
+            for fmt in ("json", "md", "gradescope"):
+                assert client.get(f"/rounds/fraud/c/{cid}/files/{fmt}").status_code == 200
             refused = client.post(f"/rounds/fraud/c/{cid}/override", data={
                 "csrf_token": token, "criterion": "tests", "level": "2", "reason": "r"})
             assert refused.status_code == 400 and "no rubric scores" in refused.text
