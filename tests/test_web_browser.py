@@ -191,8 +191,9 @@ def test_interviewer_reviews_and_decides_in_the_browser(served, browser, tmp_pat
     page.wait_for_url("**sort=name**")
     assert names(page) == ["broken", "strong", "weak"]
     page.click("th a[data-sort=total]")
+    page.wait_for_url("**sort=total&dir=desc**")
     page.click("th a[data-sort=total]")
-    page.wait_for_url("**dir=asc**")
+    page.wait_for_url("**sort=total&dir=asc**")
     assert names(page)[0] == "broken"
 
     # filter: only candidates with a high red flag
@@ -250,7 +251,7 @@ def test_interviewer_reviews_and_decides_in_the_browser(served, browser, tmp_pat
     assert f"tests: level {automatic} → level 3" in audit
     assert "Tests live in checks/" in audit
     frame = page.frame_locator("#report")
-    assert "Reviewed by dana" in frame.locator("body").inner_text()
+    frame.get_by_text("Reviewed by dana").first.wait_for()
     assert page.locator("#crit-tests .lvl").inner_text() == "3"
 
     # record a decision
