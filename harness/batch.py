@@ -42,7 +42,7 @@ from harness.result import GradingResult, attach_similarity
 from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
 from harness.stages import SandboxSlots
-from harness.store import ResultKey, ResultStore
+from harness.store import OutputDiskFull, ResultKey, ResultStore, disk_full_error, is_disk_full
 from sandbox.limits import Limits
 
 SUBMISSION_MARKERS = (".git", "takehome.toml", "README.md", "README.rst", "README.txt", "README",
@@ -313,10 +313,18 @@ def grade_batch(
         item.seconds = time.monotonic() - started
         return item
 
+    disk_full: list[OutputDiskFull] = []  # a full output disk stops the batch (store.py)
+
     def safe_work(item: BatchItem) -> BatchItem:
         try:
+            if disk_full:
+                raise disk_full[0]
             return work(item)
-        except Exception as exc:  # noqa: BLE001 - one submission's fault never stops the batch
+        except Exception as exc:  # one submission's fault never stops the batch (a full disk does)
+            if is_disk_full(exc):
+                disk_full.append(exc if isinstance(exc, OutputDiskFull)
+                                 else disk_full_error(work_root, f"{item.name}'s files"))
+                raise disk_full[0] from exc
             graded = grade_submission_failed(item, assignment, settings, rubric, exc)
             item.result = graded
             stage(item.name, "harness_error")

@@ -3,15 +3,21 @@
 Each graded submission is recorded under the key (submission hash, assignment hash, rubric hash,
 image digest, harness version) with its JSON result. Writes are transactional (one transaction
 per result, WAL journal), so a process killed at any moment, SIGKILL included, loses nothing that
-was already written and never leaves a half-written row.
+was already written and never leaves a half-written row. A full disk (SQLite's "database or
+disk is full", ENOSPC, EDQUOT) rolls the transaction back and raises :class:`OutputDiskFull`,
+one line naming the folder: the store keeps every row it had, and nothing else.
 """
 
 from __future__ import annotations
 
+import errno
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from contracts.errors import EnvironmentProblem
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -29,6 +35,49 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (submission_hash, assignment_hash, rubric_hash, image_digest, harness_version)
 );
 """
+
+
+class OutputDiskFull(EnvironmentProblem):
+    """The output folder's disk is full: takehome stops (results already written stay)."""
+
+
+LOW_SPACE_BYTES = 1 << 20  # SQLite's "disk I/O error" with less than this free is a full disk
+
+
+def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
+    """True for the errors a full disk or an exhausted quota raises (OSError, SQLite).
+
+    With ``path``, SQLite's generic "disk I/O error" (what WAL's shared-memory file gives on a
+    full disk) counts too when that folder's disk has almost no space left.
+    """
+    if isinstance(exc, OutputDiskFull):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    if "disk is full" in str(exc):
+        return True
+    if path is not None and "disk I/O error" in str(exc):
+        try:
+            return shutil.disk_usage(Path(path).parent).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
+    return False
+
+
+def disk_full_error(path: Path, what: str) -> OutputDiskFull:
+    """The one-line error for a full disk while writing ``what`` at ``path``."""
+    try:
+        free = f"{shutil.disk_usage(Path(path).parent).free / 2**20:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return OutputDiskFull(
+        f"the disk holding {Path(path).parent} is full ({free}) while writing {what}; "
+        "stopped: results already written are kept, nothing half-written was stored",
+        hint="free some space (or choose another --output folder) and rerun: finished "
+             "submissions are reused",
+    )
 
 
 @dataclass(frozen=True)
@@ -70,13 +119,24 @@ class ResultStore:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+        try:
+            with self._connect() as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+        except (sqlite3.OperationalError, OSError) as exc:
+            if is_disk_full(exc, path):
+                raise disk_full_error(path, "the results store") from exc
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if is_disk_full(exc, self.path):
+                raise disk_full_error(self.path, "the results store") from exc
+            raise
         return conn
 
     def get(self, key: ResultKey) -> StoredResult | None:
@@ -114,9 +174,11 @@ class ResultStore:
                 (*key.as_tuple(), name, status, total, result_json, report_path, time.time()),
             )
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if is_disk_full(exc, self.path):
+                raise disk_full_error(self.path, f"the result of {name}") from exc
             raise
         finally:
             conn.close()

@@ -6,6 +6,7 @@ blinding are applied, in that order), so all formats always agree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -72,11 +73,34 @@ def render_reports(
             from harness.report.gradescope import render_gradescope
 
             text = json.dumps(render_gradescope(shown), sort_keys=True, indent=2) + "\n"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, text)
         written[fmt] = path
     return written
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` through a temporary file and a rename: readers see the old file or the
+    whole new one, never a half-written report. A full disk raises
+    :class:`harness.store.OutputDiskFull` and leaves no temporary file behind."""
+    import os
+    import tempfile
+
+    from harness.store import disk_full_error, is_disk_full
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and is_disk_full(exc):
+            raise disk_full_error(path, f"the report {path.name}") from exc
+        raise
 
 
 def render_index(*args, **kwargs):
@@ -94,7 +118,7 @@ def refresh_index(*args, **kwargs):
 
 
 __all__ = ["FILE_NAMES", "FORMATS", "find_artifacts_root", "prepare", "refresh_index",
-           "render_index", "render_reports", "report_from_file"]
+           "render_index", "render_reports", "report_from_file", "write_atomic"]
 
 
 def find_artifacts_root(result_path: Path, result: GradingResult) -> Path | None:
