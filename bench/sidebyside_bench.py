@@ -157,7 +157,7 @@ def run_process(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n{tail}")
     return {"seconds": seconds, "exit": proc.returncode, "rss_mb": usage.ru_maxrss / 1024,
-            "tail": tail}
+            "cpu_s": usage.ru_utime + usage.ru_stime, "tail": tail}
 
 
 def _env(data: Path, output: Path, bin_dir: Path = VENV_BIN) -> dict[str, str]:
@@ -449,11 +449,13 @@ def report(rows: list[dict[str, Any]], batches: dict[str, list] | None,
                 lines.append(f"- {row['label']}, {side}: {stats}")
     if batches:
         lines += ["", (f"| batch of {BATCH_SIZE} | rounds | batch time (s) | per submission (s) "
-                  "| statuses | harness peak RSS (MB) |"), "|---|---|---|---|---|---|"]
+                  "| harness CPU per submission (s) | statuses | harness peak RSS (MB) |"),
+                  "|---|---|---|---|---|---|---|"]
         for label, runs in batches.items():
             secs = [r["seconds"] for r in runs]
             lines.append("| " + " | ".join([
                 label, str(len(runs)), spread(secs), f"{statistics.median(secs) / BATCH_SIZE:.2f}",
+                f"{statistics.median(r['cpu_s'] for r in runs) / BATCH_SIZE:.2f}",
                 ", ".join(f"{n} {s}" for s, n in sorted(runs[0]["statuses"].items())),
                 f"{max(r['rss_mb'] for r in runs):.0f}",
             ]) + " |")
