@@ -48,7 +48,7 @@ import numpy as np
 
 from contracts.errors import SpecError
 from contracts.metrics import GREATER_IS_BETTER
-from graders.artifacts import read_csv_capped
+from graders.artifacts import read_csv_capped, read_train_csv
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 
 if TYPE_CHECKING:  # contracts.predictions pulls in pandas: imported where predictions are read
@@ -555,7 +555,7 @@ def curves(spec: Any, y: np.ndarray, values: dict[str, np.ndarray]) -> dict[str,
 
 
 def _train_target(assignment: Any) -> np.ndarray | None:
-    frame = read_csv_capped(assignment.train_csv)
+    frame = read_train_csv(assignment)  # read_csv_capped's defaults, cached per file version
     if frame is None or assignment.spec.target not in frame.columns:
         return None
     values = [float(v) for v in frame[assignment.spec.target] if _is_number(v)]
@@ -576,11 +576,13 @@ class HeldoutMetricsGrader:
     version = VERSION
 
     def warm_up(self, assignment: Any) -> None:
-        """Import the predictions contract (pandas) and parse the held-out labels ahead."""
+        """Import the predictions contract (pandas), parse the held-out labels and read the
+        public train set (the cached reader the data graders share) ahead."""
         import contracts.predictions  # noqa: F401 - the import is the work
 
         if getattr(assignment, "hidden_labels_csv", None) is not None:
             load_truth(assignment)
+        read_train_csv(assignment)
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Validate predictions, compute metrics + CI, map the primary metric to [0, 1]."""
