@@ -204,6 +204,7 @@ class VersionControlGrader:
 
     name = "version_control"
     version = "1"
+    reads_artifacts = False  # the snapshot's git history only: graded while the sandbox runs
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Grade the git history in ``context.snapshot_meta["git_commits"]``."""
