@@ -701,3 +701,14 @@ def test_every_interviewer_route_of_every_extension_needs_a_login(round_dir, mon
                 expected = 303 if method == "GET" else 401
                 assert response.status_code == expected, (method, route.path)
     assert {r.path for r in private} >= {"/", "/rounds/{rid}", "/rounds/{rid}/c/{cid}"}
+
+
+def test_round_page_counts_the_decisions_and_static_files_may_be_cached(app, client):
+    token = login(client)
+    cid = ids(app)["bob"]
+    client.post(f"/rounds/fraud/c/{cid}/decision", data={
+        "csrf_token": token, "decision": "reject", "reason": "r"})
+    summary = client.get("/rounds/fraud").text.split('id="decision-summary"')[1][:600]
+    assert "1 reject" in summary and "0 advance" in summary and "2 undecided" in summary
+    assert "max-age" in client.get("/static/web.css").headers["cache-control"]
+    assert client.get("/rounds/fraud").headers["cache-control"] == "no-store"

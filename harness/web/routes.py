@@ -121,10 +121,12 @@ async def round_page(request: Request) -> Response:
     query = TableQuery.from_params(request.query_params, criteria)
     rows, columns = table_rows(shown, query)
     metric = {metric_of(s.result)[0] for s in shown} - {None}
+    decided = {d: sum(1 for s in shown if s.review.decision_value == d) for d in DECISIONS}
     return render(request, "round.html.j2", {
         "title": rnd.title(), "rnd": rnd, "rows": rows, "columns": columns, "q": query,
         "total_count": len(shown), "blind": blind, "forced": forced, "statuses": STATUSES,
-        "unreadable": len(unreadable(rnd, shown)),
+        "unreadable": len(unreadable(rnd, shown)), "decided": decided,
+        "undecided": sum(1 for s in shown if not s.review.decision_value),
         "decisions": DECISIONS, "sort_keys": SORT_KEYS,
         "primary": metric.pop() if len(metric) == 1 else None,
     })

@@ -71,7 +71,11 @@ class SecurityHeaders:
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
                 headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                headers.setdefault("Cache-Control", "no-store")
+                # pages hold candidates' data: never cached; stylesheets and scripts are
+                # linked with a content version (templating.static_url), so they may be
+                headers.setdefault("Cache-Control", "private, max-age=86400"
+                                   if scope.get("path", "").startswith("/static/")
+                                   else "no-store")
                 if https or self.hsts:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)
