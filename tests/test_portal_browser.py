@@ -303,7 +303,10 @@ def test_candidate_submits_and_the_interviewer_sees_it_graded(server, browser, t
     assert "/rounds/" in page.url
     page.screenshot(path=str(SHOTS / "takehome-portal-7-report.png"), full_page=True)
     page.goto(server["base"] + f"/rounds/{server['folder'].name}")
-    assert page.locator("text=ada-lovelace").count() >= 1
+    assert page.locator("#candidates", has_text="ada-lovelace").count() == 1
+    status = page.locator("#portal-status tr", has_text="Ada Lovelace")
+    assert status.locator(".grade-graded").count() == 1
+    page.screenshot(path=str(SHOTS / "takehome-portal-8-round.png"), full_page=True)
     context.close()
 
     # the same levels as `takehome grade` of the same example
