@@ -100,9 +100,17 @@ def _figure():
     return figure, axes
 
 
-def _png(figure) -> bytes:
+# The margins tight_layout computes for the PR and ROC plots, whose axes (0-1), ticks, labels
+# and title never change: set directly, they spare a layout pass (~40 ms a plot).
+_UNIT_AXES_MARGINS = {"left": 0.1707, "right": 0.9331, "bottom": 0.1813, "top": 0.8889}
+
+
+def _png(figure, margins: dict[str, float] | None = None) -> bytes:
     buffer = io.BytesIO()
-    figure.tight_layout()
+    if margins is None:
+        figure.tight_layout()
+    else:
+        figure.subplots_adjust(**margins)
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
 
@@ -133,7 +141,7 @@ def _pr_png(p: tuple[float, ...], r: tuple[float, ...], positive_rate: float | N
     axes.set_xlabel("recall", fontsize=9)
     axes.set_ylabel("precision", fontsize=9)
     axes.set_title("Precision–recall (held-out)", fontsize=9)
-    return _png(figure)
+    return _png(figure, _UNIT_AXES_MARGINS)
 
 
 def roc_curve_png(fpr: Any, tpr: Any) -> bytes | None:
@@ -157,7 +165,7 @@ def _roc_png(x: tuple[float, ...], y: tuple[float, ...]) -> bytes | None:
     axes.set_xlabel("false positive rate", fontsize=9)
     axes.set_ylabel("true positive rate", fontsize=9)
     axes.set_title("ROC (held-out)", fontsize=9)
-    return _png(figure)
+    return _png(figure, _UNIT_AXES_MARGINS)
 
 
 def valid_matrix(matrix: Any) -> list[list[int]] | None:
