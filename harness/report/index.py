@@ -82,7 +82,7 @@ def report_href(report: Path, out_dir: Path) -> str:
     return quote(relative, safe="/.-_~")
 
 
-def _criterion_ids(results: Sequence[GradingResult]) -> list[tuple[str, str]]:
+def criterion_ids(results: Sequence[GradingResult]) -> list[tuple[str, str]]:
     """(id, title) of every criterion, in first-seen order across results."""
     seen: dict[str, str] = {}
     for result in results:
@@ -107,7 +107,8 @@ def _primary(results: Sequence[GradingResult]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _row(result: GradingResult, report: str, criteria: list[tuple[str, str]]) -> dict[str, Any]:
+def index_row(result: GradingResult, report: str, criteria: list[tuple[str, str]]) -> dict[str, Any]:
+    """One candidate's row of the batch index (and of the web app's round table)."""
     levels: list[dict[str, Any]] = []
     scored = {c.id: c for c in result.rubric.criteria} if result.rubric else {}
     for cid, _ in criteria:
@@ -153,8 +154,8 @@ def render_index(
             names[original.submission.name] = shown.submission.name
     prepared.sort(key=lambda item: (item[0].total is None, -(item[0].total or 0.0),
                                     item[0].submission.name))
-    criteria = _criterion_ids([r for r, _ in prepared])
-    rows = [_row(r, report_href(Path(p), out_dir), criteria) for r, p in prepared]
+    criteria = criterion_ids([r for r, _ in prepared])
+    rows = [index_row(r, report_href(Path(p), out_dir), criteria) for r, p in prepared]
     links: dict[str, str] = {}
     for (original, path), (shown, _) in zip(results, [(blind_result(r) if blind else r, p)
                                                       for r, p in results]):

@@ -17,7 +17,7 @@ from typing import Any
 from harness.report import prepare
 from harness.report.blind import pseudonym
 from harness.report.html import HELDOUT_GRADER, STATUS_LABELS, heldout_primary
-from harness.report.index import _criterion_ids, _row, csv_safe, short_title
+from harness.report.index import criterion_ids, csv_safe, index_row, short_title
 from harness.result import GradingResult
 from harness.reviews import ReviewLog, ReviewState
 from harness.web.rounds import Candidate, Round
@@ -166,10 +166,10 @@ class TableQuery:
 
 def table_rows(shown: list[Shown], query: TableQuery) -> tuple[list[dict[str, Any]], list]:
     """(rows, criteria columns) of the round table after filtering and sorting."""
-    criteria = _criterion_ids([s.result for s in shown])
+    criteria = criterion_ids([s.result for s in shown])
     rows = []
     for s in shown:
-        row = _row(s.result, f"c/{s.id}", criteria)
+        row = index_row(s.result, f"c/{s.id}", criteria)
         row.update({"id": s.id, "name": display_name(s), "decision": s.review.decision_value,
                     "decision_by": s.review.decision.reviewer if s.review.decision else "",
                     "stale": bool(s.stale), "shown": s})
@@ -234,7 +234,7 @@ def _sort_key(row: dict[str, Any], key: str) -> tuple:
 
 def comparison(shown: list[Shown]) -> list[dict[str, Any]]:
     """One row per criterion: each candidate's level, score, descriptor and failing checks."""
-    order = _criterion_ids([s.result for s in shown])
+    order = criterion_ids([s.result for s in shown])
     rows = []
     for cid, title in order:
         cells = []
@@ -264,7 +264,7 @@ def metric_of(result: GradingResult) -> tuple[str | None, float | None]:
 
 def round_csv(shown: list[Shown]) -> str:
     """The round for applicant-tracking systems: one row per candidate (formula-safe cells)."""
-    criteria = _criterion_ids([s.result for s in shown])
+    criteria = criterion_ids([s.result for s in shown])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     header = ["candidate", "content_hash", "status", "total", "automatic_total", "red_flags",
