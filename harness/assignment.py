@@ -180,6 +180,12 @@ class AssignmentSpec(BaseModel):
     time_budget_hours: float = Field(
         default=4.0, gt=0, le=40, description="Suggested maximum time a candidate spends."
     )
+    candidate_feedback: Literal["none", "descriptors"] = Field(
+        default="none",
+        description="What a candidate who submitted through an invitation link sees once graded: "
+        "nothing (none), or each criterion's rubric descriptor of the level reached "
+        "(descriptors); never scores, levels or red flags.",
+    )
 
     @field_validator("slug")
     @classmethod

@@ -62,6 +62,7 @@ class CandidatePage:
     prompt_html: str
     max_upload: str
     checking: bool  # refresh the page until the self-check is done
+    feedback: list[tuple[str, str]]  # (criterion, descriptor) when the author allows it
 
 
 def size_text(size: int) -> str:
@@ -142,4 +143,37 @@ def candidate_page(store: PortalStore, invitation: InvitationRow, max_upload: in
         prompt_html=markdown_file_html(assignment.readme),
         max_upload=size_text(max_upload),
         checking=current is not None and current.state in ("queued", "running"),
+        feedback=descriptor_feedback(store, assignment, invitation),
     )
+
+
+def descriptor_feedback(store: PortalStore, assignment: Assignment,
+                        invitation: InvitationRow) -> list[tuple[str, str]]:
+    """Each criterion's rubric descriptor of the level the final submission reached.
+
+    Only when the assignment's author set ``candidate_feedback: descriptors``, and only once it
+    is graded: the automatic grading's descriptors, never a level, score, total or red flag.
+    """
+    if assignment.spec.candidate_feedback != "descriptors" or not invitation.current_submission:
+        return []
+    current = store.submission(invitation.current_submission)
+    if current is None or current.final_at is None or not current.content_hash:
+        return []
+    from harness.portal.queue import grading_state
+    from harness.result import GradingResult
+    from harness.store import ResultStore
+
+    if grading_state(store, current.id)[0] != "graded":
+        return []
+    rows = [(stored, at) for stored, at in ResultStore(store.path).latest_by_submission()
+            if stored.key.submission_hash == current.content_hash]
+    if not rows:
+        return []
+    try:
+        result = GradingResult.model_validate_json(rows[0][0].result_json)
+    except ValueError:
+        return []
+    if result.rubric is None:
+        return []
+    return [(c.title, c.descriptor) for c in result.rubric.criteria
+            if c.graded and c.descriptor]
