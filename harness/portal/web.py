@@ -23,6 +23,7 @@ import os
 import threading
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -201,9 +202,7 @@ async def candidate_upload(request: Request) -> Response:
         received = await receive_upload(request.stream(), request.headers.get("content-type", ""),
                                         request.headers.get("content-length"),
                                         portal.incoming_dir, portal.max_upload_bytes)
-        import anyio
-
-        await anyio.to_thread.run_sync(accept_upload, portal, invitation, received)
+        await run_in_threadpool(accept_upload, portal, invitation, received)
     except UploadTooLarge as error:
         return _candidate_render(request, portal, invitation, error=str(error), status=413)
     except SubmissionClosed as error:
