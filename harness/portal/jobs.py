@@ -3,8 +3,8 @@
 The self-check is ``harness.check.check_submission`` (what ``takehome check`` runs): the public
 sample only, contract problems only, never hidden data or scores. Grading is
 ``harness.batch.grade_batch`` into the output folder, with every final portal submission of the
-round, so the store, the reports and the similarity check are what ``takehome grade`` of the
-round gives (results already in the store are reused, not regraded). With a broker configured
+round, so the store, the reports and the similarity check are what ``takehome grade`` of those
+submissions gives (results already in the store are reused, not regraded). With a broker configured
 (``TAKEHOME_BROKER``) the sandbox stages run on the scale-out workers.
 """
 
