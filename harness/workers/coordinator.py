@@ -68,7 +68,7 @@ from harness.workers.payloads import (
 
 MAX_ATTEMPTS = 3
 MAX_REPLY_BYTES = 1024 * 1024
-RELEASE_TTL_S = 3600  # a consumed job's artifacts and reply stay this long
+RELEASE_TTL_S = 600  # a consumed job's artifacts, snapshot and reply stay this long
 LOST_GRACE_S = 2.0  # a claim gone without a result for this long: the worker is gone
 
 
@@ -306,7 +306,7 @@ class RemoteStageRunner:
 
     def _release(self, reply: JobReply) -> None:
         """Let the broker forget a finished job's payloads soon (memory stays bounded by the
-        jobs in flight); an hour covers a coordinator restart before its store write."""
+        jobs in flight); ten minutes cover a coordinator restart before its store write."""
         def expire() -> None:
             if reply.artifacts_blob:
                 self.client.expire(key("blob", reply.artifacts_blob), RELEASE_TTL_S)
