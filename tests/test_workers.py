@@ -28,6 +28,7 @@ from test_workers_support import (
     containers_of,
     needs_redis,
     pop_job,
+    trivial_submissions,
 )
 
 from harness.assignment import load_assignment, repo_root
@@ -185,17 +186,16 @@ def test_examples_graded_through_two_workers_equal_local(two_workers, broker, lo
         assert list(cache.rglob("test_features.csv"))
 
 
-def test_sigkilled_worker_job_is_finished_by_another(two_workers, broker, local_results,
-                                                      tmp_path):
-    slug, name = "diabetes-progression", "broken"
+def test_sigkilled_worker_job_is_finished_by_another(two_workers, broker, tmp_path):
+    slug = "diabetes-progression"
     out = tmp_path / "out"
-    source = repo_root() / "assignments" / slug / "examples" / name
+    [source] = trivial_submissions(tmp_path / "subs", 1)
     coordinator = grade_cli(slug, [source], out, broker.url, background=True)
     client = broker.client()
     by_owner = {w.owner: w for w in two_workers}
     holder = wait_for(lambda: claim_holder(client), 120, "a worker to claim the job")
     victim = by_owner[holder]
-    wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers")
+    wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers", 0.05)
     old_owner = victim.owner
     victim.kill(signal.SIGKILL)
     assert containers_of(old_owner), "the killed worker's containers are still there"
@@ -205,7 +205,8 @@ def test_sigkilled_worker_job_is_finished_by_another(two_workers, broker, local_
     assert len(survivor.jobs("ok")) == 1 and not victim.jobs("ok")
     assert "lost; sending it again" in (tmp_path / "out.log").read_text()
     assert len(store_rows(out)) == 1
-    assert_same_as_local(slug, name, results_in(out)[name], local_results[slug][name])
+    [result] = results_in(out).values()
+    assert result["status"] == "graded" and result["total"] is not None
 
     victim.start()  # the restarted worker removes what its previous process left on the engine
     assert not containers_of(old_owner)
@@ -215,11 +216,11 @@ def test_sigterm_stops_a_worker_at_once_and_another_grades_its_job(two_workers, 
                                                                     tmp_path):
     slug = "diabetes-progression"
     out = tmp_path / "out"
-    source = repo_root() / "assignments" / slug / "examples" / "weak"
+    [source] = trivial_submissions(tmp_path / "subs", 1)
     coordinator = grade_cli(slug, [source], out, broker.url, background=True)
     holder = wait_for(lambda: claim_holder(broker.client()), 120, "a worker to claim the job")
     victim = next(w for w in two_workers if w.owner == holder)
-    wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers")
+    wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers", 0.05)
     owner, started = victim.owner, time.monotonic()
     victim.kill(signal.SIGTERM)  # warm shutdown: containers removed, the job requeued
     assert time.monotonic() - started < 30
@@ -228,13 +229,13 @@ def test_sigterm_stops_a_worker_at_once_and_another_grades_its_job(two_workers, 
     survivor = next(w for w in two_workers if w is not victim)
     assert victim.jobs("requeued") and not victim.jobs("ok")
     assert survivor.jobs("ok") == victim.jobs("requeued")
-    assert results_in(out)["weak"]["status"] == "graded"
+    assert [r["status"] for r in results_in(out).values()] == ["graded"]
     assert len(store_rows(out)) == 1
 
 
 def test_broker_restart_mid_batch_completes(two_workers, broker, tmp_path):
     slug = "diabetes-progression"
-    sources = [p for p in examples(slug) if p.name in ("broken", "weak")]
+    sources = trivial_submissions(tmp_path / "subs", 3)
     out = tmp_path / "out"
     coordinator = grade_cli(slug, sources, out, broker.url, background=True)
     wait_for(lambda: claim_holder(broker.client()), 120, "a job to start")
@@ -243,14 +244,14 @@ def test_broker_restart_mid_batch_completes(two_workers, broker, tmp_path):
     broker.start()
     assert coordinator.wait(timeout=300) == 0, (tmp_path / "out.log").read_text()[-3000:]
     results = results_in(out)
-    assert sorted(results) == ["broken", "weak"]
-    assert {r["status"] for r in results.values()} <= {"graded", "execution_failed"}
-    assert len(store_rows(out)) == 2
+    assert sorted(results) == [p.name for p in sources]
+    assert {r["status"] for r in results.values()} == {"graded"}
+    assert len(store_rows(out)) == len(sources)
 
 
 def test_killed_coordinator_rerun_resumes_and_grades_nothing_twice(two_workers, broker, tmp_path):
     slug = "diabetes-progression"
-    sources = [p for p in examples(slug) if p.name in ("broken", "weak")]
+    sources = trivial_submissions(tmp_path / "subs", 3)
     out = tmp_path / "out"
     first = grade_cli(slug, sources, out, broker.url, "-j", "1", background=True)
     wait_for(lambda: (out / "results.sqlite").exists() and store_rows(out), 300,

@@ -25,6 +25,16 @@ needs_redis = pytest.mark.skipif(
     reason="redis-server is not installed (sandbox/scripts/ensure_redis.sh installs it)")
 
 
+def trivial_submissions(folder: Path, count: int, start: int = 0) -> list[Path]:
+    """Distinct tiny diabetes-progression notebooks (a few seconds each in the sandbox)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from bench.common import write_trivial_submission
+
+    return [write_trivial_submission(folder / f"tiny{start + i:02d}", offset=0.25 + start + i)
+            for i in range(count)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
