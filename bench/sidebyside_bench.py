@@ -202,9 +202,12 @@ def _plan(source: Path, assignment: Any, scratch: Path) -> dict[str, Any]:
     }
 
 
-def bare(source: Path, assignment: Any, plan: dict[str, Any], scratch: Path) -> float:
-    """A: the submission's command, notebooks and tests on the host (one process each)."""
+def bare(source: Path, assignment: Any, plan: dict[str, Any], scratch: Path,
+         one_cpu: bool = False) -> float:
+    """A: the submission's command, notebooks and tests on the host (one process each);
+    ``one_cpu``: pinned to one core (``taskset -c 0``), as the sandbox's ``cpus: 1`` limits it."""
     t0 = time.perf_counter()
+    pin = ["taskset", "-c", "0"] if one_cpu else []
     data, output = _fresh_io(scratch / "bare", assignment)
     workspace = scratch / "bare" / "workspace"
     if source.is_dir():
@@ -214,14 +217,14 @@ def bare(source: Path, assignment: Any, plan: dict[str, Any], scratch: Path) -> 
         shutil.copyfile(source, workspace / source.name)
     env = _env(data, output)
     if plan["command"]:
-        run_process(plan["command"], workspace, env, check=False)
+        run_process([*pin, *plan["command"]], workspace, env, check=False)
     for rel in plan["notebooks"]:
         nb = workspace / rel
-        run_process([str(VENV_BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+        run_process([*pin, str(VENV_BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
                      "--output-dir", str(scratch / "bare" / "executed"), nb.name],
                     nb.parent, env, check=False)
     if plan["tests"]:
-        run_process([str(VENV_BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        run_process([*pin, str(VENV_BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                     workspace, env, check=False)
     return time.perf_counter() - t0
 
@@ -361,7 +364,7 @@ def med(values: list[float | None]) -> float | None:
 
 def side_by_side(cases: list[tuple[str, str, Path]], rounds: int, scratch: Path,
                  otter_bin: Path, autograder: Path, sides: dict[str, Path],
-                 log=print) -> list[dict[str, Any]]:
+                 one_cpu: bool = False, log=print) -> list[dict[str, Any]]:
     """Alternate bare, Otter and each takehome side on every case for ``rounds`` rounds."""
     from harness.assignment import load_assignment
 
@@ -370,12 +373,15 @@ def side_by_side(cases: list[tuple[str, str, Path]], rounds: int, scratch: Path,
         assignment = load_assignment(slug)
         plan = _plan(source, assignment, scratch / "plan")
         rows.append({"label": label, "slug": slug, "source": source, "assignment": assignment,
-                     "plan": plan, "bare": [], "otter": [],
+                     "plan": plan, "bare": [], "otter": [], "bare_1cpu": [],
                      "sides": {side: [] for side in sides}})
     for i in range(rounds):
         for row in rows:
             case = scratch / "case"
             row["bare"].append(bare(row["source"], row["assignment"], row["plan"], case))
+            if one_cpu:
+                row["bare_1cpu"].append(bare(row["source"], row["assignment"], row["plan"],
+                                             case, one_cpu=True))
             row["otter"].append(otter(row["source"], row["assignment"], row["plan"], case,
                                       otter_bin, autograder))
             said = []
@@ -439,6 +445,10 @@ def report(rows: list[dict[str, Any]], batches: dict[str, list] | None,
             cells.append(" / ".join(f"{row['sides'][side][0]['status']}, "
                                     f"{row['sides'][side][0]['total']}" for side in sides))
             lines.append("| " + " | ".join(cells) + " |")
+        for row in rows:
+            if row["bare_1cpu"]:
+                lines.append(f"\n{row['label']}: bare pinned to one core (`taskset -c 0`, the "
+                             f"sandbox's `cpus: 1`) {spread(row['bare_1cpu'])} s.")
         lines += ["", "Median stage timings (s, the result's `run.timings`):"]
         for row in rows:
             for side in sides:
@@ -482,6 +492,8 @@ def main() -> int:
     parser.add_argument("--checkout", default=None, metavar="REV",
                         help="grade with this git revision, exported to a scratch folder "
                         "(default: the working tree as it is)")
+    parser.add_argument("--bare-one-cpu", action="store_true",
+                        help="also run the notebook bare on one core (taskset -c 0)")
     parser.add_argument("--baseline", default=None, metavar="REV",
                         help="also grade with this revision (exported), alternating: the "
                         "'before' side of a before/after comparison")
@@ -511,7 +523,8 @@ def main() -> int:
             notebook = write_notebook(scratch / "logreg" / "solution.ipynb")
             rows += side_by_side([("logistic regression notebook (fraud-detection)",
                                    "fraud-detection", notebook)],
-                                 args.rounds, scratch, otter_bin, autograder, sides)
+                                 args.rounds, scratch, otter_bin, autograder, sides,
+                                 one_cpu=args.bare_one_cpu)
         if "examples" not in skip:
             cases = [(f"{p.parent.parent.name}/{p.name}", p.parent.parent.name, p)
                      for p in sorted(ASSIGNMENTS.glob("*/examples/*")) if p.is_dir()]
