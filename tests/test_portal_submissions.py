@@ -172,3 +172,16 @@ def test_partial_uploads_of_a_killed_server_are_removed(portal):
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert remove_stale_incoming(portal) == 1
     assert not old.exists() and new.exists()
+
+
+def test_a_harness_fault_during_intake_keeps_nothing(portal, invitation, monkeypatch):
+    from harness.portal import submissions
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(submissions, "ingest", broken)
+    with pytest.raises(OSError):
+        accept_upload(portal, invitation, received(portal, small_submission()))
+    assert not any(p.is_file() for p in portal.uploads_dir(invitation.id).rglob("*"))
+    assert portal.store.submissions_of(invitation.id) == []

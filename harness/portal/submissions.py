@@ -123,6 +123,9 @@ def accept_upload(portal: Portal, invitation: InvitationRow, received: ReceivedU
         content_hash, files = snapshot.content_hash, len(snapshot.files)
     except SubmissionRejected as error:
         reason = str(error)
+    except BaseException:  # a fault of ours (disk, permissions): keep nothing, say so upstream
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     if reason is not None:
         shutil.rmtree(folder, ignore_errors=True)
     try:
