@@ -63,6 +63,10 @@ EXIT_TIMEOUT = 124  # supervise.py: its own timer fired and it killed everything
 SUPERVISOR_GRACE_S = 5.0  # the host's backstop timer fires this long after the supervisor's
 RUNTIMES = ("runc", "runsc")  # the engine's OCI runtimes takehome knows (runsc: gVisor)
 RUNTIME_ENV = "TAKEHOME_RUNTIME"  # the default runtime when none is passed
+# Under gVisor the host's pids cgroup also counts the sandbox kernel's own threads and stub
+# processes (about 40 when idle): with only ``limits.pids`` it dies when it needs one more.
+# The candidate's processes are then limited inside by RLIMIT_NPROC = ``limits.pids``.
+RUNSC_PIDS_OVERHEAD = 512
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SKIPPED = re.compile(r"^takehome-supervise: skipped '(.*)': (.*)$")
 _STATS_LINE = re.compile(r"^takehome-supervise: stats (\{.*\})$")
@@ -203,6 +207,47 @@ class _Stats:
                     full=[str(p) for p in data.get("full", []) if isinstance(p, str)],
                 )
         return None
+
+
+def _cgroup_root_of(controller: str) -> str:
+    """This process's own cgroup path for ``controller`` (the host's cgroup namespace root)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, names, path = line.split(":", 2)
+            if controller in names.split(","):
+                return path
+    except OSError:
+        pass
+    return "/"
+
+
+def host_cgroup_stats(container: Any) -> _Stats | None:
+    """Memory peak and OOM kills of ``container`` read from this host's cgroup v1 files.
+
+    None when the container's process is not visible here (a remote engine) or the files are
+    missing (cgroup v2 hosts keep the in-container counters).
+    """
+    try:
+        container.reload()
+        pid = int(container.attrs.get("State", {}).get("Pid") or 0)
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines() if pid > 0 else []
+    except (OSError, ValueError, *_DOCKER_ERRORS):
+        return None
+    memory = next((ln.split(":", 2)[2] for ln in lines
+                   if "memory" in ln.split(":", 2)[1].split(",")), None)
+    if memory is None or container.id not in memory:
+        return None
+    own = _cgroup_root_of("memory").rstrip("/")
+    relative = memory[len(own):] if own and memory.startswith(own + "/") else memory
+    folder = Path("/sys/fs/cgroup/memory") / relative.lstrip("/")
+    try:
+        peak = int((folder / "memory.max_usage_in_bytes").read_text())
+        control = dict(line.split() for line in
+                       (folder / "memory.oom_control").read_text().splitlines() if " " in line)
+    except (OSError, ValueError):
+        return None
+    return _Stats(memory_peak=peak, oom_kill=_int_or_none(int(control["oom_kill"]))
+                  if control.get("oom_kill", "").isdigit() else None)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -599,7 +644,7 @@ class SandboxSession:
             },
             "mounts": list(self._mounts),
             "shm_size": "64m",
-            "pids_limit": lim.pids,
+            "pids_limit": lim.pids + (RUNSC_PIDS_OVERHEAD if self.runtime == "runsc" else 0),
             "mem_limit": lim.memory_mb * MIB,
             "memswap_limit": lim.memory_mb * MIB,
             "nano_cpus": int(lim.cpus * 1e9),
@@ -607,6 +652,8 @@ class SandboxSession:
                 Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
                 Ulimit(name="fsize", soft=lim.fsize_mb * MIB, hard=lim.fsize_mb * MIB),
                 Ulimit(name="core", soft=0, hard=0),
+                *([Ulimit(name="nproc", soft=lim.pids, hard=lim.pids)]
+                  if self.runtime == "runsc" else []),
             ],
             "oom_score_adj": 500,  # the host's OOM killer prefers sandbox processes
             "log_config": {"type": "none", "config": {}},
@@ -644,7 +691,8 @@ class SandboxSession:
             check = self._copy_submission()
         else:
             check = self._run_helper(["--reap", "--stats"], HELPER_TIMEOUT_S)
-        self._stats = _Stats.parse(check.stdout.text()) if check.exit_code == 0 else None
+        self._stats = self._complete(_Stats.parse(check.stdout.text()) if check.exit_code == 0
+                                     else None)
         if self._stats is None:
             self._raise_broken_image(check)
 
@@ -821,7 +869,23 @@ class SandboxSession:
         outcome = self._run_helper(["--reap", "--stats"], HELPER_TIMEOUT_S)
         if outcome.exit_code != 0:
             return None
-        return _Stats.parse(outcome.stdout.text())
+        return self._complete(_Stats.parse(outcome.stdout.text()))
+
+    def _complete(self, stats: _Stats | None) -> _Stats | None:
+        """Under gVisor the guest sees no cgroup files: read the counters on the host instead.
+
+        Only when the engine runs on this machine (the container's process is visible here and
+        its cgroup names the container); otherwise the counters stay unknown (None), and the
+        verdicts say so rather than guess.
+        """
+        if stats is None or self.runtime != "runsc" or self._container is None:
+            return stats
+        host = host_cgroup_stats(self._container)
+        if host is not None:
+            stats.memory_peak = host.memory_peak
+            stats.oom_kill = host.oom_kill
+            stats.pids_max_hits = None  # host pids count the sandbox kernel's threads too
+        return stats
 
     def exec(
         self,
@@ -977,6 +1041,9 @@ class SandboxSession:
             notes.append(f"the process limit of {lim.pids} was hit")
         for path in after.full if after else []:
             notes.append(f"{path} is full")
+        if outcome.exit_code not in (0, None) and (after is None or after.pids_max_hits is None):
+            notes.append("whether the process limit was hit is unknown (no counter"
+                         + (" under gVisor)" if self.runtime == "runsc" else ")"))
         extra = ("; " + "; ".join(notes)) if notes else ""
         if outcome.timed_out:
             return Verdict.TIMEOUT, (
@@ -1076,7 +1143,7 @@ class SandboxSession:
                 )
             counters = _STATS_LINE.match(line)
             if counters:  # only the supervisor writes to this exec's stderr
-                stats = _Stats.parse(counters.group(1))
+                stats = self._complete(_Stats.parse(counters.group(1)))
         if report.ok:
             code = self._exit_code(exec_id)
             if code not in (0, None):

@@ -1,9 +1,10 @@
 """A private Docker engine for tests that stop, restart or reconfigure one (never the shared one).
 
 ``PrivateEngine.shared()`` starts, once per test session, a ``dockerd`` of its own: its own
-socket, data root, exec root and pid file under a temporary folder, no bridge and no iptables
-(sandbox containers use no network), and the ``runsc`` runtime registered when ``/usr/bin/runsc``
-exists. The sandbox image is copied into it with ``docker save | docker load``. The engine is
+socket, data root, exec root and pid file under a temporary folder, its own bridge interface
+(never ``--bridge=none``: dockerd then deletes the host's ``docker0``, which the shared engine
+uses) and no iptables (sandbox containers use no network), and the ``runsc`` runtime registered
+when ``/usr/bin/runsc`` exists. The sandbox image is copied into it with ``docker save | docker load``. The engine is
 stopped and its folder removed when the session ends. Tests point takehome at it with
 ``DOCKER_HOST=<engine.address>`` (in a child process, so the test process keeps the shared
 engine).
@@ -44,6 +45,7 @@ class PrivateEngine:
         self.log = root / "dockerd.log"
         self.process: subprocess.Popen | None = None
         self.image: str | None = None
+        self.bridge = f"thpe{os.getpid() % 100000}"  # an interface name: at most 15 characters
 
     # -- the session's one engine --
 
@@ -80,9 +82,11 @@ class PrivateEngine:
     def command(self) -> list[str]:
         """The dockerd command line."""
         dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
+        # Its own bridge: with --bridge=none dockerd deletes the host's docker0 at start,
+        # which the shared engine needs (builds run on the default bridge).
         argv = [dockerd, "--host", self.address, "--data-root", str(self.root / "data"),
                 "--exec-root", str(self.root / "exec"), "--pidfile", str(self.pidfile),
-                "--bridge=none", "--iptables=false", "--ip-masq=false",
+                f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false",
                 "--cgroup-parent=takehome-private-engine", "--log-level=warn"]
         if RUNSC.exists():  # as ensure_runsc.sh --register writes it (runtimeArgs need a file)
             config = self.root / "daemon.json"
@@ -91,8 +95,19 @@ class PrivateEngine:
             argv.append(f"--config-file={config}")
         return argv
 
+    def _ensure_bridge(self) -> None:
+        if Path(f"/sys/class/net/{self.bridge}").exists():
+            return
+        for args in (["link", "add", self.bridge, "type", "bridge"],
+                     ["addr", "add", "10.213.213.1/24", "dev", self.bridge],
+                     ["link", "set", self.bridge, "up"]):
+            done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"cannot create the bridge {self.bridge}: {done.stderr.strip()}")
+
     def start(self) -> None:
         """Start dockerd and wait until it answers; RuntimeError with its log tail otherwise."""
+        self._ensure_bridge()
         env = {**os.environ, "PATH": f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"}
         env.pop("DOCKER_HOST", None)
         with self.log.open("ab") as log:
@@ -137,6 +152,7 @@ class PrivateEngine:
                 if target.startswith(str(self.root)):
                     subprocess.run(["umount", "-l", target], check=False, capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
 
     # -- use --
 
