@@ -135,9 +135,23 @@ def broker_option(command: Callable) -> Callable:
                         "stages run on the workers. Without it, everything runs here.")(command)
 
 
+def _set_runtime(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:  # the sandbox reads it (sandbox.runner.RUNTIME_ENV), in every thread and child
+        import os
+
+        os.environ["TAKEHOME_RUNTIME"] = value
+
+
+runtime_option = click.option(
+    "--runtime", type=click.Choice(["runc", "runsc"]), default=None, expose_value=False,
+    callback=_set_runtime, help="Sandbox runtime: runc, or runsc (gVisor: a user-space kernel "
+    "between candidate code and the host; docs/sandbox.md). Default: $TAKEHOME_RUNTIME, else runc.")
+
+
 @main.command("grade")
 @click.argument("assignment")
 @batch_options
+@runtime_option
 @click.option("--no-run", is_flag=True, help="Grade statically, without starting the sandbox.")
 @click.option("--public-solutions", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Folder of known public solutions to compare against.")
@@ -211,6 +225,7 @@ def worker_cmd(broker: str | None, concurrency: int, max_wall_time: int) -> None
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", "out_dir", default="out/check", show_default=True,
               type=click.Path(path_type=Path), help="Folder for the check's artifacts.")
+@runtime_option
 def check_cmd(assignment: str, submission: Path, out_dir: Path) -> None:
     """Self-check for candidates: run SUBMISSION on the public sample and report contract problems."""
     from harness.check import check

@@ -8,6 +8,9 @@ but a protection is weaker than designed) keep it 0.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from contracts.errors import EXIT_ENVIRONMENT, EXIT_OK, EnvironmentProblem
 from sandbox import image as sandbox_image
 
 Echo = Callable[[str], None]
-Status = Literal["ok", "warn", "problem"]
+Status = Literal["ok", "info", "warn", "problem"]
 
 SMOKE_TIMEOUT_SECONDS = 60
 KERNEL_FIX = "use a kernel with that cgroup controller enabled (or a VM/host that provides it)"
@@ -117,14 +120,16 @@ def image_findings(client: DockerClient) -> list[Finding]:
     return [Finding("ok", "image", f"{tag} ({digest})"), smoke_run(client, tag)]
 
 
-def smoke_run(client: DockerClient, tag: str) -> Finding:
+def smoke_run(client: DockerClient, tag: str, runtime: str | None = None) -> Finding:
     """Run `python -c pass` in ``tag`` with the sandbox's hardening flags and limits."""
     started = time.monotonic()
     container = None
+    extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
     try:
         container = client.containers.create(
             tag,
             ["python", "-c", "import sklearn, pandas"],
+            **extra,
             user="10001:10001",
             network_mode="none",
             cap_drop=["ALL"],
@@ -133,7 +138,7 @@ def smoke_run(client: DockerClient, tag: str) -> Finding:
             tmpfs={"/tmp": "size=16m"},
             mem_limit="512m",
             memswap_limit="512m",
-            pids_limit=64,
+            pids_limit=64 + (512 if runtime == "runsc" else 0),  # gVisor's own threads
             nano_cpus=1_000_000_000,
         )
         container.start()
@@ -163,9 +168,54 @@ def smoke_run(client: DockerClient, tag: str) -> Finding:
     return Finding("ok", "smoke run", f"hardened `python` container ran in {elapsed:.1f}s")
 
 
+SYSTRAP_DEFAULT_SINCE = 20230605  # gVisor releases from this date default to systrap
+
+
+def runsc_platform(runtime: dict[str, Any], version_text: str) -> str:
+    """gVisor's platform: the ``--platform`` runtime argument, else the release's default."""
+    for arg in runtime.get("runtimeArgs") or []:
+        if str(arg).startswith("--platform="):
+            return str(arg).split("=", 1)[1] + " (runtimeArgs)"
+    match = re.search(r"(20\d{6})", version_text)
+    if match is None:
+        return "unknown (runsc --version gave no release date)"
+    default = "systrap" if int(match.group(1)) >= SYSTRAP_DEFAULT_SINCE else "ptrace"
+    return f"{default} (the default of release {match.group(1)})"
+
+
+def runsc_findings(client: DockerClient, tag: str | None) -> list[Finding]:
+    """Whether gVisor (``runsc``) is registered, which platform it uses, and a run under it."""
+    from sandbox.runner import RUNTIME_ENV
+
+    wanted = os.environ.get(RUNTIME_ENV) == "runsc"
+    fix = "sudo bash sandbox/scripts/ensure_runsc.sh --register"
+    runtimes = client.info().get("Runtimes") or {}
+    if "runsc" not in runtimes:
+        status = "problem" if wanted else "info"
+        return [Finding(status, "gvisor", "runsc is not registered with the engine (optional; "
+                        "--runtime runsc needs it)", fix)]
+    path = str(runtimes["runsc"].get("path") or "runsc")
+    try:
+        version = subprocess.run([path, "--version"], capture_output=True, text=True,
+                                 timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    platform = runsc_platform(runtimes["runsc"], version)
+    if tag is None:
+        return [Finding("ok", "gvisor", f"runsc registered, platform {platform}")]
+    finding = smoke_run(client, tag, runtime="runsc")
+    if finding.status != "ok":
+        return [Finding("problem" if wanted else "warn", "gvisor",
+                        f"runsc is registered but {finding.detail}", fix)]
+    return [Finding("ok", "gvisor", f"runsc works ({finding.detail.split(' in ')[-1]}), "
+                    f"platform {platform}")]
+
+
 def collect_findings(client: DockerClient) -> list[Finding]:
     """All findings, engine first."""
-    return engine_findings(client) + image_findings(client)
+    images = image_findings(client)
+    tag = sandbox_image.find_image() if images and images[0].status == "ok" else None
+    return engine_findings(client) + images + runsc_findings(client, tag)
 
 
 def format_finding(finding: Finding) -> list[str]:
