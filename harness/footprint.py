@@ -172,9 +172,13 @@ def check_free_space(out_dir: Path, need: int, count: int) -> None:
         )
 
 
-def check_batch_space(out_dir: Path, sources: Sequence[Path], data_files: Sequence[Path],
+def check_batch_space(out_dir: Path, sources: Sequence[Path], data_files: Sequence[Path | None],
                       jobs: int, limits: Limits | None = None) -> None:
-    """Before a batch: refuse to start when ``out_dir``'s disk cannot hold what it could need."""
-    data_bytes = sum(p.stat().st_size for p in data_files if p.is_file())
+    """Before a batch: refuse to start when ``out_dir``'s disk cannot hold what it could need.
+
+    ``data_files`` may hold None (``takehome screen``: a submission without an assignment has no
+    data files).
+    """
+    data_bytes = sum(p.stat().st_size for p in data_files if p is not None and p.is_file())
     need = batch_needs_bytes(sources, limits or Limits(), jobs, data_bytes)
     check_free_space(out_dir, need, len(sources))

@@ -397,3 +397,17 @@ def test_a_second_modelled_target_is_reported(tmp_path: Path) -> None:
     assert [e.value for e in other] == ["segment (binary classification)"]
     assert any("second task" in n and "segment" in n for n in task.not_judged)
     assert task.inferred_context()["not_judged"]
+
+
+def test_screen_cli_grades_a_submission_without_any_data_file(tmp_path: Path) -> None:
+    """No CSV in the submission: no data file to size, count or read, still a graded report."""
+    repo = tmp_path / "notebook-only"
+    repo.mkdir()
+    (repo / "README.md").write_text("# Churn\n\nI trained a model on the churn data.\n")
+    (repo / "model.py").write_text("import pandas as pd\n\ndf = pd.read_csv('missing.csv')\n")
+    out, js = tmp_path / "out", tmp_path / "result.json"
+    run = CliRunner().invoke(main, ["screen", str(repo), "-o", str(out), "--json", str(js)])
+    assert run.exit_code == 0, run.output
+    result = json.loads(js.read_text())
+    assert result["status"] == "graded"
+    assert result["assignment"]["task_context"]["data_file"] is None
