@@ -65,6 +65,7 @@ try:
         loadavg,
         machine,
         machine_line,
+        write_sections,
         write_trivial_submission,
     )
 except ImportError:
@@ -75,9 +76,11 @@ except ImportError:
         loadavg,
         machine,
         machine_line,
+        write_sections,
         write_trivial_submission,
     )
 
+SECTION_HEADING = "## Side by side: bare, Otter-Grader and takehome, whole processes"
 VENV_BIN = Path(sys.executable).parent
 TAKEHOME = VENV_BIN / "takehome"
 OTTER_PACKAGES = ("otter-grader",)  # newest release; the kernel's packages follow takehome's
@@ -489,6 +492,8 @@ def main() -> int:
     parser.add_argument("--otter-venv", type=Path,
                         default=Path(tempfile.gettempdir()) / "takehome-bench-otter-venv")
     parser.add_argument("--json", type=Path, default=None, help="also write raw figures here")
+    parser.add_argument("--write", action="store_true",
+                        help="replace the 'Side by side' figures in docs/benchmarks.md")
     parser.add_argument("--checkout", default=None, metavar="REV",
                         help="grade with this git revision, exported to a scratch folder "
                         "(default: the working tree as it is)")
@@ -534,8 +539,11 @@ def main() -> int:
             batches = batch(args.batch_rounds, scratch, sides)
     meta["finished"] = time.strftime("%H:%M", time.gmtime())
     meta["load_end"] = loadavg()
+    text = report(rows, batches, meta)
     print()
-    print(report(rows, batches, meta), flush=True)
+    print(text, flush=True)
+    if args.write:
+        write_sections([("sidebyside", SECTION_HEADING, text)])
     if args.json:
         raw = {"meta": meta, "rows": [{k: v for k, v in r.items()
                                        if k not in ("assignment", "source")} for r in rows],
