@@ -229,6 +229,8 @@ class _Extractor:
         """Why the file ``rel`` of ``size`` bytes is not kept (None: keep it)."""
         if self.keep is None:
             return None
+        if not all(_shown_raw(ord(char)) for char in rel):
+            return "its name has control or bidirectional-override characters"
         kind = self.keep.classify(rel)
         if kind is None:
             return "not used by the graders or reports"

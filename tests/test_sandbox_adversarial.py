@@ -594,3 +594,262 @@ def test_eight_hostile_runs_at_once_are_all_contained(sandbox_image, tmp_path):
         assert result.verdict in HOSTILE[name][1], (name, result)
     assert time.monotonic() - started < 90
     assert _our_containers() == []
+
+
+# --- cases from public autograder and sandbox advisories (issue 14) ------------------------------
+# Judge0's symlink/chown escapes (CVE-2024-28185, CVE-2024-28189), /proc and cgroup probing,
+# signal games with the supervisor, inode floods, hostile notebooks and predictions, names
+# that fool terminals and reviewers, histories built to exhaust intake.
+
+
+def _keep_rules():
+    from harness.footprint import run_keep_rules
+
+    return run_keep_rules("predictions.csv", Limits())
+
+
+def _collect_with_keep(image: str, tmp_path: Path, code: str, limits: Limits = SMALL):
+    sub = _submission(tmp_path, code)
+    dest = tmp_path / "output"
+    with SandboxSession(image, submission=sub, limits=limits) as box:
+        result, report = box.exec_then_collect(["python3", "prog.py"], dest,
+                                               timeout_s=limits.wall_time_s, keep=_keep_rules())
+    return result, report, dest
+
+
+def _no_links_or_special_files(root: Path) -> None:
+    for path in root.rglob("*"):
+        info = path.lstat()
+        assert not path.is_symlink(), path
+        assert path.is_dir() or path.is_file(), path
+        assert info.st_mode & 0o7000 == 0, f"{path} kept a set-id or sticky bit"
+        if path.is_file():
+            assert info.st_mode & 0o111 == 0, f"{path} is executable on the host"
+
+
+SYMLINK_RACE = """
+import os, threading, time
+os.makedirs("/output/race", exist_ok=True)
+target = "/output/race/predictions.csv"
+stop = time.time() + 3
+def flip():
+    while time.time() < stop:
+        for make in (lambda: os.symlink("/etc/shadow", target + ".tmp"),
+                     lambda: open(target + ".tmp", "w").write("id,label\\n1,0\\n")):
+            try:
+                make()
+                os.replace(target + ".tmp", target)
+            except OSError:
+                pass
+if os.fork() == 0:  # keeps flipping after the command returns, hoping to win the copy-out
+    flip()
+    os._exit(0)
+flip()
+"""
+
+
+def test_symlink_swap_race_never_yields_a_link_or_host_file(sandbox_image, tmp_path):
+    """Judge0-style: a link swapped in while the harness reads the output (CVE-2024-28185)."""
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, SYMLINK_RACE)
+    assert result.verdict in (Verdict.OK, Verdict.OUTPUT_LIMIT), result
+    _no_links_or_special_files(dest)
+    kept = dest / "race" / "predictions.csv"
+    if kept.exists():
+        assert kept.read_text() == "id,label\n1,0\n"  # the candidate's bytes, never /etc/shadow
+    else:
+        assert any(r.kind == "symlink" for r in report.rejected), report
+
+
+def test_chown_and_setuid_bits_do_not_survive_the_copy_out(sandbox_image, tmp_path):
+    """Judge0's chown escape (CVE-2024-28189): ownership and mode bits are the host's own."""
+    code = (
+        "import os\n"
+        "for name, mode in (('predictions.csv', 0o6755), ('plot.png', 0o4777)):\n"
+        "    with open('/output/' + name, 'wb') as fh:\n"
+        "        fh.write(b'\\x89PNG\\r\\n\\x1a\\n' if name.endswith('png') else b'id,label\\n')\n"
+        "    os.chmod('/output/' + name, mode)\n"
+        "    try:\n"
+        "        os.chown('/output/' + name, 0, 0)\n"
+        "        print('chown succeeded')\n"
+        "    except OSError as exc:\n"
+        "        print('chown refused', exc.errno)\n"
+    )
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, code)
+    assert result.verdict == Verdict.OK, result
+    assert "chown succeeded" not in result.stdout_tail
+    assert sorted(report.files) == ["plot.png", "predictions.csv"]
+    _no_links_or_special_files(dest)
+    for name in report.files:
+        info = (dest / name).lstat()
+        assert (info.st_mode & 0o7777, info.st_uid) == (0o644, os.geteuid())
+
+
+PROC_PROBE = """
+import json, os
+seen = {}
+def attempt(name, fn):
+    try:
+        fn()
+        seen[name] = "allowed"
+    except OSError as exc:
+        seen[name] = exc.errno
+attempt("pid1_environ", lambda: open("/proc/1/environ", "rb").read())
+attempt("pid1_mem", lambda: open("/proc/1/mem", "rb").read(1))
+attempt("sysrq", lambda: open("/proc/sysrq-trigger", "w").write("b"))
+attempt("core_pattern", lambda: open("/proc/sys/kernel/core_pattern", "w").write("|/tmp/x"))
+attempt("kcore", lambda: open("/proc/kcore", "rb").read(1))
+for cg in ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max",
+           "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"):
+    if os.path.exists(cg):
+        attempt("cgroup_write " + cg, lambda cg=cg: open(cg, "w").write("max"))
+print(json.dumps(seen))
+"""
+
+
+def test_proc_and_cgroup_probes_cannot_read_the_supervisor_or_raise_limits(sandbox_image,
+                                                                           tmp_path):
+    result = _run(sandbox_image, tmp_path, PROC_PROBE)
+    assert result.verdict == Verdict.OK, result
+    seen = json.loads(result.stdout_tail.strip().splitlines()[-1])
+    for probe in ("pid1_environ", "pid1_mem", "sysrq", "core_pattern", "kcore"):
+        assert seen[probe] != "allowed", (probe, seen)
+    writes = {k: v for k, v in seen.items() if k.startswith("cgroup_write")}
+    assert all(v != "allowed" for v in writes.values()), writes
+
+
+def test_stopping_the_supervisor_is_caught_by_the_host_timer(sandbox_image, tmp_path):
+    """SIGSTOP on the exec's supervisor (its own timer cannot fire): the host's backstop does."""
+    code = "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(600)\n"
+    limits = SMALL.model_copy(update={"wall_time_s": 4})
+    started = time.monotonic()
+    result = _run(sandbox_image, tmp_path, code, limits=limits)
+    assert result.verdict == Verdict.TIMEOUT, result
+    assert time.monotonic() - started < 60
+
+
+def test_killing_pid_one_is_ignored_and_the_session_goes_on(sandbox_image, tmp_path):
+    sub = _submission(tmp_path, "import os, signal\nfor s in (9, 15, 19):\n"
+                      "    try:\n        os.kill(1, s)\n    except OSError as e:\n"
+                      "        print('refused', s, e.errno)\n")
+    with SandboxSession(sandbox_image, submission=sub, limits=SMALL) as box:
+        first = box.exec(["python3", "prog.py"])
+        second = box.exec(["python3", "-c", "print('still here')"])
+    assert first.verdict == Verdict.OK, first
+    assert second.verdict == Verdict.OK and "still here" in second.stdout_tail
+    assert "fresh container" not in second.reason  # pid 1 survived: no restart was needed
+
+
+def test_an_inode_flood_of_tiny_files_leaves_a_bounded_trace_on_the_host(sandbox_image,
+                                                                         tmp_path):
+    code = (
+        "import os\n"
+        "for d in range(40):\n"
+        "    os.makedirs(f'/output/d{d}', exist_ok=True)\n"
+        "    for i in range(100):\n"
+        "        open(f'/output/d{d}/f{i}.txt', 'w').write('x')\n"
+    )
+    limits = SMALL.model_copy(update={"output_files": 10_000})
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, code, limits)
+    assert result.verdict == Verdict.OK, result
+    assert len(report.files) == 20  # the "other" class keeps 20 small files
+    assert report.dropped_files == 4000 - 20
+    assert sum(1 for _ in dest.rglob("*")) <= 20 + 20  # files and their parent folders only
+    assert "not kept on the host: 3980 file(s)" in report.dropped_note()
+
+
+def test_an_enormous_executed_notebook_is_dropped_with_its_reason(sandbox_image, tmp_path):
+    code = (
+        "import json, os\n"
+        "os.makedirs('/output/takehome/notebooks', exist_ok=True)\n"
+        "cell = {'cell_type': 'code', 'source': '', 'metadata': {}, 'execution_count': 1,\n"
+        "        'outputs': [{'output_type': 'stream', 'name': 'stdout', 'text': 'x' * 2**20}]}\n"
+        "nb = {'nbformat': 4, 'nbformat_minor': 5, 'metadata': {}, 'cells': [cell] * 12}\n"
+        "json.dump(nb, open('/output/takehome/notebooks/analysis.ipynb', 'w'))\n"
+    )
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, code)
+    assert result.verdict == Verdict.OK, result
+    [dropped] = report.dropped
+    assert dropped.name == "takehome/notebooks/analysis.ipynb"
+    assert "over the 6.0 MB cap for one executed notebook file" in dropped.reason
+    assert not (dest / "takehome" / "notebooks" / "analysis.ipynb").exists()
+
+
+def test_deeply_nested_json_from_the_sandbox_is_refused_not_a_crash(sandbox_image, tmp_path):
+    from harness.stages import read_run_report
+
+    code = ("import os\nos.makedirs('/output/takehome', exist_ok=True)\n"
+            "open('/output/takehome/run.json', 'w').write('{\"notebooks\":' + '[' * 200000"
+            " + ']' * 200000 + '}')\n")
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, code)
+    assert result.verdict == Verdict.OK, result
+    assert "takehome/run.json" in report.files
+    assert read_run_report(dest / "takehome" / "run.json") is None
+
+
+def test_names_with_control_characters_and_rtl_marks_are_escaped_in_every_reason(
+        sandbox_image, tmp_path):
+    code = (
+        "import os\n"
+        "for name in ('evil\\x1b[2J\\x1b[31mred.txt', 'invoice\\u202egnp.exe', 'a\\nb.txt',\n"
+        "             'bidi\\u2066x\\u2069.png'):\n"
+        "    open('/output/' + name, 'w').write('x' * 10)\n"
+        "open('/output/big\\u202e.bin', 'wb').write(b'y' * 4_000_000)\n"
+    )
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, code)
+    assert result.verdict == Verdict.OK, result
+    for raw in ("\x1b", "\u202e", "\u2066", "\u2069", "\n"):
+        assert raw not in report.dropped_note(), repr(raw)
+    assert sorted(d.name for d in report.dropped) == [
+        "a\\x0ab.txt", "bidi\\u2066x\\u2069.png", "big\\u202e.bin",
+        "evil\\x1b[2J\\x1b[31mred.txt", "invoice\\u202egnp.exe"]  # shown escaped
+    assert {d.reason for d in report.dropped} == {
+        "its name has control or bidirectional-override characters"}
+    assert list(dest.iterdir()) == []  # none of them reaches the host
+
+
+def test_huge_and_strangely_encoded_predictions_are_contained(sandbox_image, tmp_path):
+    from contracts.predictions import validate_predictions
+
+    code = (
+        "open('/output/predictions.csv', 'wb').write(b'id,prediction\\n' + b'1,0.5\\n' * 2_000_000)\n"
+        "open('/output/plain.csv', 'w', encoding='utf-16').write('id,prediction\\n1,0.5\\n')\n"
+    )
+    limits = SMALL.model_copy(update={"output_mb": 32, "memory_mb": 384})
+    result, report, dest = _collect_with_keep(sandbox_image, tmp_path, code, limits)
+    assert result.verdict == Verdict.OK, result
+    reasons = {d.name: d.reason for d in report.dropped}
+    assert "over the 6.0 MB cap for one predictions file" in reasons["predictions.csv"]
+    assert not (dest / "predictions.csv").exists()
+    check = validate_predictions(dest / "plain.csv", task_type="regression", id_column="id",
+                                 expected_ids=["1"])
+    assert not check.ok and check.errors  # UTF-16: refused with a reason, no exception
+
+
+def test_a_bundle_with_an_enormous_history_keeps_a_bounded_record(tmp_path):
+    import subprocess
+
+    from harness.intake import ingest
+    from harness.intake.models import IntakeCaps
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    commits = 20_000
+    stream = []
+    for i in range(commits):  # fast-import: an enormous history in about a second
+        message = f"commit {i}\n"
+        stream.append(f"commit refs/heads/main\nmark :{i + 1}\n"
+                      f"committer C <c@example.com> {1700000000 + i} +0000\n"
+                      f"data {len(message)}\n{message}"
+                      + (f"from :{i}\n" if i else "")
+                      + f"M 644 inline f.txt\ndata {len(str(i))}\n{i}\n")
+    subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input="".join(stream),
+                   text=True, check=True)
+    bundle = tmp_path / "history.bundle"
+    subprocess.run(["git", "-C", str(repo), "bundle", "create", "-q", str(bundle), "main"],
+                   check=True, capture_output=True)
+    started = time.monotonic()
+    snapshot = ingest(bundle, tmp_path / "snapshots", IntakeCaps(max_commits=500))
+    assert time.monotonic() - started < 60
+    assert snapshot.git_commit_count == commits
+    assert len(snapshot.git_commits or []) == 500  # the newest 500, not 20 000
+    assert snapshot.files == ["f.txt"]
