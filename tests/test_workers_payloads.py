@@ -220,3 +220,14 @@ def test_worker_side_bundle_and_snapshot_are_verified(redis_server, tmp_path):
         client, pack_tree(other.root), cap=10**8, what="snapshot")})
     with pytest.raises(PayloadError, match="content hash"):
         materialize_snapshot(client, swapped, tmp_path / "job3")
+
+
+def test_tls_broker_certificates_are_verified_by_default():
+    import ssl
+
+    app = config.make_celery("rediss://:secret@broker.example:6380/0")
+    assert app.connection_for_write().ssl["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+    client = config.redis_client("rediss://:secret@broker.example:6380/0")
+    assert client.connection_pool.connection_kwargs["ssl_cert_reqs"] == "required"
+    assert app.conf.task_acks_late and app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_reject_on_worker_lost and app.conf.accept_content == ["json"]

@@ -112,6 +112,10 @@ def make_celery(url: str, *, visibility_timeout: int | None = None):
     from celery import Celery
 
     app = Celery("takehome", broker=url, set_as_current=False)
+    if url.startswith("rediss://") and "ssl_cert_reqs" not in url:
+        import ssl  # kombu would not verify the broker's certificate unless told to
+
+        app.conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     transport = {"visibility_timeout": visibility_timeout or visibility_timeout_s(
         DEFAULT_MAX_WALL_TIME_S)}
     app.conf.update(
