@@ -228,6 +228,6 @@ def test_tls_broker_certificates_are_verified_by_default():
     app = config.make_celery("rediss://:secret@broker.example:6380/0")
     assert app.connection_for_write().ssl["ssl_cert_reqs"] == ssl.CERT_REQUIRED
     client = config.redis_client("rediss://:secret@broker.example:6380/0")
-    assert client.connection_pool.connection_kwargs["ssl_cert_reqs"] == "required"
+    assert client.connection_pool.make_connection().cert_reqs == ssl.CERT_REQUIRED
     assert app.conf.task_acks_late and app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_reject_on_worker_lost and app.conf.accept_content == ["json"]
