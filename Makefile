@@ -33,6 +33,7 @@ demo: image
 
 test: image browser
 	bash sandbox/scripts/ensure_redis.sh
+	bash sandbox/scripts/ensure_runsc.sh
 	$(PY) -m pytest -ra
 
 test-fast: setup
