@@ -238,8 +238,11 @@ def host_cgroup_stats(container: Any) -> _Stats | None:
     if memory is None or container.id not in memory:
         return None
     own = _cgroup_root_of("memory").rstrip("/")
-    relative = memory[len(own):] if own and memory.startswith(own + "/") else memory
-    folder = Path("/sys/fs/cgroup/memory") / relative.lstrip("/")
+    paths = [memory] + ([memory[len(own):]] if own and memory.startswith(own + "/") else [])
+    base = Path("/sys/fs/cgroup/memory")  # mounted at the hierarchy's root, or at our own cgroup
+    folder = next((base / p.lstrip("/") for p in paths if (base / p.lstrip("/")).is_dir()), None)
+    if folder is None:
+        return None
     try:
         peak = int((folder / "memory.max_usage_in_bytes").read_text())
         control = dict(line.split() for line in
@@ -627,7 +630,9 @@ class SandboxSession:
             "command": [],
             "name": f"takehome-{uuid.uuid4().hex[:12]}",
             "hostname": "sandbox",
-            "user": SANDBOX_USER,
+            # gVisor does not shield pid 1 from its namespace's SIGKILL: there the idle init
+            # runs as (capability-less) root, which the candidate's uid cannot signal.
+            "user": "0:0" if self.runtime == "runsc" else SANDBOX_USER,
             "working_dir": "/",
             "environment": self._base_env(),
             "labels": labels,

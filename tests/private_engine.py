@@ -37,8 +37,9 @@ class PrivateEngine:
     _instance: PrivateEngine | None = None
     _failure: str | None = None
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, with_runsc: bool = True):
         self.root = root
+        self.with_runsc = with_runsc
         self.socket = root / "docker.sock"
         self.address = f"unix://{self.socket}"
         self.pidfile = root / "dockerd.pid"
@@ -87,12 +88,13 @@ class PrivateEngine:
         argv = [dockerd, "--host", self.address, "--data-root", str(self.root / "data"),
                 "--exec-root", str(self.root / "exec"), "--pidfile", str(self.pidfile),
                 f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false",
-                "--cgroup-parent=takehome-private-engine", "--log-level=warn"]
-        if RUNSC.exists():  # as ensure_runsc.sh --register writes it (runtimeArgs need a file)
-            config = self.root / "daemon.json"
-            config.write_text(json.dumps({"runtimes": {"runsc": {
-                "path": str(RUNSC), "runtimeArgs": list(RUNSC_ARGS)}}}))
-            argv.append(f"--config-file={config}")
+                "--cgroup-parent=takehome-private-engine"]
+        config = self.root / "daemon.json"
+        if not config.exists():  # as ensure_runsc.sh --register writes it (runtimeArgs need a file)
+            runtimes = ({"runsc": {"path": str(RUNSC), "runtimeArgs": list(RUNSC_ARGS)}}
+                        if RUNSC.exists() and self.with_runsc else {})
+            config.write_text(json.dumps({"runtimes": runtimes, "log-level": "warn"}))
+        argv.append(f"--config-file={config}")
         return argv
 
     def _ensure_bridge(self) -> None:

@@ -12,7 +12,8 @@
 # Debian it prints what to do and exits 0 (install: the runsc tests are then skipped, so
 # `make test` still runs the rest) or 1 (--register). Exit 2: apt or the registration failed.
 # Environment: TAKEHOME_DAEMON_JSON (default /etc/docker/daemon.json),
-# TAKEHOME_RUNSC_PLATFORM (systrap or ptrace; written as the runtime's --platform argument).
+# TAKEHOME_RUNSC_PLATFORM (systrap or ptrace; written as the runtime's --platform argument),
+# TAKEHOME_DOCKERD_PID (the dockerd to reload; default: the only one running).
 set -euo pipefail
 
 DAEMON_JSON="${TAKEHOME_DAEMON_JSON:-/etc/docker/daemon.json}"
@@ -84,9 +85,11 @@ except FileNotFoundError:
     config = {}
 if not isinstance(config, dict):
     sys.exit(f"{path} is not a JSON object; not touching it")
-runtime = {"path": runsc}
+# --network=none: sandbox containers have no network, and gVisor's own network stack cannot
+# start in the host's network namespace anyway
+runtime = {"path": runsc, "runtimeArgs": ["--network=none"]}
 if platform:
-    runtime["runtimeArgs"] = [f"--platform={platform}"]
+    runtime["runtimeArgs"].append(f"--platform={platform}")
 config.setdefault("runtimes", {})["runsc"] = runtime
 fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".daemon.json.")
 with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -95,10 +98,15 @@ with os.fdopen(fd, "w", encoding="utf-8") as handle:
 os.chmod(tmp, 0o644)
 os.replace(tmp, path)
 EOF
-PID="$(pidof dockerd || true)"
+PID="${TAKEHOME_DOCKERD_PID:-$(pidof dockerd || true)}"
 if [[ -z "$PID" ]]; then
   echo "runsc written to $DAEMON_JSON; dockerd is not running here: it applies at its next start"
   exit 0
+fi
+if [[ "$PID" == *" "* ]]; then
+  echo "runsc written to $DAEMON_JSON; several dockerd processes run here ($PID): set" \
+       "TAKEHOME_DOCKERD_PID to the one that reads it and run this again" >&2
+  exit 2
 fi
 # dockerd reloads "runtimes" from daemon.json on SIGHUP; a restart is never needed.
 kill -HUP $PID
