@@ -845,7 +845,7 @@ class CodeQualityGrader:
     """Judges the code itself: lint, structure, documentation, tooling and hygiene."""
 
     name = "code_quality"
-    version = "3"
+    version = "4"
     needs_static_lint = True  # the pipeline runs it after the host-side lint (static mode)
 
     def grade(self, context: GraderContext) -> GraderResult:

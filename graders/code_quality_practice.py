@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from graders import code_quality_defects as defects
 from graders import code_quality_signals as sig
 from graders.base import Check, Evidence, GraderContext, RedFlag
 from graders.source import CodeUnit, SubmissionSource
@@ -30,8 +31,13 @@ BROKEN_SHARE = 0.5
 NOTABLE_SMELLS = frozenset(
     {"code_quality.syntax_errors", "code_quality.notebook_export", "code_quality.commented_out_code",
      "code_quality.duplication", "code_quality.scaffolding", "code_quality.broken_references",
-     "code_quality.path_hacks", "code_quality.import_time_work", "code_quality.cwd_paths"}
+     "code_quality.path_hacks", "code_quality.import_time_work", "code_quality.cwd_paths",
+     "code_quality.defects"}
 )  # fmt: skip
+#: Independent ways code fails or misleads when run; two or more make a works-ish script (level 1).
+DEFECT_KINDS = ("failed_imports", "broken_names", "broken_scripts", "ignored_options",
+                "debug_leftovers", "dynamic_eval")  # fmt: skip
+DEFECTIVE_KINDS = 2
 #: pylint messages meaning a reference in the candidate's own code is broken.
 BROKEN_SYMBOLS = ("undefined-variable", "function-redefined", "relative-beyond-top-level",
                   "no-value-for-parameter", "too-many-function-args")  # fmt: skip
@@ -96,9 +102,9 @@ def practice_checks(
     positive = _practice(source, files, modules, code, root)
     hygiene, details = _hygiene(source, files, meta, modules, code, lint)
     flags = _level_one_flags(source, modules, code)
-    smells = smells_flag(hygiene)
-    if smells is not None:
-        flags.append(smells)
+    kinds = details.pop("_defect_kinds", {})
+    flags.extend(f for f in (smells_flag(hygiene), defective_flag(kinds),
+                             undocumented_flag(code, modules)) if f is not None)  # fmt: skip
     return positive, hygiene, flags, details
 
 
@@ -222,7 +228,10 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
         "commented_out_lines": lines, "duplicated_lines": duplicated, "code_lines": total,
         "scaffolding": len(stubs), "library_prints": len(prints), "committed_junk": len(junk),
     }  # fmt: skip
-    broken_refs = sig.own_import_errors(source)
+    own = sig.own_import_errors(source)
+    failed_imports = [s for s in own if s.excerpt.startswith("from .")]  # unambiguously own
+    broken_refs = [s for s in own if s not in failed_imports]
+    broken_refs += defects.undefined_self_members(modules)
     if lint.available:
         broken_refs += [s for symbol in BROKEN_SYMBOLS for s in lint.spots(symbol)]
         unused = lint.spots("unused-import")
@@ -230,7 +239,8 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
                              f"pylint finds {_n(len(unused), 'unused import')} in .py modules.",
                              unused, weight=0.5))  # fmt: skip
         details.update(unused_imports=len(unused))
-    broken_refs.sort(key=lambda s: (s.path, s.line or 0))
+    kinds = {"failed_imports": failed_imports, "broken_names": list(broken_refs)}
+    broken_refs = sorted(failed_imports + broken_refs, key=lambda s: (s.path, s.line or 0))
     checks.append(_check("code_quality.broken_references", not broken_refs,
                          f"{_n(len(broken_refs), 'broken reference')} in .py modules (undefined "
                          "names, imports of the candidate's own modules or names that do not "
@@ -241,6 +251,19 @@ def _hygiene(source: SubmissionSource, files: list[str], meta: dict[str, Any],
     details.update(broken_references=len(broken_refs), import_time_work=len(work),
                    cwd_paths=len(roots))
     details["path_hacks"] = len(hacks)
+    kinds.update(
+        broken_scripts=defects.broken_scripts(source.root, files),
+        ignored_options=defects.ignored_options(source, modules),
+        debug_leftovers=defects.debug_leftovers(modules),
+        dynamic_eval=defects.dynamic_eval(modules),
+    )
+    found = [s for kind in DEFECT_KINDS[2:] for s in kinds[kind]]
+    checks.append(_check("code_quality.defects", not found,
+                         f"{_n(len(found), 'defect')} a careful reader sees without running the "
+                         "code (broken shell scripts, options parsed but never read, debug "
+                         "servers or breakpoints left in, eval/exec of computed values).",
+                         found))  # fmt: skip
+    details.update(defects=len(found), _defect_kinds=kinds)
     return checks, details
 
 
@@ -253,6 +276,43 @@ def smells_flag(hygiene: list[Check]) -> RedFlag | None:
     evidence = [e for c in notable for e in c.evidence[:2]]
     return RedFlag(id="code_quality.smells", severity="low",
                    sentence=f"Notable smells: {names}.", evidence=evidence[:MAX_EVIDENCE])  # fmt: skip
+
+
+def defective_flag(kinds: dict[str, list[sig.Spot]]) -> RedFlag | None:
+    """``code_quality.defective`` when the code fails or misleads in two or more independent ways.
+
+    The kinds: own modules imported that do not exist, undefined names or members and calls
+    with the wrong arguments, broken shell scripts, options parsed and never read, debug leftovers
+    and eval of computed values. One kind is a notable smell; two make a works-ish script.
+    """
+    found = [kind for kind in DEFECT_KINDS if kinds.get(kind)]
+    if len(found) < DEFECTIVE_KINDS:
+        return None
+    names = ", ".join(kind.replace("_", " ") for kind in found)
+    evidence = _evidence([s for kind in found for s in kinds[kind][:2]])
+    return RedFlag(id="code_quality.defective", severity="medium",
+                   sentence=f"The code cannot run as written or ignores what it is told in "
+                   f"{len(found)} independent ways ({names}).", evidence=evidence)  # fmt: skip
+
+
+def undocumented_flag(code: list[CodeUnit], modules: list[CodeUnit]) -> RedFlag | None:
+    """``code_quality.undocumented`` when neither docstrings nor type hints document the code.
+
+    The rubric's level 3 is "modular, documented": docstrings on at least half of the
+    definitions or typed signatures on at least half of the module functions. Judged only when
+    ``.py`` modules define two or more functions: notebook-only code is already held at level 2
+    by ``notebook_only``, a single function by ``reusable_code``.
+    """
+    typed, functions, _ = sig.annotated(modules)
+    done, total, missing = sig.documented(code)
+    if functions < 2 or sig.share(typed, functions) >= MIN_SHARE or (
+        sig.share(done, total) >= MIN_SHARE
+    ):
+        return None
+    return RedFlag(id="code_quality.undocumented", severity="low",
+                   sentence=f"The code is not documented: {done} of {_n(total, 'definition')} "
+                   f"have a docstring and {typed} of {_n(functions, 'module function')} a typed "
+                   "signature.", evidence=_evidence(missing[:3]))  # fmt: skip
 
 
 def _level_one_flags(source: SubmissionSource, modules: list[CodeUnit],

@@ -596,3 +596,111 @@ def test_configuration_needs_settings_and_ci_needs_tests_or_lint(tmp_path: Path)
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert [s.path for s in ci_workflows(root, files)] == [".github/workflows/test.yml"]
     assert {s.path for s in lint_tooling(root, files)} == {"Makefile", "service/pyproject.toml"}
+
+
+# --------------------------------------------------------------------------- defects (v4)
+
+TWO_FUNCTIONS = (
+    "def load(path):\n    rows = open(path).read()\n    rows = rows.split()\n    return rows\n\n\n"
+    "def count(rows):\n    total = len(rows)\n    total += 0\n    return total\n"
+)
+
+
+def test_broken_shell_scripts_are_defects(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {
+        "src/main.py": TWO_FUNCTIONS,
+        "run.sh": "#!/bin/bash\n# start\n!/bin/bash\ncd src\npython main.py --all\n"
+                  "python3 train.py\n&& sleep 10\ncd project\n",
+        "ok.sh": "#!/bin/sh\ncd src && python main.py\npython src/main.py \\\n  --x 1\n",
+    })  # fmt: skip
+    check = by_id(grade(make_context(root)).checks)["code_quality.defects"]
+    assert not check.passed
+    assert [(e.path, e.line) for e in check.evidence] == [
+        ("run.sh", 3), ("run.sh", 6), ("run.sh", 7), ("run.sh", 8)]  # ok.sh is fine
+    notes = [e.note for e in check.evidence]
+    assert notes[1] == "runs train.py, which is not in the submission"  # resolved after `cd src`
+    assert notes[3] == "cd project: the submission has no such folder"
+
+
+def test_options_parsed_and_never_read_and_undefined_self_members(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {
+        "src/cli.py": "import argparse\n\nparser = argparse.ArgumentParser()\n"
+                      "parser.add_argument('--model', default='all')\n"
+                      "parser.add_argument('--seed', type=int)\nargs = parser.parse_args()\n"
+                      "print(args.seed)\n",
+        "src/predict.py": "class Predict:\n    def __init__(self):\n        self.model = None\n\n"
+                          "    def run(self, x):\n        x = self.scale(x)\n"
+                          "        return self.model.predict(self.pca(x))\n\n"
+                          "    def scale(self, x):\n        return x\n",
+        "src/other.py": "from base import Base\n\n\nclass Child(Base):\n"
+                        "    def run(self):\n        return self.inherited()\n",
+    })  # fmt: skip
+    result = grade(make_context(root))
+    checks = by_id(result.checks)
+    [option] = checks["code_quality.defects"].evidence
+    assert (option.path, option.line, option.note) == (
+        "src/cli.py", 4, "option 'model' is parsed but never read")
+    refs = [(e.path, e.line, e.note) for e in checks["code_quality.broken_references"].evidence]
+    assert ("src/predict.py", 7, "Predict has no attribute 'pca'") in refs
+    assert not any(path == "src/other.py" for path, _, _ in refs)  # Base may define it
+    flags = {f.id: f for f in result.red_flags}
+    assert "code_quality.defective" in flags  # broken names + ignored options: two kinds
+
+
+def test_vars_of_the_namespace_reads_every_option(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {
+        "cli.py": "import argparse\n\np = argparse.ArgumentParser()\np.add_argument('--lr')\n"
+                  "settings = vars(p.parse_args())\n",
+        "lib.py": TWO_FUNCTIONS,
+    })  # fmt: skip
+    checks = by_id(grade(make_context(root)).checks)
+    assert "code_quality.defects" not in checks  # hygiene is listed only when it fails
+
+
+def test_one_defect_kind_is_a_smell_two_make_the_code_defective(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {
+        "app.py": "import os\nfrom flask import Flask\n\napp = Flask(__name__)\n"
+                  "ALLOWED = eval(os.getenv('ALLOWED'))\n\n\nif __name__ == '__main__':\n"
+                  "    app.run(debug=True)\n",
+        "lib.py": TWO_FUNCTIONS,
+    })  # fmt: skip
+    result = grade(make_context(root))
+    notes = [e.note for e in by_id(result.checks)["code_quality.defects"].evidence]
+    assert notes == ["server started in debug mode",
+                     "eval() of a computed value runs it as code"]  # fmt: skip
+    flag = {f.id: f for f in result.red_flags}["code_quality.defective"]
+    assert "debug leftovers, dynamic eval" in flag.sentence
+    other = tmp_path / "other"
+    write_files(other, {
+        "app.py": "from flask import Flask\n\napp = Flask(__name__)\nALLOWED = eval('[1, 2]')\n",
+        "serve.py": "from app import app\n\napp.run(debug=True)\n",
+        "lib.py": TWO_FUNCTIONS,
+    })  # fmt: skip
+    one = grade(make_context(other))
+    assert not by_id(one.checks)["code_quality.defects"].passed  # debug server alone: a smell
+    assert "code_quality.defective" not in {f.id for f in one.red_flags}
+
+
+def test_undocumented_modules_are_held_at_level_two(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {"pkg/lib.py": TWO_FUNCTIONS})
+    flags = {f.id for f in grade(make_context(root)).red_flags}
+    assert "code_quality.undocumented" in flags
+    typed = TWO_FUNCTIONS.replace("load(path)", "load(path: str)").replace(
+        "count(rows)", "count(rows: list)")
+    other = tmp_path / "typed"
+    write_files(other, {"pkg/lib.py": typed})
+    assert "code_quality.undocumented" not in {f.id for f in grade(make_context(other)).red_flags}
+
+
+def test_rubric_caps_defective_code_at_one_and_undocumented_at_two() -> None:
+    from harness.rubric import load_rubric
+
+    [criterion] = [c for c in load_rubric("ml-take-home").criteria if c.id == "code_quality"]
+    caps = {cap.when: cap.max_level for cap in criterion.caps}
+    assert caps["code_quality.defective"] == 1
+    assert caps["code_quality.undocumented"] == 2
