@@ -20,8 +20,11 @@ from graders.modeling_flow import (
     Flow,
     Search,
     analyse,
+    called_once_outside_loops,
     in_value_sweep,
     reachable,
+    scored_models,
+    setting_branch,
     split_of,
 )
 from graders.source import (
@@ -58,6 +61,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "PassiveAggressiveClassifier", "HuberRegressor", "BayesianRidge", "Lars",
         "QuantileRegressor", "PoissonRegressor", "TweedieRegressor", "GammaRegressor",
         "LinearDiscriminantAnalysis", "OLS", "Logit", "GLM", "ols", "logit",
+        "H2OGeneralizedLinearEstimator",
     ),
     "tree": ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
              "ExtraTreeRegressor"),
@@ -67,13 +71,15 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
         "ExtraTreesRegressor", "BaggingClassifier", "BaggingRegressor",
         "BalancedRandomForestClassifier", "BalancedBaggingClassifier", "EasyEnsembleClassifier",
+        "H2ORandomForestEstimator",
     ),
     "boosting": (
         "GradientBoostingClassifier", "GradientBoostingRegressor",
         "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "AdaBoostClassifier",
         "AdaBoostRegressor", "XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRanker",
         "LGBMClassifier", "LGBMRegressor", "LGBMRanker", "CatBoostClassifier",
-        "CatBoostRegressor", "CatBoost", "RUSBoostClassifier",
+        "CatBoostRegressor", "CatBoost", "RUSBoostClassifier", "H2OGradientBoostingEstimator",
+        "H2OXGBoostEstimator",
     ) + NATIVE_BOOSTING,
     "meta": ("VotingClassifier", "VotingRegressor", "StackingClassifier", "StackingRegressor"),
     "neighbors": ("KNeighborsClassifier", "KNeighborsRegressor", "RadiusNeighborsClassifier",
@@ -81,7 +87,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "svm": ("SVC", "SVR", "LinearSVC", "LinearSVR", "NuSVC", "NuSVR"),
     "naive_bayes": ("GaussianNB", "MultinomialNB", "BernoulliNB", "ComplementNB",
                     "CategoricalNB"),
-    "neural": ("MLPClassifier", "MLPRegressor", "Sequential", "keras.Model", "nn.Module"),
+    "neural": ("MLPClassifier", "MLPRegressor", "Sequential", "keras.Model", "nn.Module",
+               "H2ODeepLearningEstimator"),
+    # An AutoML run trains several model families and ranks them on its own validation.
+    "automl": ("H2OAutoML", "TPOTClassifier", "TPOTRegressor", "AutoSklearnClassifier",
+               "AutoSklearnRegressor", "TabularPredictor"),
     "other": ("QuadraticDiscriminantAnalysis", "GaussianProcessClassifier",
               "GaussianProcessRegressor", "KernelRidge"),
 }  # fmt: skip
@@ -182,7 +192,7 @@ class ModelingGrader:
     """Judges how models were chosen, compared and validated, crediting what the data path uses."""
 
     name = "modeling"
-    version = "3"
+    version = "4"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the modelling practice (never raises for candidate faults)."""
@@ -191,16 +201,20 @@ class ModelingGrader:
         used = [c for c in flow.constructions if c.used]
         models = [c for c in used if c.cls not in DUMMIES]
         native = _native_trainings(flow, source)
-        families = _families(models, native)
+        options = _setting_options(flow, models)
+        families = _families([c for c in models if c not in options], native) or _families(
+            options[:1], []
+        )
         has_models = bool(models or native)
         held_out = [e for e in flow.evaluations if e.splits & {"test", "val", "cv"}]
         baseline = _baseline(source, flow, used)
         searches = [s for s in flow.searches if s.used and s.grid != "single"]
         justified = _justified_check(source, has_models)
+        in_sample_only = _compared_in_sample(flow, held_out)
         checks = [
             _fitted_check(used, flow, native),
             _validated_check(held_out, has_models, flow),
-            _approaches_check(families, baseline, searches),
+            _approaches_check(families, baseline, searches, options, in_sample_only),
             _baseline_check(baseline),
             _scheme_check(flow, held_out, len(families), models, justified.passed),
             _tuning_check(flow.searches),
@@ -413,10 +427,29 @@ def _splits_note(splits: frozenset[str]) -> str:
 
 
 def _approaches_check(
-    families: dict[str, CallSite], baseline: list[Evidence], searches: list[Search]
+    families: dict[str, CallSite],
+    baseline: list[Evidence],
+    searches: list[Search],
+    options: list[Construction],
+    in_sample_only: list[Evaluation],
 ) -> Check:
-    """Two approaches: two trained families, or one tuned family against a real baseline."""
+    """Two approaches: two trained families (an AutoML run counts), or one tuned family against
+    a real baseline; never families scored only on their own training data, and never options
+    of which a setting picks one per run."""
     names = sorted(families)
+    if in_sample_only:
+        return Check(
+            id="modeling.model_families", passed=False, weight=2,
+            sentence="The models are compared only on the data they were fitted on (training-"
+            "set scores): that measures fit, not which approach generalises.",
+            evidence=[evidence_for(e.site, note="in-sample score") for e in in_sample_only[:3]],
+        )  # fmt: skip
+    if "automl" in families:
+        return Check(
+            id="modeling.model_families", passed=True, weight=2,
+            sentence="An AutoML run trains and ranks several model families.",
+            evidence=[evidence_for(families["automl"], note="AutoML run")],
+        )  # fmt: skip
     if len(names) >= 2:
         return Check(
             id="modeling.model_families", passed=True, weight=2,
@@ -429,12 +462,49 @@ def _approaches_check(
             sentence=f"One model family ({names[0]}), tuned and compared against a baseline.",
             evidence=[evidence_for(next(iter(families.values()))), baseline[0]],
         )  # fmt: skip
+    note = (
+        f" {len({c.cls for c in options})} estimators are options of which a setting picks one "
+        "per run (an if/elif on a configured name): they are never trained side by side."
+        if len({CLASS_TO_FAMILY.get(c.cls) for c in options}) >= 2
+        else ""
+    )
     return Check(
         id="modeling.model_families", passed=False, weight=2,
         sentence=f"Trains {len(names)} model family ({', '.join(names) or 'none found'}); two "
-        "approaches compared (two families, or a tuned model against a baseline) are expected.",
-        evidence=[evidence_for(site) for site in families.values()][:1],
+        "approaches compared (two families, or a tuned model against a baseline) are expected."
+        + note,
+        evidence=[evidence_for(site) for site in families.values()][:1]
+        + [evidence_for(c.site, note="option picked by a setting") for c in options[:2]],
     )  # fmt: skip
+
+
+def _setting_options(flow: Flow, models: list[Construction]) -> list[Construction]:
+    """Estimators built in branches of a choice on a configured name (``if model_type ==
+    "xgb": ... elif ...``) inside code that runs once (not in a loop, a function called at most
+    once): a pipeline that offers several models but trains the one a setting names."""
+    options = [
+        c for c in models
+        if setting_branch(flow, c.node) is not None and called_once_outside_loops(flow, c.node)
+    ]  # fmt: skip
+    return options if len({CLASS_TO_FAMILY.get(c.cls) for c in options}) >= 2 else []
+
+
+def _compared_in_sample(flow: Flow, held_out: list[Evaluation]) -> list[Evaluation]:
+    """In-sample evaluations when two or more models are scored on their own training data and
+    at most one model is scored on held-out data (every held-out score names its model), or []."""
+    in_sample = [e for e in flow.evaluations if "in_sample" in e.splits]
+    in_sample_models: set[str] = set()
+    for evaluation in in_sample:
+        in_sample_models |= scored_models(flow, evaluation, ESTIMATORS)
+    if len(in_sample_models - set(DUMMIES)) < 2:
+        return []
+    held_out_models: set[str] = set()
+    for evaluation in held_out:
+        named = scored_models(flow, evaluation, ESTIMATORS)
+        if not named:
+            return []  # a held-out score whose model cannot be told: give the benefit
+        held_out_models |= named
+    return in_sample if len(held_out_models) <= 1 else []
 
 
 def _baseline(source: SubmissionSource, flow: Flow, used: list[Construction]) -> list[Evidence]:
@@ -700,15 +770,11 @@ def _comparison_check(
     if len({c.cls for c in models}) >= 2:
         evidence += [evidence_for(site) for site in _results_collections(flow)[:2]]
     for output in source.output_units:
-        if len({m.lower() for m in MODEL_WORDS.findall(output.text)}) >= 2 and re.search(
-            r"\d\.\d", output.text
-        ):
+        if _scored_rows(output.text.splitlines()):
             evidence.append(output_evidence(output, note="printed comparison"))
             break
     for unit in source.markdown_units:
-        words = {m.lower() for m in MODEL_WORDS.findall(unit.text)}
-        table = unit.text.count("|") >= 4 and re.search(r"\d\.\d", unit.text)
-        if len(words) >= 2 and table:
+        if _comparison_table(unit.text):
             evidence.append(markdown_evidence(unit, note="results table"))
             break
     if not evidence:
@@ -724,6 +790,36 @@ def _comparison_check(
         sentence="No recorded comparison of results across models (a table or collection of "
         "computed scores, printed outputs, or a results table in the write-up).",
     )  # fmt: skip
+
+
+def _scored_rows(lines: list[str]) -> bool:
+    """Two or more lines that each name a model and give a score, naming at least two
+    different models: the rows of a comparison (a model's own summary names one model)."""
+    rows = [MODEL_WORDS.findall(line) for line in lines[:2000] if re.search(r"\d\.\d", line)]
+    rows = [r for r in rows if r]
+    return len(rows) >= 2 and len({w.lower() for r in rows for w in r}) >= 2
+
+
+def _comparison_table(text: str) -> bool:
+    """A markdown table with scores that names two models (in its rows, its header or the few
+    lines above it), or that sets a baseline against a model."""
+    lines = text.splitlines()[:5000]
+    index = 0
+    while index < len(lines):
+        if lines[index].count("|") < 2:
+            index += 1
+            continue
+        start = index
+        while index < len(lines) and lines[index].count("|") >= 2:
+            index += 1
+        block = lines[start:index]
+        scored = [line for line in block if re.search(r"\d\.\d", line)]
+        if not scored:
+            continue
+        words = {w.lower() for w in MODEL_WORDS.findall(" ".join(lines[max(0, start - 3):index]))}
+        if len(words) >= 2 or ("baseline" in words and len(scored) >= 2):
+            return True
+    return False
 
 
 def _per_model_outputs(

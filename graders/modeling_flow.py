@@ -46,7 +46,8 @@ METRIC_CALLS = (
     "ConfusionMatrixDisplay.from_estimator", "ConfusionMatrixDisplay.from_predictions",
     "RocCurveDisplay.from_estimator", "RocCurveDisplay.from_predictions", "auc",
 )  # fmt: skip
-SCORE_ATTRS = frozenset({"score", "evaluate"})
+# ``model_performance(frame)``: H2O's scoring of a model on a frame.
+SCORE_ATTRS = frozenset({"score", "evaluate", "model_performance"})
 CV_CALLS = (
     "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
     "validation_curve", "lgb.cv", "lightgbm.cv", "xgb.cv", "xgboost.cv",
@@ -114,7 +115,7 @@ _USER_EVAL = re.compile(
     re.IGNORECASE,
 )
 _TEST = re.compile(r"(?<![a-wz])(test|tst|holdout|hold_out|heldout)|(^|_)te(_|$)")
-_VAL = re.compile(r"(?<![a-wz])(val(?!ue)|valid|validation)|(^|_)dev(_|$)")
+_VAL = re.compile(r"(?<![a-wz])(val(?!ue)|valid|validation)|(^|_)(dev|va)(_|$)")
 _TRAIN = re.compile(r"train|(^|_)tr(_|$)")
 _SCORE = re.compile(
     r"(score|result|metric|auc|f1|acc|rmse|mse|mae|r2|precision|recall|perf|loss|error)",
@@ -317,6 +318,17 @@ def _mark_in_sample(flow: Flow) -> None:
             pair = _model_and_data(node, FIT_ATTRS)
             if pair is not None:
                 fits.add((unit.path, *pair))
+            elif (  # ``rf = RandomForestClassifier().fit(X, y)``: the fitted model is ``rf``
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr in FIT_ATTRS
+                and node.value.args
+                and isinstance(node.value.args[0], ast.Name)
+            ):
+                fits.add((unit.path, node.targets[0].id, node.value.args[0].id))
     if not fits:
         return
     for index, evaluation in enumerate(flow.evaluations):
@@ -885,3 +897,111 @@ def _splitter_used(flow: Flow, names: _NameIndex, unit: CodeUnit, call: ast.Call
                     ):
                         return True
     return False
+
+
+# --------------------------------------------------------------------------- which model is scored
+
+
+def _estimator_bound(flow: Flow, path: str, name: str, classes: frozenset[str]) -> str | None:
+    """The estimator class last bound to ``name`` in ``path`` (``rf = RandomForest...()``)."""
+    bound = flow.bindings.get((path, name))
+    if (  # ``rf = RandomForestClassifier().fit(X, y)``
+        isinstance(bound, ast.Call)
+        and isinstance(bound.func, ast.Attribute)
+        and bound.func.attr in FIT_ATTRS
+    ):
+        bound = bound.func.value
+    if isinstance(bound, ast.Call):
+        short = _short(bound.func)
+        if short in classes:
+            return short
+    return None
+
+
+def scored_models(flow: Flow, evaluation: Evaluation, classes: frozenset[str]) -> set[str]:
+    """Estimator classes whose predictions or CV scores an evaluation reads, when the code names
+    the model directly (``rf.predict(X)``, ``preds = rf.predict(X)``, ``cross_val_score(rf, ...)``,
+    ``preds = cross_val_predict(rf, ...)``); empty when it cannot be told statically."""
+    path = evaluation.unit.path
+    found = {
+        cls
+        for model, _ in _predictions(flow, path, evaluation.node)
+        if (cls := _estimator_bound(flow, path, model, classes)) is not None
+    }
+    calls = [evaluation.node] + [
+        bound
+        for sub in ast.walk(evaluation.node)
+        if isinstance(sub, ast.Name)
+        and isinstance(bound := flow.bindings.get((path, sub.id)), ast.Call)
+    ]
+    for call in calls:
+        if isinstance(call, ast.Call) and _short(call.func) in CV_CALLS and call.args:
+            first = call.args[0]
+            if isinstance(first, ast.Name):
+                cls = _estimator_bound(flow, path, first.id, classes)
+                if cls is not None:
+                    found.add(cls)
+    return found
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def setting_branch(flow: Flow, node: ast.AST) -> ast.If | None:
+    """The ``if``/``elif`` branch that builds ``node`` only when a setting names it
+    (``if model_name == "xgb":``), looking outwards up to the enclosing function or loop."""
+    current = node
+    while True:
+        parent = flow.parents.get(id(current))
+        if parent is None or isinstance(
+            parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.For, ast.While, *_COMPREHENSIONS)
+        ):
+            return None
+        if isinstance(parent, ast.If) and current is not parent.test and _names_a_setting(
+            parent.test
+        ):
+            return parent
+        current = parent
+
+
+def _names_a_setting(test: ast.AST) -> bool:
+    """``name == "option"`` (either side) or ``name in ("a", "b")``."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    sides = [test.left, test.comparators[0]]
+    if isinstance(test.ops[0], ast.Eq):
+        return any(isinstance(s, ast.Constant) and isinstance(s.value, str) for s in sides) and any(
+            isinstance(s, (ast.Name, ast.Attribute, ast.Subscript)) for s in sides
+        )
+    if isinstance(test.ops[0], ast.In) and isinstance(test.comparators[0], (ast.Tuple, ast.List)):
+        return all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str)
+            for e in test.comparators[0].elts
+        )
+    return False
+
+
+def called_once_outside_loops(flow: Flow, node: ast.AST) -> bool:
+    """The function around ``node`` is called at most once and never from a loop or a
+    comprehension (module-level code counts as run once). A function called in a loop or
+    several times may build each of its options in turn."""
+    function = next(_enclosing_functions(flow, node), None)
+    if function is None:
+        return True
+    names = flow.names
+    if names is None:
+        return False
+    uses = [u for (_, name), found in names.loads.items() if name == function.name for u in found]
+    uses += names.attr_loads.get(function.name, [])
+    calls = 0
+    for _, use in uses:
+        parent = flow.parents.get(id(use))
+        if not (isinstance(parent, ast.Call) and parent.func is use):
+            return False  # passed around (a callback, a registry): cannot tell
+        calls += 1
+        current = flow.parents.get(id(parent))
+        while current is not None:
+            if isinstance(current, (ast.For, ast.While, *_COMPREHENSIONS)):
+                return False
+            current = flow.parents.get(id(current))
+    return calls <= 1

@@ -449,3 +449,97 @@ def test_a_plotted_learning_curve_is_cross_validation(tmp_path: Path) -> None:
     result = _grade(tmp_path)
     assert by_id(result.checks)["modeling.validated"].passed
     assert result.red_flags == []
+
+
+def test_models_picked_one_per_run_by_a_setting_are_not_compared(tmp_path: Path) -> None:
+    script = (
+        "def build(model_type):\n"
+        "    if model_type == 'linear':\n"
+        "        model = LogisticRegression()\n"
+        "    elif model_type == 'forest':\n"
+        "        model = RandomForestClassifier()\n"
+        "    model.fit(X_train, y_train)\n"
+        "    print(f1_score(y_test, model.predict(X_test)))\n"
+        "build(CONFIG['model'])\n"
+    )
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "trainer.py").write_text(script)
+    result = _grade(tmp_path / "a")
+    check = by_id(result.checks)["modeling.model_families"]
+    assert not check.passed
+    assert "a setting picks one per run" in check.sentence
+    assert len(result.details["families"]) == 1
+    # the same options built in turn by a loop are a comparison
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "trainer.py").write_text(
+        script.replace("build(CONFIG['model'])", "for name in ['linear', 'forest']:\n    build(name)")
+    )
+    assert by_id(_grade(tmp_path / "b").checks)["modeling.model_families"].passed
+
+
+def test_models_compared_on_their_training_data_are_not_compared(tmp_path: Path) -> None:
+    cells = [
+        ("code", "rf = RandomForestClassifier().fit(X_train, y_train)\n"
+                 "print(rf.score(X_train, y_train))"),
+        ("code", "lr = LogisticRegression().fit(X_train, y_train)\n"
+                 "print(accuracy_score(y_train, lr.predict(X_train)))"),
+        ("code", "print(cross_val_score(rf, X_train, y_train, cv=5))"),
+    ]  # fmt: skip
+    make_notebook(tmp_path, cells)
+    check = by_id(_grade(tmp_path).checks)["modeling.model_families"]
+    assert not check.passed
+    assert "fitted on" in check.sentence
+    assert [loc[:2] for loc in cell_locations(check)] == [(NB, 0), (NB, 1)]
+    # once the second model is also cross-validated, the comparison is on held-out scores
+    cells.append(("code", "print(cross_val_score(lr, X_train, y_train, cv=5))"))
+    (tmp_path / "b").mkdir()
+    make_notebook(tmp_path / "b", cells)
+    assert by_id(_grade(tmp_path / "b").checks)["modeling.model_families"].passed
+
+
+def test_an_automl_run_is_several_families_scored_on_a_frame(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "from h2o.automl import H2OAutoML\n"
+        "aml = H2OAutoML(max_models=10, seed=1)\n"
+        "aml.train(x=features, y='target', training_frame=train_frame)\n"
+        "print(aml.leader.model_performance(test_frame))\n"
+    )
+    checks = by_id(_grade(tmp_path).checks)
+    assert checks["modeling.model_fitted"].passed
+    assert checks["modeling.validated"].passed
+    assert checks["modeling.model_families"].passed
+    assert "AutoML" in checks["modeling.model_families"].sentence
+
+
+def test_short_va_names_are_a_validation_split(tmp_path: Path) -> None:
+    (tmp_path / "cv.py").write_text(
+        "import lightgbm as lgb\n"
+        "for tr_idx, va_idx in folds.split(X, y):\n"
+        "    X_tr, X_va = X.iloc[tr_idx], X.iloc[va_idx]\n"
+        "    booster = lgb.train(params, lgb.Dataset(X_tr, label=y.iloc[tr_idx]))\n"
+        "    y_va = y.iloc[va_idx]\n"
+        "    print(roc_auc_score(y_va, booster.predict(X_va)))\n"
+    )
+    checks = by_id(_grade(tmp_path).checks)
+    assert checks["modeling.validated"].passed
+    assert cell_locations(checks["modeling.validated"]) == [("cv.py", None, 6)]
+
+
+def test_a_metrics_dict_of_one_model_or_a_model_summary_is_no_comparison(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        ("code", "rf = RandomForestClassifier().fit(X_train, y_train)\n"
+                 "lr = LogisticRegression().fit(X_train, y_train)\n"
+                 "print(f1_score(y_val, rf.predict(X_val)), f1_score(y_val, lr.predict(X_val)))"),
+        ("markdown", "Random forest and logistic regression were trained.\n\n"
+                     "Both use the same features.\n\nThe weights below are the forest's.\n\n"
+                     "| feature | weight |\n|---|---|\n| age | 0.31 |\n| income | 0.12 |"),
+    ]  # fmt: skip
+    make_notebook(tmp_path, cells)
+    assert not by_id(_grade(tmp_path).checks)["modeling.comparison"].passed
+    cells[1] = ("markdown", "| model | f1 |\n|---|---|\n| random forest | 0.71 |\n"
+                            "| logistic regression | 0.64 |")  # fmt: skip
+    (tmp_path / "b").mkdir()
+    make_notebook(tmp_path / "b", cells)
+    assert by_id(_grade(tmp_path / "b").checks)["modeling.comparison"].passed
