@@ -36,6 +36,8 @@ _LEADING_OPERATOR = re.compile(r"^(&&|\|\||\|(?!\|))")
 _CD = re.compile(r"^cd\s+([^\s;&|]+)\s*;?\s*(&&.*)?$")
 _PYTHON_FILE = re.compile(r"\bpython[0-9.]*\s+(?:-[uOB]+\s+)*([\w./-]+\.py)\b")
 _CONTINUED = re.compile(r"\\\s*$")
+_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+_WORD = re.compile(r"[\w.-]+")
 
 
 def _clip(text: str, limit: int = 200) -> str:
@@ -64,13 +66,21 @@ def _script_problems(rel: str, text: str, existing: set[PurePosixPath],
     home = PurePosixPath(rel).parent
     cwd: PurePosixPath | None = home
     found: list[Spot] = []
-    previous = ""
+    previous, earlier, heredoc = "", set(), ""
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         continued = bool(_CONTINUED.search(previous))
         previous = raw
+        if heredoc:
+            heredoc = "" if line == heredoc else heredoc
+            continue
         if not line or line.startswith("#") or continued:
             continue
+        opened = _HEREDOC.search(line)
+        heredoc = opened.group(1) if opened else ""
+        made = set(earlier)  # a folder or file the script itself creates (mkdir, git clone...)
+        words = _WORD.findall(line)
+        earlier.update(words, (w.split(".")[0] for w in words))  # repo.git names repo/
         if number > 1 and _MANGLED_SHEBANG.match(line):
             found.append(Spot(rel, None, number, "mangled shebang: this line runs a new shell",
                               _clip(line)))  # fmt: skip
@@ -79,10 +89,12 @@ def _script_problems(rel: str, text: str, existing: set[PurePosixPath],
                               "shell syntax error", _clip(line)))  # fmt: skip
         move = _CD.match(line)
         if move:
-            cwd = _cd(move.group(1), cwd, home, folders, rel, number, line, found)
+            cwd = _cd(move.group(1), cwd, home, folders, made, (rel, number, line), found)
         for target in _PYTHON_FILE.findall(line):
             if "$" in target or target.startswith("/") or cwd is None:
                 continue
+            if PurePosixPath(target).stem in {w.split(".")[0] for w in made if w != target}:
+                continue  # named earlier in the script (a notebook converted, a download...)
             bases = {cwd, home, PurePosixPath(".")}
             if not any(_join(base, target) in existing for base in bases):
                 found.append(Spot(rel, None, number, f"runs {target}, which is not in the "
@@ -91,17 +103,22 @@ def _script_problems(rel: str, text: str, existing: set[PurePosixPath],
 
 
 def _cd(target: str, cwd: PurePosixPath | None, home: PurePosixPath,
-        folders: set[PurePosixPath], rel: str, number: int, line: str,
+        folders: set[PurePosixPath], made: set[str], where: tuple[str, int, str],
         found: list[Spot]) -> PurePosixPath | None:  # fmt: skip
-    """The working folder after ``cd target`` (None when it cannot be followed)."""
+    """The working folder after ``cd target`` (None when it cannot be followed).
+
+    A missing folder is a defect unless an earlier line names it (``mkdir``, ``git clone``...).
+    """
     if "$" in target or target.startswith(("/", "~", "-")) or cwd is None:
         return None
     for base in (cwd, home, PurePosixPath(".")):
         moved = _join(base, target)
         if moved is not None and (moved in folders or moved == PurePosixPath(".")):
             return moved
-    found.append(Spot(rel, None, number, f"cd {target}: the submission has no such folder",
-                      _clip(line)))  # fmt: skip
+    if not set(PurePosixPath(target).parts) & made:
+        rel, number, line = where
+        found.append(Spot(rel, None, number, f"cd {target}: the submission has no such folder",
+                          _clip(line)))  # fmt: skip
     return None
 
 
@@ -167,8 +184,10 @@ def ignored_options(source: SubmissionSource, modules: list[CodeUnit]) -> list[S
         for call in calls:
             if call.func.attr != "add_argument":  # type: ignore[attr-defined]
                 continue
+            action = next((k.value.value for k in call.keywords if k.arg == "action"
+                           and isinstance(k.value, ast.Constant)), None)  # fmt: skip
             dest = _option_dest(call)
-            if dest and dest != "help" and dest not in read:
+            if dest and action not in ("help", "version") and dest not in read:
                 found.append(Spot(unit.path, None, call.lineno,
                                   f"option {dest!r} is parsed but never read",
                                   _line(unit, call.lineno)))  # fmt: skip
@@ -233,15 +252,22 @@ def _self_reads(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[tuple[int
 def undefined_self_members(modules: Iterable[CodeUnit]) -> list[Spot]:
     """``self.x`` read in a method when neither the class nor its own bases define ``x``.
 
-    Only classes whose bases are all defined in the same module (or ``object``) are judged.
+    Only classes whose bases are all defined in the same module (or ``object``) are judged, and
+    not a class that another class extends (a template base reads what subclasses set).
     """
+    modules = list(modules)
+    extended = {
+        base.id if isinstance(base, ast.Name) else base.attr
+        for unit in modules for node in unit.nodes if isinstance(node, ast.ClassDef)
+        for base in node.bases if isinstance(base, (ast.Name, ast.Attribute))
+    }  # fmt: skip
     found: list[Spot] = []
     for unit in modules:
         if unit.tree is None:
             continue
         classes = {n.name: n for n in unit.tree.body if isinstance(n, ast.ClassDef)}
         for cls in classes.values():
-            members = _class_members(cls, classes)
+            members = None if cls.name in extended else _class_members(cls, classes)
             if members is None:
                 continue
             for method in cls.body:

@@ -704,3 +704,24 @@ def test_rubric_caps_defective_code_at_one_and_undocumented_at_two() -> None:
     caps = {cap.when: cap.max_level for cap in criterion.caps}
     assert caps["code_quality.defective"] == 1
     assert caps["code_quality.undocumented"] == 2
+
+
+def test_what_a_script_creates_heredocs_templates_and_version_options_are_not_defects(
+    tmp_path: Path,
+) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {
+        "lib.py": TWO_FUNCTIONS,
+        "setup.sh": "#!/bin/bash\ngit clone https://example.invalid/tool.git\ncd tool\n"
+                    "jupyter nbconvert --to script report.ipynb\npython report.py\n"
+                    "cat <<EOF > notes.txt\n&& not a command here\nEOF\nmkdir -p out\ncd out\n",
+        "cli.py": "import argparse\n\np = argparse.ArgumentParser()\n"
+                  "p.add_argument('--version', action='version', version='1')\n"
+                  "args = p.parse_args()\n",
+        "models.py": "class Base:\n    def predict(self, x):\n        return self.model.predict(x)\n\n\n"
+                     "class Tree(Base):\n    def __init__(self):\n        self.model = None\n",
+    })  # fmt: skip
+    checks = by_id(grade(make_context(root)).checks)
+    assert "code_quality.defects" not in checks
+    refs = checks.get("code_quality.broken_references")
+    assert refs is None or not any(e.path == "models.py" for e in refs.evidence)
