@@ -880,6 +880,9 @@ class CodeQualityGrader:
             details[key] = count
         # Hygiene is a penalty, not an achievement: a clean result adds no passed check.
         checks.extend(c for c in hygiene if not c.passed)
+        polish = unpolished_flag(checks)
+        if polish is not None:
+            red_flags.append(polish)
         passed = sum(1 for c in checks if c.passed)
         reason = f"{passed} of {len(checks)} code quality checks passed"
         floor, why = structure_floor(source, red_flags)
@@ -953,6 +956,34 @@ class CodeQualityGrader:
                 )
         located = [(m, locate(m, root, exports)) for m in messages]
         return LintReport(messages=located, reason=reason)
+
+
+#: The checks the rubric's level 4 requires (each caps at 3 when it fails).
+PRODUCTION_CHECKS = ("code_quality.type_hints", "code_quality.linters", "code_quality.ci",
+                     "code_quality.packaging")  # fmt: skip
+MAX_BLEMISHES = 1  # "nearly no smells"
+
+
+def unpolished_flag(checks: list[Check]) -> RedFlag | None:
+    """``code_quality.unpolished`` when production tooling surrounds code with 2+ failed checks.
+
+    The rubric's level 4 is production-grade tooling *and* nearly no smells. Raised only when
+    every tooling check passed (so it binds only where level 4 is otherwise in reach).
+    """
+    passed = {c.id for c in checks if c.passed}
+    if not all(check in passed for check in PRODUCTION_CHECKS):
+        return None
+    failed = [c for c in checks if not c.passed]
+    if len(failed) <= MAX_BLEMISHES:
+        return None
+    names = ", ".join(c.id.removeprefix("code_quality.").replace("_", " ") for c in failed)
+    return RedFlag(
+        id="code_quality.unpolished",
+        severity="low",
+        sentence=f"Production tooling, but {len(failed)} code checks failed ({names}): not "
+        "yet production-grade.",
+        evidence=[e for c in failed for e in c.evidence[:1]][:MAX_EVIDENCE],
+    )
 
 
 def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple[float, str]:

@@ -725,3 +725,16 @@ def test_what_a_script_creates_heredocs_templates_and_version_options_are_not_de
     assert "code_quality.defects" not in checks
     refs = checks.get("code_quality.broken_references")
     assert refs is None or not any(e.path == "models.py" for e in refs.evidence)
+
+
+def test_production_tooling_with_two_failed_checks_is_unpolished(tmp_path: Path) -> None:
+    root = snapshot(tmp_path)
+    write_files(root, {**TIDY_TOOLING, "fraud/hack.py": "import sys\n\nsys.path.insert(0, '..')\n"})
+    one = grade(make_context(root))
+    assert [c.id for c in one.checks if not c.passed] == ["code_quality.path_hacks"]
+    assert "code_quality.unpolished" not in {f.id for f in one.red_flags}  # one blemish: fine
+    other = tmp_path / "two"
+    write_files(other, {**TIDY_TOOLING, "fraud/hack.py": "import sys\n\nsys.path.insert(0, '..')\n",
+                        "serve.py": "from flask import Flask\n\nFlask(__name__).run(debug=True)\n"})
+    flags = {f.id: f for f in grade(make_context(other)).red_flags}
+    assert "(path hacks, defects)" in flags["code_quality.unpolished"].sentence
