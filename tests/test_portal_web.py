@@ -305,3 +305,20 @@ def test_guessing_tokens_is_rate_limited(world):
     statuses = [http.get(f"/c/{'x' * 43}{i:02d}").status_code for i in range(32)]
     assert statuses[:30] == [404] * 30 and statuses[-1] == 429
     assert http.get(f"/c/{world['ada'].token}").status_code == 429  # the address, not the token
+
+
+def test_invitations_page_hides_names_and_emails_in_blind_mode(world):
+    store = world["store"]
+    create_invitation(store, "fraud-detection", "Cy Candidate", email="cy@example.org")
+    http = client(world)
+    login = http.get("/login")
+    http.post("/login", data={"username": "lead", "password": PASSWORD,
+                              "csrf_token": csrf(login.text), "next": "/invitations"})
+    page = http.get("/invitations")
+    assert "Bo Bramble" in page.text and "cy@example.org" in page.text
+    http.post("/prefs/blind", data={"csrf_token": csrf(page.text), "blind": "1"})
+    blind = http.get("/invitations")
+    assert blind.status_code == 200
+    for identity in ("Bo Bramble", "Lovelace", "Cy Candidate", "cy@example.org"):
+        assert identity not in blind.text
+    assert blind.text.count("Candidate ") >= 3  # pseudonyms instead

@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.portal.invitations import format_time, invitation_state
 from harness.portal.queue import grading_state
 from harness.portal.store import PortalStore, has_portal
+from harness.report.blind import pseudonym
 
 
 def _report_href(request, rid: str, content_hash: str | None) -> str | None:
@@ -44,6 +45,8 @@ def round_invitations(rid: str, folder: Path, request=None) -> dict:
             grading, outcome = grading_state(store, current.id)
         rows.append({
             "id": inv.id, "name": inv.name, "email": inv.email or "", "assignment": inv.assignment,
+            # the round table's pseudonym once there is a submission (blind mode)
+            "pseudonym": pseudonym(current.content_hash if current else "", inv.id),
             "deadline": format_time(inv.deadline) if inv.deadline else "none",
             "state": invitation_state(inv, now), "uploads": len(uploads),
             "check": current.check_state if current else ("rejected" if uploads else "no upload"),

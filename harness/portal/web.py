@@ -252,7 +252,10 @@ def _round_assignment(state: WebState, rounds: list[dict]) -> str:
 def _invitations_render(request: Request, *, created=None, error: str | None = None,
                         form: dict | None = None, status: int = 200) -> Response:
     state: WebState = request.app.state.web
-    rounds = [round_invitations(rid, rnd.folder, request) for rid, rnd in state.rounds.items()]
+    from harness.web.routes import is_blind
+
+    rounds = [round_invitations(rid, rnd.folder, request) | {"blind": is_blind(request, rnd)[0]}
+              for rid, rnd in state.rounds.items()]
     return render(request, "portal/invitations.html.j2", {
         "rounds": rounds, "round_ids": list(state.rounds), "assignments": _assignments(),
         "default_assignment": _round_assignment(state, rounds),
