@@ -74,3 +74,19 @@ def test_plots_preload_imports_matplotlib_in_the_background():
         png = plots.roc_curve_png([0, 0.5, 1], [0, 0.8, 1])
         assert png.startswith(b"\\x89PNG") and plots.roc_curve_png([0, 0.5, 1], [0, 0.8, 1]) is png
     """)
+
+
+def test_plots_preload_beside_the_similarity_import_raises_nothing():
+    """copydetect imports matplotlib.pyplot; the preload must not touch a half-imported pyplot."""
+    _run("""
+        import threading
+        failures = []
+        threading.excepthook = lambda args: failures.append(repr(args.exc_value))
+        from harness.report import plots
+        other = threading.Thread(target=lambda: __import__("copydetect"))
+        other.start()
+        plots.preload().join(60)
+        other.join(60)
+        assert not failures, failures
+        assert plots.pr_curve_png([1, 0.5], [0, 1], 0.1).startswith(b"\\x89PNG")
+    """)

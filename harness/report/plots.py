@@ -52,11 +52,13 @@ _preload_thread: threading.Thread | None = None
 
 
 def _import_figure():
-    """matplotlib's Figure class with the Agg backend, or None when matplotlib is missing."""
-    try:
-        import matplotlib
+    """matplotlib's Figure class, or None when matplotlib is missing.
 
-        matplotlib.use("Agg", force=True)
+    Figures are drawn with the object API (``Figure.savefig`` picks the Agg canvas for PNG),
+    never through pyplot: ``matplotlib.use`` would reach into a ``matplotlib.pyplot`` that
+    another thread (copydetect's import, for the similarity) may be importing at that moment.
+    """
+    try:
         from matplotlib.backends import backend_agg  # noqa: F401 - what savefig will use
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - matplotlib is a report dependency
