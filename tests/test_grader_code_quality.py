@@ -738,3 +738,20 @@ def test_production_tooling_with_two_failed_checks_is_unpolished(tmp_path: Path)
                         "serve.py": "from flask import Flask\n\nFlask(__name__).run(debug=True)\n"})
     flags = {f.id: f for f in grade(make_context(other)).red_flags}
     assert "(path hacks, defects)" in flags["code_quality.unpolished"].sentence
+
+
+def test_pylint_call_arity_alone_does_not_make_code_defective(tmp_path: Path) -> None:
+    files = {"lib.py": TWO_FUNCTIONS,
+             "serve.py": "from flask import Flask\n\nFlask(__name__).run(debug=True)\n"}  # fmt: skip
+    found = {}
+    for symbol in ("no-value-for-parameter", "undefined-variable"):
+        (tmp_path / symbol).mkdir()
+        root = snapshot(tmp_path / symbol)
+        write_files(root, files)
+        report = {"messages": [message(symbol, "lib.py", 2)],
+                  "statistics": {"score": 9.0, "messageTypeCount": {"error": 1}}}  # fmt: skip
+        artifacts = pylint_artifacts(tmp_path / symbol, report)
+        result = grade(make_context(root, artifacts=artifacts))
+        assert not by_id(result.checks)["code_quality.broken_references"].passed
+        found[symbol] = "code_quality.defective" in {f.id for f in result.red_flags}
+    assert found == {"no-value-for-parameter": False, "undefined-variable": True}
