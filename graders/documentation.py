@@ -32,6 +32,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag, clip, plural
 from graders.documentation_text import (
@@ -60,7 +61,9 @@ from graders.documentation_text import (
     own_reason,
     own_statement,
     read_section,
+    referenced_files,
     reported_values,
+    snapshot_file_names,
     split_sections,
 )
 from graders.source import SubmissionSource, source_for, word_count
@@ -92,6 +95,8 @@ MIN_PLACEHOLDER_SECTIONS = 2
 MIN_OWN_SENTENCES = 1  # the candidate wrote something of substance: at least level 1
 MIN_OWN_WORDS = 12
 MIN_CLAIMS_TO_COMPARE = 2
+MIN_MISSING_FILES = 2  # documents naming files the submission lacks: red flag from this many
+MAX_MISSING_SHARE = 1 / 3  # ... when they are at least this share of the files named
 MAX_SUPPORT_NUMBERS = 100_000
 
 WEIGHTS = {
@@ -528,6 +533,38 @@ def template_flag(findings: Findings) -> RedFlag | None:
     )
 
 
+def missing_files_flag(source: SubmissionSource, root: Path) -> RedFlag | None:
+    """``documentation.missing_files`` (medium): the documents name several local files (code,
+    notebooks, documents, configuration) that are not in the submission, a good share of all
+    they name: the write-up describes work or run steps the reader cannot follow."""
+    documents = [
+        (u.path, u.text)
+        for u in source.markdown_units
+        if u.cell is None and u.path.lower().endswith((".md", ".rst"))
+    ]
+    named = referenced_files(documents)
+    if len(named) < MIN_MISSING_FILES:
+        return None
+    present = snapshot_file_names(root)
+    missing = [ref for ref in named if ref.rsplit("/", 1)[-1].lower() not in present]
+    if len(missing) < MIN_MISSING_FILES or len(missing) < MAX_MISSING_SHARE * len(named):
+        return None
+    return RedFlag(
+        id="documentation.missing_files",
+        severity="medium",
+        sentence=(
+            f"The documents name {len(missing)} of {len(named)} local files that are not in the "
+            "submission (code, notebooks, documents or configuration): the write-up does not "
+            "match what was handed in."
+        ),
+        evidence=[
+            Evidence(path=named[ref][0], line=named[ref][1], excerpt=ref,
+                     note="named but not in the submission")
+            for ref in missing[:MAX_EVIDENCE]
+        ],
+    )
+
+
 def poor_sentence(has_readme: bool, words: int) -> str:
     """The ``documentation.poor`` sentence: what is missing, in plain words."""
     start = "The README is nearly empty" if has_readme else "There is no README"
@@ -564,7 +601,7 @@ class DocumentationGrader:
     its limits from the submission's written material."""
 
     name = "documentation"
-    version = "3"
+    version = "4"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Read all written material and answer the five questions, with evidence."""
@@ -586,7 +623,13 @@ class DocumentationGrader:
 
         credited_words = sum(f.words for f in findings.credited)
         red_flags = [
-            flag for flag in (prompt_flag(findings), template_flag(findings)) if flag is not None
+            flag
+            for flag in (
+                prompt_flag(findings),
+                template_flag(findings),
+                missing_files_flag(source, context.snapshot_root),
+            )
+            if flag is not None
         ]
         if credited_words < MIN_CREDITED_WORDS:
             red_flags.append(

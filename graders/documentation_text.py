@@ -180,7 +180,10 @@ LIMITATION = re.compile(
     r"(?:is|are) (?:only|not) (?:a proxy|an approximation|reliable|representative)|"
     r"(?:small|limited) (?:sample|data ?set|amount of data)|missed opportunit(?:y|ies)|"
     r"time constraints?|(?:limited|lack of|not enough|insufficient) (?:time|data)|"
-    r"(?:i|we) should have|(?:risk|possibility) of (?:overfitting|leakage|bias))\b"
+    r"(?:i|we) should have|(?:risk|possibility) of (?:overfitting|leakage|bias)|"
+    # A weakness of the results stated plainly: "the F1 scores are at best average".
+    r"at best (?:average|mediocre|modest|moderate|fair)|(?:only|rather) (?:average|mediocre|modest)"
+    r"|performs? (?:worse|poorly|badly)|struggl(?:es|ed) (?:with|to|on))\b"
     # An explicit shortcoming bullet: "No cross-validation", "Without hyperparameter tuning".
     r"|^(?:[A-Za-z][\w /&()'-]{0,40}:\s+)?(?:no|without)\s+(?:proper\s+|formal\s+|real\s+|"
     r"systematic\s+|extensive\s+|further\s+|any\s+)?(?:cross[- ]validation|k-?fold|"
@@ -847,3 +850,38 @@ def own_reason(sentence: str) -> bool:
         and not IMPERATIVE.match(sentence)
         and bool(_DECISION.search(sentence))
     )
+
+
+# --------------------------------------------------------------------------- files a write-up names
+
+_DOC_FILE_REF = re.compile(
+    r"(?<![\w/.:@-])((?:\.{0,2}/)?(?:[\w.-]+/)*[\w-][\w.-]*\."
+    r"(?:py|ipynb|md|sh|bat|txt|ya?ml|toml|cfg|ini|sql))(?![\w/])"
+)
+_URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+")
+MAX_DOC_DEPTH = 1  # documents at the root or one folder down (nested exports cite other roots)
+
+
+def referenced_files(documents: list[tuple[str, str]]) -> dict[str, tuple[str, int]]:
+    """Local code, notebook, document and configuration files the documents name (data and
+    model files are left out: they are often kept out of a repository on purpose), as
+    ``{reference: (document path, line)}``. URLs are ignored."""
+    found: dict[str, tuple[str, int]] = {}
+    for path, text in documents:
+        if path.count("/") > MAX_DOC_DEPTH:
+            continue
+        for number, line in enumerate(text.splitlines()[:20_000], start=1):
+            for match in _DOC_FILE_REF.finditer(_URL.sub(" ", line)):
+                found.setdefault(match.group(1), (path, number))
+    return found
+
+
+def snapshot_file_names(root: Path, limit: int = 50_000) -> set[str]:
+    """Lower-cased names of every file in the snapshot (``.git`` skipped), at most ``limit``."""
+    names: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        names.update(name.lower() for name in files)
+        if len(names) >= limit:
+            break
+    return names

@@ -261,8 +261,14 @@ class ModelingGrader:
             "not_judged_statically": [
                 "whether the code runs and the printed scores are the ones it produces",
                 "search spaces and model lists read from configuration files",
+                "which option a setting picks at run time",
+                "whether a search's parameters reach the estimator (a wrong step__ prefix), "
+                + "and which scorer it optimises",
+                "whether ROC AUC is computed on hard labels rather than scores",
             ],
         }
+        if options:
+            details["options_picked_by_a_setting"] = sorted({c.cls for c in options})
         if flow.repaired:
             details["repaired_files"] = sorted(set(flow.repaired))
         return GraderResult.from_checks(

@@ -55,6 +55,9 @@ The data covers a single quarter, so seasonal effects are not captured. The thre
 tuned against a cost, which is a limitation for deployment.
 """
 
+# The files FULL_README's run steps name (a write-up naming missing files is flagged).
+RUN_FILES = {"requirements.txt": "pandas\n", "train.py": "print('ok')\n"}
+
 CHECK_IDS = [
     "documentation.approach",
     "documentation.choices",
@@ -83,7 +86,7 @@ def level(result: GraderResult) -> int:
 
 
 def test_readme_answering_the_five_questions_passes_everything(tmp_path: Path) -> None:
-    write_files(tmp_path, {"README.md": FULL_README})
+    write_files(tmp_path, {"README.md": FULL_README, **RUN_FILES})
     result = grade(make_context(tmp_path))
     assert [c.id for c in result.checks] == CHECK_IDS
     assert all(c.passed for c in result.checks), [c.sentence for c in result.checks]
@@ -105,7 +108,7 @@ def test_readme_answering_the_five_questions_passes_everything(tmp_path: Path) -
 
 
 def test_a_driver_notebook_without_prose_does_not_sink_a_good_readme(tmp_path: Path) -> None:
-    write_files(tmp_path, {"README.md": FULL_README})
+    write_files(tmp_path, {"README.md": FULL_README, **RUN_FILES})
     make_notebook(tmp_path, [("code", "import train"), ("code", "train.main()")] * 5)
     result = grade(make_context(tmp_path))
     assert result.score == 1.0
@@ -222,7 +225,7 @@ def test_requirements_are_not_results_and_values_are_counted() -> None:
 
 
 def test_reported_numbers_are_compared_with_saved_outputs(tmp_path: Path) -> None:
-    write_files(tmp_path, {"README.md": FULL_README})
+    write_files(tmp_path, {"README.md": FULL_README, **RUN_FILES})
     make_notebook(
         tmp_path,
         [("code", "print(scores)")],
@@ -234,7 +237,7 @@ def test_reported_numbers_are_compared_with_saved_outputs(tmp_path: Path) -> Non
 
 
 def test_numbers_no_output_shows_are_noted(tmp_path: Path) -> None:
-    write_files(tmp_path, {"README.md": FULL_README})
+    write_files(tmp_path, {"README.md": FULL_README, **RUN_FILES})
     make_notebook(
         tmp_path, [("code", "print(scores)")], outputs={0: [text_output("ap 0.33 recall 0.41")]}
     )
@@ -479,7 +482,36 @@ def test_a_considerations_section_touches_on_next_steps(tmp_path: Path) -> None:
         "## Considerations for deployment\n"
         "The model needs monitoring for drift and a retraining schedule once it is served.\n"
     )
-    write_files(tmp_path, {"README.md": readme})
+    write_files(tmp_path, {"README.md": readme, **RUN_FILES})
     result = grade(make_context(tmp_path))
     assert by_id(result.checks)["documentation.next_steps"].passed
     assert level(result) == 3
+
+
+def test_a_write_up_naming_files_that_are_not_there_is_flagged(tmp_path: Path) -> None:
+    write_files(tmp_path / "a", {"README.md": FULL_README})  # names train.py, requirements.txt
+    result = grade(make_context(tmp_path / "a"))
+    flag = next(f for f in result.red_flags if f.id == "documentation.missing_files")
+    assert "2 of 2" in flag.sentence
+    assert [(e.path, e.line, e.excerpt) for e in flag.evidence] == [
+        ("README.md", 20, "requirements.txt"),
+        ("README.md", 21, "train.py"),
+    ]
+    assert level(result) == 2
+    # present anywhere in the submission (any folder), or named in a URL: not flagged
+    readme = FULL_README + "\nSee https://example.org/docs/setup.md for the cluster.\n"
+    write_files(tmp_path / "b", {"README.md": readme, "requirements.txt": "x\n",
+                                 "src/train.py": "print(1)\n"})  # fmt: skip
+    assert not any(f.id == "documentation.missing_files"
+                   for f in grade(make_context(tmp_path / "b")).red_flags)  # fmt: skip
+
+
+def test_a_plain_weakness_of_the_results_is_a_limitation(tmp_path: Path) -> None:
+    readme = FULL_README.split("## Limitations")[0] + (
+        "## Discussion\nThe F1 scores are at best average on the minority class.\n"
+        "The model performs poorly on customers with short histories.\n"
+    )
+    write_files(tmp_path, {"README.md": readme, **RUN_FILES})
+    checks = by_id(grade(make_context(tmp_path)).checks)
+    assert checks["documentation.limitations"].passed
+    assert [e.line for e in checks["documentation.limitations"].evidence] == [25, 26]
