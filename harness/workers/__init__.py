@@ -12,6 +12,7 @@ Modules:
 ``payloads``     pydantic messages, content-addressed compressed payloads, hostile-input checks
 ``bundle``       the assignment bundle a worker receives (no hidden labels) and its cache
 ``task``         the worker-side task: fetch, verify, run the stages, send the artifacts back
-``coordinator``  :class:`RemoteStageRunner` (a ``StageRunner``) and ``grade``/``screen`` glue
+``coordinator``  :class:`RemoteStageRunner` (a ``StageRunner``): send, wait, check what returns
+``remote_grade`` ``takehome grade --broker``: the local batch with that runner
 ``runtime``      ``takehome worker``: engine and image checks, the Celery worker, shutdown
 """
