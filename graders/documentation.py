@@ -39,6 +39,7 @@ from graders.documentation_text import (
     IMPERATIVE,
     LIMITATION,
     ML_NOUN,
+    MODEL_NAME,
     NEXT_STEP,
     NUMBER,
     REASON,
@@ -178,8 +179,13 @@ def section_evidence(facts: SectionFacts, note: str) -> Evidence:
     )
 
 
-def approach_check(findings: Findings) -> Check:
-    """``documentation.approach``: what was done is described."""
+def approach_check(
+    findings: Findings, trains_models: bool = False, has_results: bool = True
+) -> Check:
+    """``documentation.approach``: what was done is described. When the code trains models and
+    no result is reported, some sentence must also say what was modelled (name a model, a
+    model family or a baseline): cleaning steps and a file map alone do not tell an interviewer
+    what was done."""
     actions = _distinct(
         s
         for f, s in findings.sentences()
@@ -192,7 +198,9 @@ def approach_check(findings: Findings) -> Check:
     approach_sections = [f for f in findings.credited if f.kind == "approach" and f.words >= 10]
     section_words = sum(f.words for f in approach_sections)
     points = len(actions) + section_words // 20
-    passed = points >= MIN_APPROACH_POINTS
+    modelled = [h for h in actions if MODEL_NAME.search(h.text)]
+    silent_on_models = trains_models and not has_results and not modelled
+    passed = points >= MIN_APPROACH_POINTS and not silent_on_models
     evidence = [
         section_evidence(f, f"approach section, {f.words} words") for f in approach_sections[:3]
     ] + [h.evidence("describes what was done") for h in actions[:MAX_EVIDENCE]]
@@ -204,7 +212,14 @@ def approach_check(findings: Findings) -> Check:
             f"What was done: {len(actions)} sentence"
             f"{'s describe' if len(actions) != 1 else ' describes'} the work and approach sections hold {section_words} words of prose"
             + (f" ({_where(actions)})." if actions else ".")
-            + ("" if passed else " Too little to tell what was done.")
+            + (
+                ""
+                if passed
+                else " The code trains models, but no sentence says what was modelled and no "
+                "result is reported."
+                if silent_on_models and points >= MIN_APPROACH_POINTS
+                else " Too little to tell what was done."
+            )
         ),
         evidence=evidence,
     )
@@ -378,6 +393,16 @@ def own_words_check(findings: Findings) -> Check:
             + (f" ({_where(own)})." if passed else "; nothing of their own is written.")
         ),
         evidence=[h.evidence("the candidate's own prose") for h in own[:2]],
+    )
+
+
+_FIT_CALL = re.compile(r"\.(?:fit|fit_predict|train)\(")
+
+
+def trains_models(source: SubmissionSource) -> bool:
+    """Some code calls ``.fit(`` / ``.train(`` (a cheap textual test, outside test files)."""
+    return any(
+        _FIT_CALL.search(u.code) for u in source.code_units if not TEST_FILE.search(u.path)
     )
 
 
@@ -610,7 +635,7 @@ class DocumentationGrader:
         findings = read_material(collect_sections(source, readme))
         values = result_values(findings)
         checks = [
-            approach_check(findings),
+            approach_check(findings, trains_models(source), results_check(values).passed),
             choices_check(findings),
             results_check(values),
             how_to_run_check(findings, makefile_help(context.snapshot_root)),

@@ -203,6 +203,15 @@ NEXT_STEP = re.compile(
     re.IGNORECASE,
 )
 
+# Names of a model or a model family: a sentence naming one says what was modelled.
+MODEL_NAME = re.compile(
+    r"\b(models?|classifiers?|regressors?|algorithms?|estimators?|logistic|linear regression|"
+    r"ridge|lasso|random forests?|forests?|decision trees?|trees?|gradient boost\w*|boost\w*|"
+    r"xgb\w*|lgbm|lightgbm|catboost|svm|svc|svr|knn|neighbou?rs?|naive bayes|mlp|neural|"
+    r"network|arima|sarimax?|prophet|lstm|baseline)\b",
+    re.IGNORECASE,
+)
+
 ML_NOUN = re.compile(
     r"\b(models?|features?|data(?:set|frame)?s?|columns?|variables?|pipelines?|classifiers?|"
     r"regressors?|split|train\w*|validation|test set|targets?|class(?:es)?|encod\w+|imput\w+|"

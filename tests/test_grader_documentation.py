@@ -515,3 +515,28 @@ def test_a_plain_weakness_of_the_results_is_a_limitation(tmp_path: Path) -> None
     checks = by_id(grade(make_context(tmp_path)).checks)
     assert checks["documentation.limitations"].passed
     assert [e.line for e in checks["documentation.limitations"].evidence] == [25, 26]
+
+
+def test_a_write_up_silent_on_the_model_and_its_results_says_not_what_was_done(
+    tmp_path: Path,
+) -> None:
+    cleaning = (
+        "# Churn\n\n## Data preparation\nWe dropped the customer id column from the data. The "
+        "missing ages were imputed with the median of the column. The plan type was encoded "
+        "with one-hot encoding. Outliers in the usage features were clipped at the 99th "
+        "percentile.\n"
+    )
+    code = {"train.py": "model.fit(X_train, y_train)\n"}
+    write_files(tmp_path / "a", {"README.md": cleaning, **code})
+    result = grade(make_context(tmp_path / "a"))
+    check = by_id(result.checks)["documentation.approach"]
+    assert not check.passed
+    assert "no sentence says what was modelled" in check.sentence
+    assert level(result) == 1
+    # one sentence saying what was modelled is enough; so is a reported result
+    modelled = cleaning + "We trained a random forest classifier on the cleaned features.\n"
+    write_files(tmp_path / "b", {"README.md": modelled, **code})
+    assert by_id(grade(make_context(tmp_path / "b")).checks)["documentation.approach"].passed
+    # without any training code (an analysis take-home) the cleaning write-up is an approach
+    write_files(tmp_path / "c", {"README.md": cleaning})
+    assert by_id(grade(make_context(tmp_path / "c")).checks)["documentation.approach"].passed
