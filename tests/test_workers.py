@@ -156,7 +156,10 @@ def assert_same_as_local(slug: str, name: str, remote: dict, local: dict) -> Non
     else:
         assert remote["total"] == local["total"], name
         assert stable(remote["graders"]) == stable(local["graders"]), name
-        assert stable(remote["rubric"]) == stable(local["rubric"]), name
+        # rubric_hash names the rubric file's bytes, which other work in a shared checkout may
+        # edit between the two gradings; the levels, weights and sentences are compared.
+        assert stable(remote["rubric"]) | {"rubric_hash": ""} == stable(local["rubric"]) | {
+            "rubric_hash": ""}, name
     assert levels == expected, name
     assert sorted(f["id"] for f in remote["red_flags"]) == sorted(
         f["id"] for f in local["red_flags"]), name
