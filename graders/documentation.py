@@ -96,6 +96,7 @@ MIN_PLACEHOLDER_SECTIONS = 2
 MIN_OWN_SENTENCES = 1  # the candidate wrote something of substance: at least level 1
 MIN_OWN_WORDS = 12
 MIN_CLAIMS_TO_COMPARE = 2
+MIN_UNBACKED_CLAIMS = 5  # none of this many reported values saved anywhere: red flag
 MIN_MISSING_FILES = 2  # documents naming files the submission lacks: red flag from this many
 MAX_MISSING_SHARE = 1 / 3  # ... when they are at least this share of the files named
 MAX_SUPPORT_NUMBERS = 100_000
@@ -461,9 +462,17 @@ def support_numbers(source: SubmissionSource) -> set[str] | None:
     return keys
 
 
-def results_supported_check(source: SubmissionSource, values: list[Hit]) -> Check | None:
-    """``documentation.results_supported`` (low confidence): reported numbers are found in the
-    code or saved outputs. None when documents report too few numbers or nothing was saved."""
+@dataclass
+class Support:
+    """The values the documents report, and those found nowhere in the code or saved outputs."""
+
+    claims: int
+    unsupported: list[tuple[Hit, str]]
+
+
+def claims_support(source: SubmissionSource, values: list[Hit]) -> Support | None:
+    """Compare the values documents (not notebooks) report with the code and saved outputs.
+    None when documents report too few numbers or nothing was saved."""
     claims = [
         (hit, shown, key)
         for hit in values
@@ -475,16 +484,23 @@ def results_supported_check(source: SubmissionSource, values: list[Hit]) -> Chec
     support = support_numbers(source)
     if support is None:
         return None
-    unsupported = [(hit, shown) for hit, shown, key in claims if key not in support]
-    found = len(claims) - len(unsupported)
-    passed = found * 2 >= len(claims)
+    return Support(len(claims), [(hit, shown) for hit, shown, key in claims if key not in support])
+
+
+def results_supported_check(support: Support | None) -> Check | None:
+    """``documentation.results_supported`` (low confidence): reported numbers are found in the
+    code or saved outputs. None when there is nothing to compare."""
+    if support is None:
+        return None
+    found = support.claims - len(support.unsupported)
+    passed = found * 2 >= support.claims
     return Check(
         id="documentation.results_supported",
         passed=passed,
         weight=WEIGHTS["results_supported"],
         sentence=(
-            f"{found} of the {len(claims)} values the documents report appear in the code or in "
-            "a saved output (notebook outputs, text files)"
+            f"{found} of the {support.claims} values the documents report appear in the code or "
+            "in a saved output (notebook outputs, text files)"
             + (
                 "."
                 if passed
@@ -494,7 +510,7 @@ def results_supported_check(source: SubmissionSource, values: list[Hit]) -> Chec
         ),
         evidence=[
             hit.evidence(f"{shown} not found in any output or code")
-            for hit, shown in unsupported[:MAX_EVIDENCE]
+            for hit, shown in support.unsupported[:MAX_EVIDENCE]
         ],
     )
 
@@ -555,6 +571,30 @@ def template_flag(findings: Findings) -> RedFlag | None:
             for f in placeholders[:MAX_EVIDENCE]
         ]
         + [h.evidence("template leftover") for h in leftovers[:MAX_EVIDENCE]],
+    )
+
+
+def unbacked_results_flag(support: Support | None) -> RedFlag | None:
+    """``documentation.results_unbacked`` (medium): the documents report at least
+    :data:`MIN_UNBACKED_CLAIMS` values and not one of them appears in the code or in anything
+    the submission saved (notebook outputs, text files), which it does hold: the write-up's
+    results cannot be traced to the work handed in."""
+    if support is None or support.claims < MIN_UNBACKED_CLAIMS:
+        return None
+    if len(support.unsupported) < support.claims:
+        return None
+    return RedFlag(
+        id="documentation.results_unbacked",
+        severity="medium",
+        sentence=(
+            "None of the values the documents report appears in the code or in a saved output, "
+            "although the submission saved outputs: the reported results cannot be traced to "
+            "the work handed in (they may come from a run that was not kept)."
+        ),
+        evidence=[
+            hit.evidence(f"{shown} not found in any output or code")
+            for hit, shown in support.unsupported[:MAX_EVIDENCE]
+        ],
     )
 
 
@@ -642,7 +682,8 @@ class DocumentationGrader:
             *limitation_checks(findings),
             own_words_check(findings),
         ]
-        supported = results_supported_check(source, values)
+        support = claims_support(source, values)
+        supported = results_supported_check(support)
         if supported is not None:
             checks.append(supported)
 
@@ -653,6 +694,7 @@ class DocumentationGrader:
                 prompt_flag(findings),
                 template_flag(findings),
                 missing_files_flag(source, context.snapshot_root),
+                unbacked_results_flag(support),
             )
             if flag is not None
         ]

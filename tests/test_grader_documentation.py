@@ -540,3 +540,22 @@ def test_a_write_up_silent_on_the_model_and_its_results_says_not_what_was_done(
     # without any training code (an analysis take-home) the cleaning write-up is an approach
     write_files(tmp_path / "c", {"README.md": cleaning})
     assert by_id(grade(make_context(tmp_path / "c")).checks)["documentation.approach"].passed
+
+
+def test_results_found_nowhere_in_the_saved_outputs_are_flagged(tmp_path: Path) -> None:
+    outputs = {0: [text_output("ap 0.33 recall 0.41")]}
+    readme = FULL_README.replace("| boosting | 0.61 | 0.74 |",
+                                 "| boosting | 0.61 | 0.74 |\n| forest | 0.58 | 0.69 |")  # fmt: skip
+    write_files(tmp_path / "a", {"README.md": readme, **RUN_FILES})
+    make_notebook(tmp_path / "a", [("code", "print(scores)")], outputs=outputs)
+    result = grade(make_context(tmp_path / "a"))
+    flag = next(f for f in result.red_flags if f.id == "documentation.results_unbacked")
+    assert [(e.line, e.excerpt) for e in flag.evidence][:1] == [(15, "| baseline | 0.12 | 0.50 |")]
+    assert level(result) == 2
+    # one reported value that a saved output shows is enough to lift the flag (not the check)
+    write_files(tmp_path / "b", {"README.md": readme, **RUN_FILES})
+    make_notebook(tmp_path / "b", [("code", "print(scores)")],
+                  outputs={0: [text_output("ap 0.61 recall 0.41")]})  # fmt: skip
+    result = grade(make_context(tmp_path / "b"))
+    assert not by_id(result.checks)["documentation.results_supported"].passed
+    assert not any(f.id == "documentation.results_unbacked" for f in result.red_flags)
