@@ -722,8 +722,10 @@ class DocumentationGrader:
             "not_judged": (
                 "Static reading: words and patterns are matched, not understood. Whether the "
                 "write-up is true of the code (a method described but never run, files that do "
-                "not exist) is not checked; only reported numbers are compared with saved "
-                "outputs, with low confidence."
+                "not exist) is checked only for file names the documents cite; options or "
+                "steps the write-up describes but the code ignores are not checked; whether "
+                "notebook prose states findings or only logs steps is not told apart; "
+                "reported numbers are compared with saved outputs, with low confidence."
             ),
         }
         passed = [c.id.split(".", 1)[1] for c in checks if c.passed]
