@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 STAGE_NAMES = ("run", "checks")
+#: Progress message once the checks container is gone: a core is free for host work.
+CHECKS_DONE = "sandbox: checks done"
 MAX_NOTEBOOKS = 20
 MAX_FIGURES = 50
 RUN_JSON_BYTES = 4_000_000
@@ -589,6 +591,7 @@ def execute_stages(
             progress=say,
             test_files=extra_tests,
         )
+        say(CHECKS_DONE)
         return dict(found), None, 1
 
     parts = []
