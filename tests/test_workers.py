@@ -205,7 +205,8 @@ def test_sigkilled_worker_job_is_finished_by_another(two_workers, broker, tmp_pa
     coordinator = grade_cli(slug, [source], out, broker.url, background=True)
     client = broker.client()
     by_owner = {w.owner: w for w in two_workers}
-    holder = wait_for(lambda: claim_holder(client), 120, "a worker to claim the job")
+    # 600 s: the wait includes the coordinator's set-up (a recalibration after a code change)
+    holder = wait_for(lambda: claim_holder(client), 600, "a worker to claim the job")
     victim = by_owner[holder]
     wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers", 0.05)
     old_owner = victim.owner
@@ -230,7 +231,7 @@ def test_sigterm_stops_a_worker_at_once_and_another_grades_its_job(two_workers, 
     out = tmp_path / "out"
     [source] = trivial_submissions(tmp_path / "subs", 1)
     coordinator = grade_cli(slug, [source], out, broker.url, background=True)
-    holder = wait_for(lambda: claim_holder(broker.client()), 120, "a worker to claim the job")
+    holder = wait_for(lambda: claim_holder(broker.client()), 600, "a worker to claim the job")
     victim = next(w for w in two_workers if w.owner == holder)
     wait_for(lambda: containers_of(victim.owner), 60, "the victim's sandbox containers", 0.05)
     owner, started = victim.owner, time.monotonic()
@@ -250,7 +251,7 @@ def test_broker_restart_mid_batch_completes(two_workers, broker, tmp_path):
     sources = trivial_submissions(tmp_path / "subs", 3)
     out = tmp_path / "out"
     coordinator = grade_cli(slug, sources, out, broker.url, background=True)
-    wait_for(lambda: claim_holder(broker.client()), 120, "a job to start")
+    wait_for(lambda: claim_holder(broker.client()), 600, "a job to start")
     broker.stop()  # no persistence: the queue, payloads and claims are lost with it
     time.sleep(2)
     broker.start()
@@ -266,7 +267,7 @@ def test_killed_coordinator_rerun_resumes_and_grades_nothing_twice(two_workers, 
     sources = trivial_submissions(tmp_path / "subs", 3)
     out = tmp_path / "out"
     first = grade_cli(slug, sources, out, broker.url, "-j", "1", background=True)
-    wait_for(lambda: (out / "results.sqlite").exists() and store_rows(out), 300,
+    wait_for(lambda: (out / "results.sqlite").exists() and store_rows(out), 600,
              "the first stored result", step=0.1)
     first.kill()  # SIGKILL: no clean-up at all
     first.wait(timeout=30)
