@@ -168,8 +168,7 @@ def grade_snapshot(
     def sandbox_progress(message: str) -> None:
         if message == CHECKS_DONE:
             gate.set()
-        else:
-            progress(message)
+        progress(message)
 
     started = _now()
     timings: dict[str, float] = {}
