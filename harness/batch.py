@@ -41,7 +41,7 @@ from harness.pipeline import (
 from harness.result import GradingResult, attach_similarity
 from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
-from harness.stages import SandboxSlots
+from harness.stages import CHECKS_DONE, SandboxSlots
 from harness.store import OutputDiskFull, ResultKey, ResultStore, disk_full_error, is_disk_full
 from sandbox.limits import Limits
 
@@ -261,10 +261,9 @@ def grade_batch(
 
     ingested = _Latch(len(items))  # similarity starts once every submission is ingested
     content_hashes: dict[str, str] = {}
-    if settings.run and "html" in formats:
-        from harness.report import plots
-
-        plots.preload()  # matplotlib's import and fonts, while the sandboxes run
+    core_idle = threading.Event()  # a checks container is gone: host warm-ups may start
+    if not settings.run or stage_runner is not None:
+        core_idle.set()  # no local containers to take CPU from
 
     def work(item: BatchItem) -> BatchItem:
         started = time.monotonic()
@@ -296,7 +295,7 @@ def grade_batch(
         else:
             graded: GradedSubmission = grade_snapshot(
                 snapshot, task, rubric, settings, work_dir,
-                progress=lambda s: (termination.check(), stage(item.name, s)),
+                progress=lambda s: (termination.check(), _note_idle(s), stage(item.name, s)),
                 source_display=item.source.name,
                 slots=slots, stage_runner=stage_runner,
             )
@@ -362,7 +361,16 @@ def grade_batch(
 
     graded_items: queue.Queue[BatchItem | None] = queue.Queue()
 
+    def _note_idle(message: str) -> None:
+        if message == CHECKS_DONE:
+            core_idle.set()
+
     def render_as_graded() -> None:
+        core_idle.wait()  # on cgroup v1 host work beside both containers takes a core from them
+        if settings.run and "html" in formats:
+            from harness.report import plots
+
+            plots.preload()  # matplotlib's import and fonts, while the run container finishes
         from harness.report.html import environment  # Jinja2 and the report modules
 
         for template in ("report.html.j2", "index.html.j2"):  # compiled while sandboxes run
@@ -380,6 +388,7 @@ def grade_batch(
                 graded_items.put(future.result())
     finally:
         ingested.release()
+        core_idle.set()
         graded_items.put(None)
     rendered.result()
     similarity = pairs_found.result()
