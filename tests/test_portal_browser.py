@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,13 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fixtures.browser import NEEDS_CHROMIUM, launch_chromium
 from fixtures.portal_samples import free_port, multipart, small_submission, zip_folder, zip_slip
 
 from harness.store import ResultStore
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "correct horse battery staple"
 CAP_MB = 2
 SHOTS = Path("/tmp")
@@ -37,7 +34,7 @@ SHOTS = Path("/tmp")
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
 
@@ -115,13 +112,7 @@ def server(tmp_path_factory, sandbox_image, repo_root):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    yield from launch_chromium()
 
 
 def watch(page) -> dict:

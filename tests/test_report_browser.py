@@ -5,41 +5,24 @@ Uses Playwright's Python API with the system browser (playwright never downloads
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from fixtures.browser import NEEDS_CHROMIUM, launch_chromium
 from fixtures.report_samples import hostile_artifacts, hostile_result, make_result
 
 from harness.report import render_reports
 from harness.report.index import render_index
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    yield from launch_chromium()
 
 
 class Watch:

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,21 +21,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fixtures.browser import NEEDS_CHROMIUM, launch_chromium
 from fixtures.report_samples import hostile_result
 from fixtures.web_samples import add_to_round
 
 REPO = Path(__file__).resolve().parent.parent
 TAKEHOME = [sys.executable, "-m", "harness.cli"]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "a long browser test password"
 SHOTS = Path("/tmp/takehome-web-shots")
 
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
 
@@ -127,13 +124,7 @@ def served(sandbox_image, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    yield from launch_chromium()
 
 
 class Watch:
