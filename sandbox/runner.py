@@ -743,6 +743,20 @@ class SandboxSession:
             return False
         return self._container.status == "running"
 
+    def _alive_after_settling(self, wait_s: float = 3.0) -> bool:
+        """Whether the container still runs, once the engine has caught up.
+
+        Called when the counters could not be read after an exec: a container killed from
+        outside can still be listed as running for a moment on a loaded engine, and judging
+        then would blame the candidate (exit 137) for the engine's fault.
+        """
+        deadline = time.monotonic() + wait_s
+        while self._alive():
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.2)
+        return False
+
     def _ensure_running(self) -> str:
         """Start a fresh container when the previous one died; return a note for the reason."""
         if self._dead_reason is None and self._alive():
@@ -983,7 +997,7 @@ class SandboxSession:
         lost = False
         if after is not None:
             self._stats = after
-        elif not outcome.container_killed and not self._alive():
+        elif not outcome.container_killed and not self._alive_after_settling():
             self._dead_reason = "it stopped during a stage"
             lost = True
         verdict, reason = self._judge(outcome, timeout, before, after, lost)
