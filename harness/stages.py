@@ -329,7 +329,7 @@ class SandboxSlots:
         self._semaphore.release()
 
 
-class _Clock:
+class StageClock:
     """Accumulates per-step timings; shared by the run and checks threads."""
 
     def __init__(self) -> None:
@@ -360,7 +360,7 @@ def _run_container(
     limits: Limits,
     notebooks: list[str],
     command: list[str] | None,
-    clock: _Clock,
+    clock: StageClock,
 ) -> StageRecord:
 
     argv = [
@@ -410,7 +410,7 @@ def _checks_container(
     out_dir: Path,
     limits: Limits,
     run_tests: bool,
-    clock: _Clock,
+    clock: StageClock,
     progress: Progress,
     test_files: Sequence[str] = (),
 ) -> dict[str, StageRecord]:
@@ -484,7 +484,7 @@ def _run_stage(
     hidden: bool,
     limits: Limits,
     notebooks: list[str],
-    clock: _Clock,
+    clock: StageClock,
     say: Progress,
 ) -> tuple[StageRecord, RunReport | None, int]:
     """The run stage: (record, validated run.json, containers started)."""
@@ -540,7 +540,7 @@ def execute_stages(
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; use some of {list(STAGE_NAMES)}")
     say = progress or (lambda _message: None)
-    clock = _Clock()
+    clock = StageClock()
     spec = assignment.spec
     work_dir = Path(work_dir)
     root = work_dir / "artifacts"
@@ -616,10 +616,10 @@ def execute_stages(
         run_report = report if report is not None else run_report
         starts += started
 
-    artifacts = _build_artifacts(
+    artifacts = build_artifacts(
         root, records, notebooks, run_report, spec.submission.predictions_file, starts, clock
     )
-    _write_summary(artifacts)
+    write_summary(artifacts)
     return artifacts
 
 
@@ -654,15 +654,20 @@ def run_stages(
     )
 
 
-def _build_artifacts(
+def build_artifacts(
     root: Path,
     records: dict[str, StageRecord],
     notebooks: list[str],
     run_report: RunReport | None,
     predictions_file: str,
     starts: int,
-    clock: _Clock,
+    clock: StageClock,
 ) -> StageArtifacts:
+    """The artifacts of a finished run under ``root`` (the run and checks copy-outs), checked.
+
+    Also what a scale-out coordinator calls on a worker's returned copy-outs, so remote and
+    local runs give the same artifacts.
+    """
     run_dir, checks_dir = root / "run", root / "checks" / "takehome"
     executed: dict[str, Path] = {}
     errors: dict[str, dict[str, Any]] = {}
@@ -698,7 +703,8 @@ def _build_artifacts(
     )
 
 
-def _write_summary(artifacts: StageArtifacts) -> None:
+def write_summary(artifacts: StageArtifacts) -> None:
+    """Write ``stages.json`` (container starts, timings, each stage's record) beside the artifacts."""
     summary = {
         "container_starts": artifacts.container_starts,
         "timings": artifacts.timings,

@@ -277,7 +277,7 @@ class RemoteStageRunner:
 
     def _artifacts(self, reply: JobReply, snapshot: Snapshot, assignment: Assignment,
                    work_dir: Path) -> Artifacts:
-        from harness.stages import StageArtifacts, _build_artifacts, _Clock, _write_summary
+        from harness.stages import StageArtifacts, StageClock, build_artifacts, write_summary
 
         cap = artifacts_cap(assignment)
         if reply.artifacts_blob is None:
@@ -294,13 +294,13 @@ class RemoteStageRunner:
                               f"{report.error or report.violation_reason()}; rejected")
         records = {name: stage.to_record() for name, stage in reply.stages.items()}
         run_report = read_run_report(root / "run" / "takehome" / "run.json")
-        clock = _Clock()
+        clock = StageClock()
         clock.timings.update({k: round(float(v), 3) for k, v in reply.timings.items()})
         clock.timings["worker_total"] = reply.seconds
-        artifacts: StageArtifacts = _build_artifacts(
+        artifacts: StageArtifacts = build_artifacts(
             root, records, select_notebooks(snapshot, assignment), run_report,
             assignment.spec.submission.predictions_file, reply.container_starts, clock)
-        _write_summary(artifacts)  # the worker's stages.json is replaced by the checked values
+        write_summary(artifacts)  # the worker's stages.json is replaced by the checked values
         self._release(reply)
         return artifacts
 
