@@ -479,10 +479,10 @@ def test_models_picked_one_per_run_by_a_setting_are_not_compared(tmp_path: Path)
 
 def test_models_compared_on_their_training_data_are_not_compared(tmp_path: Path) -> None:
     cells = [
-        ("code", "rf = RandomForestClassifier().fit(X_train, y_train)\n"
-                 "print(rf.score(X_train, y_train))"),
-        ("code", "lr = LogisticRegression().fit(X_train, y_train)\n"
-                 "print(accuracy_score(y_train, lr.predict(X_train)))"),
+        ("code", ("rf = RandomForestClassifier().fit(X_train, y_train)\n"
+                 "print(rf.score(X_train, y_train))")),
+        ("code", ("lr = LogisticRegression().fit(X_train, y_train)\n"
+                 "print(accuracy_score(y_train, lr.predict(X_train)))")),
         ("code", "print(cross_val_score(rf, X_train, y_train, cv=5))"),
     ]  # fmt: skip
     make_notebook(tmp_path, cells)
@@ -529,17 +529,17 @@ def test_a_metrics_dict_of_one_model_or_a_model_summary_is_no_comparison(
     tmp_path: Path,
 ) -> None:
     cells = [
-        ("code", "rf = RandomForestClassifier().fit(X_train, y_train)\n"
+        ("code", ("rf = RandomForestClassifier().fit(X_train, y_train)\n"
                  "lr = LogisticRegression().fit(X_train, y_train)\n"
-                 "print(f1_score(y_val, rf.predict(X_val)), f1_score(y_val, lr.predict(X_val)))"),
-        ("markdown", "Random forest and logistic regression were trained.\n\n"
+                 "print(f1_score(y_val, rf.predict(X_val)), f1_score(y_val, lr.predict(X_val)))")),
+        ("markdown", ("Random forest and logistic regression were trained.\n\n"
                      "Both use the same features.\n\nThe weights below are the forest's.\n\n"
-                     "| feature | weight |\n|---|---|\n| age | 0.31 |\n| income | 0.12 |"),
+                     "| feature | weight |\n|---|---|\n| age | 0.31 |\n| income | 0.12 |")),
     ]  # fmt: skip
     make_notebook(tmp_path, cells)
     assert not by_id(_grade(tmp_path).checks)["modeling.comparison"].passed
-    cells[1] = ("markdown", "| model | f1 |\n|---|---|\n| random forest | 0.71 |\n"
-                            "| logistic regression | 0.64 |")  # fmt: skip
+    cells[1] = ("markdown", ("| model | f1 |\n|---|---|\n| random forest | 0.71 |\n"
+                            "| logistic regression | 0.64 |"))  # fmt: skip
     (tmp_path / "b").mkdir()
     make_notebook(tmp_path / "b", cells)
     assert by_id(_grade(tmp_path / "b").checks)["modeling.comparison"].passed
