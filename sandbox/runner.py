@@ -47,6 +47,7 @@ OWNER_LABEL = "takehome.owner"  # "<hostname>:<pid>" of the process that created
 SANDBOX_USER = "10001:10001"
 SANDBOX_UID = 10001
 SUPERVISOR = "/opt/takehome/supervise.py"
+SEED_DIR = "/opt/takehome/seed"  # sandbox/inside/seed: seeds the random generators of candidate code
 PYTHON = ["python3", "-I"]  # isolated mode: the candidate's ~/.local cannot hijack our scripts
 DEFAULT_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUILD_HINT = "build it with `takehome sandbox build`"
@@ -615,6 +616,9 @@ class SandboxSession:
             "LC_ALL": "C.UTF-8",
             "TZ": "UTC",
             "PYTHONHASHSEED": "0",
+            # sitecustomize there seeds random and NumPy for candidate code (same scores on
+            # a regrade); takehome's own processes run with -I and ignore it
+            "PYTHONPATH": SEED_DIR,
             "MPLBACKEND": "Agg",
             "TAKEHOME_DATA_DIR": "/data",
             "TAKEHOME_OUTPUT_DIR": "/output",
