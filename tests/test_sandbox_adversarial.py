@@ -49,6 +49,7 @@ ALLOWED_ENV = {
     "LC_ALL",
     "TZ",
     "PYTHONHASHSEED",
+    "PYTHONPATH",  # the seeding sitecustomize (sandbox/inside/seed), nothing of the candidate's
     "MPLBACKEND",
     "TAKEHOME_DATA_DIR",
     "TAKEHOME_OUTPUT_DIR",
@@ -543,6 +544,7 @@ def test_environment_is_allow_listed(sandbox_image, tmp_path, monkeypatch):
     assert "HOSTNAME" not in seen and "TAKEHOME_ALLOWED_ENV" not in seen
     assert secret not in result.stdout_tail
     assert seen["HOME"] == "/home/candidate" and seen["PYTHONHASHSEED"] == "0"
+    assert seen["PYTHONPATH"] == "/opt/takehome/seed"
     assert seen["TAKEHOME_OUTPUT_DIR"] == "/output" and seen["ASSIGNMENT"] == "churn"
 
 
