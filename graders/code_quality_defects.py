@@ -24,12 +24,14 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from graders.artifacts import read_text_capped
+from graders.base import clip
 from graders.code_quality_signals import Spot, is_test_path
 from graders.source import CodeUnit, SubmissionSource
 
 MAX_SCRIPTS = 50
 MAX_SCRIPT_BYTES = 100_000
 MAX_SPOTS = 10
+SPOT_CHARS = 200  # excerpt of a defective line
 _SHELL_SUFFIXES = (".sh", ".bash")
 _MANGLED_SHEBANG = re.compile(r"^!\s*/(usr/)?bin/")
 _LEADING_OPERATOR = re.compile(r"^(&&|\|\||\|(?!\|))")
@@ -38,10 +40,6 @@ _PYTHON_FILE = re.compile(r"\bpython[0-9.]*\s+(?:-[uOB]+\s+)*([\w./-]+\.py)\b")
 _CONTINUED = re.compile(r"\\\s*$")
 _HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 _WORD = re.compile(r"[\w.-]+")
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------- shell scripts
@@ -83,10 +81,10 @@ def _script_problems(rel: str, text: str, existing: set[PurePosixPath],
         earlier.update(words, (w.split(".")[0] for w in words))  # repo.git names repo/
         if number > 1 and _MANGLED_SHEBANG.match(line):
             found.append(Spot(rel, None, number, "mangled shebang: this line runs a new shell",
-                              _clip(line)))  # fmt: skip
+                              clip(line, SPOT_CHARS)))  # fmt: skip
         elif _LEADING_OPERATOR.match(line):
             found.append(Spot(rel, None, number, "a line starting with a control operator is a "
-                              "shell syntax error", _clip(line)))  # fmt: skip
+                              "shell syntax error", clip(line, SPOT_CHARS)))  # fmt: skip
         move = _CD.match(line)
         if move:
             cwd = _cd(move.group(1), cwd, home, folders, made, (rel, number, line), found)
@@ -98,7 +96,7 @@ def _script_problems(rel: str, text: str, existing: set[PurePosixPath],
             bases = {cwd, home, PurePosixPath(".")}
             if not any(_join(base, target) in existing for base in bases):
                 found.append(Spot(rel, None, number, f"runs {target}, which is not in the "
-                                  "submission", _clip(line)))  # fmt: skip
+                                  "submission", clip(line, SPOT_CHARS)))  # fmt: skip
     return found
 
 
@@ -118,7 +116,7 @@ def _cd(target: str, cwd: PurePosixPath | None, home: PurePosixPath,
     if not set(PurePosixPath(target).parts) & made:
         rel, number, line = where
         found.append(Spot(rel, None, number, f"cd {target}: the submission has no such folder",
-                          _clip(line)))  # fmt: skip
+                          clip(line, SPOT_CHARS)))  # fmt: skip
     return None
 
 
@@ -201,7 +199,7 @@ def _is_self(node: ast.expr) -> bool:
 
 def _line(unit: CodeUnit, number: int) -> str:
     lines = unit.code.split("\n")
-    return _clip(lines[number - 1].strip()) if 0 < number <= len(lines) else ""
+    return clip(lines[number - 1].strip(), SPOT_CHARS) if 0 < number <= len(lines) else ""
 
 
 def _class_members(cls: ast.ClassDef, classes: dict[str, ast.ClassDef],

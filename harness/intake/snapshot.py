@@ -108,7 +108,8 @@ def _drop_nested_git(tree: Path, stager: Stager) -> None:
         stager.skip("/".join(parts) + "/ (nested repository)")
 
 
-def _make_read_only(root: Path) -> None:
+def make_read_only(root: Path) -> None:
+    """Give every file and folder below ``root`` the snapshot's modes (0444 / 0555) and mtime."""
     for folder, dirs, files in os.walk(root, topdown=False):
         for name in files:
             path = os.path.join(folder, name)
@@ -158,7 +159,7 @@ def _existing_hash(root: Path) -> str:
 def _publish(tree: Path, dest_root: Path, digest: str) -> Path:
     """Rename the staged tree to ``dest_root/<digest[:16]>`` (or reuse an identical one)."""
     final = dest_root / digest[:16]
-    _make_read_only(tree)
+    make_read_only(tree)
     try:
         os.rename(tree, final)
     except OSError:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -247,7 +248,7 @@ def _refusal(request: JobRequest, state: WorkerState) -> str:
 def materialize_snapshot(client, request: JobRequest, dest: Path) -> Snapshot:
     """Fetch, unpack and verify the job's snapshot; a read-only folder like the coordinator's."""
     from harness.intake.models import IntakeCaps
-    from harness.intake.snapshot import FIXED_MTIME
+    from harness.intake.snapshot import FIXED_MTIME, make_read_only
 
     caps = IntakeCaps()
     data = retrying(lambda: get_blob(client, request.snapshot_blob, cap=MAX_SNAPSHOT_PAYLOAD,
@@ -266,25 +267,10 @@ def materialize_snapshot(client, request: JobRequest, dest: Path) -> Snapshot:
     snapshot = Snapshot.model_validate(meta)
     if snapshot.content_hash != request.snapshot_hash or sorted(snapshot.files) != files:
         raise PayloadError("snapshot metadata does not match the snapshot payload")
-    _make_read_only(dest, FIXED_MTIME)
+    make_read_only(dest)  # as intake leaves a snapshot, the folder itself included
+    os.utime(dest, (FIXED_MTIME, FIXED_MTIME))
+    os.chmod(dest, 0o555)
     return snapshot
-
-
-def _make_read_only(root: Path, mtime: int) -> None:
-    """Modes and mtimes as intake leaves them (files 0444, folders 0555, a fixed mtime)."""
-    import os
-
-    for folder, dirs, files in os.walk(root, topdown=False):
-        for name in files:
-            path = os.path.join(folder, name)
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
-            os.chmod(path, 0o444)
-        for name in dirs:
-            path = os.path.join(folder, name)
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
-            os.chmod(path, 0o555)
-    os.utime(root, (mtime, mtime))
-    os.chmod(root, 0o555)
 
 
 def clean_scratch(cache_root: Path) -> None:
