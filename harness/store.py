@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.errors import EnvironmentProblem
+from harness.sqlite_wal import ensure_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -121,7 +122,7 @@ class ResultStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._connect() as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
+                ensure_wal(conn)
                 conn.executescript(SCHEMA)
         except (sqlite3.OperationalError, OSError) as exc:
             if is_disk_full(exc, path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sqlite3
 import sys
 import textwrap
 import threading
@@ -136,6 +137,7 @@ def test_one_worker_per_round(portal):
             time.sleep(0.05)
         assert worker_running(portal.out_dir)
         _, row = invite_and_upload(portal, "Ada")
+        deadline = time.monotonic() + 30  # its own allowance: the upload's intake took some
         while portal.store.submission(row.id).check_state != "problems":
             assert time.monotonic() < deadline, "the running worker did not pick the job up"
             time.sleep(0.05)
@@ -191,3 +193,34 @@ def test_a_job_cut_short_by_a_stop_goes_back_to_the_queue(portal, monkeypatch):
     job = portal.store.jobs()[0]
     assert job.state == "queued" and job.owner is None
     assert portal.store.submission(job.submission_id).check_state == "queued"
+
+
+def test_a_busy_store_during_housekeeping_does_not_end_the_worker(portal, monkeypatch):
+    import harness.portal.worker as worker
+
+    real_recover = worker.recover
+    calls = []
+
+    def flaky_recover(store):
+        calls.append(store)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real_recover(store)
+
+    monkeypatch.setattr(worker, "recover", flaky_recover)
+    fakes = Fakes()
+    _, row = invite_and_upload(portal, "Ada")
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=([portal.out_dir],), kwargs={
+        "contexts": {portal.out_dir.resolve(): context(portal, fakes)}, "stop": stop,
+        "poll_s": 0.05})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while portal.store.submission(row.id).check_state != "problems" or len(calls) < 2:
+            assert thread.is_alive(), "the worker ended on a busy store"
+            assert time.monotonic() < deadline, "the worker did not run the job and retry"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)

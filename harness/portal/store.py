@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from harness.sqlite_wal import ensure_wal
+
 STORE_FILE = "results.sqlite"
 
 SCHEMA = """
@@ -126,7 +128,7 @@ class PortalStore:
         self.path = self.out_dir / STORE_FILE
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            ensure_wal(conn)
             conn.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:

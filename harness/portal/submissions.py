@@ -16,6 +16,7 @@ import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from contracts.errors import SubmissionRejected, TakehomeError
@@ -40,9 +41,9 @@ class Portal:
     caps: IntakeCaps = field(default_factory=IntakeCaps)
     upload_cap: int | None = None  # bytes; default: the intake's total-size cap
 
-    @property
+    @cached_property
     def store(self) -> PortalStore:
-        """The portal's tables in the output folder's store."""
+        """The portal's tables in the output folder's store (opened once per portal)."""
         return PortalStore(self.out_dir)
 
     @property

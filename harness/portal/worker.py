@@ -148,6 +148,23 @@ class _Lane(threading.Thread):
                 self.halt.wait(self.poll_s)
 
 
+def _housekeeping(active: dict[Path, JobContext]) -> bool:
+    """Requeue dead workers' jobs and close rounds past their deadline; False if it must retry.
+
+    A busy or briefly locked store is reported and retried on the next loop: it never ends the
+    worker.
+    """
+    try:
+        for context in list(active.values()):
+            recover(context.portal.store)
+            finalise_past_deadline(context.portal.store)
+    except Exception as error:  # noqa: BLE001 - the store is busy or broken: try again soon
+        print(f"portal worker (housekeeping): {type(error).__name__}: {error}",
+              file=sys.stderr, flush=True)
+        return False
+    return True
+
+
 def run_worker(folders: Sequence[Path], *, contexts: dict[Path, JobContext] | None = None,
                poll_s: float = 1.0, parent_pid: int | None = None,
                stop: threading.Event | None = None, once: bool = False) -> int:
@@ -179,10 +196,8 @@ def run_worker(folders: Sequence[Path], *, contexts: dict[Path, JobContext] | No
                     locks[folder] = handle
                     active[folder] = known.get(folder) or JobContext(Portal(folder))
             if time.monotonic() - last_housekeeping > HOUSEKEEPING_S or not lanes:
-                for context in list(active.values()):
-                    recover(context.portal.store)
-                    finalise_past_deadline(context.portal.store)
-                last_housekeeping = time.monotonic()
+                if _housekeeping(active):
+                    last_housekeeping = time.monotonic()
             if not lanes:
                 lanes = [_Lane(kinds, active, owner, halt, poll_s, once) for kinds in LANES]
                 for lane in lanes:

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from contracts.errors import SpecError
+from harness.sqlite_wal import ensure_wal
 
 ACCOUNTS_FILE = "web.sqlite"
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -102,7 +103,7 @@ class AccountStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            ensure_wal(conn)
             conn.executescript(SCHEMA)
         try:
             self.path.chmod(0o600)
