@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
 import sqlite3
+import subprocess
 import sys
 import textwrap
 import threading
@@ -196,7 +196,7 @@ def test_a_job_cut_short_by_a_stop_goes_back_to_the_queue(portal, monkeypatch):
 
 
 def test_a_busy_store_during_housekeeping_does_not_end_the_worker(portal, monkeypatch):
-    import harness.portal.worker as worker
+    from harness.portal import worker
 
     real_recover = worker.recover
     calls = []

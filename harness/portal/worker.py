@@ -195,9 +195,9 @@ def run_worker(folders: Sequence[Path], *, contexts: dict[Path, JobContext] | No
                         continue
                     locks[folder] = handle
                     active[folder] = known.get(folder) or JobContext(Portal(folder))
-            if time.monotonic() - last_housekeeping > HOUSEKEEPING_S or not lanes:
-                if _housekeeping(active):
-                    last_housekeeping = time.monotonic()
+            due = time.monotonic() - last_housekeeping > HOUSEKEEPING_S or not lanes
+            if due and _housekeeping(active):
+                last_housekeeping = time.monotonic()
             if not lanes:
                 lanes = [_Lane(kinds, active, owner, halt, poll_s, once) for kinds in LANES]
                 for lane in lanes:
