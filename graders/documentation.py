@@ -123,6 +123,11 @@ class Findings:
     credited: list[SectionFacts]  # not prompt text
     prompt: list[SectionFacts]
 
+    @property
+    def document_paths(self) -> set[str]:
+        """Paths of the credited sections that come from documents (README, .md, .rst)."""
+        return {f.section.path for f in self.credited if f.section.origin == "document"}
+
     def sentences(self) -> Iterator[tuple[SectionFacts, Hit]]:
         """Every credited sentence with its section. Under a general-knowledge questions
         heading only sentences about the candidate's own work count (a definition of LASSO
@@ -201,7 +206,14 @@ def approach_check(
     points = len(actions) + section_words // 20
     modelled = [h for h in actions if MODEL_NAME.search(h.text)]
     silent_on_models = trains_models and not has_results and not modelled
-    passed = points >= MIN_APPROACH_POINTS and not silent_on_models
+    document_paths = findings.document_paths
+    in_documents = sum(1 for h in actions if h.path in document_paths) + sum(
+        f.words for f in approach_sections if f.section.origin == "document"
+    ) // 20
+    # Notebook narration of the steps, with no document describing the work and no result
+    # reported anywhere, is a lab notebook rather than a write-up of what was done.
+    narration_only = trains_models and not has_results and in_documents < MIN_APPROACH_POINTS
+    passed = points >= MIN_APPROACH_POINTS and not silent_on_models and not narration_only
     evidence = [
         section_evidence(f, f"approach section, {f.words} words") for f in approach_sections[:3]
     ] + [h.evidence("describes what was done") for h in actions[:MAX_EVIDENCE]]
@@ -216,10 +228,14 @@ def approach_check(
             + (
                 ""
                 if passed
+                else " Too little to tell what was done."
+                if points < MIN_APPROACH_POINTS
                 else " The code trains models, but no sentence says what was modelled and no "
                 "result is reported."
-                if silent_on_models and points >= MIN_APPROACH_POINTS
-                else " Too little to tell what was done."
+                if silent_on_models
+                else " The code trains models, but no document (README or other) describes the "
+                "work and no result is reported: notebook narration of the steps alone does not "
+                "say what was done and what came of it."
             )
         ),
         evidence=evidence,
@@ -666,7 +682,7 @@ class DocumentationGrader:
     its limits from the submission's written material."""
 
     name = "documentation"
-    version = "4"
+    version = "5"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Read all written material and answer the five questions, with evidence."""

@@ -121,7 +121,8 @@ _SHELL_FENCE = re.compile(
     r"^\s*(```|~~~)\s*(bash|sh|shell|console|zsh|powershell|cmd|bat)\b", re.IGNORECASE
 )
 RUN_PROSE = re.compile(
-    r"\b(run|open|execute|launch|install|start|clone)\b.*\b(notebook|cells?|script|command|"
+    r"\b(run(?:s|ning)?|open(?:s|ing)?|execut(?:e|es|ing)|launch(?:es|ing)?|install(?:s|ing)?|"
+    r"start(?:s|ing)?|clon(?:e|ing))\b.*\b(notebook|cells?|script|commands?|"
     r"requirements|file|app|repository|repo|pipeline|environment|main)\b",
     re.IGNORECASE,
 )
@@ -220,14 +221,30 @@ ML_NOUN = re.compile(
     r"predictions?|metrics?|samples?|records?|rows?|api|script|notebook)\b",
     re.IGNORECASE,
 )
+# Participles that describe the data rather than an action on it ("the classes are highly
+# imbalanced", "X is correlated with Y"): an observation, not an account of what was done.
+_DATA_STATE = (
+    r"(?:(?:un|im|well[- ]?|over|under)?balanced|skewed|(?:un|inter|cross[- ]?)?correlated|"
+    r"distributed|related|associated|concentrated|clustered|dominated|(?:un|sparsely |densely )?"
+    r"populated|scattered|cent(?:er|re)d|predetermined|biased|saturated|inflated|"
+    r"(?:over|under)[- ]?represented|expected|unexpected|surprised|interested|"
+    r"linked|tied|affected)\b"
+)
+# What an author saw or thought rather than did ("I expected larger amounts", "we noticed
+# that..."): a finding about the data.
+_SAW = (
+    r"(?:expected|noticed|observed|discovered|wondered|assumed|suspected|believed|hoped|"
+    r"reali[sz]ed|learned|learnt|guessed|imagined|figured)\b"
+)
 ACTION = re.compile(
-    r"\b(?:i|we)\s+(?:then\s+|also\s+|first\s+|finally\s+|next\s+)?(?:\w+ed|built|made|used|"
+    r"\b(?:i|we)\s+(?:then\s+|also\s+|first\s+|finally\s+|next\s+)?(?!" + _SAW + r")"
+    r"(?:\w+ed|built|made|used|"
     r"ran|chose|took|split|fit|wrote|kept|set|tried|found|began|did|use|train|apply|drop|"
     r"create|engineer|perform|compare|select|tune|evaluate|remove|convert|encode|impute|scale|"
     r"implement|build|handle|treat|focus|fit|combine|start)\b"
     r"|\b(?:is|are|was|were|has been|have been|gets|got)\s+(?:then\s+|also\s+|first\s+|"
-    r"finally\s+|\w+ly\s+)?(?:\w+ed|built|split|fit|made|chosen|done|run|set|kept|taken|"
-    r"written|drawn|given)\b"
+    r"finally\s+|\w+ly\s+)?(?!" + _DATA_STATE + r")(?:\w+ed|built|split|fit|made|chosen|done|"
+    r"run|set|kept|taken|written|drawn|given)\b"
     r"|\bthe (?:pipeline|script|notebook|model|code|project|solution|system|service|api|"
     r"module|function|class|approach|workflow)\s+(?:\w+\s+)?(?:\w+s)\b"
     r"|^(?:training|fitting|encoding|scaling|imputing|dropping|removing|tuning|splitting|"
@@ -244,7 +261,8 @@ _PAST_START = re.compile(
     r"^(?:[A-Za-z0-9][\w /&()'-]{0,40}:\s+)?(?:then\s+|also\s+|first\s+|finally\s+|next\s+)?"
     r"(?!(?:based|given|expected|required|needed|related|limited|detailed|advanced|balanced|"
     r"weighted|supervised|unsupervised|labell?ed|mixed|red|bed|seed|speed|feed|need|embed|"
-    r"hundred|shed)\b)"
+    r"hundred|shed|surprised|interested|excited|amazed|shocked|pleased|disappointed|worried|"
+    r"concerned|confused|convinced|intrigued|skewed|unbalanced|imbalanced|correlated)\b)"
     r"(?:[a-z]{2,}ed|built|made|used|ran|chose|took|split|fit|wrote|kept|set up|tried|found|"
     r"did|drew|gave|ran|spent|led|began|held)\b",
     re.IGNORECASE,

@@ -559,3 +559,70 @@ def test_results_found_nowhere_in_the_saved_outputs_are_flagged(tmp_path: Path) 
     result = grade(make_context(tmp_path / "b"))
     assert not by_id(result.checks)["documentation.results_supported"].passed
     assert not any(f.id == "documentation.results_unbacked" for f in result.red_flags)
+
+
+def test_observations_about_the_data_do_not_describe_what_was_done() -> None:
+    from graders.documentation_text import describes_action
+
+    for observation in (
+        "Unfortunately the classes are extremely unbalanced in the data.",
+        "The amount column is highly correlated with the balance column.",
+        "Surprised to see that the largest transaction in the data is small.",
+        "I expected the missing values to be rarer in this column.",
+        "We noticed that the target is skewed towards the first label.",
+    ):
+        assert not describes_action(observation), observation
+    for action in (
+        "The missing ages were imputed with the median of the column.",
+        "We dropped the customer id column from the data.",
+        "Trained a gradient boosting model on the usage features.",
+    ):
+        assert describes_action(action), action
+
+
+NARRATION = [
+    ("markdown", "## Data cleaning\nWe dropped the rows without a label from the data."),
+    ("code", "df = df.dropna()"),
+    ("markdown", "The missing ages were imputed with the median of the column."),
+    ("code", "df['age'] = df['age'].fillna(df['age'].median())"),
+    ("markdown", "The plan type was encoded with one-hot encoding before the split."),
+    ("markdown", "We trained a random forest classifier on the cleaned features."),
+    ("code", "model.fit(X_train, y_train)"),
+]
+
+
+def test_notebook_narration_without_a_write_up_or_results_is_not_what_was_done(
+    tmp_path: Path,
+) -> None:
+    # a README that only says how to run it, notebook cells narrating the steps, no result
+    run_only = "# Project\n\n## How to run\n```bash\npip install -r requirements.txt\n```\n"
+    write_files(tmp_path / "a", {"README.md": run_only, "requirements.txt": "pandas\n"})
+    make_notebook(tmp_path / "a", NARRATION)
+    result = grade(make_context(tmp_path / "a"))
+    check = by_id(result.checks)["documentation.approach"]
+    assert not check.passed
+    assert "no document" in check.sentence
+    assert level(result) == 1
+    # the same notebook reporting what came of it documents the work
+    reported = [*NARRATION, ("markdown", "The model reaches a recall of 0.71 on validation.")]
+    write_files(tmp_path / "b", {"README.md": run_only, "requirements.txt": "pandas\n"})
+    make_notebook(tmp_path / "b", reported)
+    assert by_id(grade(make_context(tmp_path / "b")).checks)["documentation.approach"].passed
+    # so does a README that describes the work itself
+    described = run_only + (
+        "\n## Approach\nWe dropped the rows without a label. The missing ages were imputed with "
+        "the median. We trained a random forest classifier on the cleaned features.\n"
+    )
+    write_files(tmp_path / "c", {"README.md": described, "requirements.txt": "pandas\n"})
+    make_notebook(tmp_path / "c", NARRATION)
+    assert by_id(grade(make_context(tmp_path / "c")).checks)["documentation.approach"].passed
+
+
+def test_a_run_heading_whose_prose_is_about_running_stays_how_to_run() -> None:
+    body = (
+        "After executing the commands above, the service is available on the local port and "
+        "its documentation page lists every endpoint it serves, with an example request and "
+        "the response each endpoint returns for it."
+    )
+    section = Section("README.md", None, "document", "Start", 1, ((2, body),), "Start")
+    assert classify(section, read_section(section)) != "approach"
