@@ -18,6 +18,7 @@ import math
 import os
 import queue
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +39,12 @@ from harness.pipeline import (
     grade_snapshot,
     grade_submission,
 )
-from harness.result import GradingResult, attach_similarity
+from harness.result import (
+    GradingResult,
+    SubmissionInfo,
+    attach_similarity,
+    submission_from_snapshot,
+)
 from harness.rubric import load_rubric, rubric_hash
 from harness.similarity import SimilarityPair, find_similar
 from harness.stages import CHECKS_DONE, SandboxSlots
@@ -288,7 +294,8 @@ def grade_batch(
         stored = None if force else store.get(key)
         work_dir = work_root / "runs" / snapshot.content_hash[:16]
         if stored is not None:
-            item.result = GradingResult.model_validate_json(stored.result_json)
+            item.result = _as_submitted(GradingResult.model_validate_json(stored.result_json),
+                                        submission_from_snapshot(snapshot, item.source.name))
             item.reused = True
             item.artifacts_root = (work_dir / "artifacts") if (work_dir / "artifacts").is_dir() else None
             stage(item.name, "cached")
@@ -392,18 +399,43 @@ def grade_batch(
         graded_items.put(None)
     rendered.result()
     similarity = pairs_found.result()
-    from harness.report import render_index
-    index_html, summary_csv = render_index(
-        [(apply_overrides(i.result, i.overrides),
-          i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
-         for i in items
-         if i.result is not None],
-        out_dir, similarity=similarity, blind=blind,
-    )
+    index_html, summary_csv = _write_index(items, out_dir, similarity, blind)
     for item in items:  # grading and reports are done: keep each within its host footprint
         runs = item.artifacts_root.parent if item.artifacts_root is not None else None
         footprint.trim_retained(item.snapshot_root, runs, Limits())
     return BatchOutcome(items, index_html, summary_csv, similarity, store.path)
+
+
+def _as_submitted(result: GradingResult, submission: SubmissionInfo) -> GradingResult:
+    """A stored result reused for a submission with the same content but submitted under
+    another name or path (a copy sent by a second candidate): it carries this one's identity."""
+    if (result.submission.name, result.submission.source) == (submission.name, submission.source):
+        return result
+    return result.model_copy(update={"submission": result.submission.model_copy(
+        update={"name": submission.name, "source": submission.source})})
+
+
+def _write_index(items: Sequence[BatchItem], out_dir: Path, similarity: list[SimilarityPair],
+                 blind: bool) -> tuple[Path, Path]:
+    """The output folder's index.html and summary.csv: this batch's submissions and those
+    graded into the folder before (an index never loses a candidate graded earlier)."""
+    from harness.report import render_index
+    from harness.report.index import folder_results, pairs_from_results
+
+    entries = [(apply_overrides(i.result, i.overrides),
+                i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
+               for i in items if i.result is not None]
+    earlier = folder_results(out_dir, exclude={Path(path).parent.name for _, path in entries},
+                             skip_unreadable=True)
+    if blind:  # their folders and reports carry the names: a blind index cannot list them
+        named = [path.parent.name for result, path in earlier if not result.blind]
+        if named:
+            print(f"warning: {len(named)} submission(s) graded into {out_dir} without --blind "
+                  "are left out of this blind index (grade them again with --blind)",
+                  file=sys.stderr)
+        earlier = [(result, path) for result, path in earlier if result.blind]
+    pairs: list = [*similarity, *pairs_from_results(earlier)]
+    return render_index([*entries, *earlier], out_dir, similarity=pairs, blind=blind)
 
 
 def grade_submission_failed(item: BatchItem, assignment: Assignment, settings: GradeSettings,

@@ -11,7 +11,8 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -200,7 +201,7 @@ def render_index(
     return index_path, csv_path
 
 
-def _pairs_from_results(results: Sequence[tuple[GradingResult, Path]]) -> list[dict[str, Any]]:
+def pairs_from_results(results: Sequence[tuple[GradingResult, Path]]) -> list[dict[str, Any]]:
     """The flagged similarity pairs of a batch, rebuilt from each result's ``similarity``.
 
     Names are the batch's submission folder names (what the batch compared); a pair is listed
@@ -228,6 +229,35 @@ def _pairs_from_results(results: Sequence[tuple[GradingResult, Path]]) -> list[d
     return pairs
 
 
+def folder_results(batch_dir: Path, exclude: Collection[str] = (),
+                   skip_unreadable: bool = False) -> list[tuple[GradingResult, Path]]:
+    """Every ``<batch_dir>/*/result.json`` with its reviewers' overrides applied, and the path
+    of its ``report.html``; folders named in ``exclude`` are left out.
+
+    ``skip_unreadable``: a result that cannot be read (damaged, too large, from an unknown
+    schema) is left out with a warning on stderr instead of raising.
+    """
+    from harness.overrides import apply_overrides, load_overrides, overrides_path_for
+    from harness.result import load_result
+
+    results: list[tuple[GradingResult, Path]] = []
+    for path in sorted(Path(batch_dir).glob("*/result.json")):
+        if path.parent.name in exclude:
+            continue
+        try:
+            result = load_result(path)
+            overrides = overrides_path_for(path)
+            if overrides.is_file():
+                result = apply_overrides(result, load_overrides(overrides))
+        except (TakehomeError, OSError, ValueError) as error:
+            if not skip_unreadable:
+                raise
+            print(f"warning: {path} left out of the index: {error}", file=sys.stderr)
+            continue
+        results.append((result, path.parent / "report.html"))
+    return results
+
+
 def refresh_index(batch_dir: Path) -> tuple[Path, Path]:
     """Re-render a batch's ``index.html`` and ``summary.csv`` from its results on disk.
 
@@ -236,20 +266,11 @@ def refresh_index(batch_dir: Path) -> tuple[Path, Path]:
     totals; links go to each folder's ``report.html``. The results are never modified. Results
     written by a blind batch are already blind, and the index says so.
     """
-    from harness.overrides import apply_overrides, load_overrides, overrides_path_for
-    from harness.result import load_result
-
     batch_dir = Path(batch_dir)
-    results: list[tuple[GradingResult, Path]] = []
-    for path in sorted(batch_dir.glob("*/result.json")):
-        result = load_result(path)
-        overrides = overrides_path_for(path)
-        if overrides.is_file():
-            result = apply_overrides(result, load_overrides(overrides))
-        results.append((result, path.parent / "report.html"))
+    results = folder_results(batch_dir)
     if not results:
         raise TakehomeError(f"{batch_dir}: no */result.json to index")
-    pairs = _pairs_from_results(results)
+    pairs = pairs_from_results(results)
     if all(r.blind for r, _ in results):
         return _render_blind_refresh(results, batch_dir, pairs)
     return render_index(results, batch_dir, similarity=pairs)
