@@ -74,6 +74,7 @@ MAX_FIGURES = 50
 RUN_JSON_BYTES = 4_000_000
 SAVE_MARGIN_S = 15.0  # run_stage.py's budget stops this long before the host's timer
 CHECKS_TIMEOUT_S = 600.0  # cap per checks exec (tests, lint)
+CHECKS_STAGGER_MAX_S = 10.0  # the checks container waits at most this long for the run one
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 RUN_SCRIPT = "/opt/takehome/run_stage.py"
 CHECKS_SCRIPT = "/opt/takehome/checks_stage.py"
@@ -361,6 +362,7 @@ def _run_container(
     notebooks: list[str],
     command: list[str] | None,
     clock: StageClock,
+    started_event: threading.Event | None = None,
 ) -> StageRecord:
 
     argv = [
@@ -379,6 +381,8 @@ def _run_container(
     session = _session(image, snapshot, data_dir, limits, "run")
     with session as box:
         clock.measure("run_start", started)
+        if started_event is not None:
+            started_event.set()
         t0 = time.monotonic()
         keep = run_keep_rules(assignment.spec.submission.predictions_file, limits)
         result, report = box.exec_then_collect(argv, out_dir, timeout_s=limits.wall_time_s,
@@ -486,8 +490,12 @@ def _run_stage(
     notebooks: list[str],
     clock: StageClock,
     say: Progress,
+    started_event: threading.Event | None = None,
 ) -> tuple[StageRecord, RunReport | None, int]:
-    """The run stage: (record, validated run.json, containers started)."""
+    """The run stage: (record, validated run.json, containers started).
+
+    ``started_event`` is set once the run container is up (see :func:`execute_stages`).
+    """
     config_error = ""
     try:
         command = run_command_for(snapshot.root, assignment.spec)
@@ -512,6 +520,7 @@ def _run_stage(
         notebooks=notebooks,
         command=command,
         clock=clock,
+        started_event=started_event,
     )
     report = read_run_report(run_dir / "takehome" / "run.json")
     return _run_reason(record, report, config_error), report, 1
@@ -554,19 +563,25 @@ def execute_stages(
     run_report: RunReport | None = None
     notebooks = select_notebooks(snapshot, assignment)
 
+    run_up = threading.Event()  # the run container is started (or will never be)
+
     def run_part() -> tuple[dict[str, StageRecord], RunReport | None, int]:
-        record, report, started = _run_stage(
-            snapshot,
-            assignment,
-            image=image,
-            work_dir=work_dir,
-            root=root,
-            hidden=hidden,
-            limits=box_limits,
-            notebooks=notebooks,
-            clock=clock,
-            say=say,
-        )
+        try:
+            record, report, started = _run_stage(
+                snapshot,
+                assignment,
+                image=image,
+                work_dir=work_dir,
+                root=root,
+                hidden=hidden,
+                limits=box_limits,
+                notebooks=notebooks,
+                clock=clock,
+                say=say,
+                started_event=run_up,
+            )
+        finally:
+            run_up.set()
         return {"run": record}, report, started
 
     def checks_part() -> tuple[dict[str, StageRecord], RunReport | None, int]:
@@ -603,6 +618,10 @@ def execute_stages(
     # The run and the checks containers are independent (separate mounts, separate outputs):
     # running them side by side makes a submission's wall time the longer of the two, not the sum.
     def in_slot(part: Callable[[], Any]) -> Any:
+        if part is checks_part and run_part in parts:
+            # The run stage is the critical path: its container starts first, and the checks
+            # container (which has time to spare) follows instead of competing with it.
+            run_up.wait(CHECKS_STAGGER_MAX_S)
         with slots or contextlib.nullcontext():
             return part()
 
