@@ -125,7 +125,7 @@ class ImbalanceGrader:
     """Judges how a submission handles the class balance of its target."""
 
     name = "imbalance"
-    version = "3"
+    version = "4"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the imbalance handling present (never raises for candidate faults)."""
@@ -232,6 +232,7 @@ def _grade_classification(
         evaluated=bool(minority_sites or pr_sites or roc_sites or accuracy),
         stratified_from_first=stratified_from_first,
         near_balanced=near_balanced,
+        deliberately_stratified=bool(explicit),
     )  # fmt: skip
     checks = _classification_checks(
         stratified, unstratified, weights + resampling, minority_sites, pr_sites, roc_sites,
@@ -284,6 +285,8 @@ LADDER_WHY = {
     "aware": "aware of the class balance (stratification or class-aware metrics), but no "
     "rebalancing or chosen threshold.",
     "aware_balanced": "class-aware metrics, but not even a stratified split.",
+    "aware_default": "class-aware metrics; the only stratification is scikit-learn's default "
+    "for cross-validation of a classifier, which no code asked for.",
     "unevaluated": "rebalancing or a threshold, but the model is never evaluated.",
     "one": "one sound measure, without the rest of the handling (stratification, "
     "rebalancing, minority-aware metrics).",
@@ -302,11 +305,16 @@ def _classification_level(
     evaluated: bool,
     stratified_from_first: bool,
     near_balanced: bool,
+    deliberately_stratified: bool = True,
 ) -> tuple[int, str]:
-    """The reviewers' ladder for a classification target, with the sentence that explains it."""
+    """The reviewers' ladder for a classification target, with the sentence that explains it.
+
+    For a near-balanced target stratification is fitting handling only when the author asked
+    for it (``stratify=``, a stratified splitter): the folds scikit-learn stratifies by default
+    for an integer ``cv`` show awareness, not a measure taken."""
     handling = parts["rebalancing"] or parts["threshold"]
     if near_balanced:
-        handling = handling or parts["stratified"]
+        handling = handling or (parts["stratified"] and deliberately_stratified)
     components = sum(
         parts[k]
         for k in (
@@ -321,7 +329,9 @@ def _classification_level(
     if not aware:
         return 0, LADDER_WHY["nothing"]
     if not handling:
-        return 1, LADDER_WHY["aware_balanced" if near_balanced else "aware"]
+        if near_balanced:
+            return 1, LADDER_WHY["aware_default" if parts["stratified"] else "aware_balanced"]
+        return 1, LADDER_WHY["aware"]
     if not evaluated:
         return 1, LADDER_WHY["unevaluated"]
     if not parts["minority_metrics"] or components < 3:

@@ -274,6 +274,23 @@ def test_near_balanced_classes_need_no_rebalancing(tmp_path: Path) -> None:
     assert imbalanced.details["balance"] == "imbalanced" and imbalanced.details["level"] == 1
 
 
+def test_near_balanced_classes_need_a_stratification_someone_asked_for(tmp_path: Path) -> None:
+    cells = [
+        ("code", "from sklearn.ensemble import RandomForestClassifier"),
+        ("code", "pred = cross_val_predict(RandomForestClassifier(), X, y, cv=5)"),
+        ("code", "print(f1_score(y, pred))"),
+    ]
+    make_notebook(tmp_path / "snap", cells)
+    balanced = make_assignment(tmp_path / "bal", positives=40)
+    result = _grade(tmp_path / "snap", assignment=balanced)
+    # the folds are stratified only by scikit-learn's default: awareness, not handling
+    assert by_id(result.checks)["imbalance.stratified_split"].passed
+    assert result.details["level"] == 1 and "default" in result.reason
+    asked = [*cells, ("code", "folds = StratifiedKFold(5)\ncross_val_score(m, X, y, cv=folds)")]
+    make_notebook(tmp_path / "asked", asked)
+    assert _grade(tmp_path / "asked", assignment=balanced).details["level"] == 2
+
+
 def _screen(stated: float | None = None) -> SimpleNamespace:
     """A screen-mode assignment: nothing known about the task."""
     spec = SimpleNamespace(target=None, task_type=None, positive_class=None, classes=None)
