@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
@@ -46,29 +46,32 @@ NO_ARTIFACTS = "figure not available (artifacts not found)"
 _FORMATTER = HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
 
 
-@functools.cache
-def environment() -> Environment:
-    """The Jinja2 environment shared by the report templates (autoescape always on).
-
-    One per process: Jinja2 then compiles each template once, not once per report (the
-    environment is thread-safe for rendering and nobody changes it after this function).
-    """
+def new_environment(loader: BaseLoader, *, keep_trailing_newline: bool = False) -> Environment:
+    """A Jinja2 environment with takehome's settings (autoescape always on, undefined names an
+    error) and the report's filters; the reports and the web app each build theirs with it."""
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=loader,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=keep_trailing_newline,
     )
-    env.filters["highlight"] = highlight_excerpt
-    env.filters["fmt"] = fmt_number
-    env.filters["pct"] = fmt_percent
-    env.filters["short"] = fmt_short
-    env.filters["where"] = evidence_location
-    env.filters["level_class"] = level_class
-    env.globals["csp"] = CSP
+    env.filters.update(highlight=highlight_excerpt, fmt=fmt_number, pct=fmt_percent,
+                       short=fmt_short, where=evidence_location, level_class=level_class)
     env.globals["harness_version"] = __version__
+    return env
+
+
+@functools.cache
+def environment() -> Environment:
+    """The Jinja2 environment shared by the report templates.
+
+    One per process: Jinja2 then compiles each template once, not once per report (the
+    environment is thread-safe for rendering and nobody changes it after this function).
+    """
+    env = new_environment(FileSystemLoader(str(TEMPLATES)), keep_trailing_newline=True)
+    env.globals["csp"] = CSP
     return env
 
 

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from harness import __version__
-from harness.report.html import fmt_number, fmt_percent, fmt_short, level_class
+from harness.report.html import new_environment
 from harness.web.security import csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -27,18 +26,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def make_environment(extra_dirs: Sequence[Path] = ()) -> Environment:
     """The page environment: the web templates, then each extension's folder."""
     loaders = [FileSystemLoader(str(TEMPLATES))] + [FileSystemLoader(str(d)) for d in extra_dirs]
-    env = Environment(
-        loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = fmt_number
-    env.filters["pct"] = fmt_percent
-    env.filters["short"] = fmt_short
-    env.filters["level_class"] = level_class
-    env.globals["harness_version"] = __version__
+    env = new_environment(ChoiceLoader(loaders))
     env.globals["static"] = static_url
     return env
 
