@@ -353,6 +353,15 @@ def test_decision_and_notes_are_recorded_and_exported(app, client, round_dir):
         "advance", "dana", "Best of the round.")
     assert ada["tests_level"] and ada["total"]
     assert {r["candidate"] for r in rows} == {"Ada Lovelace", "bob", "carol"}
+    question_text = app.state.web.rounds["fraud"].candidate(cid).result.questions[0].text
+    assert ada["interview_notes"] == f"{question_text}: Explained the threshold well."
+    assert next(r for r in rows if r["candidate"] == "bob")["interview_notes"] == ""
+    markdown = client.get(f"/rounds/fraud/c/{cid}/files/md").text
+    review = markdown[markdown.index("## Interview review"):]
+    assert "**Decision:** advance by dana" in review and "Best of the round." in review
+    assert "Explained the threshold well." in review
+    assert "## Interview review" not in client.get(
+        f"/rounds/fraud/c/{ids(app)['bob']}/files/md").text
     response = client.post(f"/rounds/fraud/c/{cid}/decision", data={
         "csrf_token": token, "decision": "maybe", "reason": "r"})
     assert response.status_code == 400
@@ -515,6 +524,10 @@ def test_hostile_result_is_escaped_in_every_page(round_dir, tmp_path):
             assert "<script>" not in text and "onerror=" not in text.replace(
                 "onerror=&", "")  # escaped forms only
             assert "&lt;script&gt;" in text or path.endswith("/rounds/fraud")
+        markdown = client.get(f"/rounds/fraud/c/{cid}/files/md").text  # no raw HTML at all
+        assert "<script" not in markdown and "<img" not in markdown
+        review = markdown[markdown.index("## Interview review"):]
+        assert "&lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt;" in review  # the note
 
 
 # --- the extension point --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from harness.web.views import (
     comparison,
     display_name,
     metric_of,
+    review_markdown,
     round_csv,
     show,
     shown_candidates,
@@ -255,7 +256,7 @@ async def download(request: Request) -> Response:
     elif fmt == "md":
         from harness.report.markdown import render_markdown
 
-        text = render_markdown(shown.result)
+        text = render_markdown(shown.result) + review_markdown(shown)
     else:
         from harness.report.gradescope import render_gradescope
 

@@ -19,7 +19,7 @@ from harness.report.blind import pseudonym
 from harness.report.html import HELDOUT_GRADER, STATUS_LABELS, heldout_primary
 from harness.report.index import criterion_ids, csv_safe, index_row, short_title
 from harness.result import GradingResult
-from harness.reviews import ReviewLog, ReviewState
+from harness.reviews import MAX_NOTE, ReviewLog, ReviewState
 from harness.web.rounds import Candidate, Round
 
 SORT_KEYS = ("name", "status", "total", "flags", "decision", "metric")
@@ -262,6 +262,36 @@ def metric_of(result: GradingResult) -> tuple[str | None, float | None]:
 # --- CSV export ---------------------------------------------------------------------------------
 
 
+def review_markdown(shown: Shown) -> str:
+    """The interviewers' part of a candidate's Markdown download: decision and question notes.
+
+    Empty when nobody decided or wrote a note. Every reviewer's text is escaped (one paragraph
+    per note, no raw HTML), as the report's own text is.
+    """
+    from harness.report.markdown import md_escape
+
+    review, lines = shown.review, []
+    if review.decision is not None:
+        decision = review.decision
+        reason = f": {md_escape(decision.reason, MAX_NOTE)}" if decision.reason else ""
+        lines.append(f"- **Decision:** {md_escape(review.decision_value or 'withdrawn')} by "
+                     f"{md_escape(decision.reviewer)} ({md_escape(decision.at)}){reason}")
+    questions = {q.id: q.text for q in shown.result.questions}
+    for question, event in sorted(review.notes.items()):
+        text = (event.after or {}).get("text", "")
+        lines.append(f"- **{md_escape(questions.get(question, question))}** "
+                     f"({md_escape(event.reviewer)}, {md_escape(event.at)}): "
+                     f"{md_escape(text, MAX_NOTE)}")
+    return "\n".join(["", "## Interview review", "", *lines, ""]) if lines else ""
+
+
+def notes_cell(shown: Shown) -> str:
+    """Every question note of a candidate in one CSV cell: ``question: note`` per line."""
+    questions = {q.id: q.text for q in shown.result.questions}
+    return "\n".join(f"{questions.get(q, q)}: {(e.after or {}).get('text', '')}"
+                     for q, e in sorted(shown.review.notes.items()))
+
+
 def round_csv(shown: list[Shown]) -> str:
     """The round for applicant-tracking systems: one row per candidate (formula-safe cells)."""
     criteria = criterion_ids([s.result for s in shown])
@@ -272,7 +302,7 @@ def round_csv(shown: list[Shown]) -> str:
     header += [f"{cid}_level" for cid, _ in criteria]
     header += ["primary_metric", "primary_value", "decision", "decision_reviewer",
                "decision_reason", "decided_at", "reviewed_criteria", "reviewers",
-               "reviews_on_older_grading"]
+               "reviews_on_older_grading", "interview_notes"]
     writer.writerow(header)
     for s in sorted(shown, key=lambda s: display_name(s).lower()):
         r = s.result
@@ -294,6 +324,6 @@ def round_csv(shown: list[Shown]) -> str:
                 s.review.decision_value or "", decision.reviewer if decision else "",
                 decision.reason if decision else "", decision.at if decision else "",
                 " ".join(sorted(s.review.overrides)), " ".join(reviewers),
-                "yes" if s.stale else ""]
+                "yes" if s.stale else "", notes_cell(s)]
         writer.writerow([csv_safe(v) for v in row])
     return buffer.getvalue()
