@@ -153,6 +153,7 @@ def execute_notebook(
                 remaining = deadline - time.monotonic()
                 if remaining < 1:
                     record.update(status="budget_exhausted", failing_cell=index)
+                    client.shutdown_kernel = "immediate"
                     break
                 client.timeout = max(1, int(min(cell_timeout, remaining)))
                 try:
@@ -163,6 +164,9 @@ def execute_notebook(
                     record.update(status="error", failing_cell=index, **_error_from_cell(cell))
                     break
                 except CellTimeoutError:
+                    # The kernel is still busy in the cell: a graceful shutdown would wait
+                    # for it (5 s) out of the time left to save the notebook.
+                    client.shutdown_kernel = "immediate"
                     record.update(
                         status="timeout",
                         failing_cell=index,
