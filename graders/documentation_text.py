@@ -222,13 +222,15 @@ ML_NOUN = re.compile(
     re.IGNORECASE,
 )
 # Participles that describe the data rather than an action on it ("the classes are highly
-# imbalanced", "X is correlated with Y"): an observation, not an account of what was done.
+# imbalanced", "X is correlated with Y"): an observation, not an account of what was done,
+# unless an agent or instrument follows ("were balanced with class weights", "were clustered
+# using k-means").
 _DATA_STATE = (
-    r"(?:(?:un|im|well[- ]?|over|under)?balanced|skewed|(?:un|inter|cross[- ]?)?correlated|"
-    r"distributed|related|associated|concentrated|clustered|dominated|(?:un|sparsely |densely )?"
-    r"populated|scattered|cent(?:er|re)d|predetermined|biased|saturated|inflated|"
-    r"(?:over|under)[- ]?represented|expected|unexpected|surprised|interested|"
-    r"linked|tied|affected)\b"
+    r"(?:(?:un|im|well[- ]?|over|under)balanced|balanced(?!\s+with\b)|skewed|"
+    r"(?:un|inter|cross[- ]?)?correlated|distributed|related|associated|concentrated|clustered|"
+    r"dominated|(?:un|sparsely |densely )?populated|scattered|cent(?:er|re)d|predetermined|"
+    r"biased|saturated|inflated|(?:over|under)[- ]?represented|expected|unexpected|surprised|"
+    r"interested|linked|tied|affected)\b(?!\s+(?:using|by|via|through)\b)"
 )
 # What an author saw or thought rather than did ("I expected larger amounts", "we noticed
 # that..."): a finding about the data.

@@ -576,6 +576,8 @@ def test_observations_about_the_data_do_not_describe_what_was_done() -> None:
         "The missing ages were imputed with the median of the column.",
         "We dropped the customer id column from the data.",
         "Trained a gradient boosting model on the usage features.",
+        "The classes were balanced with class weights in the model.",
+        "The customers were clustered using k-means on their usage features.",
     ):
         assert describes_action(action), action
 
