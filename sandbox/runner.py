@@ -269,17 +269,64 @@ def _engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+_API_VERSIONS: dict[str, str] = {}  # engine address -> the API version it negotiated
+
+
 def docker_client() -> docker.DockerClient:
-    """A client for the engine named by the environment, or a one-line EnvironmentProblem."""
+    """A client for the engine named by the environment, or a one-line EnvironmentProblem.
+
+    The API version is negotiated with an engine once per process (one request fewer for
+    every later container).
+    """
+    address = _engine_address()
     try:
-        client = docker.from_env(timeout=API_TIMEOUT_S)
+        client = docker.from_env(timeout=API_TIMEOUT_S, version=_API_VERSIONS.get(address))
         client.ping()
     except _DOCKER_ERRORS as exc:
+        _API_VERSIONS.pop(address, None)
         raise EnvironmentProblem(
-            f"cannot reach the Docker engine at {_engine_address()}: {_one_line(exc, 160)}",
+            f"cannot reach the Docker engine at {address}: {_one_line(exc, 160)}",
             hint=ENGINE_HINT,
         ) from None
+    _API_VERSIONS.setdefault(address, client.api.api_version)
     return client
+
+
+@dataclass(frozen=True)
+class _EngineFacts:
+    """What a session needs to know about the engine and the image before it creates a container."""
+
+    image_env: tuple[tuple[str, str], ...]
+    runtimes: frozenset[str]
+    cpus: int | None
+    memory_bytes: int | None
+
+
+_FACTS_TTL_S = 60.0  # an image rebuilt under the same tag or a runtime registered is seen soon
+_FACTS: dict[tuple[str, str], tuple[float, _EngineFacts]] = {}
+_FACTS_LOCK = threading.Lock()
+
+
+def _engine_facts(client: docker.DockerClient, image_name: str) -> _EngineFacts:
+    """The image's ENV and the engine's runtimes and capacity, remembered for a minute: the
+    containers of a batch are created from the same image on the same engine."""
+    key = (_engine_address(), image_name)
+    with _FACTS_LOCK:
+        known = _FACTS.get(key)
+    if known is not None and time.monotonic() - known[0] < _FACTS_TTL_S:
+        return known[1]
+    image = client.images.get(image_name)
+    info = client.info()
+    env = []
+    for item in (image.attrs.get("Config") or {}).get("Env") or []:
+        name, sep, value = item.partition("=")
+        if sep and _ENV_NAME.match(name):
+            env.append((name, value))
+    facts = _EngineFacts(tuple(env), frozenset(info.get("Runtimes") or {}),
+                         _int_or_none(info.get("NCPU")), _int_or_none(info.get("MemTotal")))
+    with _FACTS_LOCK:
+        _FACTS[key] = (time.monotonic(), facts)
+    return facts
 
 
 def _owner() -> str:
@@ -582,8 +629,7 @@ class SandboxSession:
     def _check_engine(self) -> None:
         assert self._client is not None
         try:
-            image = self._client.images.get(self.image)
-            info = self._client.info()
+            facts = _engine_facts(self._client, self.image)
         except docker.errors.ImageNotFound:
             raise EnvironmentProblem(
                 f"sandbox image {self.image!r} not found", hint=BUILD_HINT
@@ -592,19 +638,13 @@ class SandboxSession:
             raise EnvironmentProblem(
                 f"cannot inspect sandbox image {self.image!r}: {_one_line(exc)}", hint=BUILD_HINT
             ) from None
-        for item in (image.attrs.get("Config") or {}).get("Env") or []:
-            key, sep, value = item.partition("=")
-            if sep and _ENV_NAME.match(key):
-                self._image_env[key] = value
-        if self.runtime not in (info.get("Runtimes") or {}) and self.runtime != "runc":
+        self._image_env.update(facts.image_env)
+        if self.runtime not in facts.runtimes and self.runtime != "runc":
             raise EnvironmentProblem(
                 f"the Docker engine at {_engine_address()} has no {self.runtime!r} runtime",
                 hint="install and register it: sudo bash sandbox/scripts/ensure_runsc.sh --register",
             )
-        self.limits.check_supported(
-            engine_cpus=_int_or_none(info.get("NCPU")),
-            engine_memory_bytes=_int_or_none(info.get("MemTotal")),
-        )
+        self.limits.check_supported(engine_cpus=facts.cpus, engine_memory_bytes=facts.memory_bytes)
 
     def _base_env(self) -> dict[str, str]:
         """The allow-listed environment: the image's own ENV, then the fixed variables."""
