@@ -14,6 +14,7 @@ containers took a core from them (measured: the sandbox 1.8 s slower for 2.9 s s
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
@@ -158,9 +159,11 @@ def grade_snapshot(
     same artifacts; the graders, the rubric and the result always run here.
     """
     gate = threading.Event()  # opens the background grader work (see the module docstring)
+    removals: list = []  # the local containers, removed while the graders run
     if stage_runner is None:
-        from harness.stages import CHECKS_DONE
-        from harness.stages import run_stages as stage_runner  # pulls in the docker SDK
+        from harness.stages import CHECKS_DONE, run_stages  # pulls in the docker SDK
+
+        stage_runner = functools.partial(run_stages, removals=removals)
     else:
         CHECKS_DONE = None
         gate.set()  # the containers run elsewhere: nothing here to take CPU from
@@ -170,77 +173,83 @@ def grade_snapshot(
             gate.set()
         progress(message)
 
-    started = _now()
-    timings: dict[str, float] = {}
-    artifacts: Artifacts | None = None
-    status, status_reason = "graded", ""
-    container_starts = 0
-    meanwhile: Future | None = None
-    if settings.run:
-        progress("sandbox")
+    try:
+        started = _now()
+        timings: dict[str, float] = {}
+        artifacts: Artifacts | None = None
+        status, status_reason = "graded", ""
+        container_starts = 0
+        meanwhile: Future | None = None
+        if settings.run:
+            progress("sandbox")
+            t0 = time.monotonic()
+            meanwhile = _start_meanwhile(GraderContext(
+                snapshot_root=snapshot.root,
+                snapshot_meta=snapshot.to_meta(),
+                assignment=assignment,
+                artifacts=None,
+                reference_scores=dict(settings.reference_scores),
+            ), gate)
+            if work_dir.exists():
+                shutil.rmtree(work_dir)
+            work_dir.mkdir(parents=True)
+            try:
+                artifacts = stage_runner(snapshot, assignment, image=settings.image,
+                                         work_dir=work_dir, progress=sandbox_progress, slots=slots)
+            except BaseException:
+                meanwhile.cancel()
+                raise
+            finally:
+                gate.set()
+            timings.update(getattr(artifacts, "timings", {}) or {})
+            timings["sandbox_total"] = round(time.monotonic() - t0, 3)
+            container_starts = int(getattr(artifacts, "container_starts", 0) or 0)
+            harness_faults = [s for s in artifacts.stages.values() if s.verdict == "sandbox_error"]
+            run_stage = artifacts.stages.get("run")
+            if harness_faults:
+                status = "harness_error"
+                status_reason = "; ".join(f"{s.stage}: {s.reason}" for s in harness_faults)
+            elif run_stage is not None and run_stage.verdict != "ok":
+                status = "execution_failed"
+                status_reason = run_stage.reason or run_stage.verdict
+        static_lint_dir, wait_for_lint = None, None
+        if not settings.run:  # candidate code never runs; pylint only parses it (harness.static_lint)
+            from harness.static_lint import start_static_lint
+
+            static_lint_dir = work_dir / "static_lint"
+            wait_for_lint = start_static_lint(snapshot.root, static_lint_dir, timings)
+        progress("graders")
         t0 = time.monotonic()
-        meanwhile = _start_meanwhile(GraderContext(
+        context = GraderContext(
             snapshot_root=snapshot.root,
             snapshot_meta=snapshot.to_meta(),
             assignment=assignment,
-            artifacts=None,
+            artifacts=artifacts,
             reference_scores=dict(settings.reference_scores),
-        ), gate)
-        if work_dir.exists():
-            shutil.rmtree(work_dir)
-        work_dir.mkdir(parents=True)
-        try:
-            artifacts = stage_runner(snapshot, assignment, image=settings.image,
-                                     work_dir=work_dir, progress=sandbox_progress, slots=slots)
-        except BaseException:
-            meanwhile.cancel()
-            raise
-        finally:
-            gate.set()
-        timings.update(getattr(artifacts, "timings", {}) or {})
-        timings["sandbox_total"] = round(time.monotonic() - t0, 3)
-        container_starts = int(getattr(artifacts, "container_starts", 0) or 0)
-        harness_faults = [s for s in artifacts.stages.values() if s.verdict == "sandbox_error"]
-        run_stage = artifacts.stages.get("run")
-        if harness_faults:
-            status = "harness_error"
-            status_reason = "; ".join(f"{s.stage}: {s.reason}" for s in harness_faults)
-        elif run_stage is not None and run_stage.verdict != "ok":
-            status = "execution_failed"
-            status_reason = run_stage.reason or run_stage.verdict
-    static_lint_dir, wait_for_lint = None, None
-    if not settings.run:  # candidate code never runs; pylint only parses it (harness.static_lint)
-        from harness.static_lint import start_static_lint
+            static_lint_dir=static_lint_dir,
+        )
+        graders, done = meanwhile.result() if meanwhile is not None else (None, None)
+        grader_results = run_graders(context, wait_for_lint, graders=graders, done=done)
+        timings["host_graders"] = round(time.monotonic() - t0, 3)
+        progress("rubric")
+        result = build_result(
+            snapshot=snapshot,
+            assignment=assignment,
+            rubric=rubric,
+            grader_results=grader_results,
+            stages=dict(artifacts.stages) if artifacts else {},
+            run_info=_run_info(settings, started=started, timings=timings,
+                               container_starts=container_starts),
+            status=status,
+            status_reason=status_reason,
+            source_display=source_display,
+        )
+        return GradedSubmission(result, snapshot, artifacts.root if artifacts else None, work_dir)
+    finally:  # the containers are gone when the grading is
+        if removals:
+            from sandbox.runner import wait_for_removals
 
-        static_lint_dir = work_dir / "static_lint"
-        wait_for_lint = start_static_lint(snapshot.root, static_lint_dir, timings)
-    progress("graders")
-    t0 = time.monotonic()
-    context = GraderContext(
-        snapshot_root=snapshot.root,
-        snapshot_meta=snapshot.to_meta(),
-        assignment=assignment,
-        artifacts=artifacts,
-        reference_scores=dict(settings.reference_scores),
-        static_lint_dir=static_lint_dir,
-    )
-    graders, done = meanwhile.result() if meanwhile is not None else (None, None)
-    grader_results = run_graders(context, wait_for_lint, graders=graders, done=done)
-    timings["host_graders"] = round(time.monotonic() - t0, 3)
-    progress("rubric")
-    result = build_result(
-        snapshot=snapshot,
-        assignment=assignment,
-        rubric=rubric,
-        grader_results=grader_results,
-        stages=dict(artifacts.stages) if artifacts else {},
-        run_info=_run_info(settings, started=started, timings=timings,
-                           container_starts=container_starts),
-        status=status,
-        status_reason=status_reason,
-        source_display=source_display,
-    )
-    return GradedSubmission(result, snapshot, artifacts.root if artifacts else None, work_dir)
+            wait_for_removals(removals)
 
 
 def grade_submission(

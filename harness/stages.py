@@ -363,6 +363,7 @@ def _run_container(
     command: list[str] | None,
     clock: StageClock,
     started_event: threading.Event | None = None,
+    removals: list | None = None,
 ) -> StageRecord:
 
     argv = [
@@ -378,7 +379,7 @@ def _run_container(
     for rel in notebooks:
         argv += ["--notebook", rel]
     started = time.monotonic()
-    session = _session(image, snapshot, data_dir, limits, "run")
+    session = _session(image, snapshot, data_dir, limits, "run", removals)
     with session as box:
         clock.measure("run_start", started)
         if started_event is not None:
@@ -393,7 +394,8 @@ def _run_container(
     return _apply_copy_report(_record("run", result), report)
 
 
-def _session(image: str, snapshot: Snapshot, data_dir: Path, limits: Limits, stage: str):
+def _session(image: str, snapshot: Snapshot, data_dir: Path, limits: Limits, stage: str,
+             removals: list | None = None):
     """A sandbox session over ``snapshot`` with ``data_dir`` read-only at /data."""
     from sandbox.runner import Mount, SandboxSession
 
@@ -403,6 +405,7 @@ def _session(image: str, snapshot: Snapshot, data_dir: Path, limits: Limits, sta
         mounts=[Mount(source=data_dir, target="/data", read_only=True)],
         limits=limits,
         labels={"takehome.stage": stage, "takehome.snapshot": snapshot.content_hash[:16]},
+        removals=removals,
     )
 
 
@@ -417,13 +420,14 @@ def _checks_container(
     clock: StageClock,
     progress: Progress,
     test_files: Sequence[str] = (),
+    removals: list | None = None,
 ) -> dict[str, StageRecord]:
 
     per_exec = min(float(limits.wall_time_s), CHECKS_TIMEOUT_S)
     inner = f"{max(per_exec - SAVE_MARGIN_S, 5):g}"
     records: dict[str, StageRecord] = {}
     started = time.monotonic()
-    session = _session(image, snapshot, data_dir, limits, "checks")
+    session = _session(image, snapshot, data_dir, limits, "checks", removals)
     with session as box:
         clock.measure("checks_start", started)
         # Candidate code runs in the tests exec only, first: the supervisor kills whatever it
@@ -491,6 +495,7 @@ def _run_stage(
     clock: StageClock,
     say: Progress,
     started_event: threading.Event | None = None,
+    removals: list | None = None,
 ) -> tuple[StageRecord, RunReport | None, int]:
     """The run stage: (record, validated run.json, containers started).
 
@@ -521,6 +526,7 @@ def _run_stage(
         command=command,
         clock=clock,
         started_event=started_event,
+        removals=removals,
     )
     report = read_run_report(run_dir / "takehome" / "run.json")
     return _run_reason(record, report, config_error), report, 1
@@ -537,11 +543,14 @@ def execute_stages(
     limits: Limits | None = None,
     progress: Progress | None = None,
     slots: SandboxSlots | None = None,
+    removals: list | None = None,
 ) -> StageArtifacts:
     """Run the requested stages (``run``, ``checks``) and return what they produced.
 
     ``slots``: a batch's shared :class:`SandboxSlots` (each stage's container holds one while
-    it runs); None runs both stages side by side at once.
+    it runs); None runs both stages side by side at once. ``removals``: the containers are
+    removed in the background and their ``sandbox.runner.PendingRemoval`` appended to this
+    list (the caller waits for them); without it they are gone when this returns.
     Raises :class:`contracts.errors.EnvironmentProblem` when no container can be started (no
     engine, no image); every later harness fault is a ``sandbox_error`` stage record.
     """
@@ -579,6 +588,7 @@ def execute_stages(
                 clock=clock,
                 say=say,
                 started_event=run_up,
+                removals=removals,
             )
         finally:
             run_up.set()
@@ -605,6 +615,7 @@ def execute_stages(
             clock=clock,
             progress=say,
             test_files=extra_tests,
+            removals=removals,
         )
         say(CHECKS_DONE)
         return dict(found), None, 1
@@ -653,12 +664,13 @@ def run_stages(
     limits: Limits | None = None,
     progress: Progress | None = None,
     slots: SandboxSlots | None = None,
+    removals: list | None = None,
 ) -> Artifacts:
     """Run the sandbox stages for one snapshot; a :class:`StageArtifacts` (an Artifacts).
 
     ``limits`` (sandbox.limits.Limits) replaces the defaults entirely; without it the defaults
-    apply with the assignment's ``wall_time_s``, ``memory_mb`` and ``cpus``. ``slots``: see
-    :func:`execute_stages`.
+    apply with the assignment's ``wall_time_s``, ``memory_mb`` and ``cpus``. ``slots`` and
+    ``removals``: see :func:`execute_stages`.
     """
     return execute_stages(
         snapshot,
@@ -670,6 +682,7 @@ def run_stages(
         limits=limits,
         progress=progress,
         slots=slots,
+        removals=removals,
     )
 
 

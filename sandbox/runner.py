@@ -544,6 +544,41 @@ def _check_env(env: Mapping[str, str] | None, what: str) -> dict[str, str]:
 # --- the session ---------------------------------------------------------------------------------
 
 
+class PendingRemoval:
+    """A container being removed by a background thread (see ``SandboxSession(removals=...)``).
+
+    Until it is gone it stays among this process's live containers, so a termination signal
+    or the exit handler still removes it.
+    """
+
+    def __init__(self, container: Any, client: docker.DockerClient | None):
+        self._container, self._client = container, client
+        self._thread = threading.Thread(target=self._remove, name="sandbox-remove", daemon=True)
+        self._thread.start()
+
+    def _remove(self) -> None:
+        try:
+            _remove_container(self._container)
+        except _DOCKER_ERRORS:
+            pass  # cleanup_stale_containers() removes it later (still labelled)
+        finally:
+            if self._client is not None:
+                self._client.close()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until the container is removed (or the removal gave up); False on timeout."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+
+def wait_for_removals(removals: list[PendingRemoval], timeout_s: float = 60.0) -> None:
+    """Wait for every pending removal in ``removals`` (at most ``timeout_s`` in all)."""
+    deadline = time.monotonic() + timeout_s
+    for removal in removals:
+        removal.wait(max(0.0, deadline - time.monotonic()))
+
+
+
 class SandboxSession:
     """One hardened container for one submission; several execs (stages) run in it in turn.
 
@@ -551,6 +586,10 @@ class SandboxSession:
     and starts the container and copies ``/submission`` into the ``/workspace`` tmpfs; leaving
     always removes the container (normal exit, exception, Ctrl-C). Execs are serialised.
     ``SandboxSession.container_starts`` counts containers started by this process (all sessions).
+
+    ``removals``: leaving hands the removal to a background thread and appends its
+    :class:`PendingRemoval` to this list, so the caller goes on with the outputs while the
+    engine removes the container, and waits for the list later (:func:`wait_for_removals`).
     """
 
     container_starts: ClassVar[int] = 0
@@ -566,8 +605,10 @@ class SandboxSession:
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
         runtime: str | None = None,
+        removals: list[PendingRemoval] | None = None,
     ):
         self.image = image
+        self._removals = removals
         self.limits = limits
         self.runtime = resolve_runtime(runtime)
         taken: set[str] = set()
@@ -615,6 +656,10 @@ class SandboxSession:
 
     def _teardown(self) -> None:
         container, self._container = self._container, None
+        if container is not None and self._removals is not None:
+            client, self._client = self._client, None
+            self._removals.append(PendingRemoval(container, client))
+            return
         try:
             if container is not None:
                 try:
