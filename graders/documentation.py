@@ -185,13 +185,32 @@ def section_evidence(facts: SectionFacts, note: str) -> Evidence:
     )
 
 
-def approach_check(
-    findings: Findings, trains_models: bool = False, has_results: bool = True
-) -> Check:
-    """``documentation.approach``: what was done is described. When the code trains models and
-    no result is reported, some sentence must also say what was modelled (name a model, a
-    model family or a baseline): cleaning steps and a file map alone do not tell an interviewer
-    what was done."""
+@dataclass
+class Approach:
+    """What the material says was done: action sentences, approach sections, their points."""
+
+    actions: list[Hit]
+    sections: list[SectionFacts]
+
+    @property
+    def section_words(self) -> int:
+        """Words of prose in approach sections."""
+        return sum(f.words for f in self.sections)
+
+    @property
+    def points(self) -> int:
+        """One per action sentence, one per 20 words of approach-section prose."""
+        return len(self.actions) + self.section_words // 20
+
+    def document_points(self, findings: Findings) -> int:
+        """The points earned in documents (README, other ``.md``/``.rst``), not notebooks."""
+        paths = findings.document_paths
+        words = sum(f.words for f in self.sections if f.section.origin == "document")
+        return sum(1 for h in self.actions if h.path in paths) + words // 20
+
+
+def read_approach(findings: Findings) -> Approach:
+    """The sentences and sections that describe what was done."""
     actions = _distinct(
         s
         for f, s in findings.sentences()
@@ -201,18 +220,33 @@ def approach_check(
         and describes_action(s.text)
         and own_statement(s.text)
     )
-    approach_sections = [f for f in findings.credited if f.kind == "approach" and f.words >= 10]
-    section_words = sum(f.words for f in approach_sections)
-    points = len(actions) + section_words // 20
+    sections = [f for f in findings.credited if f.kind == "approach" and f.words >= 10]
+    return Approach(actions, sections)
+
+
+def approach_check(
+    findings: Findings,
+    trains_models: bool = False,
+    has_results: bool = True,
+    approach: Approach | None = None,
+) -> Check:
+    """``documentation.approach``: what was done is described. When the code trains models and
+    no result is reported, some sentence must also say what was modelled (name a model, a
+    model family or a baseline), and the documents themselves must describe the work: cleaning
+    steps and a file map alone, or notebook narration under a README that only says how to run
+    it, do not tell an interviewer what was done."""
+    approach = approach or read_approach(findings)
+    actions, approach_sections = approach.actions, approach.sections
+    section_words, points = approach.section_words, approach.points
     modelled = [h for h in actions if MODEL_NAME.search(h.text)]
     silent_on_models = trains_models and not has_results and not modelled
-    document_paths = findings.document_paths
-    in_documents = sum(1 for h in actions if h.path in document_paths) + sum(
-        f.words for f in approach_sections if f.section.origin == "document"
-    ) // 20
     # Notebook narration of the steps, with no document describing the work and no result
     # reported anywhere, is a lab notebook rather than a write-up of what was done.
-    narration_only = trains_models and not has_results and in_documents < MIN_APPROACH_POINTS
+    narration_only = (
+        trains_models
+        and not has_results
+        and approach.document_points(findings) < MIN_APPROACH_POINTS
+    )
     passed = points >= MIN_APPROACH_POINTS and not silent_on_models and not narration_only
     evidence = [
         section_evidence(f, f"approach section, {f.words} words") for f in approach_sections[:3]
@@ -279,10 +313,25 @@ def result_values(findings: Findings) -> list[Hit]:
     )
 
 
-def results_check(values: list[Hit]) -> Check:
-    """``documentation.results``: metrics with values are reported in writing."""
+def write_up_values(values: list[Hit], write_up_in_documents: bool) -> list[Hit]:
+    """The metric values the write-up reports. When the documents are the write-up (they
+    describe the work themselves) and give no number, values found only in notebook cells
+    are not the write-up's results: the reader of the README learns none of them."""
+    if not write_up_in_documents or any(not _in_notebook(h) for h in values):
+        return values
+    return []
+
+
+def _in_notebook(hit: Hit) -> bool:
+    return hit.path.lower().endswith(".ipynb")
+
+
+def results_check(values: list[Hit], notebook_only: list[Hit] | None = None) -> Check:
+    """``documentation.results``: metrics with values are reported in writing.
+    ``notebook_only``: values left out because the write-up is in documents that give none."""
     count = sum(h.count for h in values)
     passed = count >= MIN_RESULT_VALUES
+    left_out = sum(h.count for h in notebook_only or [])
     return Check(
         id="documentation.results",
         passed=passed,
@@ -292,8 +341,17 @@ def results_check(values: list[Hit]) -> Check:
             f" (at least {MIN_RESULT_VALUES} expected;"
             ' requirements such as "F1 >= 0.75" do not count)'
             + (f", in {_where(values)}." if values else ".")
+            + (
+                f" The documents describe the work but report no number; "
+                f"{plural(left_out, 'value')} appear only in notebook cells "
+                f"({_where(notebook_only or [])}), which the write-up does not give."
+                if left_out and not passed
+                else ""
+            )
         ),
-        evidence=[h.evidence("a metric value") for h in values[:MAX_EVIDENCE]],
+        evidence=[h.evidence("a metric value") for h in values[:MAX_EVIDENCE]]
+        + [h.evidence("a value only in a notebook") for h in (notebook_only or [])[:3]
+           if not passed],
     )
 
 
@@ -690,10 +748,14 @@ class DocumentationGrader:
         readme = find_readme(context.snapshot_root)
         findings = read_material(collect_sections(source, readme))
         values = result_values(findings)
+        approach = read_approach(findings)
+        written = write_up_values(
+            values, approach.document_points(findings) >= MIN_APPROACH_POINTS
+        )
         checks = [
-            approach_check(findings, trains_models(source), results_check(values).passed),
+            approach_check(findings, trains_models(source), bool(values), approach),
             choices_check(findings),
-            results_check(values),
+            results_check(written, [h for h in values if h not in written]),
             how_to_run_check(findings, makefile_help(context.snapshot_root)),
             *limitation_checks(findings),
             own_words_check(findings),

@@ -628,3 +628,26 @@ def test_a_run_heading_whose_prose_is_about_running_stays_how_to_run() -> None:
     )
     section = Section("README.md", None, "document", "Start", 1, ((2, body),), "Start")
     assert classify(section, read_section(section)) != "approach"
+
+
+def test_a_readme_write_up_without_numbers_reports_no_results(tmp_path: Path) -> None:
+    write_up = (
+        "# Churn\n\n## Approach\nWe dropped the customer id column from the data. The missing "
+        "ages were imputed with the median. We trained a random forest classifier on the "
+        "cleaned features. We compared it with a logistic regression baseline.\n"
+    )
+    scored = [("markdown", "The forest reaches a recall of 0.71 on the validation split.")]
+    write_files(tmp_path / "a", {"README.md": write_up})
+    make_notebook(tmp_path / "a", scored)
+    checks = by_id(grade(make_context(tmp_path / "a")).checks)
+    results = checks["documentation.results"]
+    assert not results.passed and "only in notebook cells" in results.sentence
+    assert cell_locations(results) == [("analysis.ipynb", 0, 1)]
+    assert checks["documentation.approach"].passed  # the notebook's value is still a result
+    # the README giving the number reports it; so does a notebook that is the write-up
+    write_files(tmp_path / "b", {"README.md": write_up + "\nThe forest reaches an F1 of 0.64.\n"})
+    make_notebook(tmp_path / "b", scored)
+    assert by_id(grade(make_context(tmp_path / "b")).checks)["documentation.results"].passed
+    write_files(tmp_path / "c", {"README.md": "# Churn\nSee the notebook for the analysis.\n"})
+    make_notebook(tmp_path / "c", scored)
+    assert by_id(grade(make_context(tmp_path / "c")).checks)["documentation.results"].passed
