@@ -83,6 +83,8 @@ except ImportError:
 SECTION_HEADING = "## Side by side: bare, Otter-Grader and takehome, whole processes"
 VENV_BIN = Path(sys.executable).parent
 TAKEHOME = VENV_BIN / "takehome"
+ENTRY_POINT = ("import sys; import harness.cli as c; sys.argv[0] = 'takehome'; "
+               "getattr(c, 'run', c.main)()")
 OTTER_PACKAGES = ("otter-grader",)  # newest release; the kernel's packages follow takehome's
 KERNEL_PACKAGES = ("pandas", "numpy", "scikit-learn", "ipykernel")
 BATCH_SIZE = 20
@@ -262,7 +264,10 @@ def takehome(slug: str, sources: list[Path], scratch: Path, jobs: int | None = N
     out = scratch / "takehome-out"
     if out.exists():
         shutil.rmtree(out)
-    argv = [str(TAKEHOME), "grade", slug, *map(str, sources), "-o", str(out)]
+    # An exported revision runs its own console entry point (older ones have no cli.run).
+    entry = ([str(VENV_BIN / "python"), "-c", ENTRY_POINT] if checkout != REPO
+             else [str(TAKEHOME)])
+    argv = [*entry, "grade", slug, *map(str, sources), "-o", str(out)]
     if jobs is not None:
         argv += ["-j", str(jobs)]
     if len(sources) == 1:
