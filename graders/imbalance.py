@@ -22,7 +22,7 @@ from typing import Any
 
 from graders.artifacts import read_csv_capped, read_train_csv
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
-from graders.data_path import config_lines, is_test_file, on_path
+from graders.data_path import config_lines, is_test_file
 from graders.source import (
     CallSite,
     SubmissionSource,
@@ -49,6 +49,7 @@ from graders.source import (
     walk_all,
     walk_header,
 )
+from graders.synthetic_data import evaluated_only_on_generated, real_sites
 
 NEAR_BALANCED = 0.35  # a minority share from which rebalancing is not needed
 MAX_PREDICTION_ROWS = 2_000_000
@@ -125,7 +126,7 @@ class ImbalanceGrader:
     """Judges how a submission handles the class balance of its target."""
 
     name = "imbalance"
-    version = "4"
+    version = "5"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the imbalance handling present (never raises for candidate faults)."""
@@ -157,6 +158,32 @@ class ImbalanceGrader:
             minority, share_source = min(float(stated), 1 - float(stated)), "stated"
         return _grade_classification(self, context, source, shares, minority, share_source,
                                      task_type)  # fmt: skip
+
+
+def on_path(source: SubmissionSource, sites: list[CallSite]) -> list[CallSite]:
+    """``sites`` on the real data path: not in tests or a toy ``__main__`` demo, and not
+    after the loaded data was replaced by a generated set (:mod:`graders.synthetic_data`)."""
+    return real_sites(source, sites)
+
+
+def _synthetic_flag(source: SubmissionSource) -> RedFlag | None:
+    """A red flag when every evaluation runs on a generated set that replaced the data."""
+    found = evaluated_only_on_generated(source)
+    if not found:
+        return None
+    evidence = []
+    for replacement in found[:2]:
+        evidence.append(evidence_for(replacement.generated, note="the loaded data is replaced "
+                                     "by a generated set here"))  # fmt: skip
+        evidence.append(evidence_for(replacement.consumer, note="the generated set is used here"))
+    return RedFlag(
+        id="imbalance.synthetic_data",
+        severity="high",
+        sentence="The loaded data is replaced by a generated data set before the models are "
+        "trained and scored, so the class-balance handling and its metrics concern toy data, "
+        "not the task's.",
+        evidence=evidence,
+    )
 
 
 # --------------------------------------------------------------------------- task kind
@@ -253,6 +280,9 @@ def _grade_classification(
     never = _never_predicts_positive(context)
     if never is not None:
         red_flags.append(never)
+    synthetic = _synthetic_flag(source)
+    if synthetic is not None:
+        red_flags.append(synthetic)
     details: dict[str, Any] = {
         "mode": "classification",
         "level": level,
@@ -1107,11 +1137,13 @@ def _grade_without_classes(
     if task_type == "regression":
         details["task_type"] = task_type
     label = f"task_type {task_type!r}" if task_type else "inferred from the code"
+    synthetic = _synthetic_flag(source)
     return GraderResult(
         grader=grader.name,
         version=grader.version,
         score=level / 4,
         checks=checks,
+        red_flags=[synthetic] if synthetic is not None else [],
         details=details,
         reason=f"Not a classification task ({label}); level {level}: {why}",
     )

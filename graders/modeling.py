@@ -48,6 +48,7 @@ from graders.source import (
     source_for,
     word_count,
 )
+from graders.synthetic_data import evaluated_only_on_generated
 
 # Library training functions that fit a model without an estimator class.
 NATIVE_BOOSTING = (
@@ -192,7 +193,7 @@ class ModelingGrader:
     """Judges how models were chosen, compared and validated, crediting what the data path uses."""
 
     name = "modeling"
-    version = "4"
+    version = "5"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the modelling practice (never raises for candidate faults)."""
@@ -240,6 +241,9 @@ class ModelingGrader:
                     evidence=[evidence_for(site) for site in families.values()][:1],
                 )
             )
+        synthetic = _synthetic_flag(source) if has_models else None
+        if synthetic is not None:
+            red_flags.append(synthetic)
         model_sites = _model_sites(source)
         jumps = _unexplained_jumps(source, model_sites)
         if jumps:
@@ -276,6 +280,26 @@ class ModelingGrader:
             reason=f"{len(families)} model famil{'y' if len(families) == 1 else 'ies'} trained; "
             f"{sum(c.passed for c in checks)} of {len(checks)} modeling checks passed.",
         )  # fmt: skip
+
+
+def _synthetic_flag(source: SubmissionSource) -> RedFlag | None:
+    """A red flag when every model evaluation runs on a generated data set that replaced the
+    loaded data (:mod:`graders.synthetic_data`): no model of the task is validated."""
+    found = evaluated_only_on_generated(source)
+    if not found:
+        return None
+    evidence = []
+    for replacement in found[:2]:
+        evidence.append(evidence_for(replacement.generated, note="the loaded data is replaced "
+                                     "by a generated set here"))  # fmt: skip
+        evidence.append(evidence_for(replacement.consumer, note="the generated set is used here"))
+    return RedFlag(
+        id="modeling.synthetic_data",
+        severity="high",
+        sentence="The models are trained and scored on a generated data set that replaced the "
+        "loaded data, so no model of the task is validated.",
+        evidence=evidence,
+    )
 
 
 def _class_name(name: str) -> str:
