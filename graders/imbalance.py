@@ -49,6 +49,7 @@ from graders.source import (
     walk_all,
     walk_header,
 )
+from graders.source_repair import repaired_source
 from graders.synthetic_data import evaluated_only_on_generated, real_sites
 
 NEAR_BALANCED = 0.35  # a minority share from which rebalancing is not needed
@@ -133,7 +134,7 @@ class ImbalanceGrader:
         spec = getattr(context.assignment, "spec", None)
         task_type = str(getattr(spec, "task_type", "") or "")
         target = getattr(spec, "target", None)
-        source = source_for(context)
+        source = repaired_source(source_for(context))  # files that do not parse here, read
         kind = _task_kind(task_type, source)
         also_classifies = (
             kind == "regression"
@@ -237,7 +238,10 @@ def _grade_classification(
     unstratified = [s for s in split_sites if not _is_stratified_split(source, s)]
     weights = on_path(source, find_keywords(source, WEIGHT_KEYWORDS) + _grid_weight_sites(source))
     weights += config_lines(source, CONFIG_WEIGHTS)
-    resampling = on_path(source, flows.clean + _pipeline_samplers(source)
+    # resampling after the split but before cross-validation still rebalances the training
+    # data; the flaw is the cv_on_resampled red flag, which the rubric caps at level 2
+    resampled_before_cv = [pair[0] for pair in flows.before_cv]
+    resampling = on_path(source, flows.clean + resampled_before_cv + _pipeline_samplers(source)
                          + find_calls(source, BALANCED_ENSEMBLES))  # fmt: skip
     minority_sites, pr_sites, roc_sites, selection = _metric_sites(source)
     thresholds = _threshold_sites(source)
@@ -256,7 +260,8 @@ def _grade_classification(
         parts,
         aware=bool(stratified or weights or resampling or flows.before_split or flows.before_cv
                    or minority_sites or pr_sites or roc_sites or thresholds),
-        evaluated=bool(minority_sites or pr_sites or roc_sites or accuracy),
+        evaluated=bool(minority_sites or pr_sites or roc_sites or accuracy
+                       or _other_metrics(source)),
         stratified_from_first=stratified_from_first,
         near_balanced=near_balanced,
         deliberately_stratified=bool(explicit),

@@ -25,9 +25,9 @@ from graders.source import (
     call_matches,
     dotted_name,
     import_aliases,
-    salvage_tree,
     site_at,
 )
+from graders.source_repair import repaired_tree
 
 FIT_ATTRS = frozenset(
     {"fit", "fit_transform", "fit_predict", "partial_fit", "train", "fit_resample"}
@@ -209,14 +209,15 @@ class Flow:
 
 
 def parsed_units(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Module, bool]]:
-    """``(unit, tree, repaired)``: units that parse, plus the units whose non-Python lines (a
-    pasted shell command, a stray notebook magic) :func:`graders.source.salvage_tree` skips."""
+    """``(unit, tree, repaired)``: units that parse, plus the units that do not parse here read
+    through :func:`graders.source_repair.repaired_tree` (Python 3.12 f-strings requoted, then
+    non-Python lines such as a pasted shell command or a stray magic skipped)."""
     found = []
     for unit in source.code_units:
         if unit.tree is not None:
             found.append((unit, unit.tree, False))
             continue
-        tree = salvage_tree(unit.code)
+        tree = repaired_tree(unit.code)
         if tree is not None:
             found.append((unit, tree, True))
     return found

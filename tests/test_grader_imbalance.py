@@ -105,8 +105,45 @@ def test_smote_then_cross_validation_is_flagged(tmp_path: Path) -> None:
     assert flag.severity == "medium"
     assert cell_locations(flag) == [(NB, 1, 1), (NB, 2, 1)]
     assert "imbalance.resample_before_split" not in by_id(result.red_flags)
-    # resampling that only reaches CV folds is not training-only resampling
-    assert not by_id(result.checks)["imbalance.rebalancing"].passed
+    # resampled after the split, it still rebalances the training data (the rubric caps the
+    # flagged flaw at level 2: RUBRIC level 3 asks for resampling done correctly)
+    assert cell_locations(by_id(result.checks)["imbalance.rebalancing"]) == [(NB, 1, 1)]
+
+
+def test_a_model_scored_only_with_log_loss_is_evaluated(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_train, X_val, y_train, y_val = train_test_split(X, y)"),
+        ("code", "m = XGBClassifier().fit(X_train, y_train, sample_weight=10 ** y_train)"),
+        ("code", "print(log_loss(y_val, m.predict_proba(X_val)))"),
+    ]
+    make_notebook(tmp_path / "scored", cells)
+    result = _grade(tmp_path / "scored")
+    assert result.details["level"] == 2  # one sound measure, evaluated
+    make_notebook(tmp_path / "unscored", cells[:2])
+    assert _grade(tmp_path / "unscored").details["level"] == 1  # handling never evaluated
+
+
+def test_handling_in_a_file_written_for_python_3_12_is_read(tmp_path: Path) -> None:
+    helper = (
+        "from imblearn.over_sampling import SMOTE\n"
+        "from sklearn.metrics import average_precision_score, recall_score\n"
+        "from sklearn.model_selection import train_test_split\n"
+        "def balance(X_train, y_train):\n"
+        "    return SMOTE().fit_resample(X_train, y_train)\n"
+        "def report(model, X_test, y_test, name):\n"
+        "    proba = model.predict_proba(X_test)[:, 1]\n"
+        "    print(f'{name.replace(' ', '_')}: {recall_score(y_test, proba > 0.5)}')\n"
+        "    return average_precision_score(y_test, proba)\n"
+        "def run(X, y, model):\n"
+        "    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)\n"
+        "    X_bal, y_bal = balance(X_train, y_train)\n"
+        "    model.fit(X_bal, y_bal)\n"
+        "    return report(model, X_test, y_test, 'gradient boosting')\n"
+    )
+    write_files(tmp_path, {"src/modeling.py": helper})
+    checks = by_id(_grade(tmp_path).checks)
+    assert checks["imbalance.rebalancing"].passed
+    assert [e.line for e in checks["imbalance.metrics"].evidence] == [8, 9]
 
 
 def test_unused_roc_thresholds_are_not_a_chosen_threshold(tmp_path: Path) -> None:
@@ -471,3 +508,11 @@ def test_booster_params_dict_weighting_and_regression_cv_scoring(tmp_path: Path)
     checks = by_id(_grade(tmp_path / "snap").checks)
     assert cell_locations(checks["imbalance.rebalancing"]) == [(NB, 0, 1)]
     assert not checks["imbalance.stratified_split"].passed  # a regression CV is not stratified
+
+
+def test_requoting_python_3_12_f_strings_leaves_valid_code_alone() -> None:
+    from graders.source_repair import requote_fstrings
+
+    valid = "a = f\"{d['k']} {{x}} {v!r:>{w}}\" + 'it''s'  # f'{b'}\nc = '''f'{x'}'''\n"
+    assert requote_fstrings(valid) == valid
+    assert requote_fstrings("f'{x.replace(' ', '_')}'") == "f'{x.replace(\" \", \"_\")}'"
