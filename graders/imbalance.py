@@ -346,14 +346,16 @@ def _classification_level(
 
     For a near-balanced target stratification is fitting handling only when the author asked
     for it (``stratify=``, a stratified splitter): the folds scikit-learn stratifies by default
-    for an integer ``cv`` show awareness, not a measure taken."""
+    for an integer ``cv`` show awareness, not a measure taken. For any target those default
+    folds are not a component of level 3 either."""
     handling = parts["rebalancing"] or parts["threshold"]
     if near_balanced:
         handling = handling or (parts["stratified"] and deliberately_stratified)
-    components = sum(
+    # the folds scikit-learn stratifies by default are no measure the author took, so they are
+    # not the stratification of level 3 ("stratification + rebalancing + minority metrics")
+    components = (parts["stratified"] and deliberately_stratified) + sum(
         parts[k]
         for k in (
-            "stratified",
             "rebalancing",
             "threshold",
             "pr_auc",

@@ -516,3 +516,17 @@ def test_requoting_python_3_12_f_strings_leaves_valid_code_alone() -> None:
     valid = "a = f\"{d['k']} {{x}} {v!r:>{w}}\" + 'it''s'  # f'{b'}\nc = '''f'{x'}'''\n"
     assert requote_fstrings(valid) == valid
     assert requote_fstrings("f'{x.replace(' ', '_')}'") == "f'{x.replace(\" \", \"_\")}'"
+
+
+def test_default_stratified_folds_are_not_the_stratification_of_level_3(tmp_path: Path) -> None:
+    cells = [
+        ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y)"),
+        ("code", "X_res, y_res = RandomOverSampler().fit_resample(X_train, y_train)"),
+        ("code", ("pred = cross_val_predict(RandomForestClassifier(), X_res, y_res, cv=5)\n"
+                 "print(classification_report(y_test, model.predict(X_test)))")),
+    ]  # fmt: skip
+    make_notebook(tmp_path / "default", cells)
+    assert _grade(tmp_path / "default").details["level"] == 2
+    cells[0] = ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)")
+    make_notebook(tmp_path / "asked", cells)
+    assert _grade(tmp_path / "asked").details["level"] == 3
