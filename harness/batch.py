@@ -133,12 +133,35 @@ def _existing_overrides(folder: Path) -> OverridesFile | None:
 
 def report_folder(item: BatchItem, blind: bool) -> str:
     """The report folder's name: the submission's name, or its pseudonym in blind mode."""
+    digest = item.result.submission.content_hash if item.result is not None else ""
+    return _folder_name(item.name, digest, blind)
+
+
+def _folder_name(name: str, content_hash: str, blind: bool) -> str:
     if not blind:
-        return item.name
+        return name
     from harness.report.blind import pseudonym
 
-    digest = item.result.submission.content_hash if item.result is not None else ""
-    return pseudonym(digest, item.name).lower().replace(" ", "-")
+    return pseudonym(content_hash, name).lower().replace(" ", "-")
+
+
+def _earlier_snapshots(out_dir: Path, snapshots: Path, folders: set[str], hashes: set[str],
+                       content_hashes: dict[str, str]) -> dict[str, Path]:
+    """Snapshots of the submissions graded into ``out_dir`` before this batch (by report
+    folder), for the similarity check: a copy between candidates graded on different days is
+    still found. Those this batch regrades (same folder or same content) are left out, and so
+    are those whose snapshot was not kept (larger than the host footprint). ``content_hashes``
+    gains each one's hash (the blind report names the other submission by it)."""
+    from harness.report.index import folder_results
+
+    earlier = {}
+    for result, report in folder_results(out_dir, exclude=folders, skip_unreadable=True):
+        digest = result.submission.content_hash
+        root = snapshots / digest[:16]
+        if digest and digest not in hashes and root.is_dir():
+            earlier[report.parent.name] = root
+            content_hashes.setdefault(report.parent.name, digest)
+    return earlier
 
 
 def _mem_total_mb() -> int:
@@ -341,10 +364,13 @@ def grade_batch(
     def compare() -> list[SimilarityPair]:
         ingested.wait()
         roots = {i.name: i.snapshot_root for i in items if i.snapshot_root is not None}
-        if len(roots) >= 2 or (roots and public_solutions):
+        mine = {_folder_name(i.name, content_hashes.get(i.name, ""), blind) for i in items}
+        earlier = _earlier_snapshots(out_dir, work_root / "snapshots", mine,
+                                     set(content_hashes.values()), content_hashes)
+        if len(roots) >= 2 or (roots and (public_solutions or earlier)):
             starter = [assignment.root / p for p in (assignment.spec.starter_code or [])]
             kwargs = {} if similarity_threshold is None else {"threshold": similarity_threshold}
-            return find_similar(roots, public_solutions, starter, **kwargs)
+            return find_similar(roots, public_solutions, starter, earlier=earlier, **kwargs)
         return []
 
     def render(item: BatchItem, similarity: list[SimilarityPair]) -> None:

@@ -118,24 +118,30 @@ def compare_documents(
     public: Sequence[CodeDocument] = (),
     boilerplate: Sequence[int] = (),
     threshold: float = DEFAULT_THRESHOLD,
+    earlier: Sequence[CodeDocument] = (),
 ) -> list[SimilarityPair]:
-    """Pairwise comparison of ``documents`` and of each against the ``public`` solutions."""
-    if not _anything_to_compare(documents, public):
+    """Pairwise comparison of ``documents``, and of each against the ``public`` solutions and
+    the ``earlier`` submissions (graded before; not compared with each other again)."""
+    if not _anything_to_compare(documents, [*public, *earlier]):
         return []
     from copydetect import compare_files  # slow (matplotlib): only when comparing
 
     plate = list(boilerplate)
     prints = {d.name: _fingerprint(d, plate) for d in documents if d.text.strip()}
     public_prints = {d.name: _fingerprint(d, plate) for d in public if d.text.strip()}
+    earlier_prints = {d.name: _fingerprint(d, plate) for d in earlier
+                      if d.text.strip() and d.name not in prints}
     names = sorted(prints)
     candidates: list[tuple[str, str, bool]] = [
         (a, b, False) for i, a in enumerate(names) for b in names[i + 1 :]
     ]
     candidates += [(a, p, True) for a in names for p in sorted(public_prints)]
+    candidates += [(a, e, False) for a in names for e in sorted(earlier_prints)]
     pairs: list[SimilarityPair] = []
     for first, second, is_public in candidates:
         fp1 = prints[first]
-        fp2 = public_prints[second] if is_public else prints[second]
+        fp2 = (public_prints[second] if is_public
+               else prints.get(second) or earlier_prints[second])
         if len(fp1.hashes) == 0 or len(fp2.hashes) == 0:
             continue
         _, (sim1, sim2), slices = compare_files(fp1, fp2)
@@ -168,9 +174,15 @@ def find_similar(
     public_dir: Path | None = None,
     starter: Sequence[Path] = (),
     threshold: float = DEFAULT_THRESHOLD,
+    earlier: dict[str, Path] | None = None,
 ) -> list[SimilarityPair]:
-    """Compare snapshot folders (name -> root) pairwise and against known public solutions."""
+    """Compare snapshot folders (name -> root) pairwise and against known public solutions.
+
+    ``earlier``: snapshot folders of submissions graded before (name -> root); each of
+    ``submissions`` is compared with them too, they are not compared with each other.
+    """
     documents = [collect_code(root, name) for name, root in sorted(submissions.items())]
+    before = [collect_code(root, name) for name, root in sorted((earlier or {}).items())]
     public: list[CodeDocument] = []
     if public_dir is not None and public_dir.is_dir():
         for entry in sorted(public_dir.iterdir()):
@@ -181,9 +193,9 @@ def find_similar(
                     encoding="utf-8", errors="replace"
                 )
                 public.append(CodeDocument(f"public:{entry.name}", text))
-    if not _anything_to_compare(documents, public):  # copydetect is not even imported
+    if not _anything_to_compare(documents, [*public, *before]):  # copydetect is not imported
         return []
-    return compare_documents(documents, public, starter_boilerplate(starter), threshold)
+    return compare_documents(documents, public, starter_boilerplate(starter), threshold, before)
 
 
 def pairs_to_json(pairs: Sequence[SimilarityPair]) -> str:

@@ -151,3 +151,41 @@ def test_folder_of_notebooks_is_many_submissions_but_a_project_is_one(tmp_path):
     (single / "only.ipynb").write_text("{}")
     assert [p.name for p in expand_sources([batch])] == ["a.ipynb", "b.ipynb", "c.zip"]
     assert expand_sources([project, single]) == [project, single]
+
+
+def test_earlier_submissions_are_compared_with_the_new_ones_only(tmp_path):
+    a = write_repo(tmp_path / "alice", SOLUTION_A)
+    copy = write_repo(tmp_path / "frank", renamed(SOLUTION_A))
+    other = write_repo(tmp_path / "carol", SOLUTION_B)
+    earlier_copy = write_repo(tmp_path / "gina", SOLUTION_A)  # copies alice too
+    pairs = find_similar({"frank": copy, "carol": other},
+                         earlier={"alice": a, "gina": earlier_copy})
+    # frank matches both earlier ones; alice and gina (both graded before) are not paired again
+    assert sorted((p.first, p.second, p.second_is_public) for p in pairs) == [
+        ("frank", "alice", False), ("frank", "gina", False)]
+    assert find_similar({"carol": other}, earlier={"alice": a}) == []
+
+
+def test_a_batch_finds_a_copy_of_a_submission_graded_in_an_earlier_batch(tmp_path):
+    from harness.assignment import load_assignment
+    from harness.batch import grade_batch
+    from harness.pipeline import GradeSettings
+    from harness.report.index import folder_results
+
+    assignment = load_assignment("fraud-detection")
+    out = tmp_path / "round"
+    settings = GradeSettings(image=None, run=False)
+    alice = write_repo(tmp_path / "in" / "alice", SOLUTION_A)
+    carol = write_repo(tmp_path / "in" / "carol", SOLUTION_B)
+    grade_batch(assignment, [alice, carol], out, settings=settings, jobs=1)
+    bob = write_notebook(tmp_path / "in2" / "bob", renamed(SOLUTION_A))
+    outcome = grade_batch(assignment, [bob], out, settings=settings, jobs=1)
+    assert [(p.first, p.second) for p in outcome.similarity] == [("bob", "alice")]
+    results = {path.parent.name: result for result, path in folder_results(out)}
+    assert [p.other for p in results["bob"].similarity] == ["alice"]
+    assert any(f.id == "similarity.copied" for f in results["bob"].red_flags)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="./bob/report.html"' in index and 'href="./alice/report.html"' in index
+    # regrading bob alone compares it again; alice, graded before, is never paired with carol
+    again = grade_batch(assignment, [bob], out, settings=settings, jobs=1, force=True)
+    assert [(p.first, p.second) for p in again.similarity] == [("bob", "alice")]
