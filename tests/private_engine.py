@@ -85,7 +85,10 @@ class PrivateEngine:
         dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
         # Its own bridge: with --bridge=none dockerd deletes the host's docker0 at start,
         # which the shared engine needs (builds run on the default bridge).
-        argv = [dockerd, "--host", self.address, "--data-root", str(self.root / "data"),
+        # setpriv --pdeathsig: the engine stops when the test process dies, even by SIGKILL
+        # (a killed run leaves no private dockerd, containers or runsc sandboxes running).
+        argv = [*(["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []),
+                dockerd, "--host", self.address, "--data-root", str(self.root / "data"),
                 "--exec-root", str(self.root / "exec"), "--pidfile", str(self.pidfile),
                 f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false",
                 "--cgroup-parent=takehome-private-engine"]
