@@ -50,7 +50,7 @@ from graders.source import (
     walk_header,
 )
 from graders.source_repair import repaired_source
-from graders.synthetic_data import evaluated_only_on_generated, real_sites
+from graders.synthetic_data import real_sites, synthetic_data_flag
 
 NEAR_BALANCED = 0.35  # a minority share from which rebalancing is not needed
 MAX_PREDICTION_ROWS = 2_000_000
@@ -169,22 +169,10 @@ def on_path(source: SubmissionSource, sites: list[CallSite]) -> list[CallSite]:
 
 def _synthetic_flag(source: SubmissionSource) -> RedFlag | None:
     """A red flag when every evaluation runs on a generated set that replaced the data."""
-    found = evaluated_only_on_generated(source)
-    if not found:
-        return None
-    evidence = []
-    for replacement in found[:2]:
-        evidence.append(evidence_for(replacement.generated, note="the loaded data is replaced "
-                                     "by a generated set here"))  # fmt: skip
-        evidence.append(evidence_for(replacement.consumer, note="the generated set is used here"))
-    return RedFlag(
-        id="imbalance.synthetic_data",
-        severity="high",
-        sentence="The loaded data is replaced by a generated data set before the models are "
-        "trained and scored, so the class-balance handling and its metrics concern toy data, "
-        "not the task's.",
-        evidence=evidence,
-    )
+    return synthetic_data_flag(
+        source, "imbalance.synthetic_data",
+        "The loaded data is replaced by a generated data set before the models are trained and "
+        "scored, so the class-balance handling and its metrics concern toy data, not the task's.")
 
 
 # --------------------------------------------------------------------------- task kind

@@ -48,7 +48,7 @@ from graders.source import (
     source_for,
     word_count,
 )
-from graders.synthetic_data import evaluated_only_on_generated
+from graders.synthetic_data import synthetic_data_flag
 
 # Library training functions that fit a model without an estimator class.
 NATIVE_BOOSTING = (
@@ -285,21 +285,10 @@ class ModelingGrader:
 def _synthetic_flag(source: SubmissionSource) -> RedFlag | None:
     """A red flag when every model evaluation runs on a generated data set that replaced the
     loaded data (:mod:`graders.synthetic_data`): no model of the task is validated."""
-    found = evaluated_only_on_generated(source)
-    if not found:
-        return None
-    evidence = []
-    for replacement in found[:2]:
-        evidence.append(evidence_for(replacement.generated, note="the loaded data is replaced "
-                                     "by a generated set here"))  # fmt: skip
-        evidence.append(evidence_for(replacement.consumer, note="the generated set is used here"))
-    return RedFlag(
-        id="modeling.synthetic_data",
-        severity="high",
-        sentence="The models are trained and scored on a generated data set that replaced the "
-        "loaded data, so no model of the task is validated.",
-        evidence=evidence,
-    )
+    return synthetic_data_flag(
+        source, "modeling.synthetic_data",
+        "The models are trained and scored on a generated data set that replaced the loaded "
+        "data, so no model of the task is validated.")
 
 
 def _class_name(name: str) -> str:

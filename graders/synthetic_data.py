@@ -23,6 +23,7 @@ import ast
 import functools
 from dataclasses import dataclass
 
+from graders.base import RedFlag
 from graders.data_path import READERS, off_path
 from graders.source import (
     CallSite,
@@ -31,6 +32,7 @@ from graders.source import (
     assigned_names,
     assigned_value,
     dotted_name,
+    evidence_for,
     flow_statements,
     names_in,
     position,
@@ -198,3 +200,18 @@ def evaluated_only_on_generated(source: SubmissionSource) -> tuple[Replacement, 
                 else:
                     outside = True
     return found if inside and not outside else ()
+
+
+def synthetic_data_flag(source: SubmissionSource, flag_id: str, sentence: str) -> RedFlag | None:
+    """The grader's red flag ``flag_id`` when every evaluation runs on a generated set that
+    replaced the loaded data; the evidence is where the data is replaced and where the
+    generated set is used (the first two replacements)."""
+    found = evaluated_only_on_generated(source)
+    if not found:
+        return None
+    evidence = []
+    for replacement in found[:2]:
+        evidence.append(evidence_for(replacement.generated,
+                                     note="the loaded data is replaced by a generated set here"))
+        evidence.append(evidence_for(replacement.consumer, note="the generated set is used here"))
+    return RedFlag(id=flag_id, severity="high", sentence=sentence, evidence=evidence)
