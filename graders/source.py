@@ -297,12 +297,31 @@ def _parse(code: str) -> tuple[ast.Module | None, str | None]:
     try:
         tree = parse_python(code)
     except SyntaxError as exc:
-        return None, f"SyntaxError: {exc.msg} (line {exc.lineno})"
+        tree = _parse_as_312(code)
+        if tree is None:
+            return None, f"SyntaxError: {exc.msg} (line {exc.lineno})"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return None, f"{type(exc).__name__}: {clip(str(exc), 200)}"
     if too_deep(tree, MAX_TREE_DEPTH):
         return None, f"TooDeep: the syntax tree is nested more than {MAX_TREE_DEPTH} levels"
     return tree, None
+
+
+def _parse_as_312(code: str) -> ast.Module | None:
+    """The tree of code that is valid Python 3.12 but not 3.11: f-strings reusing their own
+    quote inside a replacement field (PEP 701), read with the other quote there, which means
+    the same (:func:`graders.source_repair.requote_fstrings`). None when that is not why."""
+    from graders.source_repair import requote_fstrings  # it builds on this module
+
+    if len(code) > MAX_SALVAGE_CHARS:
+        return None
+    requoted = requote_fstrings(code)
+    if requoted == code:
+        return None
+    try:
+        return parse_python(requoted)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
 
 
 def salvage_tree(code: str) -> ast.Module | None:

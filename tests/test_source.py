@@ -82,6 +82,20 @@ def test_unparsable_cell_gets_parse_error_and_never_raises(tmp_path: Path) -> No
     assert [s.cell for s in find_calls(source, ["fit"])] == [1]
 
 
+def test_python_312_f_strings_reusing_their_quote_are_read_by_every_grader(tmp_path: Path) -> None:
+    write_files(tmp_path, {
+        "plots.py": "import pandas as pd\nname = 'a b'\n"
+                    "path = f'{name.replace(' ', \"_\")}.png'\nmodel.fit(X, y)\n",
+        "broken.py": "path = f'{name.replace(' ', '_')}.png'\ndef (:\n",
+    })
+    source = load_source(tmp_path)
+    by_path = {u.path: u for u in source.code_units}
+    assert by_path["plots.py"].tree is not None and by_path["plots.py"].parse_error is None
+    assert [s.line for s in find_calls(source, ["fit"])] == [4]  # line numbers unchanged
+    assert by_path["broken.py"].tree is None  # not a 3.12 file: still a parse error
+    assert by_path["broken.py"].parse_error.startswith("SyntaxError")
+
+
 def test_markdown_units_come_from_cells_and_text_files(tmp_path: Path) -> None:
     make_notebook(tmp_path, [("markdown", "# Intro"), ("code", "x = 1")])
     write_files(tmp_path, {"README.md": "hello", "notes.rst": "n", "data.csv": "a,b"})
