@@ -158,8 +158,30 @@ def grade_snapshot(
     ``stage_runner`` runs the sandbox stages somewhere else (a remote worker) and returns the
     same artifacts; the graders, the rubric and the result always run here.
     """
-    gate = threading.Event()  # opens the background grader work (see the module docstring)
     removals: list = []  # the local containers, removed while the graders run
+    try:
+        return _grade_snapshot(snapshot, assignment, rubric, settings, work_dir, progress,
+                               source_display, slots, stage_runner, removals)
+    finally:  # the containers are gone when the grading is
+        if removals:
+            from sandbox.runner import wait_for_removals
+
+            wait_for_removals(removals)
+
+
+def _grade_snapshot(
+    snapshot: Snapshot,
+    assignment: Assignment,
+    rubric: Rubric,
+    settings: GradeSettings,
+    work_dir: Path,
+    progress: Progress,
+    source_display: str | None,
+    slots: SandboxSlots | None,
+    stage_runner: StageRunner | None,
+    removals: list,
+) -> GradedSubmission:
+    gate = threading.Event()  # opens the background grader work (see the module docstring)
     if stage_runner is None:
         from harness.stages import CHECKS_DONE, run_stages  # pulls in the docker SDK
 
@@ -173,83 +195,77 @@ def grade_snapshot(
             gate.set()
         progress(message)
 
-    try:
-        started = _now()
-        timings: dict[str, float] = {}
-        artifacts: Artifacts | None = None
-        status, status_reason = "graded", ""
-        container_starts = 0
-        meanwhile: Future | None = None
-        if settings.run:
-            progress("sandbox")
-            t0 = time.monotonic()
-            meanwhile = _start_meanwhile(GraderContext(
-                snapshot_root=snapshot.root,
-                snapshot_meta=snapshot.to_meta(),
-                assignment=assignment,
-                artifacts=None,
-                reference_scores=dict(settings.reference_scores),
-            ), gate)
-            if work_dir.exists():
-                shutil.rmtree(work_dir)
-            work_dir.mkdir(parents=True)
-            try:
-                artifacts = stage_runner(snapshot, assignment, image=settings.image,
-                                         work_dir=work_dir, progress=sandbox_progress, slots=slots)
-            except BaseException:
-                meanwhile.cancel()
-                raise
-            finally:
-                gate.set()
-            timings.update(getattr(artifacts, "timings", {}) or {})
-            timings["sandbox_total"] = round(time.monotonic() - t0, 3)
-            container_starts = int(getattr(artifacts, "container_starts", 0) or 0)
-            harness_faults = [s for s in artifacts.stages.values() if s.verdict == "sandbox_error"]
-            run_stage = artifacts.stages.get("run")
-            if harness_faults:
-                status = "harness_error"
-                status_reason = "; ".join(f"{s.stage}: {s.reason}" for s in harness_faults)
-            elif run_stage is not None and run_stage.verdict != "ok":
-                status = "execution_failed"
-                status_reason = run_stage.reason or run_stage.verdict
-        static_lint_dir, wait_for_lint = None, None
-        if not settings.run:  # candidate code never runs; pylint only parses it (harness.static_lint)
-            from harness.static_lint import start_static_lint
-
-            static_lint_dir = work_dir / "static_lint"
-            wait_for_lint = start_static_lint(snapshot.root, static_lint_dir, timings)
-        progress("graders")
+    started = _now()
+    timings: dict[str, float] = {}
+    artifacts: Artifacts | None = None
+    status, status_reason = "graded", ""
+    container_starts = 0
+    meanwhile: Future | None = None
+    if settings.run:
+        progress("sandbox")
         t0 = time.monotonic()
-        context = GraderContext(
+        meanwhile = _start_meanwhile(GraderContext(
             snapshot_root=snapshot.root,
             snapshot_meta=snapshot.to_meta(),
             assignment=assignment,
-            artifacts=artifacts,
+            artifacts=None,
             reference_scores=dict(settings.reference_scores),
-            static_lint_dir=static_lint_dir,
-        )
-        graders, done = meanwhile.result() if meanwhile is not None else (None, None)
-        grader_results = run_graders(context, wait_for_lint, graders=graders, done=done)
-        timings["host_graders"] = round(time.monotonic() - t0, 3)
-        progress("rubric")
-        result = build_result(
-            snapshot=snapshot,
-            assignment=assignment,
-            rubric=rubric,
-            grader_results=grader_results,
-            stages=dict(artifacts.stages) if artifacts else {},
-            run_info=_run_info(settings, started=started, timings=timings,
-                               container_starts=container_starts),
-            status=status,
-            status_reason=status_reason,
-            source_display=source_display,
-        )
-        return GradedSubmission(result, snapshot, artifacts.root if artifacts else None, work_dir)
-    finally:  # the containers are gone when the grading is
-        if removals:
-            from sandbox.runner import wait_for_removals
+        ), gate)
+        if work_dir.exists():
+            shutil.rmtree(work_dir)
+        work_dir.mkdir(parents=True)
+        try:
+            artifacts = stage_runner(snapshot, assignment, image=settings.image,
+                                     work_dir=work_dir, progress=sandbox_progress, slots=slots)
+        except BaseException:
+            meanwhile.cancel()
+            raise
+        finally:
+            gate.set()
+        timings.update(getattr(artifacts, "timings", {}) or {})
+        timings["sandbox_total"] = round(time.monotonic() - t0, 3)
+        container_starts = int(getattr(artifacts, "container_starts", 0) or 0)
+        harness_faults = [s for s in artifacts.stages.values() if s.verdict == "sandbox_error"]
+        run_stage = artifacts.stages.get("run")
+        if harness_faults:
+            status = "harness_error"
+            status_reason = "; ".join(f"{s.stage}: {s.reason}" for s in harness_faults)
+        elif run_stage is not None and run_stage.verdict != "ok":
+            status = "execution_failed"
+            status_reason = run_stage.reason or run_stage.verdict
+    static_lint_dir, wait_for_lint = None, None
+    if not settings.run:  # candidate code never runs; pylint only parses it (harness.static_lint)
+        from harness.static_lint import start_static_lint
 
-            wait_for_removals(removals)
+        static_lint_dir = work_dir / "static_lint"
+        wait_for_lint = start_static_lint(snapshot.root, static_lint_dir, timings)
+    progress("graders")
+    t0 = time.monotonic()
+    context = GraderContext(
+        snapshot_root=snapshot.root,
+        snapshot_meta=snapshot.to_meta(),
+        assignment=assignment,
+        artifacts=artifacts,
+        reference_scores=dict(settings.reference_scores),
+        static_lint_dir=static_lint_dir,
+    )
+    graders, done = meanwhile.result() if meanwhile is not None else (None, None)
+    grader_results = run_graders(context, wait_for_lint, graders=graders, done=done)
+    timings["host_graders"] = round(time.monotonic() - t0, 3)
+    progress("rubric")
+    result = build_result(
+        snapshot=snapshot,
+        assignment=assignment,
+        rubric=rubric,
+        grader_results=grader_results,
+        stages=dict(artifacts.stages) if artifacts else {},
+        run_info=_run_info(settings, started=started, timings=timings,
+                           container_starts=container_starts),
+        status=status,
+        status_reason=status_reason,
+        source_display=source_display,
+    )
+    return GradedSubmission(result, snapshot, artifacts.root if artifacts else None, work_dir)
 
 
 def grade_submission(
