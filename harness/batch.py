@@ -145,17 +145,15 @@ def _folder_name(name: str, content_hash: str, blind: bool) -> str:
     return pseudonym(content_hash, name).lower().replace(" ", "-")
 
 
-def _earlier_snapshots(out_dir: Path, snapshots: Path, folders: set[str], hashes: set[str],
-                       content_hashes: dict[str, str]) -> dict[str, Path]:
-    """Snapshots of the submissions graded into ``out_dir`` before this batch (by report
-    folder), for the similarity check: a copy between candidates graded on different days is
-    still found. Those this batch regrades (same folder or same content) are left out, and so
-    are those whose snapshot was not kept (larger than the host footprint). ``content_hashes``
-    gains each one's hash (the blind report names the other submission by it)."""
-    from harness.report.index import folder_results
-
+def _earlier_snapshots(earlier_results: Sequence[tuple[GradingResult, Path]], snapshots: Path,
+                       hashes: set[str], content_hashes: dict[str, str]) -> dict[str, Path]:
+    """Snapshots of the submissions graded into the output folder before this batch (by
+    report folder), for the similarity check: a copy between candidates graded on different
+    days is still found. Those with this batch's content are left out, and so are those whose
+    snapshot was not kept (larger than the host footprint). ``content_hashes`` gains each one's
+    hash (the blind report names the other submission by it)."""
     earlier = {}
-    for result, report in folder_results(out_dir, exclude=folders, skip_unreadable=True):
+    for result, report in earlier_results:
         digest = result.submission.content_hash
         root = snapshots / digest[:16]
         if digest and digest not in hashes and root.is_dir():
@@ -361,17 +359,23 @@ def grade_batch(
         finally:
             ingested.count(item.name)
 
-    def compare() -> list[SimilarityPair]:
+    def compare() -> tuple[list[SimilarityPair], list[tuple[GradingResult, Path]]]:
+        """The similarity pairs, and the results graded into the folder before this batch
+        (read once: the similarity and the index both use them)."""
+        from harness.report.index import folder_results
+
         ingested.wait()
         roots = {i.name: i.snapshot_root for i in items if i.snapshot_root is not None}
         mine = {_folder_name(i.name, content_hashes.get(i.name, ""), blind) for i in items}
-        earlier = _earlier_snapshots(out_dir, work_root / "snapshots", mine,
+        earlier_results = folder_results(out_dir, exclude=mine, skip_unreadable=True)
+        earlier = _earlier_snapshots(earlier_results, work_root / "snapshots",
                                      set(content_hashes.values()), content_hashes)
+        pairs: list[SimilarityPair] = []
         if len(roots) >= 2 or (roots and (public_solutions or earlier)):
             starter = [assignment.root / p for p in (assignment.spec.starter_code or [])]
             kwargs = {} if similarity_threshold is None else {"threshold": similarity_threshold}
-            return find_similar(roots, public_solutions, starter, earlier=earlier, **kwargs)
-        return []
+            pairs = find_similar(roots, public_solutions, starter, earlier=earlier, **kwargs)
+        return pairs, earlier_results
 
     def render(item: BatchItem, similarity: list[SimilarityPair]) -> None:
         from harness.report import render_reports
@@ -408,7 +412,7 @@ def grade_batch(
 
         for template in ("report.html.j2", "index.html.j2"):  # compiled while sandboxes run
             environment().get_template(template)
-        similarity = pairs_found.result()
+        similarity, _ = pairs_found.result()
         while (item := graded_items.get()) is not None:
             render(item, similarity)
 
@@ -424,8 +428,8 @@ def grade_batch(
         core_idle.set()
         graded_items.put(None)
     rendered.result()
-    similarity = pairs_found.result()
-    index_html, summary_csv = _write_index(items, out_dir, similarity, blind)
+    similarity, earlier = pairs_found.result()
+    index_html, summary_csv = _write_index(items, out_dir, similarity, earlier, blind)
     for item in items:  # grading and reports are done: keep each within its host footprint
         runs = item.artifacts_root.parent if item.artifacts_root is not None else None
         footprint.trim_retained(item.snapshot_root, runs, Limits())
@@ -442,17 +446,16 @@ def _as_submitted(result: GradingResult, submission: SubmissionInfo) -> GradingR
 
 
 def _write_index(items: Sequence[BatchItem], out_dir: Path, similarity: list[SimilarityPair],
-                 blind: bool) -> tuple[Path, Path]:
-    """The output folder's index.html and summary.csv: this batch's submissions and those
-    graded into the folder before (an index never loses a candidate graded earlier)."""
+                 earlier: list[tuple[GradingResult, Path]], blind: bool) -> tuple[Path, Path]:
+    """The output folder's index.html and summary.csv: this batch's submissions and
+    ``earlier``, those graded into the folder before (an index never loses a candidate graded
+    earlier)."""
     from harness.report import render_index
-    from harness.report.index import folder_results, pairs_from_results
+    from harness.report.index import pairs_from_results
 
     entries = [(apply_overrides(i.result, i.overrides),
                 i.reports.get("html", out_dir / report_folder(i, blind) / "report.html"))
                for i in items if i.result is not None]
-    earlier = folder_results(out_dir, exclude={Path(path).parent.name for _, path in entries},
-                             skip_unreadable=True)
     if blind:  # their folders and reports carry the names: a blind index cannot list them
         named = [path.parent.name for result, path in earlier if not result.blind]
         if named:
