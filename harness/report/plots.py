@@ -80,7 +80,8 @@ def preload() -> threading.Thread:
     global _preload_thread
     with _PRELOAD_LOCK:
         if _preload_thread is None:
-            _preload_thread = threading.Thread(target=_warm, name="plots-preload", daemon=True)
+            # Not a daemon: finalisation unwinding a thread inside matplotlib's C++ aborts.
+            _preload_thread = threading.Thread(target=_warm, name="plots-preload")
             _preload_thread.start()
         return _preload_thread
 
