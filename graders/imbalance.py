@@ -25,6 +25,7 @@ from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from graders.data_path import config_lines, is_test_file
 from graders.source import (
     CallSite,
+    CodeUnit,
     SubmissionSource,
     assigned_names,
     assigned_value,
@@ -44,6 +45,7 @@ from graders.source import (
     plain_targets,
     site_at,
     site_check,
+    site_key,
     sort_sites,
     source_for,
     walk_all,
@@ -81,6 +83,7 @@ RESAMPLE_CALLS = ("fit_resample", "fit_sample", "sklearn.utils.resample")
 SPLIT_CALLS = ("train_test_split",)
 CV_CALLS = ("cross_val_score", "cross_validate", "cross_val_predict")
 SEARCHES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "BayesSearchCV")
+SELECTION_SEARCHES = SEARCHES + ("HalvingRandomSearchCV",)
 MINORITY_METRICS = (
     "f1_score", "fbeta_score", "recall_score", "precision_score", "balanced_accuracy_score",
     "confusion_matrix", "ConfusionMatrixDisplay", "classification_report", "matthews_corrcoef",
@@ -127,7 +130,7 @@ class ImbalanceGrader:
     """Judges how a submission handles the class balance of its target."""
 
     name = "imbalance"
-    version = "5"
+    version = "6"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the imbalance handling present (never raises for candidate faults)."""
@@ -270,6 +273,10 @@ def _grade_classification(
                 evidence=[evidence_for(site) for site in accuracy[:3]],
             )
         )
+    if not near_balanced:
+        by_accuracy = _accuracy_selection_flag(source, minority)
+        if by_accuracy is not None:
+            red_flags.append(by_accuracy)
     never = _never_predicts_positive(context)
     if never is not None:
         red_flags.append(never)
@@ -753,6 +760,50 @@ def _accuracy_sites(source: SubmissionSource) -> list[CallSite]:
             ):
                 sites.append(site_at(unit, node, "score"))
     return sort_sites(sites)
+
+
+def _search_calls(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Call]]:
+    """Hyperparameter searches constructed on the real data path."""
+    found = [(unit, call) for unit, call, _, _ in iter_calls(source)
+             if is_call_to(source, unit, call, SELECTION_SEARCHES)]  # fmt: skip
+    kept = {site_key(s) for s in on_path(source, [site_at(u, c, "search") for u, c in found])}
+    return [(u, c) for u, c in found if site_key(site_at(u, c, "search")) in kept]
+
+
+def _accuracy_selection_flag(source: SubmissionSource, minority: float | None) -> RedFlag | None:
+    """``imbalance.accuracy_selection`` when every hyperparameter search picks by accuracy.
+
+    A search without ``scoring=`` ranks a classifier's candidates by accuracy, as does
+    ``scoring="accuracy"``: on an imbalanced target it prefers the candidate that neglects the
+    minority, whatever metrics are printed afterwards. Raised only when no search on the real
+    path scores (or refits) on anything else, and none searches a regressor.
+    """
+    bindings = _bindings(source)
+    by_accuracy: list[CallSite] = []
+    for unit, call in _search_calls(source):
+        estimator = call.args[0] if call.args else next(
+            (k.value for k in call.keywords if k.arg == "estimator"), None)
+        if estimator is not None and _is_regressor(estimator, bindings):
+            return None
+        values = [v for k in call.keywords if k.arg in ("scoring", "refit")
+                  for v in _scoring_strings(k.value, bindings)]  # fmt: skip
+        if any(v not in ACCURACY_SCORING for v in values):
+            return None
+        scored = next((k.value for k in call.keywords if k.arg == "scoring"), None)
+        if scored is not None and not values:
+            return None  # a scorer object or function: not read statically
+        by_accuracy.append(site_at(unit, call, "search"))
+    if not by_accuracy:
+        return None
+    share = f" (minority class {minority:.1%})" if minority is not None else ""
+    return RedFlag(
+        id="imbalance.accuracy_selection",
+        severity="medium",
+        sentence=f"Every hyperparameter search picks its model by accuracy{share} (scoring= "
+        "'accuracy' or left at the default): on an imbalanced target that prefers the model "
+        "that neglects the minority class, whatever metrics are reported afterwards.",
+        evidence=[evidence_for(site, note="chooses by accuracy") for site in by_accuracy[:3]],
+    )
 
 
 def _pipeline_samplers(source: SubmissionSource) -> list[CallSite]:

@@ -530,3 +530,63 @@ def test_default_stratified_folds_are_not_the_stratification_of_level_3(tmp_path
     cells[0] = ("code", "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)")
     make_notebook(tmp_path / "asked", cells)
     assert _grade(tmp_path / "asked").details["level"] == 3
+
+
+SEARCHED = [
+    ("code", ("from sklearn.ensemble import RandomForestClassifier\n"
+              "from sklearn.model_selection import GridSearchCV, train_test_split\n"
+              "from sklearn.metrics import classification_report\n"
+              "X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y)")),
+    ("code", "grid = GridSearchCV(RandomForestClassifier(class_weight='balanced'), params{scoring})"),
+    ("code", "grid.fit(X_train, y_train)\nprint(classification_report(y_test, grid.predict(X_test)))"),
+]
+
+
+def _searched(root: Path, scoring: str) -> Path:
+    cells = [(kind, text.replace("{scoring}", scoring)) for kind, text in SEARCHED]
+    make_notebook(root, cells)
+    return root
+
+
+@pytest.mark.parametrize("scoring", ["", ", scoring='accuracy'", ", cv=5, refit='accuracy'"])
+def test_a_search_that_picks_by_accuracy_is_a_flaw(tmp_path: Path, scoring: str) -> None:
+    result = _grade(_searched(tmp_path / "snap", scoring))
+    flag = by_id(result.red_flags)["imbalance.accuracy_selection"]
+    assert flag.severity == "medium"
+    assert cell_locations(flag) == [(NB, 1, 1)]
+    assert result.details["level"] == 3  # the ladder is unchanged; the rubric caps it at 2
+
+
+@pytest.mark.parametrize("scoring", [", scoring='f1'", ", scoring='roc_auc'",
+                                     ", scoring=make_scorer(fbeta_score, beta=2)",
+                                     ", scoring=['accuracy', 'recall'], refit='recall'"])
+def test_a_search_scored_on_another_metric_is_not_flagged(tmp_path: Path, scoring: str) -> None:
+    result = _grade(_searched(tmp_path / "snap", scoring))
+    assert "imbalance.accuracy_selection" not in by_id(result.red_flags)
+
+
+def test_accuracy_selection_is_not_raised_for_a_near_balanced_target_or_a_regressor(
+    tmp_path: Path,
+) -> None:
+    _searched(tmp_path / "snap", "")
+    balanced = make_assignment(tmp_path / "bal", positives=40)
+    assert "imbalance.accuracy_selection" not in by_id(
+        _grade(tmp_path / "snap", assignment=balanced).red_flags)
+    imbalanced = make_assignment(tmp_path / "imb", positives=5)
+    assert "imbalance.accuracy_selection" in by_id(
+        _grade(tmp_path / "snap", assignment=imbalanced).red_flags)
+    cells = [("code", ("from sklearn.ensemble import RandomForestRegressor\n"
+                       "from sklearn.model_selection import GridSearchCV\n"
+                       "grid = GridSearchCV(RandomForestRegressor(), params)\n"
+                       "grid.fit(X, y)\nprint(f1_score(y, grid.predict(X) > 3))"))]
+    make_notebook(tmp_path / "reg", cells)
+    assert "imbalance.accuracy_selection" not in by_id(_grade(tmp_path / "reg").red_flags)
+
+
+def test_the_rubric_caps_accuracy_selection_at_level_2() -> None:
+    from harness.rubric import load_rubric
+
+    rubric = load_rubric(Path(__file__).resolve().parent.parent / "rubrics" / "ml-take-home.yaml")
+    criterion = next(c for c in rubric.criteria if c.id == "imbalance")
+    caps = [c for c in criterion.caps if c.when == "imbalance.accuracy_selection"]
+    assert [c.max_level for c in caps] == [2]
