@@ -845,7 +845,7 @@ class CodeQualityGrader:
     """Judges the code itself: lint, structure, documentation, tooling and hygiene."""
 
     name = "code_quality"
-    version = "4"
+    version = "5"
     needs_static_lint = True  # the pipeline runs it after the host-side lint (static mode)
 
     def grade(self, context: GraderContext) -> GraderResult:
@@ -989,11 +989,12 @@ def unpolished_flag(checks: list[Check]) -> RedFlag | None:
 def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple[float, str]:
     """The least score the code's structure earns, whatever tooling it lacks.
 
-    Code with reusable functions or classes (real bodies, used) in a ``.py`` module, documented
-    functions in notebooks, or notebooks built on sklearn pipelines or functions reused across
-    cells, and neither broken nor throwaway, is
-    "readable, some structure" (0.4, level 2); any other code
-    that parses is at least a works-ish script (0.2, level 1). Caps still apply on top.
+    Code with reusable functions or classes (real bodies, used) in a ``.py`` module, or
+    documented functions in notebooks, and neither broken nor throwaway, is "readable, some
+    structure" (0.4, level 2: the rubric names these two). Any other code that parses is at
+    least a works-ish script (0.2, level 1): notebooks held together only by sklearn pipelines
+    or helpers reused across cells are not throwaway, but earn level 2 by their checks alone
+    (reviewers put such notebooks, when most checks fail, at level 1). Caps still apply on top.
     """
     raised = {flag.id for flag in red_flags}
     code = [u for u in source.code_units if not signals.is_test_path(u.path)]
@@ -1004,11 +1005,7 @@ def structure_floor(source: SubmissionSource, red_flags: list[RedFlag]) -> tuple
     ]
     in_modules = signals.reusable_definitions(source)
     documented = sum(1 for _, n in real if ast.get_docstring(n))  # type: ignore[arg-type]
-    structured = (
-        bool(in_modules)
-        or signals.share(documented, len(real)) >= 0.5
-        or bool(signals.notebook_structure(source))
-    )
+    structured = bool(in_modules) or signals.share(documented, len(real)) >= 0.5
     if structured and not raised & {"code_quality.broken", "code_quality.throwaway"}:
         return 0.4, "score raised to 0.4: functions or classes give the code some structure"
     if any(u.tree is not None for u in code):

@@ -542,7 +542,9 @@ def test_clean_pipeline_notebook_is_not_throwaway_and_vacuous_checks_are_skipped
     assert not ids & {"code_quality.docstrings", "code_quality.type_hints", "code_quality.logging"}
     flags = {f.id: f.severity for f in result.red_flags}
     assert flags == {"code_quality.notebook_only": "low"}  # structured by a pipeline
-    assert result.score >= 0.4
+    # not throwaway (a works-ish script at least), but a pipeline alone is not the "functions in
+    # a module, or documented notebook functions" of level 2
+    assert 0.2 <= result.score < 0.4
 
 
 def test_broken_own_imports_import_time_work_and_cwd_paths(tmp_path: Path) -> None:
