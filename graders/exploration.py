@@ -30,6 +30,7 @@ from graders.source import (
     CallSite,
     CodeUnit,
     SubmissionSource,
+    assigned_names,
     comment_lines,
     distinct_locations,
     dotted_name,
@@ -174,7 +175,7 @@ class ExplorationGrader:
     data-quality issues acted on, narrated and leakage/drift-aware exploration."""
 
     name = "exploration"
-    version = "3"
+    version = "4"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge the exploration the submission shows (never raises for candidate faults)."""
@@ -201,7 +202,7 @@ class ExplorationGrader:
         versus = in_scope(_feature_vs_target_sites(source, targets))
         versus += _report_versus_sites(reports, targets)
         quality = _quality_acted_on(source, scope, targets, written)
-        leakage = in_scope(_drift_sites(source)) + _leak_comment_sites(source, scope)
+        leakage = in_scope(_drift_sites(source, targets)) + _leak_comment_sites(source, scope)
         leak_prose = [
             (ev, s) for ev, s in written if _LEAK_WORDS.search(s) and not _NO_LEAK.search(s)
         ]
@@ -825,12 +826,18 @@ def _site_evidence(site: CallSite, note: str) -> Evidence:
 # --------------------------------------------------------------------------- leakage / drift
 
 
-def _drift_sites(source: SubmissionSource) -> list[CallSite]:
-    """Drift tests, or a distribution summary that sets train and test side by side."""
+def _drift_sites(source: SubmissionSource,
+                 targets: set[str] | frozenset[str] = frozenset()) -> list[CallSite]:
+    """Drift tests, a distribution summary that sets train and test side by side, or a plot
+    of train and test concatenated and coloured by a column that is not the target."""
     sites = _calls(source, DRIFT_CALLS)
     for statements in flow_statements(source).values():
+        stacked: set[str] = set()  # frames holding train and test rows together
         for unit, stmt in statements:
             nodes = list(walk_header(stmt))
+            stacked |= _stacks_train_and_test(stmt, nodes)
+            sites += [site_at(unit, n, "train vs test plot") for n in nodes
+                      if _split_coloured_plot(n, stacked, targets)]  # fmt: skip
             names = {n.id for n in nodes if isinstance(n, ast.Name)}
             calls = {_last(dotted_name(n.func) or "") for n in nodes if isinstance(n, ast.Call)}
             if calls & set(MODEL_CALLS) or not calls & {
@@ -849,6 +856,37 @@ def _drift_sites(source: SubmissionSource) -> list[CallSite]:
             ):
                 sites.append(site_at(unit, stmt, "train vs test"))
     return sort_sites(sites)
+
+
+def _stacks_train_and_test(stmt: ast.stmt, nodes: list[ast.AST]) -> set[str]:
+    """Names bound by ``pd.concat([train..., test...])`` (train and test rows in one frame)."""
+    for node in nodes:
+        if not (isinstance(node, ast.Call) and node.args
+                and _last(dotted_name(node.func) or "") == "concat"):  # fmt: skip
+            continue
+        parts = {n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)}
+        if any(_TRAIN_NAME.search(n) for n in parts) and any(
+            _TEST_NAME.search(n) and not _TRAIN_NAME.search(n) for n in parts
+        ):
+            return assigned_names(stmt)
+    return set()
+
+
+def _split_coloured_plot(node: ast.AST, stacked: set[str],
+                         targets: set[str] | frozenset[str]) -> bool:
+    """``sns.kdeplot(both, x="age", hue="dataset")``: a stacked frame plotted by a named column
+    that is not the target (train and test distributions overlaid)."""
+    if not stacked or not isinstance(node, ast.Call):
+        return False
+    if _last(dotted_name(node.func) or "") not in PLOT_CALLS:
+        return False
+    colour = next((k.value for k in node.keywords if k.arg in ("hue", "by", "col", "row")), None)
+    if not (isinstance(colour, ast.Constant) and isinstance(colour.value, str)):
+        return False
+    if colour.value in targets:
+        return False
+    data = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return bool(data & stacked)
 
 
 def _leak_comment_sites(source: SubmissionSource, scope: _Scope) -> list[CallSite]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from fixtures_graders import (
     by_id,
     cell_locations,
@@ -201,6 +202,23 @@ def test_train_test_drift_comparison_counts_and_no_leakage_claims_do_not(tmp_pat
     other = tmp_path / "other"
     write_files(other, {"README.md": "## Findings\n\nThere is no data leakage in the features.\n"})
     assert not by_id(_grade(other).checks)["exploration.leakage_drift"].passed
+
+
+@pytest.mark.parametrize(("colour", "counts"), [("'dataset'", True), ("'is_fraud'", False)])
+def test_train_and_test_stacked_and_coloured_by_their_origin_is_a_drift_check(
+    tmp_path: Path, colour: str, counts: bool
+) -> None:
+    cells = [
+        ("code", ("import pandas as pd\nimport seaborn as sns\n"
+                 "train = pd.read_csv('train.csv')\ntest = pd.read_csv('test.csv')")),
+        ("code", "both = pd.concat([train.assign(dataset='train'), test.assign(dataset='test')])"),
+        ("code", f"for c in ['amount', 'age']:\n    sns.kdeplot(both, x=c, hue={colour})"),
+    ]
+    make_notebook(tmp_path, cells)
+    check = by_id(_grade(tmp_path).checks)["exploration.leakage_drift"]
+    assert check.passed is counts  # coloured by the target, it is a feature-vs-target plot
+    if counts:
+        assert cell_locations(check) == [(NB, 2, 2)]
 
 
 # --------------------------------------------------------------------------- where EDA lives
