@@ -1170,7 +1170,7 @@ class TestsGrader:
 
     __test__ = False  # not a pytest test class
     name = "tests"
-    version = "2"
+    version = "3"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Grade the tests statically and, when the sandbox ran them, by their results."""

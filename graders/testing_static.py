@@ -42,7 +42,7 @@ _TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 _SHALLOW_CALLS = frozenset({"isinstance", "hasattr", "callable", "issubclass", "exists", "is_file"})
 _SHALLOW_ASSERT_METHODS = frozenset(
     {"assertTrue", "assertFalse", "assertIsNotNone", "assertIsNone", "assertIsInstance",
-     "assert_", "failUnless"}
+     "assert_", "failUnless", "assertIn", "assertNotIn"}
 )  # fmt: skip
 _RAISES_CALLS = frozenset({"raises", "warns", "deprecated_call", "assertRaises",
                            "assertRaisesRegex", "assertWarns", "assertRaisesRegexp"})  # fmt: skip
@@ -63,6 +63,8 @@ _FRAMES = frozenset({"DataFrame", "Series"})
 _SYS_PATH_CALLS = frozenset({"sys.path.insert", "sys.path.append", "sys.path.extend",
                             "site.addsitedir"})  # fmt: skip
 _CLIENT_CALLS = frozenset({"TestClient", "test_client", "CliRunner", "AsyncClient"})
+#: Attributes saying only that a request or command ran (HTTP status, exit status).
+_OUTCOME_CODES = frozenset({"status_code", "status", "exit_code", "returncode"})
 _NETWORK_CALLS = frozenset(
     {"requests.get", "requests.post", "requests.put", "requests.delete", "requests.request",
      "requests.head", "urllib.request.urlopen", "urlopen", "httpx.get", "httpx.post",
@@ -402,7 +404,8 @@ def _has_variables(node: ast.AST) -> bool:
 
 
 def _shallow_test(node: ast.expr) -> bool:
-    """``x``, ``not x``, ``x is not None``, ``isinstance(...)``, ``len(x) > 0`` and ``and``s."""
+    """``x``, ``not x``, ``x is not None``, ``isinstance(...)``, ``len(x) > 0``, ``k in x``, a
+    status or exit code compared, and ``and``s of those: the code ran, not what it computed."""
     if isinstance(node, ast.BoolOp):
         return all(_shallow_test(v) for v in node.values)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -416,6 +419,11 @@ def _shallow_test(node: ast.expr) -> bool:
         right = node.comparators[0]
         if isinstance(node.ops[0], (ast.Is, ast.IsNot)) and isinstance(right, ast.Constant):
             return True  # is None / is not None / is True
+        if isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            return True  # "key" in response.json(): present, whatever its value
+        if any(isinstance(side, ast.Attribute) and side.attr in _OUTCOME_CODES
+               for side in (node.left, right)):  # fmt: skip
+            return True  # response.status_code == 200: it answered, not what it computed
         left_len = isinstance(node.left, ast.Call) and dotted_name(node.left.func) == "len"
         small = isinstance(right, ast.Constant) and right.value in (0, 1)
         return left_len and small and not isinstance(node.ops[0], (ast.Eq, ast.NotEq))
@@ -438,7 +446,9 @@ def assertion_kind(node: ast.AST) -> str | None:
         args = list(node.args) + [k.value for k in node.keywords]
         if args and not any(_has_variables(a) for a in args):
             return "literal"
-        return "shallow" if last in _SHALLOW_ASSERT_METHODS else "value"
+        outcome_only = any(isinstance(a, ast.Attribute) and a.attr in _OUTCOME_CODES
+                           for a in node.args)  # assertEqual(response.status_code, 200)
+        return "shallow" if last in _SHALLOW_ASSERT_METHODS or outcome_only else "value"
     return None
 
 
@@ -575,6 +585,7 @@ def _file_context(unit: CodeUnit, index: ModuleIndex) -> _FileContext:
             else:
                 end = getattr(owner, "end_lineno", owner.lineno) or owner.lineno
                 local_problems.append((owner.lineno, end, problem))
+    _bind_module_level_objects(unit.tree, bindings)
     functions: dict[str, ast.AST] = {}
     fixtures: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for node in unit.tree.body:
@@ -590,6 +601,22 @@ def _file_context(unit: CodeUnit, index: ModuleIndex) -> _FileContext:
     return _FileContext(
         unit, bindings, origins, module_problems, local_problems, functions, fixtures
     )
+
+
+def _bind_module_level_objects(tree: ast.Module, bindings: dict[str, str]) -> None:
+    """Module-level names built from the candidate's code (``client = TestClient(app)``,
+    ``model = train(...)``) stand for that code: a test that uses them exercises it."""
+    for node in tree.body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        sources = [bindings[n.id] for n in _nodes(node.value)
+                   if isinstance(n, ast.Name) and n.id in bindings]  # fmt: skip
+        if not sources:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id not in bindings:
+                bindings[target.id] = sources[0]
 
 
 def _modules_used(node: ast.AST, ctx: _FileContext, index: ModuleIndex) -> set[str]:

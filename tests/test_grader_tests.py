@@ -957,3 +957,41 @@ def test_data_paths_built_from_a_configured_folder_are_portable(tmp_path: Path) 
     meaningful = by_id(result.checks)["tests.meaningful"]
     assert meaningful.passed
     assert [e.note for e in meaningful.evidence] == ["test_configured"]
+
+
+API = (
+    "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+    "def predict(row: dict):\n    return {'label': int(row.get('x', 0) > 1)}\n"
+)
+
+
+def _api_suite(root: Path, body: str) -> GraderResult:
+    write_files(root, {
+        "app/__init__.py": "",
+        "app/api.py": API,
+        "tests/test_api.py": "from fastapi.testclient import TestClient\n"
+                             "from app.api import app\n\nclient = TestClient(app)\n\n\n"
+                             f"def test_predict():\n    response = client.post('/predict', "
+                             f"json={{'x': 3}})\n{body}",
+    })  # fmt: skip
+    return grade(make_context(root))
+
+
+def test_a_client_built_at_module_level_from_the_app_exercises_it(tmp_path: Path) -> None:
+    result = _api_suite(snapshot(tmp_path), "    assert response.json()['label'] == 1\n")
+    assert rung_results(result)[:2] == [True, True]
+    assert result.details["meaningful"] == 1
+
+
+def test_status_codes_and_keys_present_are_smoke_checks_not_values(tmp_path: Path) -> None:
+    body = ("    assert response.status_code == 200\n    assert 'label' in response.json()\n"
+            "    assert isinstance(response.json()['label'], int)\n")
+    result = _api_suite(snapshot(tmp_path), body)
+    assert rung_results(result)[:2] == [True, False]
+    assert result.details["meaningful"] == 0
+    unittest_style = tmp_path / "unittest"
+    unittest_style.mkdir()
+    body = ("    self_check = __import__('unittest').TestCase()\n"
+            "    self_check.assertEqual(response.status_code, 200)\n"
+            "    self_check.assertIn('label', response.json())\n")
+    assert _api_suite(unittest_style, body).details["meaningful"] == 0
