@@ -5,7 +5,8 @@ feature values, no encoding check when every feature is numeric): missing values
 categorical features encoded, preprocessing inside a Pipeline/ColumnTransformer. Red flags,
 found by a flow-sensitive reading of each notebook or file (best effort, precise rather than
 noisy): preprocessing fitted on all data before the split, the target or id column among the
-features, and the test split used to choose or fit models.
+features, the test split used to choose or fit models, and preprocessing fitted again on the
+test data (:mod:`graders.refit`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from graders.artifacts import read_train_csv
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from graders.data_path import off_path
+from graders.refit import refit_on_test_flag
 from graders.source import (
     CallSite,
     CodeUnit,
@@ -90,7 +92,7 @@ class DataQualityGrader:
     """Judges missing-value handling, encoding, pipelines and leakage."""
 
     name = "data_quality"
-    version = "3"
+    version = "4"
 
     def grade(self, context: GraderContext) -> GraderResult:
         """Judge data preparation (never raises for candidate faults)."""
@@ -127,6 +129,7 @@ class DataQualityGrader:
                 _preprocessing_leakage(source),
                 _target_or_id_flag(source, target, id_column),
                 _test_selection_flag(source),
+                refit_on_test_flag(source),
             )
             if flag is not None
         ]
