@@ -23,9 +23,9 @@ from typing import Any
 from graders.artifacts import read_csv_capped, read_train_csv
 from graders.base import Check, Evidence, GraderContext, GraderResult, RedFlag
 from graders.data_path import config_lines, is_test_file
+from graders.modeling_flow import SEARCHES as HYPERPARAMETER_SEARCHES
 from graders.source import (
     CallSite,
-    CodeUnit,
     SubmissionSource,
     assigned_names,
     assigned_value,
@@ -83,7 +83,6 @@ RESAMPLE_CALLS = ("fit_resample", "fit_sample", "sklearn.utils.resample")
 SPLIT_CALLS = ("train_test_split",)
 CV_CALLS = ("cross_val_score", "cross_validate", "cross_val_predict")
 SEARCHES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "BayesSearchCV")
-SELECTION_SEARCHES = SEARCHES + ("HalvingRandomSearchCV",)
 MINORITY_METRICS = (
     "f1_score", "fbeta_score", "recall_score", "precision_score", "balanced_accuracy_score",
     "confusion_matrix", "ConfusionMatrixDisplay", "classification_report", "matthews_corrcoef",
@@ -762,12 +761,12 @@ def _accuracy_sites(source: SubmissionSource) -> list[CallSite]:
     return sort_sites(sites)
 
 
-def _search_calls(source: SubmissionSource) -> list[tuple[CodeUnit, ast.Call]]:
-    """Hyperparameter searches constructed on the real data path."""
-    found = [(unit, call) for unit, call, _, _ in iter_calls(source)
-             if is_call_to(source, unit, call, SELECTION_SEARCHES)]  # fmt: skip
-    kept = {site_key(s) for s in on_path(source, [site_at(u, c, "search") for u, c in found])}
-    return [(u, c) for u, c in found if site_key(site_at(u, c, "search")) in kept]
+def _search_calls(source: SubmissionSource) -> list[tuple[ast.Call, CallSite]]:
+    """Hyperparameter searches constructed on the real data path, with their sites."""
+    found = [(call, site_at(unit, call, "search")) for unit, call, _, _ in iter_calls(source)
+             if is_call_to(source, unit, call, HYPERPARAMETER_SEARCHES)]  # fmt: skip
+    kept = {site_key(site) for site in on_path(source, [site for _, site in found])}
+    return [(call, site) for call, site in found if site_key(site) in kept]
 
 
 def _accuracy_selection_flag(source: SubmissionSource, minority: float | None) -> RedFlag | None:
@@ -780,7 +779,7 @@ def _accuracy_selection_flag(source: SubmissionSource, minority: float | None) -
     """
     bindings = _bindings(source)
     by_accuracy: list[CallSite] = []
-    for unit, call in _search_calls(source):
+    for call, site in _search_calls(source):
         estimator = call.args[0] if call.args else next(
             (k.value for k in call.keywords if k.arg == "estimator"), None)
         if estimator is not None and _is_regressor(estimator, bindings):
@@ -792,7 +791,7 @@ def _accuracy_selection_flag(source: SubmissionSource, minority: float | None) -
         scored = next((k.value for k in call.keywords if k.arg == "scoring"), None)
         if scored is not None and not values:
             return None  # a scorer object or function: not read statically
-        by_accuracy.append(site_at(unit, call, "search"))
+        by_accuracy.append(site)
     if not by_accuracy:
         return None
     share = f" (minority class {minority:.1%})" if minority is not None else ""

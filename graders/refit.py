@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from graders.base import RedFlag
 from graders.data_path import off_path
@@ -33,10 +33,10 @@ from graders.source import (
     SubmissionSource,
     evidence_for,
     is_call_to,
-    iter_trees,
     names_in,
     site_at,
     sort_sites,
+    walk_all,
 )
 
 TRANSFORMER_CLASSES = (
@@ -53,6 +53,8 @@ TEST_NAME = re.compile(r"(^|_)(test|tst|holdout|unseen)($|_|\d)|test$|^test", re
 BOTH_NAME = re.compile(r"train|(^|_)(full|all|combined|concat)($|_|\d)", re.IGNORECASE)
 HELPER_DEPTH = 3  # functions calling fitting functions, followed this deep
 MAX_EVIDENCE = 3
+
+Nodes = tuple[tuple[CodeUnit, ast.AST], ...]
 
 
 def refit_on_test_flag(source: SubmissionSource) -> RedFlag | None:
@@ -72,33 +74,29 @@ def refit_on_test_flag(source: SubmissionSource) -> RedFlag | None:
 
 
 def _refit_sites(source: SubmissionSource) -> list[CallSite]:
-    units = list(iter_trees(source))
-    fitted = _transformer_names(source, units)
-    fitting = _fitting_functions(source, units, fitted)
+    nodes = walk_all(source)  # the shared, cached walk of every code unit
+    fitted = _transformer_names(source, nodes)
+    fitting = _fitting_functions(source, nodes, fitted)
     sites: list[CallSite] = []
-    for unit, tree in units:
-        for call, data in _fits(source, unit, tree, fitted):
+    for unit, node in nodes:
+        for call, data in _fits(source, unit, (node,), fitted):
             if _is_test_data(data):
                 sites.append(site_at(unit, call, "fit on test data"))
-        for call in ast.walk(tree):
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
-                for index in fitting.get(call.func.id, ()):
-                    if index < len(call.args) and _is_test_data(call.args[index]):
-                        sites.append(site_at(unit, call, call.func.id))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            for index in fitting.get(node.func.id, ()):
+                if index < len(node.args) and _is_test_data(node.args[index]):
+                    sites.append(site_at(unit, node, node.func.id))
     return sites
 
 
-def _transformer_names(
-    source: SubmissionSource, units: list[tuple[CodeUnit, ast.Module]]
-) -> set[str]:
+def _transformer_names(source: SubmissionSource, nodes: Nodes) -> set[str]:
     """Names bound to a transformer: built from a known class or loaded from a file."""
     names: set[str] = set()
-    for unit, tree in units:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and (
-                _learns(source, unit, node.value) or is_call_to(source, unit, node.value, LOADERS)
-            ):
-                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    for unit, node in nodes:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and (
+            _learns(source, unit, node.value) or is_call_to(source, unit, node.value, LOADERS)
+        ):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return names
 
 
@@ -118,10 +116,10 @@ def _is_transformer(
 
 
 def _fits(
-    source: SubmissionSource, unit: CodeUnit, node: ast.AST, fitted: set[str]
+    source: SubmissionSource, unit: CodeUnit, nodes: Iterable[ast.AST], fitted: set[str]
 ) -> Iterator[tuple[ast.Call, ast.AST]]:
-    """``(call, data)`` for each transformer fitted inside ``node``."""
-    for call in ast.walk(node):
+    """``(call, data)`` for each transformer fitted by one of ``nodes``."""
+    for call in nodes:
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.args):
             continue
         method, first = call.func.attr, call.args[0]
@@ -137,21 +135,17 @@ def _fits(
 
 
 def _fitting_functions(
-    source: SubmissionSource, units: list[tuple[CodeUnit, ast.Module]], fitted: set[str]
+    source: SubmissionSource, nodes: Nodes, fitted: set[str]
 ) -> dict[str, set[int]]:
     """Function name -> positions of the parameters it fits a transformer on."""
-    functions = [
-        (unit, node)
-        for unit, tree in units
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
+    functions = [(unit, node) for unit, node in nodes
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]  # fmt: skip
     fitting: dict[str, set[int]] = {}
     for _ in range(HELPER_DEPTH):
         for unit, function in functions:
             params = [a.arg for a in function.args.args]
             used: set[str] = set()
-            for _call, data in _fits(source, unit, function, fitted):
+            for _call, data in _fits(source, unit, ast.walk(function), fitted):
                 used |= names_in(data)
             for call in ast.walk(function):
                 if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):

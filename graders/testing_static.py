@@ -403,6 +403,11 @@ def _has_variables(node: ast.AST) -> bool:
     return any(isinstance(n, (ast.Name, ast.Attribute, ast.Call)) for n in _nodes(node))
 
 
+def _is_outcome_code(node: ast.AST) -> bool:
+    """``response.status_code``, ``result.exit_code``: only whether a request or command ran."""
+    return isinstance(node, ast.Attribute) and node.attr in _OUTCOME_CODES
+
+
 def _shallow_test(node: ast.expr) -> bool:
     """``x``, ``not x``, ``x is not None``, ``isinstance(...)``, ``len(x) > 0``, ``k in x``, a
     status or exit code compared, and ``and``s of those: the code ran, not what it computed."""
@@ -421,8 +426,7 @@ def _shallow_test(node: ast.expr) -> bool:
             return True  # is None / is not None / is True
         if isinstance(node.ops[0], (ast.In, ast.NotIn)):
             return True  # "key" in response.json(): present, whatever its value
-        if any(isinstance(side, ast.Attribute) and side.attr in _OUTCOME_CODES
-               for side in (node.left, right)):  # fmt: skip
+        if _is_outcome_code(node.left) or _is_outcome_code(right):
             return True  # response.status_code == 200: it answered, not what it computed
         left_len = isinstance(node.left, ast.Call) and dotted_name(node.left.func) == "len"
         small = isinstance(right, ast.Constant) and right.value in (0, 1)
@@ -446,8 +450,8 @@ def assertion_kind(node: ast.AST) -> str | None:
         args = list(node.args) + [k.value for k in node.keywords]
         if args and not any(_has_variables(a) for a in args):
             return "literal"
-        outcome_only = any(isinstance(a, ast.Attribute) and a.attr in _OUTCOME_CODES
-                           for a in node.args)  # assertEqual(response.status_code, 200)
+        # assertEqual(response.status_code, 200): whether it answered, not what it computed
+        outcome_only = any(_is_outcome_code(a) for a in node.args)
         return "shallow" if last in _SHALLOW_ASSERT_METHODS or outcome_only else "value"
     return None
 
