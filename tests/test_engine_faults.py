@@ -203,7 +203,13 @@ def _sleeper(folder: Path) -> Path:
 
 def _stored(out: Path) -> dict[str, float]:
     with sqlite3.connect(out / "results.sqlite") as conn:
-        return dict(conn.execute("SELECT name, graded_at FROM results").fetchall())
+        try:
+            return dict(conn.execute("SELECT name, graded_at FROM results").fetchall())
+        except sqlite3.OperationalError as error:
+            # polled while the store is being created: the file exists, its table not yet
+            if "no such table" in str(error):
+                return {}
+            raise
 
 
 def _containers(engine: PrivateEngine, stage: str | None = None) -> list[str]:
