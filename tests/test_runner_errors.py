@@ -312,3 +312,60 @@ def test_tails_keep_the_last_bytes_within_the_cap():
     assert text.startswith("[… ") and "earlier bytes not kept" in text
     assert text.endswith("line 4999\n")
     assert tail.total == sum(len(f"line {i}\n") for i in range(5000))
+
+
+class _FakeContainer:
+    id = "fake-container"
+
+    def start(self) -> None:
+        pass
+
+
+def _started_with(monkeypatch, first_stdout: bytes, reread_stdout: bytes | None):
+    """Start a session against fakes: the copy exits 0 with ``first_stdout``; a re-read of the
+    counters (``--reap --stats``) prints ``reread_stdout``. Returns (session, helper calls)."""
+    from types import SimpleNamespace
+
+    from sandbox import runner
+
+    monkeypatch.setattr(runner, "_LIVE", set())  # the fake container never reaches the real set
+    session = SandboxSession("any-image", limits=QUICK)
+    session._client = SimpleNamespace(
+        containers=SimpleNamespace(create=lambda **kwargs: _FakeContainer()))
+    copy = _outcome(0)
+    copy.stdout.add(first_stdout)
+    monkeypatch.setattr(session, "_copy_submission", lambda: copy)
+    session.submission = Path("/nowhere")  # only read to choose the copy
+    calls: list[list[str]] = []
+
+    def helper(args, timeout_s):
+        calls.append(args)
+        outcome = _outcome(0)
+        outcome.stdout.add(reread_stdout or b"")
+        return outcome
+
+    monkeypatch.setattr(session, "_run_helper", helper)
+    monkeypatch.setattr(session, "_alive", lambda: True)
+    return session, calls
+
+
+def test_lost_output_of_a_successful_copy_rereads_the_counters_once(monkeypatch):
+    counters = b'{"memory_peak": 5, "oom_kill": 0, "pids_max_hits": 0, "full": []}\n'
+    session, calls = _started_with(monkeypatch, b"", counters)
+    session._start_container()
+    assert calls == [["--reap", "--stats"]]
+    assert session._stats is not None and session._stats.memory_peak == 5
+
+
+def test_counters_printed_by_the_copy_need_no_second_read(monkeypatch):
+    counters = b'{"memory_peak": 7, "oom_kill": 0, "pids_max_hits": 0, "full": []}\n'
+    session, calls = _started_with(monkeypatch, counters, None)
+    session._start_container()
+    assert calls == [] and session._stats.memory_peak == 7
+
+
+def test_counters_lost_twice_still_mean_a_broken_image(monkeypatch):
+    session, calls = _started_with(monkeypatch, b"", None)
+    with pytest.raises(EnvironmentProblem, match="the sandbox supervisor does not run"):
+        session._start_container()
+    assert calls == [["--reap", "--stats"]]
